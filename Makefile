@@ -1,0 +1,34 @@
+# Two entry points for a newcomer: `make demo` and `make test`. Both (re)build .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+# Installed first, and only when the venv cannot import torch already (override for other platforms,
+# e.g. TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu").
+TORCH ?= torch==2.13.0
+DEMO_OUT ?= out/demo
+PYTEST_ARGS ?=
+BIN := $(VENV)/bin
+
+.PHONY: venv demo test clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install-system-deps.sh
+	@scripts/install-system-deps.sh
+	@if [ ! -x $(BIN)/python ]; then \
+	  if $(PYTHON) -c 'import torch' 2>/dev/null; then \
+	    echo "reusing the torch already installed for $(PYTHON)"; \
+	    $(PYTHON) -m venv --system-site-packages $(VENV); \
+	  else $(PYTHON) -m venv $(VENV); fi; \
+	fi
+	@$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/pip install $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+demo: venv
+	$(BIN)/occlurestyle demo --out $(DEMO_OUT)
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

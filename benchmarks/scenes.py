@@ -1,0 +1,62 @@
+"""Time `scene make` for every sample scene at its default size and print the figures.
+
+Usage: python benchmarks/scenes.py [--frames 90] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from occlurestyle.scenes.generate import SampleScene, SceneConfig, make_scene
+from occlurestyle.scenes.rooms import SCENES
+
+FLAT = {"floor", "ceiling", "wall_north", "wall_south", "wall_east", "wall_west", "rug", "picture", "whiteboard"}
+
+
+def occlusion_stats(name: str, config: SceneConfig) -> dict:
+    """How often people are partly hidden by furniture and how often they hide it."""
+    scene = SampleScene(name, SceneConfig(**{**config.__dict__, "supersample": 1}))
+    furniture = [i + 1 for i, label in enumerate(scene.room.labels) if label not in FLAT]
+    partly_hidden = hiding = visible = 0
+    for i in range(config.frames):
+        r = scene.render(i)
+        on_furniture = np.isin(r["semantics"], furniture)
+        visible += r["mask"].any()
+        hiding += np.count_nonzero(r["mask"] & on_furniture) >= 20
+        partly_hidden += any(
+            np.count_nonzero(r["instances"] == k) >= 20
+            and np.count_nonzero((r["person_on_ray"] == k) & ~r["mask"] & on_furniture) >= 20
+            for k in range(1, len(scene.room.walkers) + 1)
+        )
+    return {"frames_with_people": int(visible), "frames_person_partly_hidden": int(partly_hidden),
+            "frames_person_hides_furniture": int(hiding)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=90)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = {}
+    for name in sorted(SCENES):
+        config = SceneConfig(frames=args.frames)
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            make_scene(name, Path(tmp) / name, config, progress=False)
+            seconds = time.perf_counter() - start
+        results[name] = {"make_seconds": round(seconds, 2), **occlusion_stats(name, config)}
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for name, r in results.items():
+            print(f"{name:12s} " + "  ".join(f"{k}={v}" for k, v in r.items()))
+
+
+if __name__ == "__main__":
+    main()
