@@ -1,0 +1,1 @@
+"""Gaussian rasterization (CPU numba backend and gsplat CUDA backend), camera paths, video writing."""
