@@ -27,6 +27,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .. import _numba_setup  # noqa: F401  (threading layer)
 from ._fastmath import exp_neg
 
 TILE = 16

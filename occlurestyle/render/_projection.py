@@ -13,6 +13,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .. import _numba_setup  # noqa: F401  (threading layer)
+
 ALPHA_THRESHOLD = np.float32(1.0 / 255.0)
 MAX_EXTENT = 3.33  # standard deviations, as gsplat
 
