@@ -70,30 +70,30 @@ def bench_image_fitting(n: int, iters: int) -> dict:
     return {k: round(v, 1) for k, v in ms.items()}
 
 
-def stage_profile(n: int = 100_000, repeats: int = 5) -> dict:
-    """Milliseconds per stage of one forward+backward of the image-fitting workload."""
-    params, viewmat, K, _ = image_fitting_workload(n)
-    size = 256
-    m = params[0].detach().numpy()
-    q = (params[1] / params[1].norm(dim=-1, keepdim=True)).detach().numpy()
-    s = params[2].detach().numpy()
-    o = torch.sigmoid(params[3]).detach().numpy()
+def stage_profile(means, quats, scales, opacities, rgb, viewmat, K, width, height, repeats: int = 5) -> dict:
+    """Milliseconds per stage of one forward+backward (activated parameters, one camera)."""
+    n = len(means)
+    m = means.detach().numpy()
+    q = (quats / quats.norm(dim=-1, keepdim=True)).detach().numpy()
+    s = scales.detach().numpy()
+    o = opacities.detach().numpy()
     colors = np.zeros((n, 4), np.float32)
-    colors[:, :3] = torch.sigmoid(params[4]).detach().numpy()
-    vm, k = viewmat[0].double().numpy(), K[0].double().numpy()
+    colors[:, :3] = rgb.detach().numpy()
+    vm, k = viewmat.double().numpy(), K.double().numpy()
     means2d, depths = np.zeros((n, 2), np.float32), np.zeros(n, np.float32)
     conics, radii = np.zeros((n, 3), np.float32), np.zeros((n, 2), np.int32)
     packed = np.empty((n, _composite.N_PARAMS), np.float32)
     chunks = numba.get_num_threads()
-    tiles = size // _composite.TILE
+    tiles_x, tiles_y = -(-width // _composite.TILE), -(-height // _composite.TILE)
     out = {
-        "colors": np.zeros((size, size, 4), np.float32), "T": np.ones((size, size), np.float32),
-        "last": np.full((size, size), -1, np.int32),
+        "colors": np.zeros((height, width, 4), np.float32), "T": np.ones((height, width), np.float32),
+        "last": np.full((height, width), -1, np.int32),
     }
     state: dict = {}
 
     def project():
-        _projection.project_forward(m, q, s, o, vm, k, size, size, 0.3, 0.01, 1e10, means2d, depths, conics, radii)
+        _projection.project_forward(m, q, s, o, vm, k, width, height, 0.3, 0.01, 1e10, means2d, depths, conics,
+                                    radii)
 
     def pack():
         _composite.pack_params(means2d, conics, o, radii, packed)
@@ -103,24 +103,24 @@ def stage_profile(n: int = 100_000, repeats: int = 5) -> dict:
         state["order"] = _composite.depth_order(state["valid"], depths)
 
     def binning():
-        state["offsets"], state["ids"] = _composite.bin_gaussians(state["order"], packed, tiles, tiles, chunks)
+        state["offsets"], state["ids"] = _composite.bin_gaussians(state["order"], packed, tiles_x, tiles_y, chunks)
 
     def composite_forward():
-        _composite.composite_forward(state["offsets"], state["ids"], packed, colors, np.zeros(4, np.float32), size,
-                                     size, tiles, chunks, out["colors"], out["T"], out["last"])
+        _composite.composite_forward(state["offsets"], state["ids"], packed, colors, np.zeros(4, np.float32), width,
+                                     height, tiles_x, chunks, out["colors"], out["T"], out["last"])
 
-    v_colors = np.random.default_rng(0).random((size, size, 4)).astype(np.float32)
+    v_colors = np.random.default_rng(0).random((height, width, 4)).astype(np.float32)
 
     def composite_backward():
         grads = np.zeros((chunks, n, _composite.N_GRADS), np.float32)
-        _composite.composite_backward(state["offsets"], state["ids"], packed, colors, np.zeros(4, np.float32), size,
-                                      size, tiles, chunks, out["T"], out["last"], v_colors,
-                                      np.zeros((size, size), np.float32), False, grads)
+        _composite.composite_backward(state["offsets"], state["ids"], packed, colors, np.zeros(4, np.float32), width,
+                                      height, tiles_x, chunks, out["T"], out["last"], v_colors,
+                                      np.zeros((height, width), np.float32), False, grads)
         grads.sum(axis=0)
 
     def project_backward():
         zeros = lambda shape: np.zeros(shape, np.float32)  # noqa: E731
-        _projection.project_backward(m, q, s, vm, k, size, size, 0.3, radii, means2d, depths, conics,
+        _projection.project_backward(m, q, s, vm, k, width, height, 0.3, radii, means2d, depths, conics,
                                      zeros((n, 3)), zeros((n, 4)), zeros((n, 3)))
 
     stages = [("projection", project), ("pack", pack), ("depth sort", sort), ("binning", binning),
@@ -183,9 +183,13 @@ def main() -> None:
     result = {
         "threads": numba.get_num_threads(),
         "image_fitting_256": {f"N={n}": bench_image_fitting(n, args.iters) for n in (10_000, 100_000)},
-        "stages_ms_100k": stage_profile(),
         "room_render_640x480": bench_room_render(),
     }
+    params, viewmat, K, _ = image_fitting_workload(100_000)
+    result["stages_ms_fitting_100k"] = stage_profile(params[0], params[1], params[2], torch.sigmoid(params[3]),
+                                                     torch.sigmoid(params[4]), viewmat[0], K[0], 256, 256)
+    room, viewmats, K = room_gaussians()
+    result["stages_ms_room_200k"] = stage_profile(*room, viewmats[45], K, 640, 480)
     if args.json:
         print(json.dumps(result))
         return
@@ -193,8 +197,9 @@ def main() -> None:
     for name, r in result["image_fitting_256"].items():
         print(f"image fitting 256x256 {name}: forward {r['forward']} ms, backward {r['backward']} ms, "
               f"optimizer {r['optimizer']} ms; forward+backward {r['forward_backward']} ms, step {r['step']} ms")
-    print("where one 100k forward+backward goes (ms): " +
-          ", ".join(f"{k} {v}" for k, v in result["stages_ms_100k"].items()))
+    for key, label in (("stages_ms_fitting_100k", "image fitting, 100k"), ("stages_ms_room_200k", "room, 200k")):
+        print(f"where the time goes, {label} (ms, backward stages only matter for training): " +
+              ", ".join(f"{k} {v}" for k, v in result[key].items()))
     r = result["room_render_640x480"]
     print(f"room render 640x480, {r['gaussians']} Gaussians: {r['ms_per_frame']} ms/frame = "
           f"{r['frames_per_second']} frames/s (mean alpha {r['mean_alpha']})")
