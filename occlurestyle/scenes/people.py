@@ -42,14 +42,14 @@ class Outfit:
         elif kind == 1:
             shirt = Fabric(seed, shirt_color, check=rng.uniform(0.05, 0.09))
         else:
-            shirt = Solid(seed, shirt_color, noise=0.2, scale=30.0)
+            shirt = Solid(seed, shirt_color, noise=0.2, scale=20.0)
         long_sleeves = rng.random() < 0.5
         return cls(
             skin=Solid(seed + 1, skin, noise=0.08, scale=15.0),
-            hair=Solid(seed + 2, HAIR_COLORS[rng.integers(len(HAIR_COLORS))], noise=0.3, scale=60.0),
+            hair=Solid(seed + 2, HAIR_COLORS[rng.integers(len(HAIR_COLORS))], noise=0.3, scale=25.0),
             shirt=shirt,
             sleeves=shirt if long_sleeves else Solid(seed + 1, skin, noise=0.08, scale=15.0),
-            pants=Solid(seed + 3, PANTS_COLORS[rng.integers(len(PANTS_COLORS))], noise=0.25, scale=40.0),
+            pants=Solid(seed + 3, PANTS_COLORS[rng.integers(len(PANTS_COLORS))], noise=0.25, scale=20.0),
             shoes=Solid(seed + 4, (0.08, 0.07, 0.07), noise=0.2),
         )
 

@@ -213,11 +213,11 @@ def office(seed: int = 0, style: bool = False) -> Room:
             "west": Stripes(seed + 6, j((0.84, 0.80, 0.70)), j((0.76, 0.72, 0.62)), width=0.25, along_u=True),
         }
         desk_tex = WoodPlanks(seed + 7, light=j((0.82, 0.70, 0.52)), dark=j((0.70, 0.58, 0.42)), plank_width=0.25)
-        panel_tex = Solid(seed + 8, j((0.35, 0.37, 0.40)), noise=0.15, scale=40)
+        panel_tex = Solid(seed + 8, j((0.35, 0.37, 0.40)), noise=0.15, scale=20)
         monitor_tex = Painting(seed + 9, frame=(0.05, 0.05, 0.05), border=0.03)
-        box_tex = Solid(seed + 10, j((0.66, 0.50, 0.32)), noise=0.22, scale=25)
+        box_tex = Solid(seed + 10, j((0.66, 0.50, 0.32)), noise=0.22, scale=20)
         cabinet_tex = Stripes(seed + 11, j((0.55, 0.58, 0.60)), j((0.50, 0.53, 0.55)), width=0.3)
-        shelf_tex = Solid(seed + 12, j((0.30, 0.30, 0.32)), noise=0.15, scale=30)
+        shelf_tex = Solid(seed + 12, j((0.30, 0.30, 0.32)), noise=0.15, scale=20)
         pot_tex, leaf_tex = Solid(seed + 13, j((0.9, 0.9, 0.88))), Leaves(seed + 14, j((0.18, 0.42, 0.20)))
     else:
         floor = WoodPlanks(seed + 101, light=(0.85, 0.70, 0.45), dark=(0.60, 0.42, 0.22), plank_width=0.12)

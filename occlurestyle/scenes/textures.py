@@ -2,7 +2,9 @@
 
 A texture maps face coordinates `uv` (metres from the face's lower-left corner, `[M, 2]`) and the face
 `extent` (width, height in metres) to RGB in [0, 1]. All of them carry fine detail (grain, grout,
-weave) so SIFT finds features, and all are deterministic for their `seed`.
+weave) so SIFT finds features, and all are deterministic for their `seed`. Detail stops at about
+1.5 cm (60 cycles per metre): finer patterns alias at video resolution into moiré that does not move
+with the surface, which misleads optical flow, feature matching and reconstruction alike.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class WoodPlanks(Texture):
         offset = cell_random(row, 0 * row, self.seed) * self.plank_length
         col = np.floor((u + offset) / self.plank_length)
         tone = cell_random(col, row, self.seed + 1)
-        grain = fbm(u * 1.5 + tone * 40, v * 55.0 + row * 3.1, self.seed + 2, octaves=4)
+        grain = fbm(u * 1.5 + tone * 40, v * 15.0 + row * 3.1, self.seed + 2, octaves=3)
         rings = 0.5 + 0.5 * np.sin((v * 90 + 8 * fbm(u * 2, v * 6, self.seed + 3)) + tone * 6)
         base = _mix(self.dark, self.light, 0.35 + 0.5 * tone)
         color = base * (0.78 + 0.3 * grain[:, None] + 0.06 * rings[:, None])
@@ -112,8 +114,8 @@ class Tiles(Texture):
         pick = ((iu + iv) % 2 == 0) if self.checker else cell_random(iu, iv, self.seed) < 0.5
         base = np.where(pick[:, None], _rgb(self.color_a), _rgb(self.color_b))
         variation = cell_random(iu, iv, self.seed + 5)
-        vein = np.abs(fbm(uv[:, 0] * 6, uv[:, 1] * 6, self.seed + 7, octaves=5) - 0.5)
-        speck = value_noise(uv[:, 0] * 300, uv[:, 1] * 300, self.seed + 9)
+        vein = np.abs(fbm(uv[:, 0] * 6, uv[:, 1] * 6, self.seed + 7, octaves=4) - 0.5)
+        speck = value_noise(uv[:, 0] * 50, uv[:, 1] * 50, self.seed + 9)
         color = base * (0.9 + 0.12 * variation[:, None]) * (0.85 + 0.3 * np.clip(vein * 4, 0, 1)[:, None])
         color *= (0.95 + 0.1 * speck)[:, None]
         fu, fv = u - iu, v - iv
@@ -145,7 +147,7 @@ class Wallpaper(Texture):
         color[pattern] = _mix(color[pattern], self.motif, 0.85)
         dot = (du - self.stripe) ** 2 + (dv - 0.5 * self.motif_spacing) ** 2 < (0.012) ** 2
         color[dot] = _rgb(self.motif) * 0.8
-        paper = fbm(u * 40, v * 40, self.seed, octaves=3)
+        paper = fbm(u * 15, v * 15, self.seed, octaves=3)
         return color * (0.92 + 0.12 * paper[:, None])
 
 
@@ -156,7 +158,7 @@ class Plaster(Texture):
 
     def __call__(self, uv, extent):
         n = fbm(uv[:, 0] * 3, uv[:, 1] * 3, self.seed, octaves=5)
-        fine = value_noise(uv[:, 0] * 80, uv[:, 1] * 80, self.seed + 1)
+        fine = value_noise(uv[:, 0] * 40, uv[:, 1] * 40, self.seed + 1)
         return _rgb(self.color) * (1 - self.amount + 2 * self.amount * (0.7 * n + 0.3 * fine))[:, None]
 
 
@@ -184,11 +186,11 @@ class Painting(Texture):
                 hw, hh = rng.uniform(0.05, 0.3) * w, rng.uniform(0.05, 0.3) * h
                 inside = (np.abs(u - x0) < hw) & (np.abs(v - y0) < hh)
             color[inside] = c
-        brush = fbm(u * 30, v * 30, self.seed + 3, octaves=3)
+        brush = fbm(u * 12, v * 12, self.seed + 3, octaves=3)
         color *= (0.85 + 0.25 * brush)[:, None]
         edge = np.minimum(np.minimum(u, w - u), np.minimum(v, h - v))
         in_frame = edge < self.border
-        grain = fbm(u * 8, v * 60, self.seed + 4)
+        grain = fbm(u * 8, v * 30, self.seed + 4, octaves=2)
         color[in_frame] = _rgb(self.frame) * (0.8 + 0.4 * grain[in_frame, None])
         color[(edge >= self.border) & (edge < self.border + 0.01)] *= 0.6  # inner shadow line
         return np.clip(color, 0, 1)
@@ -212,7 +214,7 @@ class Rug(Texture):
         color[diamond < 0.08] = _rgb(self.border_color)
         color[edge < 0.15] = _rgb(self.border_color)
         color[(edge > 0.05) & (edge < 0.08)] = _rgb(self.pattern_color)
-        weave = value_noise(u * 250, v * 250, self.seed) * 0.5 + 0.5 * fbm(u * 12, v * 12, self.seed + 1)
+        weave = value_noise(u * 50, v * 50, self.seed) * 0.5 + 0.5 * fbm(u * 12, v * 12, self.seed + 1)
         return color * (0.8 + 0.35 * weave[:, None])
 
 
@@ -228,7 +230,7 @@ class Fabric(Texture):
         if self.check > 0:
             lines = ((u / self.check) % 1 < 0.12) | ((v / self.check) % 1 < 0.12)
             color[lines] = _mix(color[lines], self.check_color, 0.6)
-        weave = 0.5 + 0.5 * np.sin(u * 900) * np.sin(v * 900)
+        weave = value_noise(u * 45, v * 45, self.seed + 1)
         mottle = fbm(u * 5, v * 5, self.seed, octaves=4)
         return color * (0.8 + 0.12 * weave[:, None] + 0.25 * mottle[:, None])
 
@@ -252,7 +254,7 @@ class Books(Texture):
         color = np.where((rel > height)[:, None], _rgb((0.2, 0.15, 0.1)), color)
         band = (np.abs(rel - 0.75 * height) < 0.03)
         color[band] = color[band] * 0.5 + 0.4
-        return color * (0.85 + 0.2 * fbm(u * 30, v * 30, self.seed + 1)[:, None])
+        return color * (0.85 + 0.2 * fbm(u * 15, v * 15, self.seed + 1, octaves=2)[:, None])
 
 
 @dataclass
@@ -262,7 +264,7 @@ class Solid(Texture):
     scale: float = 20.0
 
     def __call__(self, uv, extent):
-        n = fbm(uv[:, 0] * self.scale, uv[:, 1] * self.scale, self.seed, octaves=3)
+        n = fbm(uv[:, 0] * self.scale, uv[:, 1] * self.scale, self.seed, octaves=2)
         return _rgb(self.color) * (1 - self.noise + 2 * self.noise * n)[:, None]
 
 
@@ -285,8 +287,8 @@ class Leaves(Texture):
     color: Color = (0.20, 0.45, 0.18)
 
     def __call__(self, uv, extent):
-        n = fbm(uv[:, 0] * 25, uv[:, 1] * 25, self.seed, octaves=3)
-        veins = value_noise(uv[:, 0] * 90, uv[:, 1] * 90, self.seed + 1)
+        n = fbm(uv[:, 0] * 15, uv[:, 1] * 15, self.seed, octaves=2)
+        veins = value_noise(uv[:, 0] * 40, uv[:, 1] * 40, self.seed + 1)
         return _rgb(self.color) * (0.55 + 0.7 * n[:, None] + 0.15 * veins[:, None])
 
 
