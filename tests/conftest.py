@@ -10,12 +10,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-def shared_data(name: str) -> Path:
-    """Path to a real clip in ../shared/data, or skip the test saying why."""
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"real test data {path} is not present on this machine")
-    return path
+@pytest.fixture
+def shared_data():
+    """`shared_data(name)`: path to a real clip in ../shared/data, or skip the test saying why."""
+
+    def locate(name: str) -> Path:
+        path = SHARED_DATA / name
+        if not path.exists():
+            pytest.skip(f"real test data {path} is not present on this machine")
+        return path
+
+    return locate
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,67 @@
+"""Numbers that say how well a stage did, against ground truth where the sample scenes provide it."""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import numpy as np
+
+
+def align_sim3(est_viewmats: Mapping[str, np.ndarray], gt_viewmats: Mapping[str, np.ndarray]):
+    """Similarity (s, R, t) taking estimated world coordinates to ground-truth ones: x_gt = s R x_est + t.
+
+    The rotation comes from the camera orientations (chordal mean of R_gt^T R_est), not from the camera
+    centres alone: handheld paths are often nearly straight, which leaves the rotation about the path
+    unconstrained by positions. Scale and translation then fit the centres by least squares.
+    """
+    names = sorted(set(est_viewmats) & set(gt_viewmats))
+    est = [np.asarray(est_viewmats[n]) for n in names]
+    gt = [np.asarray(gt_viewmats[n]) for n in names]
+    u, _, vt = np.linalg.svd(sum(g[:3, :3].T @ e[:3, :3] for e, g in zip(est, gt)))
+    R = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+    c_est = np.array([-v[:3, :3].T @ v[:3, 3] for v in est])
+    c_gt = np.array([-v[:3, :3].T @ v[:3, 3] for v in gt])
+    e = (c_est - c_est.mean(0)) @ R.T
+    g = c_gt - c_gt.mean(0)
+    s = float((e * g).sum() / max((e * e).sum(), 1e-12))
+    t = c_gt.mean(0) - s * R @ c_est.mean(0)
+    return s, R, t
+
+
+def pose_errors(est_viewmats: Mapping[str, np.ndarray], gt_viewmats: Mapping[str, np.ndarray]) -> dict:
+    """Camera position error (ground-truth units) and rotation error (degrees) after Sim(3) alignment."""
+    names = sorted(set(est_viewmats) & set(gt_viewmats))
+    s, R, t = align_sim3(est_viewmats, gt_viewmats)
+    pos, rot = [], []
+    for n in names:
+        e, g = np.asarray(est_viewmats[n]), np.asarray(gt_viewmats[n])
+        c = s * R @ (-e[:3, :3].T @ e[:3, 3]) + t
+        pos.append(np.linalg.norm(c - (-g[:3, :3].T @ g[:3, 3])))
+        relative = g[:3, :3].T @ (e[:3, :3] @ R.T)
+        rot.append(np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1.0, 1.0))))
+    return {
+        "frames": len(names), "scale": s,
+        "position_error_mean": float(np.mean(pos)), "position_error_max": float(np.max(pos)),
+        "rotation_error_mean_deg": float(np.mean(rot)), "rotation_error_max_deg": float(np.max(rot)),
+    }
+
+
+def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (1.0 when both are empty)."""
+    pred, gt = np.asarray(pred, bool), np.asarray(gt, bool)
+    union = np.count_nonzero(pred | gt)
+    return 1.0 if union == 0 else np.count_nonzero(pred & gt) / union
+
+
+def sequence_mask_iou(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """IoU over a whole clip (pixels pooled) and the mean of per-frame IoUs over frames with a person."""
+    inter = union = 0
+    per_frame = []
+    for pred, gt in pairs:
+        pred, gt = np.asarray(pred, bool), np.asarray(gt, bool)
+        i, u = np.count_nonzero(pred & gt), np.count_nonzero(pred | gt)
+        inter, union = inter + i, union + u
+        if gt.any():
+            per_frame.append(i / u)
+    return {"iou": inter / union if union else 1.0, "mean_frame_iou": float(np.mean(per_frame)) if per_frame else 1.0,
+            "frames": len(per_frame)}

@@ -1,0 +1,53 @@
+"""Names of everything in a run folder (see DESIGN.md), so no stage spells a path on its own."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+from .scenes.io import IMAGE_EXTENSIONS, natural_key
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    root: Path
+
+    def __init__(self, root: str | Path):
+        object.__setattr__(self, "root", Path(root))
+
+    frames = property(lambda self: self.root / "frames")
+    frames_info = property(lambda self: self.root / "frames.json")
+    masks = property(lambda self: self.root / "masks")
+    colmap = property(lambda self: self.root / "colmap")
+    colmap_masks = property(lambda self: self.root / "colmap" / "masks")
+    colmap_database = property(lambda self: self.root / "colmap" / "database.db")
+    sparse = property(lambda self: self.root / "colmap" / "sparse" / "0")
+    points_ply = property(lambda self: self.root / "colmap" / "points.ply")
+    transforms = property(lambda self: self.root / "transforms.json")
+    splat = property(lambda self: self.root / "splat")
+    people = property(lambda self: self.root / "people")
+    renders = property(lambda self: self.root / "renders")
+
+    def frame_paths(self) -> list[Path]:
+        """The run's frames in order; an error saying how to make them if there are none."""
+        if not self.frames.is_dir():
+            raise InputError(
+                f"{self.root} has no frames/ folder; make it with `occlurestyle frames VIDEO {self.root}`"
+            )
+        paths = sorted((p for p in self.frames.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS),
+                       key=lambda p: natural_key(p.name))
+        if not paths:
+            raise InputError(f"{self.frames} contains no images; run `occlurestyle frames VIDEO {self.root}`")
+        return paths
+
+    def source_names(self) -> dict[str, str]:
+        """Run frame stem → the stem the frame had in its source (image folders keep their names)."""
+        if self.frames_info.is_file():
+            info = json.loads(self.frames_info.read_text())
+            return {f["name"]: f["source"] for f in info.get("frames", [])}
+        return {}
+
+    def mask_path(self, frame: Path) -> Path:
+        return self.masks / f"{frame.stem}.png"

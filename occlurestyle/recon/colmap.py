@@ -1,0 +1,181 @@
+"""The `register` stage: pycolmap structure-from-motion of the run's frames with the people masked out.
+
+SIFT features are extracted only outside person masks (COLMAP-convention copies of `masks/`: named
+`<image>.png`, 0 = ignore), matched sequentially (video), and mapped incrementally (or globally) with
+one camera shared by all frames. The largest model is kept. Writes `colmap/sparse/0`, and through
+`exports`, `transforms.json` and `colmap/points.ply`.
+"""
+
+from __future__ import annotations
+
+# numpy and cv2 must be loaded before pycolmap: with pycolmap loaded first, OpenCV's PNG writer
+# double-frees inside zlib (seen with pycolmap 4.2 and opencv 5.0 wheels).
+import numpy as np  # noqa: I001
+import cv2  # noqa: F401
+
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import OccluReStyleError
+from ..fsutil import atomic_dir, write_json
+from ..layout import RunLayout
+from ..scenes import io
+from ..scenes.capture import MIN_FRAMES
+
+PINHOLE_MODELS = ("SIMPLE_PINHOLE", "PINHOLE")
+
+
+class RegistrationError(OccluReStyleError):
+    """COLMAP could not register enough frames; the message lists likely causes."""
+
+
+@dataclass
+class RegistrationOptions:
+    # pinhole models keep rendered views pixel-aligned with the original frames (no undistortion step)
+    camera_model: str = "SIMPLE_PINHOLE"
+    max_num_features: int = 4096
+    max_image_size: int = 1600
+    overlap: int = 10  # sequential matching: each frame against the next `overlap` frames
+    loop_detection: bool = False
+    vocab_tree: str | None = None  # local vocabulary tree file, needed for loop detection
+    mapper: str = "incremental"  # or "global" (GLOMAP)
+    use_masks: bool = True
+    min_registered_fraction: float = 0.5
+    seed: int = 0
+    timings: dict = field(default_factory=dict)
+
+
+def register(run_dir: str | Path, options: RegistrationOptions | None = None, progress: bool = True,
+             verbose: bool = False) -> Path:
+    """Run SfM on `RUN/frames` (honouring `RUN/masks`); returns the path of `colmap/sparse/0`."""
+    import pycolmap
+
+    options = options or RegistrationOptions()
+    if options.camera_model not in PINHOLE_MODELS:
+        raise OccluReStyleError(f"camera model {options.camera_model} is not supported; use one of {PINHOLE_MODELS}")
+    if options.mapper not in ("incremental", "global"):
+        raise OccluReStyleError(f"mapper must be 'incremental' or 'global', not {options.mapper!r}")
+    layout = RunLayout(run_dir)
+    frames = layout.frame_paths()
+    if len(frames) < MIN_FRAMES:
+        raise RegistrationError(
+            f"only {len(frames)} frames in {layout.frames}; registration needs at least {MIN_FRAMES} "
+            "(better 30 or more) frames of a moving camera; use a longer clip or a smaller --stride"
+        )
+    if options.loop_detection and not (options.vocab_tree and Path(options.vocab_tree).is_file()):
+        raise OccluReStyleError(
+            "loop detection needs a local vocabulary tree file (e.g. vocab_tree_flickr100K_words32K.bin from "
+            "https://demuc.de/colmap/); pass its path with --vocab-tree"
+        )
+    pycolmap.logging.minloglevel = 0 if verbose else 2
+    width, height = io.read_image(frames[0]).shape[1::-1]
+
+    layout.colmap.mkdir(parents=True, exist_ok=True)
+    mask_dir = _write_colmap_masks(layout, frames, width, height) if options.use_masks else None
+
+    reconstructions = run_sfm(layout.frames, [f.name for f in frames], layout.colmap_database,
+                              layout.colmap / "models", mask_dir, options, progress)
+    best = max(reconstructions.values(), key=lambda r: r.num_reg_images(), default=None)
+    registered = best.num_reg_images() if best is not None else 0
+    if registered < options.min_registered_fraction * len(frames):
+        raise RegistrationError(
+            f"registration failed: only {registered} of {len(frames)} frames registered "
+            f"({len(reconstructions)} model(s)). Likely causes: too little camera motion (a static or "
+            "purely rotating camera gives no depth), textureless walls, motion blur, or too few frames; "
+            "try a clip where the camera moves sideways, a smaller --stride, or more features"
+        )
+    with atomic_dir(layout.sparse, overwrite=True) as tmp:
+        best.write(str(tmp))
+
+    from .exports import write_points_ply, write_transforms
+
+    write_points_ply(best, layout.points_ply)
+    write_transforms(layout, best)
+    write_json(layout.colmap / "registration.json", {
+        "registered": registered, "frames": len(frames), "points": best.num_points3D(),
+        "mean_reprojection_error_px": best.compute_mean_reprojection_error(),
+        "models": len(reconstructions), "options": {k: v for k, v in asdict(options).items() if k != "timings"},
+        "timings_s": options.timings,
+    })
+    return layout.sparse
+
+
+def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir: Path, mask_dir: Path | None,
+            options: RegistrationOptions, progress: bool = True) -> dict:
+    """Feature extraction, sequential matching and mapping; returns pycolmap's reconstructions."""
+    import pycolmap
+
+    pycolmap.set_random_seed(options.seed)
+    timings = options.timings
+    if database.exists():
+        database.unlink()
+    steps = _progress(progress, len(image_names))
+    start = time.perf_counter()
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = options.camera_model
+    if mask_dir is not None:
+        reader.mask_path = str(mask_dir)
+    extraction = pycolmap.FeatureExtractionOptions()
+    extraction.sift.max_num_features = options.max_num_features
+    extraction.max_image_size = options.max_image_size
+    steps.set_description("register: extracting features")
+    pycolmap.extract_features(database, image_dir, image_names=image_names, camera_mode=pycolmap.CameraMode.SINGLE,
+                              reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+    timings["extraction_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    steps.set_description("register: matching")
+    pairing = pycolmap.SequentialPairingOptions()
+    pairing.overlap = options.overlap
+    pairing.quadratic_overlap = True
+    if options.loop_detection:
+        pairing.loop_detection = True
+        pairing.vocab_tree_path = str(options.vocab_tree)
+    pycolmap.match_sequential(database, pairing_options=pairing, device=pycolmap.Device.cpu)
+    timings["matching_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    steps.set_description("register: mapping")
+    with atomic_dir(models_dir, overwrite=True) as tmp_models:
+        if options.mapper == "global":
+            reconstructions = pycolmap.global_mapping(database, image_dir, tmp_models)
+        else:
+            mapper = pycolmap.IncrementalPipelineOptions()
+            mapper.random_seed = options.seed
+            reconstructions = pycolmap.incremental_mapping(
+                database, image_dir, tmp_models, options=mapper, next_image_callback=lambda: steps.update(1)
+            )
+    shutil.rmtree(models_dir, ignore_errors=True)
+    steps.close()
+    timings["mapping_s"] = time.perf_counter() - start
+    return reconstructions
+
+
+def _write_colmap_masks(layout: RunLayout, frames: list[Path], width: int, height: int) -> Path | None:
+    """COLMAP/nerfstudio masks (`<image name>.png`, 0 = ignore) from `masks/` (255 = person)."""
+    if not layout.masks.is_dir():
+        return None
+    with atomic_dir(layout.colmap_masks, overwrite=True) as tmp:
+        for frame in frames:
+            if not layout.mask_path(frame).is_file():
+                raise OccluReStyleError(
+                    f"masks/ has no mask for frame {frame.name}; remake them with `occlurestyle mask {layout.root}` "
+                    "or delete masks/ to register without masks"
+                )
+            person = io.read_gray(layout.mask_path(frame))
+            if person.shape != (height, width):
+                raise OccluReStyleError(
+                    f"mask {layout.mask_path(frame)} is {person.shape[1]}x{person.shape[0]} but the frames are "
+                    f"{width}x{height}; remake the masks with `occlurestyle mask {layout.root}`"
+                )
+            io.write_image(tmp / f"{frame.name}.png", np.where(person > 0, 0, 255).astype(np.uint8))
+    return layout.colmap_masks
+
+
+def _progress(enabled: bool, total: int):
+    """One bar for the stage: the description names the step, mapping advances it per registered frame."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="register", unit="frame", disable=not enabled)

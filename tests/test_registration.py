@@ -1,0 +1,165 @@
+"""Masked COLMAP registration of the sample scenes, its exports, and its failures on bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from occlurestyle.errors import OccluReStyleError
+from occlurestyle.eval.metrics import pose_errors
+from occlurestyle.recon.colmap import RegistrationError, RegistrationOptions, register
+from occlurestyle.recon.exports import camera_to_world_opengl, read_cameras, read_transforms
+from occlurestyle.scenes import io
+from occlurestyle.scenes.generate import SceneConfig, make_scene
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    """`scenes(name)`: the sample scene at its default size, rendered once per module."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = tmp_path_factory.mktemp("reg") / name
+            make_scene(name, cache[name], SceneConfig(), progress=False, style=False)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def registered(scenes, tmp_path_factory):
+    """`registered(name)`: a run of that scene registered with its true person masks."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = _run_from_scene(scenes(name), tmp_path_factory.mktemp("masked") / "run")
+            register(cache[name], progress=False)
+        return cache[name]
+
+    return get
+
+
+def _run_from_scene(scene_dir, run, with_masks=True):
+    shutil.copytree(scene_dir / "frames", run / "frames")
+    if with_masks:
+        shutil.copytree(scene_dir / "masks", run / "masks")
+    return run
+
+
+def _true_viewmats(scene_dir):
+    cameras = json.loads((scene_dir / "cameras.json").read_text())
+    return {f["name"]: np.array(f["viewmat"]) for f in cameras["frames"]}, cameras
+
+
+@pytest.mark.parametrize("name", ["living_room", "office"])
+def test_registers_the_sample_scene_accurately(name, scenes, registered):
+    scene_dir, run = scenes(name), registered(name)
+    gt, cameras = _true_viewmats(scene_dir)
+    est = read_cameras(run / "colmap" / "sparse" / "0")
+    assert len(est.names) >= 0.95 * len(gt)
+    errors = pose_errors(dict(zip(est.names, est.viewmats)), gt)
+    room = max(json.loads((scene_dir / "scene.json").read_text())["room_size"])
+    print(f"{name}: {errors}")
+    assert errors["position_error_max"] < 0.02 * room
+    assert errors["rotation_error_max_deg"] < 1.0
+    assert abs(est.Ks[0][0, 0] / cameras["K"][0][0] - 1) < 0.05, "focal length within 5%"
+
+
+def _points_on_people(run, scene_dir):
+    """Fraction of 3D points with at least one observation inside a true person mask."""
+    import pycolmap
+
+    rec = pycolmap.Reconstruction(str(run / "colmap" / "sparse" / "0"))
+    masks = {p.name: io.read_gray(p) > 0 for p in (scene_dir / "masks").glob("*.png")}
+    on_people = 0
+    for point in rec.points3D.values():
+        for element in point.track.elements:
+            image = rec.images[element.image_id]
+            x, y = image.points2D[element.point2D_idx].xy
+            if masks[image.name][int(y), int(x)]:
+                on_people += 1
+                break
+    return on_people / rec.num_points3D()
+
+
+def test_masks_reach_colmap(scenes, registered, tmp_path):
+    scene_dir, masked_run = scenes("living_room"), registered("living_room")
+    unmasked = _run_from_scene(scene_dir, tmp_path / "run", with_masks=False)
+    register(unmasked, progress=False)
+    with_masks, without = _points_on_people(masked_run, scene_dir), _points_on_people(unmasked, scene_dir)
+    print(f"points observed on people: {with_masks:.4f} with masks, {without:.4f} without")
+    assert with_masks < 0.01
+    assert without > max(3 * with_masks, 0.01)
+
+
+def test_exports_agree_with_the_colmap_model(registered):
+    masked_run = registered("living_room")
+    est = read_cameras(masked_run / "colmap" / "sparse" / "0")
+    from_json = read_transforms(masked_run / "transforms.json")
+    assert sorted(from_json) == est.names
+    for name, viewmat in zip(est.names, est.viewmats):
+        assert np.allclose(from_json[name], viewmat, atol=1e-9)
+    data = json.loads((masked_run / "transforms.json").read_text())
+    assert data["w"] == 320 and data["h"] == 240 and data["fl_x"] == pytest.approx(est.Ks[0][0, 0])
+    for frame in data["frames"]:
+        assert (masked_run / frame["file_path"]).is_file()
+        mask = io.read_gray(masked_run / frame["mask_path"])
+        person = io.read_gray(masked_run / "masks" / frame["file_path"].split("/")[-1]) > 0
+        assert np.array_equal(mask == 0, person), "nerfstudio masks: black = ignore = person"
+    from plyfile import PlyData
+
+    ply = PlyData.read(str(masked_run / "colmap" / "points.ply"))
+    info = json.loads((masked_run / "colmap" / "registration.json").read_text())
+    assert ply["vertex"].count == info["points"] > 500
+
+
+def test_nerfstudio_convention_on_a_hand_computed_camera():
+    # A camera at (1, 2, 3) looking along world +x, with world z up (OpenCV: x right, y down, z forward).
+    forward, right, down = np.array([1.0, 0, 0]), np.array([0, -1.0, 0]), np.array([0, 0, -1.0])
+    c2w_cv = np.eye(4)
+    c2w_cv[:3, :3] = np.stack([right, down, forward], axis=1)
+    c2w_cv[:3, 3] = [1, 2, 3]
+    viewmat = np.linalg.inv(c2w_cv)
+    # nerfstudio/OpenGL: columns are right, up, backward; the translation is the camera centre
+    expected = np.array([[0, 0, -1, 1], [-1, 0, 0, 2], [0, 1, 0, 3], [0, 0, 0, 1.0]])
+    assert np.allclose(camera_to_world_opengl(viewmat), expected)
+
+
+def test_too_few_frames_fail_clearly(tmp_path):
+    io.write_png_sequence(tmp_path / "run" / "frames", [np.zeros((24, 32, 3), np.uint8)] * 3)
+    with pytest.raises(RegistrationError, match="only 3 frames.*at least 8"):
+        register(tmp_path / "run", progress=False)
+    with pytest.raises(OccluReStyleError, match="no frames/ folder"):
+        register(tmp_path / "empty", progress=False)
+
+
+def test_a_static_camera_fails_with_the_likely_causes(tmp_path):
+    from occlurestyle.scenes.generate import SampleScene
+
+    scene = SampleScene("living_room", SceneConfig(frames=20, width=320, height=240))
+    scene.viewmats = [scene.viewmats[10]] * 20  # a tripod: people walk, the camera does not move
+    frames = [io.to_uint8(scene.render(i)["rgb"]) for i in range(20)]
+    io.write_png_sequence(tmp_path / "run" / "frames", frames)
+    with pytest.raises(RegistrationError, match="registration failed.*too little camera motion") as info:
+        register(tmp_path / "run", RegistrationOptions(overlap=5), progress=False)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "run" / "colmap" / "sparse").exists(), "no model is left behind"
+
+
+@pytest.mark.slow
+def test_davis_parkour_registers_with_its_masks(tmp_path, shared_data):
+    from occlurestyle.occlusion.masks import MaskOptions, make_masks
+    from occlurestyle.scenes.capture import extract_frames
+
+    data = shared_data("davis_parkour")
+    run = tmp_path / "run"
+    extract_frames(data / "frames", run, max_side=854, progress=False)
+    make_masks(run, MaskOptions(masker="file", mask_dir=str(data / "masks")), progress=False)
+    register(run, progress=False)
+    info = json.loads((run / "colmap" / "registration.json").read_text())
+    assert info["registered"] >= 0.95 * info["frames"]
