@@ -44,6 +44,70 @@ def scene_make(
 
 
 @app.command()
+def frames(
+    video: Path = typer.Argument(..., help="a video file (mp4/mov/avi/...) or a folder of images"),
+    run_dir: Path = typer.Argument(..., help="the run folder to create or update"),
+    stride: int = typer.Option(1, help="keep every n-th frame"),
+    max_side: int = typer.Option(640, help="downscale so the longer side is at most this (0: keep size)"),
+    max_frames: Optional[int] = typer.Option(None, help="stop after this many frames"),
+) -> None:
+    """Extract the frames a run works on: RUN/frames/000000.png ... and frames.json."""
+    from .scenes.capture import extract_frames
+
+    out = extract_frames(video, run_dir, stride=stride, max_side=max_side or None, max_frames=max_frames)
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def mask(
+    run_dir: Path = typer.Argument(..., help="a run folder with frames/"),
+    masker: str = typer.Option("auto", help="auto (no weights), file (a folder of masks) or sam (segment-anything)"),
+    mask_dir: Optional[Path] = typer.Option(None, help="file masker: folder with one mask per frame"),
+    sam_checkpoint: Optional[Path] = typer.Option(None, help="sam masker: local checkpoint, e.g. sam_vit_b_01ec64.pth"),
+    sam_model: str = typer.Option("vit_b", help="sam masker: vit_b, vit_l or vit_h (must match the checkpoint)"),
+    box: Optional[list[str]] = typer.Option(None, help="sam masker: a person box 'x0,y0,x1,y1' in the first frame "
+                                            "(repeat for several people; default: detected)"),
+    dilate: int = typer.Option(3, help="grow masks by this many pixels"),
+    temporal: bool = typer.Option(True, help="3-frame temporal median"),
+) -> None:
+    """Make person masks: RUN/masks/000000.png (255 = person)."""
+    from .occlusion.masks import MaskOptions, make_masks
+
+    boxes = [[float(v) for v in b.split(",")] for b in box] if box else None
+    if boxes and any(len(b) != 4 for b in boxes):
+        raise OccluReStyleError("a --box is four numbers: x0,y0,x1,y1")
+    options = MaskOptions(masker=masker, mask_dir=str(mask_dir) if mask_dir else None,
+                          sam_checkpoint=str(sam_checkpoint) if sam_checkpoint else None, sam_model=sam_model,
+                          boxes=boxes, dilate=dilate, temporal=temporal)
+    typer.echo(f"wrote {make_masks(run_dir, options)}")
+
+
+@app.command()
+def register(
+    run_dir: Path = typer.Argument(..., help="a run folder with frames/ (and masks/, which are honoured)"),
+    mapper: str = typer.Option("incremental", help="incremental or global"),
+    camera_model: str = typer.Option("SIMPLE_PINHOLE", help="SIMPLE_PINHOLE or PINHOLE"),
+    features: int = typer.Option(4096, help="SIFT features per frame"),
+    overlap: int = typer.Option(10, help="sequential matching window"),
+    no_masks: bool = typer.Option(False, "--no-masks", help="ignore masks/"),
+    vocab_tree: Optional[Path] = typer.Option(None, help="a local vocabulary tree file: turns on loop detection"),
+    verbose: bool = typer.Option(False, help="show COLMAP's log"),
+) -> None:
+    """Register the frames with COLMAP (people masked): colmap/sparse/0, transforms.json, colmap/points.ply."""
+    from .recon.colmap import RegistrationOptions
+    from .recon.colmap import register as run_registration
+
+    options = RegistrationOptions(camera_model=camera_model, max_num_features=features, overlap=overlap,
+                                  mapper=mapper, use_masks=not no_masks, loop_detection=vocab_tree is not None,
+                                  vocab_tree=str(vocab_tree) if vocab_tree else None)
+    sparse = run_registration(run_dir, options, verbose=verbose)
+    import json
+
+    info = json.loads((sparse.parent.parent / "registration.json").read_text())
+    typer.echo(f"registered {info['registered']}/{info['frames']} frames, {info['points']} points; wrote {sparse}")
+
+
+@app.command()
 def demo(out: Path = typer.Option(Path("out/demo"), "--out", help="output folder")) -> None:
     """Run on the built-in sample: for now, render the living-room scene and its video."""
     from .scenes.generate import make_scene
@@ -53,8 +117,12 @@ def demo(out: Path = typer.Option(Path("out/demo"), "--out", help="output folder
 
 
 def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point; returns normally on success so it can be called from Python too."""
     try:
         app(args=argv)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
     except OccluReStyleError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise SystemExit(2) from None

@@ -1,0 +1,72 @@
+"""The `mask` stage: person masks for every frame of a run, `masks/NNNNNN.png` (255 = person).
+
+Maskers, chosen by name: `auto` (weight-free, the default), `file` (a folder of masks from any tool)
+and `sam` (segment-anything with a local checkpoint). All go through the same clean-up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..fsutil import atomic_dir, write_json
+from ..layout import RunLayout
+from ..scenes import io
+from .postprocess import clean_masks
+
+MASKERS = ("auto", "file", "sam")
+
+
+@dataclass
+class MaskOptions:
+    masker: str = "auto"
+    mask_dir: str | None = None  # file: the folder of masks
+    sam_checkpoint: str | None = None  # sam: local checkpoint file
+    sam_model: str = "vit_b"
+    boxes: list | None = None  # sam: person boxes [x0, y0, x1, y1] in the first frame (default: detected)
+    dilate: int = 3  # pixels
+    fill_holes: bool = True
+    min_blob: float = 0.0005  # fraction of the image; smaller blobs are dropped
+    temporal: bool = True  # 3-frame temporal median
+    auto: dict = field(default_factory=dict)  # AutoMaskOptions overrides
+
+
+def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress: bool = True) -> Path:
+    """Write `RUN/masks/` (replacing it only when every mask is ready) and `masks.json`; returns masks/."""
+    options = options or MaskOptions()
+    layout = RunLayout(run_dir)
+    frames = layout.frame_paths()
+    first = io.read_image(frames[0])
+    height, width = first.shape[:2]
+    info = json.loads(layout.frames_info.read_text()) if layout.frames_info.is_file() else {}
+    if options.masker == "file":
+        if not options.mask_dir:
+            raise InputError("the file masker needs a folder of masks: pass --mask-dir DIR")
+        from .file_masker import read_mask_folder
+
+        source_size = (info["source_width"], info["source_height"]) if "source_width" in info else None
+        raw = read_mask_folder(options.mask_dir, frames, layout.source_names(), (width, height), source_size)
+    elif options.masker == "sam":
+        from .sam_masker import sam_masks
+
+        raw = sam_masks(frames, options.sam_checkpoint, options.sam_model, options.boxes, progress)
+    elif options.masker == "auto":
+        from .auto_masker import AutoMaskOptions, auto_masks
+
+        raw = auto_masks(frames, float(info.get("fps", 30.0)), AutoMaskOptions(**options.auto), progress)
+    else:
+        raise InputError(f"unknown masker {options.masker!r}; choose one of {', '.join(MASKERS)}")
+    masks = clean_masks(raw, options.dilate, options.fill_holes, options.min_blob, options.temporal)
+    with atomic_dir(layout.masks, overwrite=True) as tmp:
+        for frame, mask in tqdm(list(zip(frames, masks)), desc="mask: writing", unit="frame", disable=not progress):
+            io.write_image(tmp / f"{frame.stem}.png", mask.astype(np.uint8) * 255)
+    write_json(layout.root / "masks.json", {
+        "options": asdict(options),
+        "coverage": {f.stem: float(m.mean()) for f, m in zip(frames, masks)},
+    })
+    return layout.masks

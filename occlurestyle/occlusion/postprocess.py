@@ -1,0 +1,36 @@
+"""Clean-up shared by every masker: temporal smoothing, small-blob removal, hole filling, dilation."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+
+def clean_masks(masks: list[np.ndarray], dilate_px: int = 3, fill_holes: bool = True,
+                min_blob_fraction: float = 0.0005, temporal: bool = True) -> list[np.ndarray]:
+    """Boolean person masks after, in order: a 3-frame temporal median (drops one-frame flicker,
+    fills one-frame gaps), removal of blobs smaller than `min_blob_fraction` of the image, filling of
+    enclosed holes, and dilation by `dilate_px` pixels (so person edges and motion blur stay out of
+    the background)."""
+    masks = [np.asarray(m, bool) for m in masks]
+    if temporal and len(masks) >= 3:
+        stacked = np.stack(masks)
+        before = np.concatenate([stacked[:1], stacked[:-1]])
+        after = np.concatenate([stacked[1:], stacked[-1:]])
+        masks = list((stacked.astype(np.uint8) + before + after) >= 2)
+    out = []
+    for mask in masks:
+        if min_blob_fraction > 0 and mask.any():
+            labels, count = ndimage.label(mask)
+            sizes = np.bincount(labels.ravel(), minlength=count + 1)
+            keep = sizes >= min_blob_fraction * mask.size
+            keep[0] = False
+            mask = keep[labels]
+        if fill_holes and mask.any():
+            mask = ndimage.binary_fill_holes(mask)
+        if dilate_px > 0 and mask.any():
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1, 2 * dilate_px + 1))
+            mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0
+        out.append(mask)
+    return out

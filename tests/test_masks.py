@@ -1,0 +1,192 @@
+"""Person maskers and mask clean-up."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from occlurestyle.errors import InputError
+from occlurestyle.occlusion.masks import MaskOptions, make_masks
+from occlurestyle.occlusion.postprocess import clean_masks
+from occlurestyle.scenes import io
+
+
+def _palette_png(path, indices: np.ndarray, palette: list[tuple[int, int, int]]):
+    """A DAVIS-style 8-bit palette PNG written by hand (no imaging library needed)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    h, w = indices.shape
+    raw = b"".join(b"\x00" + indices[y].astype(np.uint8).tobytes() for y in range(h))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0))
+           + chunk(b"PLTE", bytes(c for rgb in palette for c in rgb)) + chunk(b"IDAT", zlib.compress(raw))
+           + chunk(b"IEND", b""))
+    path.write_bytes(png)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    run = tmp_path / "run"
+    frames = [np.full((24, 32, 3), 40 * i, np.uint8) for i in range(4)]
+    io.write_png_sequence(run / "frames", frames)
+    return run
+
+
+def _person(shape=(24, 32)):
+    mask = np.zeros(shape, bool)
+    mask[6:18, 10:20] = True
+    return mask
+
+
+def test_file_masker_reads_0_255_0_1_and_palette_masks(run_dir, tmp_path):
+    masks = tmp_path / "masks_in"
+    masks.mkdir()
+    person = _person()
+    io.write_image(masks / "000000.png", person.astype(np.uint8) * 255)
+    io.write_image(masks / "000001.png", person.astype(np.uint8))  # 0/1
+    _palette_png(masks / "000002.png", person.astype(np.uint8), [(0, 0, 0), (128, 0, 0)])  # DAVIS colours
+    io.write_image(masks / "000003.png", np.dstack([person * 200] * 3).astype(np.uint8))  # colour
+    make_masks(run_dir, MaskOptions(masker="file", mask_dir=str(masks), dilate=0, temporal=False), progress=False)
+    for i in range(4):
+        out = io.read_gray(run_dir / "masks" / f"{i:06d}.png")
+        assert set(np.unique(out)) == {0, 255}
+        assert np.array_equal(out > 0, person), i
+
+
+def test_file_masker_matches_source_names_and_rescales_source_sized_masks(tmp_path):
+    from occlurestyle.scenes.capture import extract_frames
+
+    source = tmp_path / "clip"
+    big = [np.random.default_rng(i).integers(0, 255, (48, 64, 3), np.uint8) for i in range(8)]
+    for i, frame in enumerate(big):
+        io.write_image(source / f"img_{i:03d}.jpg", frame)
+    run = tmp_path / "run"
+    extract_frames(source, run, max_side=32, progress=False)  # frames are 32x24, masks stay 64x48
+    masks = tmp_path / "masks_in"
+    person = np.zeros((48, 64), np.uint8)
+    person[10:30, 20:40] = 255
+    for i in range(8):
+        io.write_image(masks / f"img_{i:03d}.png", person)
+    make_masks(run, MaskOptions(masker="file", mask_dir=str(masks), dilate=0, temporal=False), progress=False)
+    out = io.read_gray(run / "masks" / "000005.png") > 0
+    assert out.shape == (24, 32) and out[5:15, 10:20].all() and out.sum() == 100
+
+
+def test_file_masker_errors_name_the_problem(run_dir, tmp_path):
+    masks = tmp_path / "masks_in"
+    masks.mkdir()
+    for i in range(3):
+        io.write_image(masks / f"{i:06d}.png", np.zeros((24, 32), np.uint8))
+    with pytest.raises(InputError, match="no mask for frame 000003.png"):
+        make_masks(run_dir, MaskOptions(masker="file", mask_dir=str(masks)), progress=False)
+    io.write_image(masks / "000003.png", np.zeros((20, 32), np.uint8))
+    with pytest.raises(InputError, match="32x20 but the frames are 32x24"):
+        make_masks(run_dir, MaskOptions(masker="file", mask_dir=str(masks)), progress=False)
+    with pytest.raises(InputError, match="needs a folder of masks"):
+        make_masks(run_dir, MaskOptions(masker="file"), progress=False)
+    with pytest.raises(InputError, match="unknown masker"):
+        make_masks(run_dir, MaskOptions(masker="magic"), progress=False)
+    assert not (run_dir / "masks").exists(), "a failed stage leaves no masks/ behind"
+
+
+def test_clean_up_drops_flicker_fills_holes_removes_specks_and_dilates():
+    person = _person((40, 40))
+    holed = person.copy()
+    holed[10, 14] = False  # a hole
+    speck = np.zeros((40, 40), bool)
+    speck[35, 35] = True
+    masks = [person, holed | speck, person, np.zeros((40, 40), bool), person]
+    out = clean_masks(masks, dilate_px=0, min_blob_fraction=0.002)
+    assert out[1][10, 14], "hole filled"
+    assert not out[1][35, 35], "one-pixel speck removed"
+    assert np.array_equal(out[3], person), "a one-frame drop-out is filled by the temporal median"
+    lone = [np.zeros((40, 40), bool), person, np.zeros((40, 40), bool)]
+    assert not clean_masks(lone, dilate_px=0)[1].any(), "a one-frame flash is removed"
+    grown = clean_masks([person], dilate_px=2, temporal=False)[0]
+    assert grown.sum() > person.sum() and grown[person].all() and grown[4:20, 10:20].all()
+
+
+def test_auto_masker_finds_people_with_the_true_static_scene(tmp_path):
+    """Plates and segmentation, with the sample scene's true cameras and surface points standing in
+    for SfM: the masks must overlap the ground-truth people well and avoid the room."""
+    import cv2
+
+    from occlurestyle.eval.metrics import sequence_mask_iou
+    from occlurestyle.occlusion import auto_masker, plates
+    from occlurestyle.scenes.generate import SampleScene, SceneConfig
+    from occlurestyle.scenes.surface import sample_surface
+
+    scene = SampleScene("living_room", SceneConfig(width=160, height=120))
+    renders = [scene.render(i) for i in range(0, 90, 2)]  # 15 fps
+    images = [io.to_uint8(r["rgb"]) for r in renders]
+    surface = sample_surface(scene, 4000, seed=1)
+    geometry = plates.StaticGeometry(K=scene.K, viewmats={i: v for i, v in enumerate(scene.viewmats[::2])},
+                                     points=surface["points"])
+    work = [im.astype(np.float32) / 255 for im in images]
+    gray = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in images]
+    offsets = [-15, -12, -9, -6, -4, -2, 2, 4, 6, 9, 12, 15]
+    options = auto_masker.AutoMaskOptions()
+    picks = range(4, 41, 4)
+    pairs = [(auto_masker.segment(images[t], auto_masker.frame_evidence(t, work, gray, geometry, offsets), options),
+              renders[t]["mask"]) for t in picks]
+    result = sequence_mask_iou(pairs)
+    print(f"auto masks with true geometry: IoU {result['iou']:.3f}")
+    assert result["iou"] > 0.6
+    false_alarm = np.mean([np.mean(p & ~g) for p, g in pairs])
+    assert false_alarm < 0.05, "little of the room is taken for a person"
+
+
+def test_sam_masker_names_the_checkpoint_to_download(run_dir, tmp_path):
+    with pytest.raises(InputError, match=r"sam_vit_b_01ec64\.pth.*--sam-checkpoint"):
+        make_masks(run_dir, MaskOptions(masker="sam"), progress=False)
+    with pytest.raises(InputError, match=r"not found.*sam_vit_h_4b8939\.pth"):
+        make_masks(run_dir, MaskOptions(masker="sam", sam_checkpoint=str(tmp_path / "nope.pth"), sam_model="vit_h"),
+                   progress=False)
+
+
+def test_sam_masker_segments_a_person_where_segment_anything_is_installed(tmp_path):
+    try:
+        import segment_anything  # noqa: F401
+    except Exception as exc:  # torchvision cannot be imported on the CPU-only machines
+        pytest.skip(f"segment_anything cannot be imported here ({type(exc).__name__}: {exc}); "
+                    "the sam masker is tested on machines with the [sam] extra")
+    checkpoint = next((p for p in [tmp_path.parent / "sam_vit_b_01ec64.pth"] if p.is_file()), None)
+    if checkpoint is None:
+        pytest.skip("no local SAM checkpoint (sam_vit_b_01ec64.pth) to test with")
+    from occlurestyle.occlusion.sam_masker import sam_masks
+    from occlurestyle.scenes.generate import SampleScene, SceneConfig
+
+    scene = SampleScene("living_room", SceneConfig(width=320, height=240))
+    render = scene.render(58)
+    path = tmp_path / "f.png"
+    io.write_image(path, render["rgb"])
+    ys, xs = np.nonzero(render["instances"] == 2)
+    mask = sam_masks([path], checkpoint, boxes=[[xs.min(), ys.min(), xs.max(), ys.max()]], progress=False)[0]
+    assert (mask & (render["instances"] == 2)).sum() / (mask | (render["instances"] == 2)).sum() > 0.7
+
+
+def test_track_box_follows_the_flow():
+    from occlurestyle.occlusion.sam_masker import track_box
+
+    mask = _person((40, 40))
+    flow = np.zeros((40, 40, 2), np.float32)
+    flow[..., 0] = 3.0
+    box = track_box(mask, flow, margin=0.0)
+    assert box.tolist() == [13.0, 6.0, 23.0, 18.0]
+    assert track_box(np.zeros((40, 40), bool), flow) is None
+
+
+def test_mask_cli_writes_masks_and_coverage(run_dir, tmp_path):
+    from occlurestyle.cli import main
+
+    masks = tmp_path / "masks_in"
+    for i in range(4):
+        io.write_image(masks / f"{i:06d}.png", _person().astype(np.uint8) * 255)
+    main(["mask", str(run_dir), "--masker", "file", "--mask-dir", str(masks), "--dilate", "0"])
+    info = json.loads((run_dir / "masks.json").read_text())
+    assert info["options"]["masker"] == "file"
+    assert info["coverage"]["000002"] == pytest.approx(_person().mean())
