@@ -35,11 +35,18 @@ def random_scene(n=250, cameras=2, seed=0, dtype=torch.float32, sh_degree=None, 
     return [means, quats, scales, opacities, colors], viewmats, Ks
 
 
-@pytest.mark.parametrize("render_mode", ["RGB", "D", "ED", "RGB+D", "RGB+ED"])
-@pytest.mark.parametrize("sh_degree", [None, 0, 1, 3])
+RENDER_MODES = ["RGB", "D", "ED", "RGB+D", "RGB+ED"]
+SH_DEGREES = [None, 0, 1, 3]
+
+
+@pytest.mark.parametrize("render_mode", RENDER_MODES)
+@pytest.mark.parametrize("sh_degree", SH_DEGREES)
 def test_forward_matches_dense_reference(render_mode, sh_degree):
-    params, viewmats, Ks = random_scene(sh_degree=sh_degree, seed=hash((render_mode, sh_degree)) % 1000)
-    backgrounds = torch.rand(2, 3) if render_mode != "D" else None
+    # a fixed seed per case (Python's hash() of strings changes per process): a float32 rounding
+    # difference can flip a 1/255 or T<1e-4 threshold at a pixel for a rare random scene
+    seed = 100 + 10 * RENDER_MODES.index(render_mode) + SH_DEGREES.index(sh_degree)
+    params, viewmats, Ks = random_scene(sh_degree=sh_degree, seed=seed)
+    backgrounds = torch.rand(2, 3, generator=torch.Generator().manual_seed(seed)) if render_mode != "D" else None
     kwargs = dict(sh_degree=sh_degree, backgrounds=backgrounds, render_mode=render_mode)
     ours, ours_alpha, meta = rasterize(*params, viewmats, Ks, W, H, **kwargs)
     ref, ref_alpha = rasterize_reference(*params, viewmats, Ks, W, H, **kwargs)
