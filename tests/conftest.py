@@ -31,3 +31,39 @@ def small_scene_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("scenes") / "living_room"
     make_scene("living_room", out, SceneConfig(frames=12, width=96, height=72), progress=False, workers=2)
     return out
+
+
+def make_true_run(run: Path, name: str = "living_room", width: int = 160, height: int = 120, stride: int = 3,
+                  points: int = 3000, frames: int = 90) -> tuple[Path, object]:
+    """A run folder registered with the sample scene's true cameras and surface points (no SfM):
+    frames/ (with people), masks/ (true), colmap/sparse/0 (text model), colmap/points.ply.
+    Returns the run path and the SampleScene (for ground truth)."""
+    import numpy as np
+    from plyfile import PlyData, PlyElement
+
+    from occlurestyle.cameras import write_colmap_text
+    from occlurestyle.scenes import io
+    from occlurestyle.scenes.generate import SampleScene, SceneConfig
+    from occlurestyle.scenes.surface import sample_surface
+
+    scene = SampleScene(name, SceneConfig(frames=frames, width=width, height=height))
+    names, viewmats = [], []
+    for i in range(0, frames, stride):
+        render = scene.render(i)
+        stem = f"{i:06d}"
+        io.write_image(run / "frames" / f"{stem}.png", render["rgb"])
+        io.write_image(run / "masks" / f"{stem}.png", render["mask"].astype(np.uint8) * 255)
+        names.append(f"{stem}.png")
+        viewmats.append(scene.viewmats[i])
+    surface = sample_surface(scene, points, seed=0)
+    colors = (surface["colors"] * 255).astype(np.uint8)
+    write_colmap_text(run / "colmap" / "sparse" / "0", scene.K, width, height, names, viewmats,
+                      surface["points"], colors)
+    vertex = np.empty(len(colors), dtype=[("x", "f4"), ("y", "f4"), ("z", "f4"), ("red", "u1"), ("green", "u1"),
+                                          ("blue", "u1")])
+    for i, axis in enumerate("xyz"):
+        vertex[axis] = surface["points"][:, i]
+    for i, channel in enumerate(("red", "green", "blue")):
+        vertex[channel] = colors[:, i]
+    PlyData([PlyElement.describe(vertex, "vertex")]).write(str(run / "colmap" / "points.ply"))
+    return run, scene

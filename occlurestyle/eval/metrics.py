@@ -65,3 +65,23 @@ def sequence_mask_iou(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict:
             per_frame.append(i / u)
     return {"iou": inter / union if union else 1.0, "mean_frame_iou": float(np.mean(per_frame)) if per_frame else 1.0,
             "frames": len(per_frame)}
+
+
+def psnr(mse: float) -> float:
+    return float(-10.0 * np.log10(max(mse, 1e-12)))
+
+
+def background_psnr(renders: Iterable[np.ndarray], truths: Iterable[np.ndarray],
+                    person_masks: Iterable[np.ndarray]) -> dict:
+    """PSNR of background renders against the true person-free frames: over all pixels, and over the
+    pixels a person hid in that frame ("disoccluded": what the frame itself could not show).
+    Squared errors are pooled over the clip. Images are float in [0, 1]."""
+    sum_all = n_all = sum_hidden = n_hidden = 0.0
+    for render, truth, hidden in zip(renders, truths, person_masks):
+        sq = ((np.asarray(render, np.float64) - np.asarray(truth, np.float64)) ** 2).mean(axis=-1)
+        sum_all, n_all = sum_all + sq.sum(), n_all + sq.size
+        hidden = np.asarray(hidden, bool)
+        sum_hidden, n_hidden = sum_hidden + sq[hidden].sum(), n_hidden + hidden.sum()
+    return {"psnr_all": psnr(sum_all / max(n_all, 1)),
+            "psnr_disoccluded": psnr(sum_hidden / n_hidden) if n_hidden else float("nan"),
+            "disoccluded_pixels": int(n_hidden)}

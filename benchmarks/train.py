@@ -1,0 +1,116 @@
+"""Static-background training benchmark: how well the background behind people is recovered.
+
+Sample scenes at default size (320x240, 90 frames): the scene's lossless frames (PNG; `--video` decodes
+them from its H.264 video instead, whose compression alone caps RGB fidelity near 29 dB), masks (true
+or `auto`), pycolmap registration, then training with the default options. Every registered
+camera is rendered and compared with the true person-free frames: PSNR over all pixels and over
+the pixels a person hid in that frame ("disoccluded"). ../shared/data/davis_parkour (no ground truth
+behind the runner): every 8th frame held out, PSNR on the held-out frames' background pixels.
+
+Usage: python benchmarks/train.py [--json] [--out DIR] [--steps N] [--masks true,auto] [--no-davis]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from occlurestyle.eval.background import evaluate_background
+from occlurestyle.eval.metrics import psnr
+from occlurestyle.layout import RunLayout
+from occlurestyle.occlusion.masks import MaskOptions, make_masks
+from occlurestyle.recon.colmap import register
+from occlurestyle.recon.exports import read_cameras
+from occlurestyle.recon.gaussians import load_ply
+from occlurestyle.recon.trainer import TrainOptions, render_views, train, training_indices
+from occlurestyle.scenes import io
+from occlurestyle.scenes.capture import extract_frames
+from occlurestyle.scenes.generate import SceneConfig, make_scene
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def train_and_time(run: Path, options: TrainOptions) -> dict:
+    shutil.rmtree(run / "splat", ignore_errors=True)
+    start = time.perf_counter()
+    train(run, options, progress=False)
+    info = json.loads((run / "splat" / "train.json").read_text())
+    return {"train_s": round(time.perf_counter() - start, 1), "gaussians": info["gaussians"],
+            "peak_memory_mb": round(info["peak_memory_mb"]), "refined_mask_fraction": round(
+                info["refined_mask_fraction"], 4)}
+
+
+def heldout_psnr(run: Path, holdout_every: int) -> dict:
+    """PSNR of renders at held-out cameras against those frames, over their non-person pixels."""
+    layout = RunLayout(run)
+    cameras = read_cameras(layout.sparse)
+    held = np.setdiff1d(np.arange(len(cameras.names)), training_indices(len(cameras.names), holdout_every))
+    params = load_ply(layout.splat / "background.ply")
+    views = render_views(params, torch.tensor(cameras.viewmats[held], dtype=torch.float32),
+                         torch.tensor(cameras.Ks[held], dtype=torch.float32), cameras.width, cameras.height)
+    total = count = 0.0
+    for k, i in enumerate(held):
+        stem = Path(cameras.names[i]).stem
+        frame = io.read_image(layout.frames / cameras.names[i]).astype(np.float32) / 255.0
+        person = io.read_gray(layout.masks / f"{stem}.png") > 0
+        sq = ((views["rgb"][k].numpy() - frame) ** 2).mean(-1)[~person]
+        total, count = total + sq.sum(), count + sq.size
+    return {"heldout_frames": int(len(held)), "heldout_background_psnr": round(psnr(total / count), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("out/bench_train"))
+    parser.add_argument("--steps", type=int, default=TrainOptions.steps)
+    parser.add_argument("--masks", default="true,auto", help="comma-separated: true, auto")
+    parser.add_argument("--scenes", default="living_room,office")
+    parser.add_argument("--no-davis", action="store_true")
+    parser.add_argument("--video", action="store_true", help="start from the scene's video.mp4")
+    args = parser.parse_args()
+    results = {}
+    for name in args.scenes.split(","):
+        scene = args.out / "scenes" / name
+        if not scene.exists():
+            make_scene(name, scene, SceneConfig(), progress=False, style=False)
+        for masks in args.masks.split(","):
+            run = args.out / f"{name}_{masks}_masks{'_video' if args.video else ''}"
+            if not (run / "colmap" / "sparse" / "0").is_dir():
+                extract_frames(scene / ("video.mp4" if args.video else "frames"), run, progress=False)
+                if masks == "true":
+                    shutil.rmtree(run / "masks", ignore_errors=True)
+                    shutil.copytree(scene / "masks", run / "masks")
+                else:
+                    make_masks(run, MaskOptions(), progress=False)
+                register(run, progress=False)
+            figures = train_and_time(run, TrainOptions(steps=args.steps))
+            figures.update({k: round(v, 2) if isinstance(v, float) else v
+                            for k, v in evaluate_background(run, scene).items()})
+            results[f"{name}/{masks}_masks"] = figures
+            if not args.json:
+                print(f"{name}/{masks}_masks: {figures}", flush=True)
+    davis = DATA / "davis_parkour"
+    if not args.no_davis and davis.exists():
+        run = args.out / "davis_parkour"
+        if not (run / "colmap" / "sparse" / "0").is_dir():
+            extract_frames(davis / "frames", run, max_side=854, progress=False)
+            make_masks(run, MaskOptions(masker="file", mask_dir=str(davis / "masks")), progress=False)
+            register(run, progress=False)
+        options = TrainOptions(steps=args.steps, resolution=480, holdout_every=8)
+        figures = train_and_time(run, options)
+        figures.update(heldout_psnr(run, 8))
+        results["davis_parkour"] = figures
+        if not args.json:
+            print(f"davis_parkour: {figures}", flush=True)
+    if args.json:
+        print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

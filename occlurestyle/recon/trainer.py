@@ -1,0 +1,313 @@
+"""The `train` stage: 3D Gaussian splatting of the static background, people left out.
+
+gsplat's recipe on our rasterizer: Gaussians initialised from the COLMAP points, Adam with gsplat's
+learning rates (means scaled by the scene size, decaying exponentially), SH degree ramped up, and
+gsplat's `DefaultStrategy` densification running on our `meta`, with its schedule compressed to a
+short CPU budget. The loss sees background pixels only (person masks, dilated, are excluded), and
+two mechanisms catch what the masks miss:
+
+- robust weights (RobustNeRF): after a warm-up, pixels whose residual is in the worst tail of their
+  image, and above an absolute floor, are dropped from the loss, in blobs;
+- mask refinement: a running average of each frame's residual marks blobs that stay unexplained
+  for long as people from then on, and they are written out as refined masks.
+
+Writes `splat/background.ply` (INRIA layout), `splat/refined_masks/`, `splat/train.json`; keeps
+`splat/checkpoint.pt` while training so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..fsutil import atomic_dir, atomic_path, write_json
+from ..layout import RunLayout
+from ..scenes import io
+from .exports import CameraSet, read_cameras
+from .gaussians import PARAM_NAMES, init_from_points, render, save_ply
+from .losses import photometric_loss, robust_weights
+
+
+@dataclass
+class TrainOptions:
+    steps: int = 3000  # about 4-5 minutes at 320x240 on 2 cores
+    resolution: int = 0  # longest image side used for training; 0 = the frames' size
+    sh_degree: int = 3
+    ssim_weight: float = 0.2
+    random_background: bool = False
+    # learning rates of gsplat's simple_trainer (means: times the scene scale)
+    means_lr: float = 1.6e-4
+    scales_lr: float = 5e-3
+    quats_lr: float = 1e-3
+    opacities_lr: float = 5e-2
+    sh0_lr: float = 5e-3  # twice gsplat's: colours must settle within a short schedule
+    shN_lr: float = 2.5e-3 / 20
+    # densification (gsplat's DefaultStrategy, its 30k-step schedule compressed to `steps`)
+    refine_start: float = 0.06  # fraction of steps
+    refine_stop: float = 0.6
+    refine_every: int = 100
+    grow_grad2d: float = 0.0002
+    max_gaussians: int = 80_000  # a CPU budget: time per step grows with the count
+    # robustness to what the masks miss
+    mask_dilate: int = 2  # extra pixels around person masks left out of the loss
+    robust: bool = True
+    robust_start: float = 0.25  # fraction of steps before trimming starts
+    inlier_quantile: float = 0.85
+    residual_floor: float = 0.1
+    refine_masks: bool = True
+    refine_masks_at: float = 0.5  # fraction of steps after which persistent outliers become people
+    unexplained: float = 0.12  # mean residual that counts as "not explained by the static scene"
+    checkpoint_every: int = 1000
+    holdout_every: int = 0  # >0: every n-th frame is left out of training (for evaluation)
+    device: str = "auto"  # "auto": CUDA (gsplat's rasterizer) when available, else the CPU backend
+    seed: int = 0
+
+
+@dataclass
+class TrainingData:
+    cameras: CameraSet
+    images: torch.Tensor  # [F, H, W, 3] uint8
+    masks: torch.Tensor  # [F, H, W] bool, True = person (dilated)
+    Ks: torch.Tensor  # [F, 3, 3] at the training resolution
+    viewmats: torch.Tensor  # [F, 4, 4]
+    scene_scale: float
+    points: np.ndarray
+    point_colors: np.ndarray
+
+
+def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData:
+    """Registered frames, their (dilated) person masks and cameras, scaled to the training resolution."""
+    if not layout.sparse.is_dir():
+        raise InputError(f"{layout.root} has no registration; run `occlurestyle register {layout.root}` first")
+    cameras = read_cameras(layout.sparse)
+    scale = 1.0
+    if options.resolution and max(cameras.width, cameras.height) > options.resolution:
+        scale = options.resolution / max(cameras.width, cameras.height)
+    width, height = round(cameras.width * scale), round(cameras.height * scale)
+    images, masks = [], []
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * options.mask_dilate + 1,) * 2)
+    for name in cameras.names:
+        image = io.read_image(layout.frames / name)
+        mask_path = layout.masks / f"{Path(name).stem}.png"
+        mask = io.read_gray(mask_path) > 0 if mask_path.is_file() else np.zeros(image.shape[:2], bool)
+        if scale != 1.0:
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR) > 0
+        if options.mask_dilate > 0:
+            mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0
+        images.append(image)
+        masks.append(mask)
+    Ks = torch.tensor(cameras.Ks, dtype=torch.float32).clone()
+    Ks[:, :2] *= scale
+    viewmats = torch.tensor(cameras.viewmats, dtype=torch.float32)
+    centres = np.array([-v[:3, :3].T @ v[:3, 3] for v in cameras.viewmats])
+    scene_scale = 1.1 * float(np.linalg.norm(centres - centres.mean(0), axis=1).max())
+    from plyfile import PlyData
+
+    vertex = PlyData.read(str(layout.points_ply))["vertex"]
+    points = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1).astype(np.float32)
+    colors = np.stack([vertex["red"], vertex["green"], vertex["blue"]], axis=1).astype(np.float32) / 255.0
+    return TrainingData(cameras, torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(masks)), Ks,
+                        viewmats, max(scene_scale, 1e-3), points, colors)
+
+
+def _optimizers(params: torch.nn.ParameterDict, options: TrainOptions, scene_scale: float):
+    lrs = {"means": options.means_lr * scene_scale, "scales": options.scales_lr, "quats": options.quats_lr,
+           "opacities": options.opacities_lr, "sh0": options.sh0_lr, "shN": options.shN_lr}
+    return {name: torch.optim.Adam([{"params": params[name], "lr": lrs[name], "name": name}], eps=1e-15)
+            for name in PARAM_NAMES}
+
+
+def _strategy(options: TrainOptions):
+    from gsplat.strategy import DefaultStrategy
+
+    start = max(1, int(options.refine_start * options.steps))
+    return DefaultStrategy(
+        refine_start_iter=start, refine_stop_iter=int(options.refine_stop * options.steps),
+        refine_every=options.refine_every, grow_grad2d=options.grow_grad2d,
+        # one opacity reset halfway through the densification window (30k recipe: every 3000 steps)
+        reset_every=max(start + options.refine_every, int(0.3 * options.steps)), verbose=False,
+    )
+
+
+def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bool = True) -> Path:
+    """Fit the static background; returns `splat/background.ply`. Resumes from `splat/checkpoint.pt`."""
+    options = options or TrainOptions()
+    layout = RunLayout(run_dir)
+    data = load_training_data(layout, options)
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if options.device == "auto"
+                          else options.device)
+    torch.manual_seed(options.seed)
+    generator = np.random.default_rng(options.seed)
+    layout.splat.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = layout.splat / "checkpoint.pt"
+    n_frames, height, width = data.images.shape[:3]
+    training_frames = training_indices(n_frames, options.holdout_every)
+
+    params = torch.nn.ParameterDict({
+        k: torch.nn.Parameter(v.to(device))
+        for k, v in init_from_points(data.points, data.point_colors, options.sh_degree).items()
+    })
+    viewmats, Ks = data.viewmats.to(device), data.Ks.to(device)
+    optimizers = _optimizers(params, options, data.scene_scale)
+    strategy = _strategy(options)
+    state = strategy.initialize_state(scene_scale=data.scene_scale)
+    residual_ema = torch.zeros(n_frames, height, width)
+    seen = torch.zeros(n_frames)
+    refined = torch.zeros(n_frames, height, width, dtype=torch.bool)
+    start_step = 0
+    if checkpoint_path.is_file():
+        saved = torch.load(checkpoint_path, weights_only=False, map_location=device)
+        if saved["options"] == asdict(options) and saved["frames"] == data.cameras.names:
+            params = torch.nn.ParameterDict({k: torch.nn.Parameter(v) for k, v in saved["params"].items()})
+            optimizers = _optimizers(params, options, data.scene_scale)
+            for name, opt in optimizers.items():
+                opt.load_state_dict(saved["optimizers"][name])
+            state = saved["strategy_state"]
+            residual_ema, seen, refined = saved["residual_ema"], saved["seen"], saved["refined"]
+            start_step = saved["step"]
+            generator.bit_generator.state = saved["numpy_rng"]
+            torch.set_rng_state(saved["torch_rng"].cpu())
+    decay = 0.01 ** (1.0 / options.steps)
+    for group in optimizers["means"].param_groups:
+        group["lr"] = options.means_lr * data.scene_scale * decay**start_step
+
+    timings = {"start": time.perf_counter()}
+    bar = tqdm(range(start_step, options.steps), desc="train", unit="step", disable=not progress,
+               initial=start_step, total=options.steps)
+    psnr_ema = None
+    for step in bar:
+        index = int(training_frames[generator.integers(len(training_frames))])
+        target = data.images[index].to(device).float() / 255.0
+        person = (data.masks[index] | refined[index]).to(device)
+        sh_degree = min(options.sh_degree, step * (options.sh_degree + 1) // max(1, int(0.6 * options.steps)))
+        background = torch.rand(1, 3).to(device) if options.random_background else None
+        colors, alphas, meta = render(params, viewmats[index:index + 1], Ks[index:index + 1], width,
+                                      height, sh_degree, render_mode="RGB", backgrounds=background)
+        image = colors[0]  # a random background behind the Gaussians discourages transparency (frames have none)
+        strategy.step_pre_backward(params, optimizers, state, step, meta)
+        residual = (image.detach() - target).abs().mean(-1)
+        valid = ~person
+        weight = valid.float()
+        if options.robust and step >= options.robust_start * options.steps:
+            weight = robust_weights(residual, valid, options.inlier_quantile, options.residual_floor)
+        loss = photometric_loss(image.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None], weight[None, None],
+                                options.ssim_weight)
+        if not torch.isfinite(loss):
+            raise RuntimeError(f"training diverged at step {step} (non-finite loss): lower the learning rates")
+        loss.backward()
+        strategy.step_post_backward(params, optimizers, state, step, meta, packed=False)
+        for opt in optimizers.values():
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        for group in optimizers["means"].param_groups:
+            group["lr"] *= decay
+        if len(params["means"]) > options.max_gaussians:
+            _cap(params, optimizers, state, options.max_gaussians)
+
+        # what the static scene keeps failing to explain, per frame
+        rate = 0.5 if seen[index] == 0 else 0.3
+        residual_ema[index] = (1 - rate) * residual_ema[index] + rate * residual.cpu()
+        seen[index] += 1
+        if options.refine_masks and step >= options.refine_masks_at * options.steps:
+            refined[index] = _unexplained_blobs(residual_ema[index], data.masks[index], options.unexplained)
+
+        with torch.no_grad():
+            mse = ((image.detach() - target) ** 2).mean(-1)[valid].mean().item() if valid.any() else 0.0
+        psnr = -10 * math.log10(max(mse, 1e-10))
+        psnr_ema = psnr if psnr_ema is None else 0.9 * psnr_ema + 0.1 * psnr
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{psnr_ema:.2f}", gaussians=len(params["means"]))
+        if (step + 1) % options.checkpoint_every == 0 and step + 1 < options.steps:
+            _save_checkpoint(checkpoint_path, params, optimizers, state, step + 1, options, data,
+                             residual_ema, seen, refined, generator)
+    bar.close()
+    seconds = time.perf_counter() - timings["start"]
+
+    ply = save_ply({k: v.cpu() for k, v in params.items()}, layout.splat / "background.ply")
+    with atomic_dir(layout.splat / "refined_masks", overwrite=True) as tmp:
+        for name, frame_mask, extra in zip(data.cameras.names, data.masks, refined):
+            full = cv2.resize((frame_mask | extra).numpy().astype(np.uint8) * 255,
+                              (data.cameras.width, data.cameras.height), interpolation=cv2.INTER_NEAREST)
+            io.write_image(tmp / f"{Path(name).stem}.png", full)
+    write_json(layout.splat / "train.json", {
+        "options": asdict(options), "gaussians": len(params["means"]), "frames": n_frames,
+        "resolution": [width, height], "scene_scale": data.scene_scale, "seconds": seconds,
+        "steps_run": options.steps - start_step, "final_psnr_train_ema": psnr_ema,
+        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "refined_mask_fraction": float(refined.float().mean()),
+    })
+    if checkpoint_path.exists():
+        checkpoint_path.unlink()
+    return ply
+
+
+def training_indices(n_frames: int, holdout_every: int = 0) -> np.ndarray:
+    """Frames used for training: all, or all but every `holdout_every`-th (0, n, 2n, ...)."""
+    indices = np.arange(n_frames)
+    return indices[indices % holdout_every != 0] if holdout_every > 0 else indices
+
+
+def _unexplained_blobs(residual: torch.Tensor, person: torch.Tensor, threshold: float,
+                       min_fraction: float = 0.0005) -> torch.Tensor:
+    """Blobs of a frame's persistently high residual (outside the person mask), grown a little."""
+    from scipy import ndimage
+
+    high = (residual > threshold).numpy() & ~person.numpy()
+    high = cv2.morphologyEx(high.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    labels, count = ndimage.label(high)
+    if count == 0:
+        return torch.zeros_like(person)
+    sizes = np.bincount(labels.ravel())
+    keep = sizes >= min_fraction * high.size
+    keep[0] = False
+    blobs = cv2.dilate(keep[labels].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    return torch.from_numpy(blobs)
+
+
+@torch.no_grad()
+def _cap(params, optimizers, state, limit: int) -> None:
+    """Keep the `limit` most opaque Gaussians (a CPU budget; densification can outgrow it)."""
+    from gsplat.strategy.ops import remove
+
+    opacity = torch.sigmoid(params["opacities"])
+    drop = torch.zeros(len(opacity), dtype=torch.bool)
+    drop[torch.argsort(opacity)[: len(opacity) - limit]] = True
+    remove(params=params, optimizers=optimizers, state=state, mask=drop)
+
+
+def _save_checkpoint(path, params, optimizers, state, step, options, data, residual_ema, seen, refined,
+                     generator) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({
+            "params": {k: v.detach().clone() for k, v in params.items()},
+            "optimizers": {k: opt.state_dict() for k, opt in optimizers.items()},
+            "strategy_state": state, "step": step, "options": asdict(options), "frames": data.cameras.names,
+            "residual_ema": residual_ema, "seen": seen, "refined": refined,
+            "numpy_rng": generator.bit_generator.state, "torch_rng": torch.get_rng_state(),
+        }, tmp)
+
+
+@torch.no_grad()
+def render_views(params: dict, viewmats: torch.Tensor, Ks: torch.Tensor, width: int, height: int,
+                 sh_degree: int | None = None, batch: int = 4) -> dict[str, torch.Tensor]:
+    """RGB [N,H,W,3], expected depth [N,H,W] and alpha [N,H,W] of the model from each camera."""
+    from .gaussians import sh_degree_of
+
+    degree = sh_degree_of(params) if sh_degree is None else sh_degree
+    out = {"rgb": [], "depth": [], "alpha": []}
+    for i in range(0, len(viewmats), batch):
+        colors, alphas, _ = render(params, viewmats[i:i + batch], Ks[i:i + batch], width, height, degree)
+        out["rgb"].append(colors[..., :3].clamp(0, 1))
+        out["depth"].append(colors[..., 3])
+        out["alpha"].append(alphas[..., 0])
+    return {k: torch.cat(v) for k, v in out.items()}

@@ -1,0 +1,174 @@
+"""Static-background training: .ply round trip, masked SSIM, robust weights, a short run on a small
+sample scene against its ground truth (people must not end up in the Gaussians), and resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from occlurestyle.recon.gaussians import init_from_points, load_ply, save_ply
+from occlurestyle.recon.losses import masked_ssim, masked_ssim_reference, robust_weights
+from occlurestyle.recon.trainer import TrainOptions, train
+
+from conftest import make_true_run
+
+
+def test_ply_round_trip_is_bit_exact(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    n = 500
+    params = {
+        "means": torch.randn(n, 3, generator=g), "scales": torch.randn(n, 3, generator=g),
+        "quats": torch.randn(n, 4, generator=g), "opacities": torch.randn(n, generator=g),
+        "sh0": torch.randn(n, 1, 3, generator=g), "shN": torch.randn(n, 15, 3, generator=g),
+    }
+    loaded = load_ply(save_ply(params, tmp_path / "model.ply"))
+    for name, value in params.items():
+        assert torch.equal(loaded[name], value), name
+    # INRIA layout: f_rest is channel-major (all red coefficients, then green, then blue)
+    from plyfile import PlyData
+
+    vertex = PlyData.read(str(tmp_path / "model.ply"))["vertex"]
+    assert np.array_equal(vertex["f_rest_15"], params["shN"][:, 0, 1].numpy())
+    assert vertex.data.dtype.names[:9] == ("x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2")
+
+
+def test_init_from_points_uses_neighbour_spacing_and_point_colours():
+    grid = np.stack(np.meshgrid(np.arange(10), np.arange(10), [0.0]), -1).reshape(-1, 3) * 0.05
+    colors = np.random.default_rng(0).random((len(grid), 3))
+    params = init_from_points(grid, colors, sh_degree=2)
+    spacing = torch.exp(params["scales"])
+    # interior points: the 3 nearest neighbours are 0.05 away
+    assert torch.allclose(spacing[55], torch.full((3,), 0.05), atol=1e-6)
+    assert torch.allclose(params["sh0"][:, 0] * 0.28209479177387814 + 0.5, torch.from_numpy(colors).float(), atol=1e-6)
+    assert params["shN"].shape == (100, 8, 3)
+
+
+def test_masked_ssim_matches_reference_value_and_gradient():
+    g = torch.Generator().manual_seed(1)
+    image = torch.rand(1, 3, 37, 53, generator=g, dtype=torch.float32)
+    target = (image + 0.2 * torch.rand(1, 3, 37, 53, generator=g)).clamp(0, 1)
+    weight = (torch.rand(1, 1, 37, 53, generator=g) > 0.3).float()
+    a = image.clone().requires_grad_()
+    b = image.clone().requires_grad_()
+    ours = masked_ssim(a, target, weight)
+    ref = masked_ssim_reference(b, target, weight)
+    ours.backward()
+    ref.backward()
+    assert abs(ours.item() - ref.item()) < 1e-5
+    assert (a.grad - b.grad).abs().max() < 1e-4 * b.grad.abs().max()
+
+
+def test_masked_ssim_gradient_is_finite_where_the_covariance_term_vanishes():
+    """Anti-correlated patches with 2·cov + c2 = 0 (SSIM = 0 there): the gradient must stay finite
+    and equal the reference's (dividing by that term once turned whole trainings into NaN)."""
+    checker = (torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 * 2.0 - 1.0
+    amplitude = (0.03**2 / 2) ** 0.5
+    image = (0.5 + amplitude * checker).expand(1, 3, 32, 32).clone().requires_grad_()
+    target = (0.5 - amplitude * checker).expand(1, 3, 32, 32).clone()
+    weight = torch.ones(1, 1, 32, 32)
+    weight[..., 8:20, 8:20] = 0
+    masked_ssim(image, target, weight).backward()
+    reference = image.detach().clone().requires_grad_()
+    masked_ssim_reference(reference, target, weight).backward()
+    assert torch.isfinite(image.grad).all()
+    assert (image.grad - reference.grad).abs().max() < 1e-3 * reference.grad.abs().max() + 1e-6
+
+
+def test_masked_ssim_ignores_what_the_mask_hides():
+    """Masking is not zeroing: pixels outside the mask change neither SSIM nor its statistics."""
+    g = torch.Generator().manual_seed(2)
+    target = torch.rand(1, 3, 40, 40, generator=g)
+    weight = torch.ones(1, 1, 40, 40)
+    weight[..., 10:25, 10:25] = 0
+    image = target.clone()
+    image[..., 10:25, 10:25] = torch.rand(1, 3, 15, 15, generator=g)  # a "person" where the mask is
+    assert masked_ssim(image, target, weight).item() > 0.9999
+    assert masked_ssim(image, target, torch.ones_like(weight)).item() < 0.95
+
+
+def test_robust_weights_drop_blobs_not_noise():
+    g = torch.Generator().manual_seed(3)
+    residual = torch.rand(60, 80, generator=g) * 0.05  # a well-fit image: nothing trimmed
+    valid = torch.ones(60, 80, dtype=torch.bool)
+    assert robust_weights(residual, valid).min() == 1.0
+    residual[20:35, 30:45] = 0.5  # a shadow the masks missed
+    residual[5, 5] = 0.5  # an isolated bad pixel is not a blob
+    weights = robust_weights(residual, valid)
+    assert weights[22:33, 32:43].max() == 0.0
+    assert weights[5, 5] == 1.0
+    assert weights[~valid].numel() == 0 and weights.mean() > 0.9
+    valid[:, :10] = False
+    assert robust_weights(residual, valid)[:, :10].max() == 0.0, "invalid pixels never get weight"
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run, scene = make_true_run(tmp_path_factory.mktemp("train") / "run", width=96, height=72, stride=3,
+                               points=3000)
+    options = TrainOptions(steps=600, refine_every=50, checkpoint_every=10_000)
+    train(run, options, progress=False)
+    return run, scene
+
+
+def test_short_training_recovers_the_background_and_leaves_people_out(trained_run):
+    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.trainer import render_views
+    from occlurestyle.scenes import io
+
+    run, scene = trained_run
+    info = json.loads((run / "splat" / "train.json").read_text())
+    assert info["gaussians"] > 0 and info["peak_memory_mb"] > 0
+    params = load_ply(run / "splat" / "background.ply")
+    cameras = read_cameras(run / "colmap" / "sparse" / "0")
+    views = render_views(params, torch.tensor(cameras.viewmats), torch.tensor(cameras.Ks), cameras.width,
+                         cameras.height)
+    err_all, err_person_vs_background, err_person_vs_frame = [], [], []
+    for k, name in enumerate(cameras.names):
+        i = int(name[:6])
+        truth = scene.render(i)
+        rgb = views["rgb"][k].numpy()
+        background = truth["background"]
+        frame = io.read_image(run / "frames" / name).astype(np.float32) / 255.0
+        person = truth["mask"]
+        err_all.append(((rgb - background) ** 2).mean())
+        if person.sum() > 20:
+            err_person_vs_background.append(np.abs(rgb - background)[person].mean())
+            err_person_vs_frame.append(np.abs(rgb - frame)[person].mean())
+    psnr_all = -10 * np.log10(np.mean(err_all))
+    assert psnr_all > 22.0, f"background PSNR {psnr_all:.1f} dB"
+    # at person pixels the render shows what is behind them, not the person
+    assert len(err_person_vs_background) > 5
+    assert np.mean(err_person_vs_background) < 0.5 * np.mean(err_person_vs_frame)
+    # expected depth and alpha are rendered too: the room is closed, so alpha is ~1 everywhere
+    assert views["alpha"].mean() > 0.95 and torch.isfinite(views["depth"]).all()
+
+
+def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch):
+    import occlurestyle.recon.trainer as trainer
+
+    run, _ = make_true_run(tmp_path / "run", width=64, height=48, stride=9, points=800)
+    options = TrainOptions(steps=60, refine_every=10, checkpoint_every=30, sh_degree=1)
+    train(run, options, progress=False)
+    straight = load_ply(run / "splat" / "background.ply")
+    assert not (run / "splat" / "checkpoint.pt").exists(), "the checkpoint is removed once training ends"
+
+    (run / "splat" / "background.ply").unlink()
+    save = trainer._save_checkpoint
+
+    def save_then_crash(*args, **kwargs):
+        save(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "_save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(run, options, progress=False)
+    assert (run / "splat" / "checkpoint.pt").is_file() and not (run / "splat" / "background.ply").exists()
+    monkeypatch.setattr(trainer, "_save_checkpoint", save)
+    train(run, options, progress=False)
+    assert json.loads((run / "splat" / "train.json").read_text())["steps_run"] == 30
+    resumed = load_ply(run / "splat" / "background.ply")
+    for name in straight:
+        assert torch.allclose(straight[name], resumed[name], atol=1e-5), name
