@@ -108,6 +108,55 @@ def register(
 
 
 @app.command()
+def train(
+    run_dir: Path = typer.Argument(..., help="a registered run folder"),
+    steps: int = typer.Option(None, help="optimisation steps [default: TrainOptions.steps]"),
+    resolution: int = typer.Option(0, help="train at this longest side (0: the frames' size)"),
+    sh_degree: int = typer.Option(3, help="spherical-harmonics degree of the colours"),
+    max_gaussians: int = typer.Option(None, help="cap on the number of Gaussians [default: TrainOptions]"),
+    robust: bool = typer.Option(True, help="drop persistently unexplained pixels (what the masks missed)"),
+    holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Fit the static background with Gaussians (people left out): splat/background.ply."""
+    from .recon.trainer import TrainOptions
+    from .recon.trainer import train as run_training
+
+    defaults = TrainOptions()
+    options = TrainOptions(steps=steps or defaults.steps, resolution=resolution, sh_degree=sh_degree,
+                           max_gaussians=max_gaussians or defaults.max_gaussians, robust=robust,
+                           refine_masks=robust, holdout_every=holdout_every, seed=seed)
+    typer.echo(f"wrote {run_training(run_dir, options)}")
+
+
+@app.command()
+def stylize(
+    run_dir: Path = typer.Argument(..., help="a trained run folder (splat/background.ply)"),
+    style: Path = typer.Option(None, "--style", help="the style image"),
+    style_labels: Path = typer.Option(None, help="label image of the style (+ names in a .json beside it) "
+                                                 "or ReStyle3D's seg_dict.pth; default: automatic regions"),
+    scene_labels: Path = typer.Option(None, help="per-Gaussian labels (stylize/scene_regions.json format)"),
+    strength: float = typer.Option(1.0, help="0 = original colours, 1 = full style"),
+    texture: bool = typer.Option(False, help="lay the style regions' textures onto the surfaces (patterns)"),
+    lightness: str = typer.Option("linear", help="linear (keeps shading and detail), rank or transport"),
+    key_views: int = typer.Option(8, help="key views the colours are fitted to"),
+    stylized_views: Path = typer.Option(None, help="fit to key views stylized by another tool (names as exported)"),
+    export_key_views: Path = typer.Option(None, help="only write person-free key views + depth to this folder"),
+    seed: int = typer.Option(0),
+) -> None:
+    """Recolour the background Gaussians region by region from a style image: splat/stylized.ply."""
+    from .stylize.pipeline import export_background_key_views
+    from .stylize.pipeline import stylize as run_stylize
+
+    if export_key_views is not None:
+        typer.echo(f"wrote {export_background_key_views(run_dir, export_key_views, key_views)}")
+        return
+    path = run_stylize(run_dir, style, style_labels, strength, scene_labels, texture=texture, lightness=lightness,
+                       stylized_views=stylized_views, key_views=key_views, seed=seed, progress=True)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
 def demo(out: Path = typer.Option(Path("out/demo"), "--out", help="output folder")) -> None:
     """Run on the built-in sample: for now, render the living-room scene and its video."""
     from .scenes.generate import make_scene

@@ -27,6 +27,9 @@ class RunLayout:
     points_ply = property(lambda self: self.root / "colmap" / "points.ply")
     transforms = property(lambda self: self.root / "transforms.json")
     splat = property(lambda self: self.root / "splat")
+    background_ply = property(lambda self: self.root / "splat" / "background.ply")
+    stylized_ply = property(lambda self: self.root / "splat" / "stylized.ply")
+    stylize = property(lambda self: self.root / "stylize")
     people = property(lambda self: self.root / "people")
     renders = property(lambda self: self.root / "renders")
 

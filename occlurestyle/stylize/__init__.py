@@ -1,0 +1,1 @@
+"""Semantic stylization of the background Gaussians from one style image."""

@@ -1,0 +1,150 @@
+"""The `stylize` stage: the background Gaussians recoloured region by region from one style image.
+
+splat/background.ply → scene regions (stylize/scene_regions.json) → style regions → matches
+(stylize/matches.json) → colours:
+- default: per region, the colours of its pixels in a few key views are moved onto the matched style
+  region's distribution (one transfer per region, pooled over the views, so the views agree), and the
+  Gaussians' base colours are fitted to those key views;
+- `texture=True`: the style region's texture is laid onto the scene region's surface (patterns such as
+  a checker floor survive);
+- `stylized_views=DIR`: key views stylized by any external tool are fitted instead.
+Geometry (means, scales, rotations, opacities) is untouched, so every view agrees. → splat/stylized.ply
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..fsutil import write_json
+from ..layout import RunLayout
+from ..recon.exports import read_cameras
+from ..recon.gaussians import load_ply, rgb_to_sh0, save_ply, sh0_to_rgb
+from ..recon.trainer import render_views
+from .correspond import match_regions
+from .keyviews import export_key_views, fit_colors_to_views, key_view_indices, read_stylized_views
+from .regions import SceneRegions, label_gaussians, render_labels
+from .style_regions import load_style
+from .texture import gaussian_normals, textured_colors
+from .transfer import transfer_colors
+
+
+def stylize(run_dir: str | Path, style: str | Path | None, style_labels: str | Path | None = None,
+            strength: float = 1.0, scene_labels: str | Path | None = None, texture: bool = False,
+            structure: float = 0.35, lightness: str = "linear", stylized_views: str | Path | None = None,
+            key_views: int = 8, fit_steps: int = 200, seed: int = 0, progress: bool = False) -> Path:
+    """Write `splat/stylized.ply` (and `stylize/scene_regions.json`, `stylize/matches.json`)."""
+    if not 0.0 <= strength <= 1.0:
+        raise InputError(f"strength must be between 0 (original) and 1 (full style), got {strength}")
+    layout = RunLayout(run_dir)
+    if not layout.background_ply.is_file():
+        raise InputError(f"{layout.background_ply} does not exist; run `occlurestyle train {layout.root}` first")
+    if style is None and stylized_views is None:
+        raise InputError("give a style image (--style) or stylized key views (--stylized-views)")
+    params = load_ply(layout.background_ply)
+    cameras = read_cameras(layout.sparse)
+    width, height = cameras.width, cameras.height
+    if scene_labels is not None:
+        regions = SceneRegions.load(scene_labels, len(params["means"]))
+    else:
+        regions = label_gaussians(params["means"].numpy(), torch.sigmoid(params["opacities"]).numpy(),
+                                  cameras.viewmats, seed=seed)
+    regions.save(layout.stylize / "scene_regions.json")
+    colors = sh0_to_rgb(params["sh0"][:, 0]).numpy().clip(0, 1)
+
+    if stylized_views is not None:
+        found = read_stylized_views(stylized_views, cameras.names, width, height)
+        picks = [cameras.names.index(n) for n in found]
+        targets = torch.from_numpy(np.stack(list(found.values())))
+        weights = torch.ones(targets.shape[:3])
+        start, matches, source = params, [], f"stylized views in {stylized_views}"
+    else:
+        style_regions = load_style(style, style_labels)
+        opacity = torch.sigmoid(params["opacities"]).numpy()
+        scene_sizes = {n: float(opacity[regions.labels == i].sum()) for i, n in enumerate(regions.names)}
+        style_sizes = {n: float((style_regions.labels == i).sum()) for i, n in enumerate(style_regions.names)}
+        matches = match_regions(scene_sizes, style_sizes)
+        restyled = _per_gaussian_colors(params, regions, style_regions, matches, colors, texture, structure, seed)
+        start = {**params, "sh0": rgb_to_sh0(torch.from_numpy(restyled))[:, None, :],
+                 "shN": torch.zeros_like(params["shN"])}
+        source = str(style)
+        picks = key_view_indices(len(cameras.names), key_views)
+        targets = weights = None
+        if not texture:
+            targets, weights = _key_view_targets(params, regions, style_regions, matches, cameras, picks, lightness,
+                                                 seed)
+
+    if targets is not None:
+        viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
+        Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
+        start = fit_colors_to_views(start, viewmats, Ks, width, height, targets, weights, steps=fit_steps,
+                                    progress=progress, seed=seed)
+
+    stylized = dict(params)
+    stylized["sh0"] = (1 - strength) * params["sh0"] + strength * start["sh0"]
+    # view-dependent terms carry the original palette's highlights: fade them with the strength
+    stylized["shN"] = params["shN"] * (1 - strength)
+    write_json(layout.stylize / "matches.json", {
+        "style": source, "strength": strength, "texture": texture, "structure": structure, "lightness": lightness,
+        "key_views": [cameras.names[i] for i in picks], "matches": matches,
+    })
+    return save_ply(stylized, layout.stylized_ply)
+
+
+def _per_gaussian_colors(params, regions, style_regions, matches, colors, texture, structure, seed) -> np.ndarray:
+    """Each Gaussian's colour from its region's matched style region (texture or colour distribution)."""
+    restyled = colors.copy()
+    everything = style_regions.image.reshape(-1, 3)
+    means = params["means"].numpy()
+    normals = gaussian_normals(params["quats"], params["scales"]) if texture else None
+    for k, match in enumerate(matches):
+        members = regions.labels == regions.names.index(match["scene"])
+        match["gaussians"] = int(members.sum())
+        if not members.any():
+            continue
+        if texture and match["style"] and members.sum() >= 10:
+            mask = style_regions.labels == style_regions.names.index(match["style"])
+            restyled[members] = textured_colors(means[members], normals[members], regions.up, colors[members],
+                                                style_regions.image, mask, structure)
+            match["transfer"] = "texture"
+        else:
+            target = style_regions.colors(match["style"]) if match["style"] else everything
+            restyled[members] = transfer_colors(colors[members], target, seed=seed + k)
+            match["transfer"] = "colour distribution"
+    return restyled.astype(np.float32)
+
+
+def _key_view_targets(params, regions, style_regions, matches, cameras, picks, lightness, seed):
+    """Key views of the unstylized model with each region's pixels (pooled over the views) moved onto
+    its style region's colour distribution; weights mark the pixels the model covers."""
+    viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
+    Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
+    views = render_views(params, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
+    labels = render_labels(params, regions.labels, len(regions.names), cameras.viewmats[picks],
+                           cameras.Ks[picks], cameras.width, cameras.height)
+    targets = views.copy()
+    everything = style_regions.image.reshape(-1, 3)
+    for k, match in enumerate(matches):
+        here = labels == regions.names.index(match["scene"])
+        if here.sum() < 10:
+            continue
+        target = style_regions.colors(match["style"]) if match["style"] else everything
+        targets[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
+    return torch.from_numpy(targets.astype(np.float32)), torch.from_numpy((labels >= 0).astype(np.float32))
+
+
+def export_background_key_views(run_dir: str | Path, out: str | Path, count: int = 8) -> Path:
+    """Person-free key views of the background model and their depth, for an external 2D stylizer."""
+    layout = RunLayout(run_dir)
+    if not layout.background_ply.is_file():
+        raise InputError(f"{layout.background_ply} does not exist; run `occlurestyle train {layout.root}` first")
+    cameras = read_cameras(layout.sparse)
+    picks = key_view_indices(len(cameras.names), count)
+    params = load_ply(layout.background_ply)
+    views = render_views(params, torch.tensor(cameras.viewmats[picks], dtype=torch.float32),
+                         torch.tensor(cameras.Ks[picks], dtype=torch.float32), cameras.width, cameras.height)
+    return export_key_views(views, [cameras.names[i] for i in picks], cameras.viewmats[picks],
+                            cameras.Ks[picks], out)

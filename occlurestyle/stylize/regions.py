@@ -1,0 +1,192 @@
+"""Scene regions: a semantic label per Gaussian, found without learned weights.
+
+Gravity comes from the cameras (their average up axis). Large planes are found by RANSAC on the
+Gaussian centres (open3d `segment_plane`) and classified by their normal and height: the lowest
+large horizontal plane is the floor, one above the cameras the ceiling, vertical planes with
+(nearly) the whole scene on one side are walls. What is left is clustered with DBSCAN into objects
+named by their height and footprint relative to the room (table, sofa, shelf, object_k). The
+result is a readable JSON that a user can edit and pass back to override the labels.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..fsutil import write_json
+from ..render.rasterize import rasterize
+
+
+@dataclass
+class SceneRegions:
+    labels: np.ndarray  # [N] index into `names` for each Gaussian
+    names: list[str]
+    up: np.ndarray = field(default_factory=lambda: np.array([0.0, -1.0, 0.0]))
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, {"names": self.names, "up": [float(v) for v in self.up],
+                          "labels": [int(v) for v in self.labels]})
+
+    @classmethod
+    def load(cls, path: str | Path, n_gaussians: int | None = None) -> "SceneRegions":
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"scene label file {path} does not exist")
+        data = json.loads(path.read_text())
+        labels = np.asarray(data["labels"], np.int64)
+        if n_gaussians is not None and len(labels) != n_gaussians:
+            raise InputError(f"{path} labels {len(labels)} Gaussians but the model has {n_gaussians}; "
+                             "it was made for another model: delete it or re-run labelling")
+        if labels.min() < 0 or labels.max() >= len(data["names"]):
+            raise InputError(f"{path}: labels must index into its {len(data['names'])} names")
+        return cls(labels, list(data["names"]), np.asarray(data.get("up", [0, -1, 0]), np.float64))
+
+    def counts(self) -> dict[str, int]:
+        return {name: int((self.labels == i).sum()) for i, name in enumerate(self.names)}
+
+
+def camera_up(viewmats: np.ndarray) -> np.ndarray:
+    """World up as the cameras see it: the mean of each camera's -y axis (OpenCV: y points down)."""
+    up = -np.asarray(viewmats)[:, 1, :3].mean(axis=0)  # row 1 of R is the camera y axis in world coordinates
+    return up / np.linalg.norm(up)
+
+
+def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarray, *, max_planes: int = 10,
+                    min_plane_fraction: float = 0.03, seed: int = 0) -> SceneRegions:
+    """Label each Gaussian (centres `means` [N,3], activated `opacities` [N]) seen by cameras `viewmats`."""
+    import open3d as o3d
+    from scipy.spatial import cKDTree
+
+    means = np.asarray(means, np.float64)
+    up = camera_up(viewmats)
+    centres = np.array([-v[:3, :3].T @ v[:3, 3] for v in viewmats])
+    solid = np.asarray(opacities) > 0.3
+    if solid.sum() < 100:
+        solid = np.ones(len(means), bool)
+    points = means[solid]
+    height = points @ up
+    camera_height = float(np.median(centres @ up))
+    lo, hi = np.percentile(points, 2, axis=0), np.percentile(points, 98, axis=0)
+    extent = float(np.linalg.norm(hi - lo))
+    threshold = 0.005 * extent
+
+    o3d.utility.random.seed(seed)
+    names: list[str] = []
+    label = np.full(len(points), -1)
+    remaining = np.arange(len(points))
+    horizontal: list[tuple[float, np.ndarray]] = []
+    walls: list[np.ndarray] = []
+    for _ in range(max_planes):
+        if len(remaining) < min_plane_fraction * len(points):
+            break
+        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[remaining]))
+        plane, inliers = cloud.segment_plane(threshold, 3, 1000)
+        inliers = remaining[np.asarray(inliers, np.int64)]
+        if len(inliers) < min_plane_fraction * len(points):
+            break
+        normal = np.asarray(plane[:3]) / np.linalg.norm(plane[:3])
+        alignment = abs(float(normal @ up))
+        if alignment > 0.9:
+            horizontal.append((float(np.median(points[inliers] @ up)), inliers))
+        elif alignment < 0.25:
+            offset = (points - points[inliers].mean(0)) @ normal
+            side = np.sign(np.median((centres - points[inliers].mean(0)) @ normal))
+            if np.mean(offset * side > -threshold) > 0.97:  # the scene lies on one side: a boundary wall
+                walls.append(inliers)
+            else:
+                continue  # an object's face: leave it in `remaining` for clustering
+        else:
+            continue
+        remaining = np.setdiff1d(remaining, inliers)
+
+    below = [(h, idx) for h, idx in horizontal if h < camera_height]
+    above = [(h, idx) for h, idx in horizontal if h > camera_height]
+    floor_height = min(height) if len(height) else 0.0
+    if below:
+        floor_height, floor_idx = min(below, key=lambda t: t[0])
+        label[floor_idx] = _add(names, "floor")
+    ceiling_height = max(height)
+    if above:
+        ceiling_height, ceiling_idx = max(above, key=lambda t: t[0])
+        label[ceiling_idx] = _add(names, "ceiling")
+    for h, idx in horizontal:  # other horizontal planes (a table top) go back to the objects
+        if (below and h == floor_height) or (above and h == ceiling_height):
+            continue
+        remaining = np.union1d(remaining, idx)
+    for k, idx in enumerate(walls):
+        label[idx] = _add(names, f"wall_{k}")
+
+    room_height = max(ceiling_height - floor_height, 1e-6)
+    rest = remaining[label[remaining] < 0]
+    if len(rest):
+        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[rest]))
+        clusters = np.asarray(cloud.cluster_dbscan(eps=0.02 * extent, min_points=8))
+        order = np.argsort(-np.bincount(clusters[clusters >= 0])) if (clusters >= 0).any() else []
+        for c in order:
+            idx = rest[clusters == c]
+            if len(idx) < 0.002 * len(points):
+                continue
+            label[idx] = _add(names, _object_name(points[idx], up, floor_height, room_height, names))
+    if not names:
+        names.append("scene")
+        label[:] = 0
+    # everything unlabelled (DBSCAN noise, faint Gaussians) takes its nearest labelled neighbour
+    labelled = label >= 0
+    full = np.empty(len(means), np.int64)
+    tree = cKDTree(points[labelled])
+    _, nearest = tree.query(means)
+    full[:] = label[labelled][nearest]
+    full[np.flatnonzero(solid)[labelled]] = label[labelled]
+    return SceneRegions(full, names, up)
+
+
+def _add(names: list[str], name: str) -> int:
+    if name in names:
+        return names.index(name)
+    names.append(name)
+    return len(names) - 1
+
+
+def _object_name(points: np.ndarray, up: np.ndarray, floor_height: float, room_height: float,
+                 taken: list[str]) -> str:
+    """Name an object cluster by its top height and footprint relative to the room."""
+    heights = points @ up
+    top = (np.percentile(heights, 98) - floor_height) / room_height
+    bottom = (np.percentile(heights, 2) - floor_height) / room_height
+    flat = points - np.outer(heights, up)
+    footprint = np.ptp(flat, axis=0)
+    width = float(np.sort(footprint)[-1]) / room_height
+    if bottom < 0.15 and top > 0.55 and width < 0.8:
+        guess = "shelf"
+    elif bottom < 0.15 and 0.2 < top <= 0.45 and width > 0.5:
+        guess = "sofa"
+    elif 0.12 < top <= 0.4:
+        guess = "table"
+    else:
+        guess = "object"
+    if guess == "object" or guess in taken:
+        k = sum(1 for n in taken if n.startswith("object_"))
+        return f"object_{k}"
+    return guess
+
+
+@torch.no_grad()
+def render_labels(params: dict, labels: np.ndarray, n_labels: int, viewmats, Ks, width: int, height: int
+                  ) -> np.ndarray:
+    """Per-pixel label [V,H,W] (argmax of rendered one-hot label weights; -1 where nothing is drawn)."""
+    onehot = torch.nn.functional.one_hot(torch.as_tensor(labels), n_labels).float()
+    out = []
+    for i in range(len(viewmats)):
+        weights, alphas, _ = rasterize(params["means"], params["quats"], torch.exp(params["scales"]),
+                                       torch.sigmoid(params["opacities"]), onehot,
+                                       torch.as_tensor(viewmats[i:i + 1]).float(),
+                                       torch.as_tensor(Ks[i:i + 1]).float(), width, height)
+        label = weights[0].argmax(-1).numpy()
+        label[alphas[0, ..., 0].numpy() < 0.5] = -1
+        out.append(label)
+    return np.stack(out)

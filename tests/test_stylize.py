@@ -1,0 +1,234 @@
+"""Stylization: colour transfer, region matching, style and scene regions, and the stage end to end on a
+sample scene against its ground-truth semantics and its own style exemplar."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from occlurestyle.eval.style import label_accuracy, sliced_wasserstein, structure_correlation
+from occlurestyle.stylize.correspond import match_regions, role
+from occlurestyle.stylize.regions import label_gaussians, render_labels
+from occlurestyle.stylize.style_regions import auto_style_regions, load_style
+from occlurestyle.stylize.transfer import rgb_to_lab, transfer_colors
+
+
+def test_transfer_reaches_the_style_distribution_and_keeps_lightness_order():
+    rng = np.random.default_rng(0)
+    wood = np.clip(np.array([0.55, 0.35, 0.2]) + rng.normal(0, 0.06, (4000, 3)), 0, 1)
+    checker = np.where(rng.random((3000, 1)) < 0.5, 0.08, 0.92) * np.ones(3) + rng.normal(0, 0.02, (3000, 3))
+    checker = np.clip(checker, 0, 1)
+    out = transfer_colors(wood, checker, lightness="rank")
+    before, after = sliced_wasserstein(wood, checker), sliced_wasserstein(out, checker)
+    assert after < 0.2 * before
+    lightness_in, lightness_out = rgb_to_lab(wood)[:, 0], rgb_to_lab(out)[:, 0]
+    # monotone lightness map: the scene's light/dark order (texture, shading) survives
+    rank_in, rank_out = np.argsort(np.argsort(lightness_in)), np.argsort(np.argsort(lightness_out))
+    assert np.corrcoef(rank_in, rank_out)[0, 1] > 0.99
+
+
+def test_linear_lightness_keeps_gradients_proportional():
+    rng = np.random.default_rng(1)
+    scene = np.clip(np.array([0.5, 0.4, 0.3]) + rng.normal(0, 0.05, (3000, 3)), 0, 1)
+    style = np.clip(np.array([0.2, 0.3, 0.7]) + rng.normal(0, 0.1, (3000, 3)), 0, 1)
+    out = transfer_colors(scene, style, lightness="linear")
+    lightness_in, lightness_out = rgb_to_lab(scene)[:, 0], rgb_to_lab(out)[:, 0]
+    slope, _ = np.polyfit(lightness_in, lightness_out, 1)
+    assert np.corrcoef(lightness_in, lightness_out)[0, 1] > 0.99 and slope > 0
+    assert sliced_wasserstein(out, style) < 0.3 * sliced_wasserstein(scene, style)
+    with pytest.raises(ValueError):
+        transfer_colors(scene, style, lightness="sideways")
+
+
+def test_matching_by_label_then_role_then_global():
+    scene = {"floor": 100, "wall_0": 50, "wall_1": 40, "sofa": 10, "object_0": 5, "ceiling": 30}
+    style = {"floor": 1000, "wall_north": 600, "wall_east": 300, "sofa": 80, "table": 50}
+    matches = {m["scene"]: m for m in match_regions(scene, style)}
+    assert matches["floor"]["style"] == "floor" and matches["floor"]["by"] == "same label"
+    assert matches["wall_0"]["style"] == "wall_north" and matches["wall_1"]["style"] == "wall_east"
+    assert matches["sofa"]["style"] == "sofa"
+    assert matches["object_0"]["style"] == "table"
+    assert matches["ceiling"]["style"] is None, "no ceiling in the style: global colours"
+    assert role("wall_12") == "wall" and role("Floor") == "floor" and role("lamp") == "object"
+
+
+def test_auto_style_regions_put_the_floor_low_and_the_ceiling_high():
+    image = np.zeros((120, 160, 3), np.float32)
+    image[:30] = [0.9, 0.9, 0.85]  # ceiling
+    image[30:80] = [0.2, 0.4, 0.8]  # a blue wall
+    yy, xx = np.mgrid[80:120, 0:160]
+    image[80:] = np.where(((yy // 10 + xx // 10) % 2)[..., None] == 0, 0.1, 0.9)  # checker floor
+    regions = auto_style_regions(image, regions=4)
+    floor = regions.labels == regions.names.index("floor")
+    ceiling = regions.labels == regions.names.index("ceiling")
+    assert floor[100:].mean() > 0.9 and floor[:80].mean() < 0.05
+    assert ceiling[:25].mean() > 0.9 and ceiling[35:].mean() < 0.05
+    assert any(role(n) == "wall" for n in regions.names)
+
+
+def test_style_labels_from_png_and_from_restyle3d_seg_dict(tmp_path):
+    from occlurestyle.scenes import io
+
+    image = np.random.default_rng(0).random((40, 50, 3))
+    io.write_image(tmp_path / "style.png", (image * 255).astype(np.uint8))
+    ids = np.zeros((40, 50), np.uint8)
+    ids[25:] = 1
+    ids[:25, :20] = 3
+    io.write_image(tmp_path / "labels.png", ids)
+    (tmp_path / "labels.json").write_text(json.dumps({"classes": [{"id": 1, "name": "floor"},
+                                                                  {"id": 3, "name": "wall_a"}]}))
+    from_png = load_style(tmp_path / "style.png", tmp_path / "labels.png")
+    torch.save({"pred_tgt": (torch.from_numpy(ids.astype(np.int64)), [{"id": 1, "label": "floor"},
+                                                                      {"id": 3, "label": "wall_a"}])},
+               tmp_path / "seg_dict.pth")
+    from_seg = load_style(tmp_path / "style.png", tmp_path / "seg_dict.pth")
+    for regions in (from_png, from_seg):
+        assert regions.names == ["floor", "wall_a"]
+        assert len(regions.colors("floor")) == 15 * 50 and len(regions.colors("wall_a")) == 25 * 20
+        assert (regions.labels[:25, 20:] == -1).all()
+    from occlurestyle.errors import InputError
+
+    (tmp_path / "labels.json").unlink()
+    with pytest.raises(InputError, match="labels.json"):
+        load_style(tmp_path / "style.png", tmp_path / "labels.png")
+
+
+def test_scene_regions_of_a_box_room():
+    """Gaussians on a 4×5×2.5 room's faces and on a box on the floor: floor, ceiling, 4 walls, an object."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    u, v = rng.random(n), rng.random(n)
+    faces = {
+        "floor": np.c_[4 * u, 5 * v, 0 * u], "ceiling": np.c_[4 * u, 5 * v, 2.5 + 0 * u],
+        "wall": np.r_[np.c_[0 * u, 5 * v, 2.5 * u], np.c_[4 + 0 * u, 5 * v, 2.5 * u],
+                      np.c_[4 * u, 0 * v, 2.5 * v], np.c_[4 * u, 5 + 0 * v, 2.5 * v]],
+    }
+    box = np.c_[1.5 + 0.8 * u[:1500], 2 + 0.6 * v[:1500], 0.45 * rng.random(1500)]
+    truth = ["floor"] * n + ["ceiling"] * n + ["wall"] * (4 * n) + ["object"] * 1500
+    means = np.concatenate([faces["floor"], faces["ceiling"], faces["wall"], box])
+    # cameras at 1.5 m looking around, z up (OpenCV camera y = -z world)
+    viewmats = []
+    for angle in np.linspace(0, 2 * np.pi, 8, endpoint=False):
+        forward = np.array([np.cos(angle), np.sin(angle), 0.0])
+        right = np.cross(forward, [0, 0, 1.0])
+        R = np.stack([right, [0, 0, -1.0], forward])
+        centre = np.array([2.0, 2.5, 1.5])
+        viewmats.append(np.r_[np.c_[R, -R @ centre], [[0, 0, 0, 1]]])
+    regions = label_gaussians(means, np.ones(len(means)), np.array(viewmats))
+    predicted = np.array([role(regions.names[i]) for i in regions.labels])
+    truth = np.array(truth)
+    for name in ("floor", "ceiling", "wall", "object"):
+        assert (predicted[truth == name] == name).mean() > 0.9, name
+    assert sum(1 for n in regions.names if role(n) == "wall") == 4
+
+
+@pytest.fixture(scope="module")
+def stylized_run(tmp_path_factory):
+    """A run whose background model is the sample room's surface (no training), stylized with the
+    room's own style exemplar (same room re-skinned, known labels) from 3 of its 6 cameras."""
+    from conftest import make_true_run
+
+    from occlurestyle.recon.gaussians import init_from_points, save_ply
+    from occlurestyle.scenes.generate import write_style_exemplar
+    from occlurestyle.scenes.surface import sample_surface
+    from occlurestyle.stylize.pipeline import stylize
+
+    root = tmp_path_factory.mktemp("stylize")
+    run, scene = make_true_run(root / "run", width=128, height=96, stride=15, points=500)
+    surface = sample_surface(scene, 60_000, seed=1)
+    params = init_from_points(surface["points"], surface["colors"], sh_degree=1, opacity=0.95, scale_factor=0.7)
+    save_ply(params, run / "splat" / "background.ply")
+    write_style_exemplar("living_room", root / "style")
+    stylize(run, root / "style" / "style.png", root / "style" / "labels.png", key_views=3, fit_steps=150)
+    return run, scene, root / "style"
+
+
+def test_stylized_room_takes_each_region_from_its_match_and_keeps_structure(stylized_run):
+    from occlurestyle.eval.style import region_style_distances
+    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.gaussians import load_ply
+    from occlurestyle.recon.trainer import render_views
+    from occlurestyle.stylize.regions import SceneRegions
+
+    run, scene, style_dir = stylized_run
+    info = json.loads((run / "stylize" / "matches.json").read_text())
+    matches = info["matches"]
+    assert {"scene": "floor", "style": "floor"}.items() <= next(m for m in matches if m["scene"] == "floor").items()
+    cameras = read_cameras(run / "colmap" / "sparse" / "0")
+    held = [i for i, n in enumerate(cameras.names) if n not in info["key_views"]]  # views the fit never saw
+    assert len(held) == 3
+    viewmats, Ks = torch.tensor(cameras.viewmats[held]).float(), torch.tensor(cameras.Ks[held]).float()
+    original = load_ply(run / "splat" / "background.ply")
+    stylized = load_ply(run / "splat" / "stylized.ply")
+    assert torch.equal(original["means"], stylized["means"]) and torch.equal(original["scales"], stylized["scales"])
+    before = render_views(original, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
+    after = render_views(stylized, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
+
+    regions = SceneRegions.load(run / "stylize" / "scene_regions.json", len(original["means"]))
+    labels = render_labels(original, regions.labels, len(regions.names), cameras.viewmats[held], cameras.Ks[held],
+                           cameras.width, cameras.height)
+    style = load_style(style_dir / "style.png", style_dir / "labels.png")
+    distances = region_style_distances(before, after, labels, regions.names, matches, style)
+    assert distances["floor"]["reduction"] > 0.6 and distances["overall"]["reduction"] > 0.7, distances
+    # floor gets floor: the stylized floor is closer to the style's floor than to its walls
+    floor_pixels = after[labels == regions.names.index("floor")]
+    assert sliced_wasserstein(floor_pixels, style.colors("floor")) < sliced_wasserstein(floor_pixels,
+                                                                                        style.colors("wall_north"))
+    correlation = np.mean([structure_correlation(a, b) for a, b in zip(before, after)])
+    assert correlation > 0.7, correlation
+
+    semantics = np.stack([scene.render(int(cameras.names[i][:6]))["semantics"] for i in held])
+    classes = {c["id"]: c["name"] for c in json.loads((style_dir / "labels.json").read_text())["classes"]}
+    accuracy = label_accuracy(labels, regions.names, semantics, classes)
+    assert accuracy["floor_recall"] > 0.9 and accuracy["accuracy"] > 0.75, accuracy
+def test_strength_zero_keeps_the_original_colours(stylized_run, tmp_path):
+    from occlurestyle.errors import InputError
+    from occlurestyle.recon.gaussians import load_ply
+    from occlurestyle.stylize.pipeline import stylize
+
+    run, _, style_dir = stylized_run
+    stylize(run, style_dir / "style.png", strength=0.0, scene_labels=run / "stylize" / "scene_regions.json",
+            fit_steps=10)
+    original, kept = load_ply(run / "splat" / "background.ply"), load_ply(run / "splat" / "stylized.ply")
+    assert torch.allclose(original["sh0"], kept["sh0"], atol=1e-5)
+    with pytest.raises(InputError, match="train"):
+        stylize(tmp_path, style_dir / "style.png")
+    with pytest.raises(InputError, match="strength"):
+        stylize(run, style_dir / "style.png", strength=2.0)
+
+
+def test_external_stylized_key_views_are_fitted_through_the_cli(stylized_run, tmp_path):
+    """Export key views, "stylize" them outside (a colour inversion stands in for any 2D tool), fit them
+    back with --stylized-views: renders at the key views reproduce the external images."""
+    from typer.testing import CliRunner
+
+    from occlurestyle.cli import app
+    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.gaussians import load_ply
+    from occlurestyle.recon.trainer import render_views
+    from occlurestyle.scenes import io
+
+    run, _, _ = stylized_run
+    runner = CliRunner()
+    exported = tmp_path / "key_views"
+    result = runner.invoke(app, ["stylize", str(run), "--export-key-views", str(exported), "--key-views", "2"])
+    assert result.exit_code == 0, result.output
+    views = json.loads((exported / "cameras.json").read_text())["views"]
+    assert len(views) == 2 and (exported / f"{views[0]['name']}_depth.npy").is_file()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for view in views:
+        io.write_image(outside / f"{view['name']}.png", 255 - io.read_image(exported / f"{view['name']}.png"))
+    result = runner.invoke(app, ["stylize", str(run), "--stylized-views", str(outside)])
+    assert result.exit_code == 0, result.output
+    cameras = read_cameras(run / "colmap" / "sparse" / "0")
+    picks = [cameras.names.index(f"{v['name']}.png") for v in views]
+    rendered = render_views(load_ply(run / "splat" / "stylized.ply"), torch.tensor(cameras.viewmats[picks]).float(),
+                            torch.tensor(cameras.Ks[picks]).float(), cameras.width, cameras.height)["rgb"].numpy()
+    wanted = np.stack([io.read_image(outside / f"{v['name']}.png") for v in views]).astype(np.float32) / 255
+    assert np.abs(rendered - wanted).mean() < 0.06
+    result = runner.invoke(app, ["stylize", str(run), "--stylized-views", str(tmp_path / "missing")])
+    assert result.exit_code != 0 and "does not exist" in str(result.exception)
