@@ -131,11 +131,12 @@ def _strategy(options: TrainOptions):
     from gsplat.strategy import DefaultStrategy
 
     start = max(1, int(options.refine_start * options.steps))
+    every = min(options.refine_every, max(10, options.steps // 30))  # short runs still refine ~15 times
     return DefaultStrategy(
         refine_start_iter=start, refine_stop_iter=int(options.refine_stop * options.steps),
-        refine_every=options.refine_every, grow_grad2d=options.grow_grad2d,
+        refine_every=every, grow_grad2d=options.grow_grad2d,
         # one opacity reset halfway through the densification window (30k recipe: every 3000 steps)
-        reset_every=max(start + options.refine_every, int(0.3 * options.steps)), verbose=False,
+        reset_every=max(start + every, int(0.3 * options.steps)), verbose=False,
     )
 
 

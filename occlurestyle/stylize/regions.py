@@ -51,13 +51,22 @@ class SceneRegions:
 
 
 def camera_up(viewmats: np.ndarray) -> np.ndarray:
-    """World up as the cameras see it: the mean of each camera's -y axis (OpenCV: y points down)."""
-    up = -np.asarray(viewmats)[:, 1, :3].mean(axis=0)  # row 1 of R is the camera y axis in world coordinates
+    """World up from the cameras: handheld cameras pitch a lot but roll little, so their x axes are
+    nearly horizontal and up is the direction most orthogonal to all of them (sign: the cameras' -y)."""
+    viewmats = np.asarray(viewmats)
+    rights = viewmats[:, 0, :3]  # row 0 of R: the camera x axis in world coordinates
+    _, singular, axes = np.linalg.svd(rights, full_matrices=True)
+    up = axes[-1]
+    if len(rights) < 2 or singular[-1] > 0.2 * singular[0]:  # cameras rolled every way: fall back
+        up = -viewmats[:, 1, :3].mean(axis=0)
+    if up @ -viewmats[:, 1, :3].mean(axis=0) < 0:
+        up = -up
     return up / np.linalg.norm(up)
 
 
-def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarray, *, max_planes: int = 10,
-                    min_plane_fraction: float = 0.03, seed: int = 0) -> SceneRegions:
+def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarray, *, max_planes: int = 16,
+                    plane_threshold: float = 0.01,
+                    min_plane_fraction: float = 0.015, seed: int = 0) -> SceneRegions:
     """Label each Gaussian (centres `means` [N,3], activated `opacities` [N]) seen by cameras `viewmats`."""
     import open3d as o3d
     from scipy.spatial import cKDTree
@@ -73,7 +82,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     camera_height = float(np.median(centres @ up))
     lo, hi = np.percentile(points, 2, axis=0), np.percentile(points, 98, axis=0)
     extent = float(np.linalg.norm(hi - lo))
-    threshold = 0.005 * extent
+    threshold = plane_threshold * extent
 
     o3d.utility.random.seed(seed)
     names: list[str] = []
@@ -81,26 +90,25 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     remaining = np.arange(len(points))
     horizontal: list[tuple[float, np.ndarray]] = []
     walls: list[np.ndarray] = []
+    set_aside: list[np.ndarray] = []  # planes that are not structure (object faces): clustered later
+    pool = remaining.copy()
     for _ in range(max_planes):
-        if len(remaining) < min_plane_fraction * len(points):
+        if len(pool) < min_plane_fraction * len(points):
             break
-        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[remaining]))
+        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[pool]))
         plane, inliers = cloud.segment_plane(threshold, 3, 1000)
-        inliers = remaining[np.asarray(inliers, np.int64)]
+        inliers = pool[np.asarray(inliers, np.int64)]
         if len(inliers) < min_plane_fraction * len(points):
             break
+        pool = np.setdiff1d(pool, inliers)
         normal = np.asarray(plane[:3]) / np.linalg.norm(plane[:3])
         alignment = abs(float(normal @ up))
         if alignment > 0.9:
             horizontal.append((float(np.median(points[inliers] @ up)), inliers))
-        elif alignment < 0.25:
-            offset = (points - points[inliers].mean(0)) @ normal
-            side = np.sign(np.median((centres - points[inliers].mean(0)) @ normal))
-            if np.mean(offset * side > -threshold) > 0.97:  # the scene lies on one side: a boundary wall
-                walls.append(inliers)
-            else:
-                continue  # an object's face: leave it in `remaining` for clustering
+        elif alignment < 0.25 and _bounds_the_scene(points, points[inliers], normal, centres, threshold):
+            walls.append(inliers)
         else:
+            set_aside.append(inliers)  # an object's face or a slanted surface
             continue
         remaining = np.setdiff1d(remaining, inliers)
 
@@ -127,10 +135,22 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
         cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[rest]))
         clusters = np.asarray(cloud.cluster_dbscan(eps=0.02 * extent, min_points=8))
         order = np.argsort(-np.bincount(clusters[clusters >= 0])) if (clusters >= 0).any() else []
+        structure = [(label[idx][0], *_plane_of(points[idx])) for idx in
+                     ([floor_idx] if below else []) + ([ceiling_idx] if above else []) + walls]
         for c in order:
             idx = rest[clusters == c]
             if len(idx) < 0.002 * len(points):
                 continue
+            if len(idx) > 0.15 * len(points) and structure:
+                # a cluster this big is furniture fused with the floor or a wall by noisy Gaussians
+                # between them: what lies near a structural plane goes to it, the rest stays an object
+                distances = np.stack([np.abs(points[idx] @ n + d) for _, n, d in structure], axis=1)
+                nearest = distances.argmin(1)
+                close = distances[np.arange(len(idx)), nearest] < 2.5 * threshold
+                label[idx[close]] = np.array([structure[k][0] for k in nearest[close]])
+                idx = idx[~close]
+                if len(idx) < 0.002 * len(points):
+                    continue
             label[idx] = _add(names, _object_name(points[idx], up, floor_height, room_height, names))
     if not names:
         names.append("scene")
@@ -143,6 +163,22 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     full[:] = label[labelled][nearest]
     full[np.flatnonzero(solid)[labelled]] = label[labelled]
     return SceneRegions(full, names, up)
+
+
+def _plane_of(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares plane n·x + d = 0 through `points`."""
+    centre = points.mean(0)
+    normal = np.linalg.svd(points - centre, full_matrices=False)[2][2]
+    return normal, float(-normal @ centre)
+
+
+def _bounds_the_scene(points: np.ndarray, plane_points: np.ndarray, normal: np.ndarray, centres: np.ndarray,
+                      threshold: float) -> bool:
+    """A wall has (nearly) the whole scene and the cameras on one side; a few floaters behind it are
+    tolerated (reconstructions put some Gaussians beyond surfaces)."""
+    origin = plane_points.mean(0)
+    side = np.sign(np.median((centres - origin) @ normal))
+    return float(np.mean(((points - origin) @ normal) * side > -3 * threshold)) > 0.9
 
 
 def _add(names: list[str], name: str) -> int:
