@@ -156,13 +156,50 @@ def stylize(
     typer.echo(f"wrote {path}")
 
 
+@app.command("run")
+def run_all(
+    video: Path = typer.Argument(..., help="the input video (mp4/mov/avi) or a folder of frames"),
+    style: Path = typer.Option(..., "--style", help="the style image"),
+    out: Path = typer.Option(..., "--out", help="the run folder"),
+    style_labels: Path = typer.Option(None, help="label image of the style (+ .json names) or seg_dict.pth"),
+    masker: str = typer.Option("auto", help="auto, file (with --mask-dir) or sam"),
+    mask_dir: Path = typer.Option(None, help="masks for the file masker"),
+    stride: int = typer.Option(1, help="keep every n-th frame"),
+    max_side: int = typer.Option(640, help="longest image side of the frames"),
+    max_frames: int = typer.Option(None, help="at most this many frames"),
+    train_steps: int = typer.Option(3000, help="background training steps"),
+    strength: float = typer.Option(1.0, help="style strength, 0-1"),
+    texture: bool = typer.Option(False, help="lay the style's textures onto the surfaces"),
+    harmonization: float = typer.Option(0.0, help="people's lighting follows the restyled room (0 = untouched)"),
+    flythrough: str = typer.Option("orbit", help="new camera path: orbit, dolly, spline, fixed, original"),
+) -> None:
+    """Every stage, video to final.mp4 and flythrough.mp4; a re-run skips finished stages."""
+    from .pipeline import RunConfig, run_pipeline
+
+    config = RunConfig(video=str(video), style=str(style), style_labels=str(style_labels) if style_labels else None,
+                       masker=masker, mask_dir=str(mask_dir) if mask_dir else None, stride=stride, max_side=max_side,
+                       max_frames=max_frames, train_steps=train_steps, strength=strength, texture=texture,
+                       harmonization=harmonization, flythrough=flythrough)
+    run_pipeline(config, out, log=typer.echo)
+    typer.echo(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'}")
+
+
 @app.command()
-def demo(out: Path = typer.Option(Path("out/demo"), "--out", help="output folder")) -> None:
-    """Run on the built-in sample: for now, render the living-room scene and its video."""
+def demo(
+    out: Path = typer.Option(Path("out/demo"), "--out", help="output folder"),
+    train_steps: int = typer.Option(1500, help="background training steps (3000 for full quality)"),
+) -> None:
+    """The whole pipeline on the built-in living-room sample with its bundled style exemplar."""
+    from .pipeline import RunConfig, run_pipeline
     from .scenes.generate import make_scene
 
-    scene_dir = make_scene("living_room", out / "scene", overwrite=True)
-    typer.echo(f"wrote {scene_dir} (video: {scene_dir / 'video.mp4'})")
+    scene = out / "scene"
+    if not (scene / "video.mp4").is_file():
+        make_scene("living_room", scene, overwrite=True)
+    config = RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
+                       style_labels=str(scene / "style" / "labels.png"), train_steps=train_steps)
+    run_pipeline(config, out / "run", log=typer.echo)
+    typer.echo(f"wrote {out / 'run' / 'final.mp4'} and {out / 'run' / 'flythrough.mp4'}")
 
 
 def main(argv: Optional[list[str]] = None) -> None:

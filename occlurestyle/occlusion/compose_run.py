@@ -1,0 +1,78 @@
+"""The `composite` stage of a run: people over the stylized renders, along the original path and a new one.
+
+final.mp4: each registered frame's person layer composited by depth over the stylized background
+rendered from that frame's camera (frames also kept as renders/final/*.png, lossless). flythrough.mp4:
+the stylized room along the new path with, at each time step, that frame's people as billboards at
+their floor positions. Returns figures for metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..fsutil import atomic_dir
+from ..layout import RunLayout
+from ..scenes import io
+from .billboards import people_on_new_view
+from .composite import composite
+from .people import read_people
+
+
+def composite_run(layout: RunLayout, harmonization: float = 0.0, fps: float = 30.0, progress: bool = True) -> dict:
+    from ..recon.exports import read_cameras
+
+    cameras = read_cameras(layout.sparse)
+    records = {f["name"]: f["people"] for f in json.loads((layout.people / "depth.json").read_text())["frames"]}
+    stylized = layout.renders / "original"
+    original = layout.renders / "background"
+    final_frames, leak = [], 0.0
+    with atomic_dir(layout.renders / "final", overwrite=True) as tmp:
+        for name in tqdm(cameras.names, desc="composite", disable=not progress):
+            stem = Path(name).stem
+            background = io.read_image(stylized / f"{stem}.png").astype(np.float32) / 255.0
+            background_depth = np.load(stylized / f"{stem}_depth.npy")
+            layer, person_depth = read_people(layout.people, name)
+            before = None
+            if harmonization > 0 and (original / f"{stem}.png").is_file():
+                before = io.read_image(original / f"{stem}.png").astype(np.float32) / 255.0
+            image, alpha = composite(background, background_depth, layer, person_depth,
+                                     harmonization=harmonization, original_background=before)
+            frame = io.to_uint8(image)
+            if harmonization == 0:
+                solid = alpha >= 1.0
+                if solid.any():
+                    source = io.read_image(layout.frames / name)
+                    leak = max(leak, float(np.abs(frame[solid].astype(int) - source[solid]).max()))
+            io.write_image(tmp / f"{stem}.png", frame)
+            final_frames.append(tmp / f"{stem}.png")
+        io.write_video(layout.root / "final.mp4", (io.read_image(p) for p in final_frames), fps=fps)
+    flythrough = layout.renders / "flythrough"
+    fly_names = sorted(p.name for p in flythrough.glob("*.png"))
+    up = -cameras.viewmats[:, 1, :3].mean(0)
+    up /= np.linalg.norm(up)
+
+    def flythrough_frames():
+        path = json.loads((flythrough / "path.json").read_text()) if (flythrough / "path.json").is_file() else None
+        for t, png in enumerate(fly_names):
+            background = io.read_image(flythrough / png).astype(np.float32) / 255.0
+            depth = np.load(flythrough / png.replace(".png", "_depth.npy"))
+            source = cameras.names[min(t, len(cameras.names) - 1)]
+            if path is None:
+                yield background
+                continue
+            viewmat, K = np.array(path["viewmats"][t]), np.array(path["Ks"][t])
+            layer, _ = read_people(layout.people, source)
+            people, people_depth = people_on_new_view(layer, records.get(source, []), viewmat, K, up,
+                                                      background.shape[1], background.shape[0])
+            image, _ = composite(background, depth, people, people_depth)
+            yield image
+
+    if fly_names:
+        io.write_video(layout.root / "flythrough.mp4", flythrough_frames(), fps=fps)
+    return {"frames": len(cameras.names), "flythrough_frames": len(fly_names),
+            "person_pixel_max_change_8bit": leak if harmonization == 0 else None,
+            "harmonization": harmonization}

@@ -1,0 +1,207 @@
+"""The `people` stage: RGBA person layers with soft edges and each person's depth from floor contact.
+
+For every frame, the person mask becomes an alpha matte (a 1-2 px ramp at the boundary), the frame's
+person pixels an RGBA cut-out (`people/NNNNNN.png`). Each connected person blob is tracked from frame
+to frame and given a depth: the camera rays through its lowest mask pixels meet the floor plane
+(fitted to the floor Gaussians of the scene regions); when the feet are not visible or the rays miss
+the floor, the rendered background depth just around the feet stands in, then the previous frame's.
+Depths are median-smoothed over time, and in each frame capped to stay in front of the background the
+person covers (they are visible there). `people/depth.json` lists, per frame, each person's track,
+box, depths and world placement; `people/NNNNNN_depth.npy` is the per-pixel person depth (inf where
+no person).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy import ndimage
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..fsutil import atomic_dir
+from ..scenes import io
+
+
+def alpha_matte(mask: np.ndarray, feather: float = 1.5) -> np.ndarray:
+    """Soft alpha [H,W] in [0,1] from a binary mask: 0.5 on the mask boundary, a ramp of ±`feather` px."""
+    mask = mask.astype(bool)
+    inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+    signed = np.where(mask, inside - 0.5, -(outside - 0.5))
+    return np.clip(0.5 + signed / (2 * feather), 0.0, 1.0).astype(np.float32)
+
+
+def undo_dilation(mask: np.ndarray, dilate_px: int) -> np.ndarray:
+    """The person mask without the safety margin the masks stage added (it keeps edges out of
+    registration and training; composited, it would show a halo of unstylized background)."""
+    if dilate_px <= 0 or not mask.any():
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1, 2 * dilate_px + 1))
+    return cv2.erode(mask.astype(np.uint8), kernel) > 0
+
+
+def floor_plane(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares plane n·x + d = 0 through floor points [N,3] (n unit)."""
+    centre = points.mean(0)
+    _, _, axes = np.linalg.svd(points - centre, full_matrices=False)
+    normal = axes[2]
+    return normal, float(-normal @ centre)
+
+
+def contact_depth(foot_pixels: np.ndarray, K: np.ndarray, viewmat: np.ndarray, normal: np.ndarray,
+                  offset: float) -> float | None:
+    """Camera z of the floor point under the lowest mask pixels (median over them); None if the rays
+    run parallel to, or away from, the floor."""
+    rays_cam = np.c_[(foot_pixels[:, 0] - K[0, 2]) / K[0, 0], (foot_pixels[:, 1] - K[1, 2]) / K[1, 1],
+                     np.ones(len(foot_pixels))]
+    R, t = viewmat[:3, :3], viewmat[:3, 3]
+    centre = -R.T @ t
+    rays = rays_cam @ R  # camera → world directions (R^T · d for each row)
+    denominator = rays @ normal
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = -(normal @ centre + offset) / denominator  # points = centre + s·ray; camera z = s (ray z = 1)
+    good = np.isfinite(s) & (s > 0)
+    if good.sum() < max(1, len(s) // 3):
+        return None
+    return float(np.median(s[good]))
+
+
+@dataclass
+class PersonTrack:
+    track: int
+    centroid: np.ndarray
+    depth: float
+
+
+def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndarray, viewmats: np.ndarray,
+                  floor: tuple[np.ndarray, float] | None, background_depths: list[np.ndarray] | None = None,
+                  min_area: float = 0.001, smooth: int = 5
+                  ) -> tuple[list[np.ndarray], list[np.ndarray], list[list[dict]]]:
+    """RGBA layers [H,W,4] (float), per-pixel person depth [H,W] (inf elsewhere) and per-frame person
+    records for a clip. `floor` = (normal, offset) in world coordinates, or None."""
+    records: list[list[dict]] = []
+    blobs_per_frame = []
+    tracks: list[PersonTrack] = []
+    next_track = 0
+    for f, (mask, K, viewmat) in enumerate(zip(masks, Ks, viewmats)):
+        labels, count = ndimage.label(mask)
+        frame_records, blobs = [], []
+        for blob in range(1, count + 1):
+            pixels = labels == blob
+            if pixels.mean() < min_area:
+                continue
+            ys, xs = np.nonzero(pixels)
+            bottom = ys >= np.percentile(ys, 97)
+            feet = np.c_[xs[bottom] + 0.5, ys[bottom] + 0.5]
+            depth, source = None, None
+            if floor is not None:
+                depth, source = contact_depth(feet, K, viewmat, *floor), "floor contact"
+            if depth is None and background_depths is not None:
+                ring = cv2.dilate(pixels.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~pixels
+                ring &= np.arange(mask.shape[0])[:, None] >= np.percentile(ys, 90)
+                values = background_depths[f][ring]
+                values = values[np.isfinite(values) & (values > 0)]
+                if len(values):
+                    depth, source = float(np.percentile(values, 25)), "background around the feet"
+            centroid = np.array([xs.mean(), ys.mean()])
+            match = min(tracks, key=lambda t: np.linalg.norm(t.centroid - centroid), default=None)
+            if match is not None and np.linalg.norm(match.centroid - centroid) > 0.15 * max(mask.shape):
+                match = None
+            if depth is None and match is not None:
+                depth, source = match.depth, "previous frame"
+            if depth is None:
+                depth, source = float("inf"), "unknown (always in front)"
+            if match is None:
+                match = PersonTrack(next_track, centroid, depth)
+                tracks.append(match)
+                next_track += 1
+            match.centroid, match.depth = centroid, depth if np.isfinite(depth) else match.depth
+            # the person is visible at their mask pixels, so in this frame they are in front of the
+            # background there: cap the depth (a wrong floor hit behind a sofa must not hide them)
+            cap = float("inf")
+            if background_depths is not None:
+                under = background_depths[f][pixels]
+                under = under[np.isfinite(under)]
+                if len(under) > 0.5 * pixels.sum():
+                    cap = float(np.percentile(under, 10))
+            frame_records.append({"track": match.track, "box": [int(xs.min()), int(ys.min()), int(xs.max()),
+                                                                int(ys.max())], "floor_depth": depth, "cap": cap,
+                                  "source": source, "foot_pixel": [float(feet[:, 0].mean()), float(feet[:, 1].max())]})
+            blobs.append((match.track, pixels))
+        records.append(frame_records)
+        blobs_per_frame.append(blobs)
+
+    _smooth_depths(records, smooth)
+    for f, frame_records in enumerate(records):
+        for record in frame_records:
+            record["depth"] = min(record["floor_depth"], record.pop("cap"))
+            record.update(_world_placement(record, Ks[f], viewmats[f]))
+    layers, depth_maps = [], []
+    for f, (frame, mask) in enumerate(zip(frames, masks)):
+        alpha = alpha_matte(mask)
+        layers.append(np.dstack([frame.astype(np.float32) / 255.0, alpha]))
+        depth_map = np.full(mask.shape, np.inf, np.float32)
+        grown = {}
+        for record, (track, pixels) in zip(records[f], blobs_per_frame[f]):
+            # the soft edge reaches a pixel beyond the mask: give it the person's depth too
+            grown[track] = cv2.dilate(pixels.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+            depth_map[grown[track]] = np.minimum(depth_map[grown[track]], record["depth"])
+        depth_maps.append(depth_map)
+    return layers, depth_maps, records
+
+
+def _world_placement(record: dict, K: np.ndarray, viewmat: np.ndarray) -> dict:
+    """Where the person stands in the world and how tall they are (for billboards on new paths)."""
+    depth = record["floor_depth"]
+    if not np.isfinite(depth):
+        return {"foot_world": None, "height_world": None}
+    u, v = record["foot_pixel"]
+    camera_point = np.array([(u - K[0, 2]) / K[0, 0] * depth, (v - K[1, 2]) / K[1, 1] * depth, depth])
+    world = viewmat[:3, :3].T @ (camera_point - viewmat[:3, 3])
+    height = (record["box"][3] - record["box"][1] + 1) * depth / K[1, 1]
+    return {"foot_world": [float(x) for x in world], "height_world": float(height)}
+
+
+def _smooth_depths(records: list[list[dict]], window: int) -> None:
+    """Median of each track's depth over ±window/2 frames (floor-contact depth jitters with the feet)."""
+    by_track: dict[int, list[tuple[int, dict]]] = {}
+    for f, frame_records in enumerate(records):
+        for record in frame_records:
+            by_track.setdefault(record["track"], []).append((f, record))
+    half = window // 2
+    for entries in by_track.values():
+        depths = np.array([r["floor_depth"] for _, r in entries])
+        for i, (_, record) in enumerate(entries):
+            near = depths[max(0, i - half): i + half + 1]
+            near = near[np.isfinite(near)]
+            if len(near):
+                record["floor_depth"] = float(np.median(near))
+
+
+def write_people(folder: str | Path, names: list[str], layers, depth_maps, records) -> Path:
+    """people/NNNNNN.png (RGBA), people/NNNNNN_depth.npy, people/depth.json."""
+    folder = Path(folder)
+    with atomic_dir(folder, overwrite=True) as tmp:
+        for name, layer, depth in zip(tqdm(names, desc="people", disable=len(names) < 30), layers, depth_maps):
+            stem = Path(name).stem
+            io.write_image(tmp / f"{stem}.png", layer)
+            np.save(tmp / f"{stem}_depth.npy", depth)
+        (tmp / "depth.json").write_text(json.dumps({
+            "description": "per frame, each person: track id, box [x0,y0,x1,y1], floor_depth (camera z where the "
+                           "feet meet the floor, and its source), depth (capped to stay in front of the background "
+                           "the person covers in this frame), foot_world and height_world for new views",
+            "frames": [{"name": n, "people": r} for n, r in zip(names, records)]}, indent=1))
+    return folder
+
+
+def read_people(folder: str | Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    folder, stem = Path(folder), Path(name).stem
+    if not (folder / f"{stem}.png").is_file():
+        raise InputError(f"{folder} has no person layer for {name}; run the people stage first")
+    rgba = cv2.imread(str(folder / f"{stem}.png"), cv2.IMREAD_UNCHANGED)[..., [2, 1, 0, 3]]
+    return rgba.astype(np.float32) / 255.0, np.load(folder / f"{stem}_depth.npy")

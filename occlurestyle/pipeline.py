@@ -1,0 +1,212 @@
+"""The stage graph over a run folder: frames → masks → register → train → stylize → people → render →
+composite, with a manifest so a re-run skips what is done.
+
+`run/manifest.json` records, per stage, a hash of the options it depends on chained with the hashes of
+the stages before it, its time, and when it finished. A re-run skips a stage whose hash is unchanged;
+a changed option re-runs the stage it affects and every stage after it; an interrupted run resumes at
+the first unfinished stage (training also resumes inside its stage from its checkpoint). Inputs are
+checked before any stage starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import InputError
+from .fsutil import write_json
+from .layout import RunLayout
+
+
+@dataclass
+class RunConfig:
+    video: str
+    style: str
+    style_labels: str | None = None
+    masker: str = "auto"
+    mask_dir: str | None = None
+    stride: int = 1
+    max_side: int = 640
+    max_frames: int | None = None
+    train_steps: int = 3000
+    max_gaussians: int = 80_000
+    strength: float = 1.0
+    texture: bool = False
+    harmonization: float = 0.0
+    flythrough: str = "orbit"
+    fps: float = 30.0
+
+
+# stage name → the options it depends on
+STAGES: list[tuple[str, tuple[str, ...]]] = [
+    ("frames", ("video", "stride", "max_side", "max_frames")),
+    ("masks", ("masker", "mask_dir")),
+    ("register", ()),
+    ("train", ("train_steps", "max_gaussians")),
+    ("stylize", ("style", "style_labels", "strength", "texture")),
+    ("people", ()),
+    ("render", ("flythrough",)),
+    ("composite", ("harmonization", "fps")),
+]
+
+
+def check_inputs(config: RunConfig) -> None:
+    """Fail before any work on a missing or unreadable video or style image."""
+    from .scenes import io
+
+    video = Path(config.video)
+    if not video.exists():
+        raise InputError(f"input video {video} does not exist")
+    if video.is_file():
+        io.video_info(video)  # raises a one-line InputError on unreadable files
+    style = Path(config.style)
+    if not style.is_file():
+        raise InputError(f"style image {style} does not exist; pass an image with --style")
+    io.read_image(style)
+    if config.style_labels and not Path(config.style_labels).is_file():
+        raise InputError(f"style labels {config.style_labels} do not exist")
+    if config.masker == "file" and not (config.mask_dir and Path(config.mask_dir).is_dir()):
+        raise InputError("the file masker needs --mask-dir pointing to a folder of masks")
+
+
+def stage_hashes(config: RunConfig) -> dict[str, str]:
+    values, chained, out = asdict(config), "", {}
+    for name, keys in STAGES:
+        payload = json.dumps({k: values[k] for k in keys}, sort_keys=True) + chained
+        chained = hashlib.sha256(payload.encode()).hexdigest()[:16]
+        out[name] = chained
+    return out
+
+
+def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
+                 log: Callable[[str], None] = print) -> dict:
+    """Run (or resume) every stage into `out`; returns the manifest."""
+    check_inputs(config)
+    layout = RunLayout(out)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    manifest_path = layout.root / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"stages": {}}
+    write_json(layout.root / "config.json", asdict(config))
+    hashes = stage_hashes(config)
+    stale = False
+    for name, _ in STAGES:
+        done = manifest["stages"].get(name)
+        if not stale and done and done.get("hash") == hashes[name]:
+            log(f"[{name}] done already ({done['seconds']:.1f} s), skipped")
+            continue
+        stale = True  # this stage and every later one run again
+        log(f"[{name}] running")
+        start = time.perf_counter()
+        STAGE_FUNCTIONS[name](layout, config, progress)
+        seconds = time.perf_counter() - start
+        manifest["stages"][name] = {"hash": hashes[name], "seconds": round(seconds, 2),
+                                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        write_json(manifest_path, manifest)
+        log(f"[{name}] {seconds:.1f} s")
+    return manifest
+
+
+def _frames(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    from .scenes.capture import extract_frames
+
+    extract_frames(config.video, layout.root, stride=config.stride, max_side=config.max_side,
+                   max_frames=config.max_frames, progress=progress)
+
+
+def _masks(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    from .occlusion.masks import MaskOptions, make_masks
+
+    make_masks(layout.root, MaskOptions(masker=config.masker, mask_dir=config.mask_dir), progress=progress)
+
+
+def _register(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    from .recon.colmap import register
+
+    register(layout.root, progress=progress)
+
+
+def _train(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    from .recon.trainer import TrainOptions, train
+
+    train(layout.root, TrainOptions(steps=config.train_steps, max_gaussians=config.max_gaussians), progress=progress)
+
+
+def _stylize(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    from .stylize.pipeline import stylize
+
+    stylize(layout.root, config.style, config.style_labels, config.strength, texture=config.texture,
+            progress=progress)
+
+
+def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    from .occlusion.people import floor_plane, person_layers, undo_dilation, write_people
+    from .recon.exports import read_cameras
+    from .recon.gaussians import load_ply
+    from .scenes import io
+    from .stylize.regions import SceneRegions
+
+    cameras = read_cameras(layout.sparse)
+    frames = [io.read_image(layout.frames / n) for n in cameras.names]
+    info = layout.root / "masks.json"
+    dilated = json.loads(info.read_text())["options"].get("dilate", 0) if info.is_file() else 0
+    masks = []
+    for name in cameras.names:
+        path = layout.masks / f"{Path(name).stem}.png"
+        mask = io.read_gray(path) > 0 if path.is_file() else np.zeros((cameras.height, cameras.width), bool)
+        masks.append(undo_dilation(mask, dilated))
+    floor = None
+    regions_path = layout.stylize / "scene_regions.json"
+    if regions_path.is_file():
+        regions = SceneRegions.load(regions_path)
+        if "floor" in regions.names:
+            means = load_ply(layout.background_ply)["means"].numpy()
+            floor = floor_plane(means[regions.labels == regions.names.index("floor")])
+    depths = [np.load(p) for p in _render_depths(layout, cameras)]
+    layers, depth_maps, records = person_layers(frames, masks, cameras.Ks, cameras.viewmats, floor, depths)
+    write_people(layout.people, cameras.names, layers, depth_maps, records)
+
+
+def _render_depths(layout: RunLayout, cameras) -> list[Path]:
+    """Expected depth of the background model at every registered camera (cached in renders/background)."""
+    from .render.video import render_path
+
+    folder = layout.renders / "background"
+    if not (folder / "done").is_file():
+        render_path(layout.background_ply, cameras.viewmats, cameras.Ks, cameras.width, cameras.height, folder,
+                    cameras.names)
+    return [folder / f"{Path(n).stem}_depth.npy" for n in cameras.names]
+
+
+def _render(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    from .recon.exports import read_cameras
+    from .render.paths import camera_path
+    from .render.video import render_path
+
+    cameras = read_cameras(layout.sparse)
+    render_path(layout.stylized_ply, cameras.viewmats, cameras.Ks, cameras.width, cameras.height,
+                layout.renders / "original", cameras.names, progress=progress)
+    path = camera_path(config.flythrough, cameras.viewmats)
+    Ks = np.repeat(cameras.Ks[:1], len(path), axis=0)
+    render_path(layout.stylized_ply, path, Ks, cameras.width, cameras.height, layout.renders / "flythrough",
+                cameras.names[:len(path)], progress=progress)
+    write_json(layout.renders / "flythrough" / "path.json", {"kind": config.flythrough, "viewmats": path.tolist(),
+                                                             "Ks": Ks.tolist()})
+
+
+def _composite(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    from .occlusion.compose_run import composite_run
+
+    metrics = composite_run(layout, config.harmonization, config.fps, progress=progress)
+    write_json(layout.root / "metrics.json", metrics)
+
+
+STAGE_FUNCTIONS: dict[str, Callable] = {
+    "frames": _frames, "masks": _masks, "register": _register, "train": _train, "stylize": _stylize,
+    "people": _people, "render": _render, "composite": _composite,
+}

@@ -1,0 +1,40 @@
+"""Rendering a Gaussian model along a camera path to image and depth files, and to video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..fsutil import atomic_dir
+from ..scenes import io
+
+
+@torch.no_grad()
+def render_path(ply: str | Path, viewmats: np.ndarray, Ks: np.ndarray, width: int, height: int,
+                folder: str | Path, names: list[str], progress: bool = False, batch: int = 4) -> Path:
+    """Write `folder/NAME.png` (RGB) and `folder/NAME_depth.npy` (expected camera-z depth; inf where
+    nothing is drawn) for each camera, and a `done` marker; the folder appears only when complete."""
+    from ..recon.gaussians import load_ply, render, sh_degree_of
+
+    if not Path(ply).is_file():
+        raise InputError(f"{ply} does not exist; run the stage that makes it first")
+    params = load_ply(ply)
+    degree = sh_degree_of(params)
+    viewmats = torch.as_tensor(np.asarray(viewmats), dtype=torch.float32)
+    Ks = torch.as_tensor(np.asarray(Ks), dtype=torch.float32)
+    with atomic_dir(folder, overwrite=True) as tmp:
+        for start in tqdm(range(0, len(viewmats), batch), desc=f"render {Path(folder).name}", disable=not progress):
+            colors, alphas, _ = render(params, viewmats[start:start + batch], Ks[start:start + batch], width, height,
+                                       degree)
+            for k in range(colors.shape[0]):
+                stem = Path(names[start + k]).stem
+                alpha = alphas[k, ..., 0].numpy()
+                depth = np.where(alpha > 0.5, colors[k, ..., 3].numpy(), np.inf).astype(np.float32)
+                io.write_image(tmp / f"{stem}.png", colors[k, ..., :3].clamp(0, 1).numpy())
+                np.save(tmp / f"{stem}_depth.npy", depth)
+        (tmp / "done").write_text("complete\n")
+    return Path(folder)
