@@ -1,8 +1,9 @@
 """Depth-ordered compositing of the original people over a rendered (stylized) background.
 
-A person pixel is shown where the person is nearer than the rendered background (expected depth), so a
-person who walks behind the table stays hidden by the stylized table even where the mask spilled onto
-it; the transition is soft over a small relative depth band. Optional lighting harmonization moves the
+A person pixel is shown where the person is nearer than the rendered background (expected depth), so
+on a new camera path a person standing behind the table is hidden by the stylized table; the
+transition is soft over a small relative depth band. (Along the original path the person layer is the
+visible part of the person already, and the people stage keeps their depth in front of what they cover.) Optional lighting harmonization moves the
 person's low-frequency colour by the change the stylization made to the background around them
 (strength 0 = people untouched, pixel for pixel).
 """
