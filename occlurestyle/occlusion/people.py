@@ -27,6 +27,9 @@ from ..fsutil import atomic_dir
 from ..scenes import io
 
 
+IN_FRONT_MARGIN = 0.06  # relative depth; wider than composite.depth_visibility's ±3% band
+
+
 def alpha_matte(mask: np.ndarray, feather: float = 1.5) -> np.ndarray:
     """Soft alpha [H,W] in [0,1] from a binary mask: 0.5 on the mask boundary, a ramp of ±`feather` px."""
     mask = mask.astype(bool)
@@ -129,8 +132,8 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
             if background_depths is not None:
                 under = background_depths[f][pixels]
                 under = under[np.isfinite(under)]
-                if len(under) > 0.5 * pixels.sum():
-                    cap = float(np.percentile(under, cap_percentile))
+                if len(under):  # clear of the compositor's soft depth band, not on its midpoint
+                    cap = float(np.percentile(under, cap_percentile)) * (1.0 - IN_FRONT_MARGIN)
             frame_records.append({"track": match.track, "box": [int(xs.min()), int(ys.min()), int(xs.max()),
                                                                 int(ys.max())], "floor_depth": depth, "cap": cap,
                                   "source": source, "foot_pixel": [float(feet[:, 0].mean()), float(feet[:, 1].max())]})
