@@ -145,11 +145,11 @@ def _stylize(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 
 
 def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
-    from .occlusion.people import floor_plane, person_layers, undo_dilation, write_people
+    from .occlusion.people import person_layers, undo_dilation, write_people
     from .recon.exports import read_cameras
     from .recon.gaussians import load_ply
     from .scenes import io
-    from .stylize.regions import SceneRegions
+    from .stylize.regions import SceneRegions, fit_plane
 
     cameras = read_cameras(layout.sparse)
     frames = [io.read_image(layout.frames / n) for n in cameras.names]
@@ -166,7 +166,7 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
         regions = SceneRegions.load(regions_path)
         if "floor" in regions.names:
             means = load_ply(layout.background_ply)["means"].numpy()
-            floor = floor_plane(means[regions.labels == regions.names.index("floor")])
+            floor = fit_plane(means[regions.labels == regions.names.index("floor")])
     depths = [np.load(p) for p in _render_depths(layout, cameras)]
     layers, depth_maps, records = person_layers(frames, masks, cameras.Ks, cameras.viewmats, floor, depths)
     write_people(layout.people, cameras.names, layers, depth_maps, records)

@@ -128,3 +128,25 @@ def test_rerun_skips_finished_stages(small_run):
     assert all("skipped" in line for line in logs) and len(logs) == 8
     assert set(manifest["stages"]) == {"frames", "masks", "register", "train", "stylize", "people", "render",
                                        "composite"}
+
+
+def test_an_interrupted_run_resumes_at_the_stage_it_stopped_in(small_run, monkeypatch):
+    import dataclasses
+
+    import occlurestyle.pipeline as pipeline
+
+    run, _, config, _ = small_run
+    changed = dataclasses.replace(config, harmonization=0.5)  # affects only the last stage
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, "composite", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(changed, run, progress=False, log=lambda line: None)
+    monkeypatch.undo()
+    logs = []
+    manifest = run_pipeline(changed, run, progress=False, log=logs.append)
+    assert sum("skipped" in line for line in logs) == 7 and "[composite] running" in logs
+    assert manifest["stages"]["composite"]["hash"] == stage_hashes(changed)["composite"]
+    assert json.loads((run / "metrics.json").read_text())["harmonization"] == 0.5

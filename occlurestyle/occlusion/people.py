@@ -48,14 +48,6 @@ def undo_dilation(mask: np.ndarray, dilate_px: int) -> np.ndarray:
     return cv2.erode(mask.astype(np.uint8), kernel) > 0
 
 
-def floor_plane(points: np.ndarray) -> tuple[np.ndarray, float]:
-    """Least-squares plane n·x + d = 0 through floor points [N,3] (n unit)."""
-    centre = points.mean(0)
-    _, _, axes = np.linalg.svd(points - centre, full_matrices=False)
-    normal = axes[2]
-    return normal, float(-normal @ centre)
-
-
 def contact_depth(foot_pixels: np.ndarray, K: np.ndarray, viewmat: np.ndarray, normal: np.ndarray,
                   offset: float) -> float | None:
     """Camera z of the floor point under the lowest mask pixels (median over them); None if the rays

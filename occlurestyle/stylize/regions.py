@@ -135,7 +135,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
         cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[rest]))
         clusters = np.asarray(cloud.cluster_dbscan(eps=0.02 * extent, min_points=8))
         order = np.argsort(-np.bincount(clusters[clusters >= 0])) if (clusters >= 0).any() else []
-        structure = [(label[idx][0], *_plane_of(points[idx])) for idx in
+        structure = [(label[idx][0], *fit_plane(points[idx])) for idx in
                      ([floor_idx] if below else []) + ([ceiling_idx] if above else []) + walls]
         for c in order:
             idx = rest[clusters == c]
@@ -165,7 +165,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     return SceneRegions(full, names, up)
 
 
-def _plane_of(points: np.ndarray) -> tuple[np.ndarray, float]:
+def fit_plane(points: np.ndarray) -> tuple[np.ndarray, float]:
     """Least-squares plane n·x + d = 0 through `points`."""
     centre = points.mean(0)
     normal = np.linalg.svd(points - centre, full_matrices=False)[2][2]
