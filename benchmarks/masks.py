@@ -20,9 +20,8 @@ from occlurestyle.eval.metrics import sequence_mask_iou
 from occlurestyle.occlusion.masks import MaskOptions, make_masks
 from occlurestyle.scenes import io
 from occlurestyle.scenes.capture import extract_frames
-from occlurestyle.scenes.generate import SceneConfig, make_scene
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from common import DATA, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
 
 
 def score(run: Path, truth: dict[str, Path]) -> dict:
@@ -55,9 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for name in ("living_room", "office"):
-        scene = args.out / "scenes" / name
-        if not scene.exists():
-            make_scene(name, scene, SceneConfig(), progress=False, style=False)
+        scene = sample_scene(args.out, name)
         run = args.out / name
         extract_frames(scene / "video.mp4", run, progress=False)  # as a user would: from the video
         start = time.perf_counter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -21,9 +20,8 @@ from occlurestyle.occlusion.masks import MaskOptions, make_masks
 from occlurestyle.recon.colmap import register
 from occlurestyle.recon.exports import read_cameras
 from occlurestyle.scenes.capture import extract_frames
-from occlurestyle.scenes.generate import SceneConfig, make_scene
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from common import DATA, masked_run, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
 
 
 def summary(run: Path, seconds: float) -> dict:
@@ -40,20 +38,13 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for name in ("living_room", "office"):
-        scene = args.out / "scenes" / name
-        if not scene.exists():
-            make_scene(name, scene, SceneConfig(), progress=False, style=False)
+        scene = sample_scene(args.out, name)
         cameras = json.loads((scene / "cameras.json").read_text())
         truth = {f["name"]: np.array(f["viewmat"]) for f in cameras["frames"]}
         room = max(json.loads((scene / "scene.json").read_text())["room_size"])
         for masks in ("true", "auto"):
             run = args.out / f"{name}_{masks}_masks"
-            extract_frames(scene / "video.mp4", run, progress=False)
-            if masks == "true":
-                shutil.rmtree(run / "masks", ignore_errors=True)
-                shutil.copytree(scene / "masks", run / "masks")
-            else:
-                make_masks(run, MaskOptions(), progress=False)
+            masked_run(scene, run, masks)
             start = time.perf_counter()
             register(run, progress=False)
             seconds = time.perf_counter() - start

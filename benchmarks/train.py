@@ -31,9 +31,8 @@ from occlurestyle.recon.gaussians import load_ply
 from occlurestyle.recon.trainer import TrainOptions, render_views, train, training_indices
 from occlurestyle.scenes import io
 from occlurestyle.scenes.capture import extract_frames
-from occlurestyle.scenes.generate import SceneConfig, make_scene
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from common import DATA, masked_run, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
 
 
 def train_and_time(run: Path, options: TrainOptions) -> dict:
@@ -76,18 +75,11 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for name in args.scenes.split(","):
-        scene = args.out / "scenes" / name
-        if not scene.exists():
-            make_scene(name, scene, SceneConfig(), progress=False, style=False)
+        scene = sample_scene(args.out, name)
         for masks in args.masks.split(","):
             run = args.out / f"{name}_{masks}_masks{'_video' if args.video else ''}"
             if not (run / "colmap" / "sparse" / "0").is_dir():
-                extract_frames(scene / ("video.mp4" if args.video else "frames"), run, progress=False)
-                if masks == "true":
-                    shutil.rmtree(run / "masks", ignore_errors=True)
-                    shutil.copytree(scene / "masks", run / "masks")
-                else:
-                    make_masks(run, MaskOptions(), progress=False)
+                masked_run(scene, run, masks, "video.mp4" if args.video else "frames")
                 register(run, progress=False)
             figures = train_and_time(run, TrainOptions(steps=args.steps))
             figures.update({k: round(v, 2) if isinstance(v, float) else v

@@ -1,0 +1,32 @@
+"""Set-up shared by the benchmarks: sample scenes at default size and run folders prepared from them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from occlurestyle.occlusion.masks import MaskOptions, make_masks
+from occlurestyle.scenes.capture import extract_frames
+from occlurestyle.scenes.generate import SceneConfig, make_scene
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def sample_scene(out: Path, name: str) -> Path:
+    """`out/scenes/NAME` at default size, made once and reused."""
+    scene = out / "scenes" / name
+    if not scene.exists():
+        make_scene(name, scene, SceneConfig(), progress=False, style=False)
+    return scene
+
+
+def masked_run(scene: Path, run: Path, masks: str, source: str = "video.mp4") -> Path:
+    """Frames of a sample scene (from its `video.mp4` as a user would, or its lossless `frames`) in
+    `run`, with the scene's true person masks (`masks="true"`) or the `auto` masker's."""
+    extract_frames(scene / source, run, progress=False)
+    if masks == "true":
+        shutil.rmtree(run / "masks", ignore_errors=True)
+        shutil.copytree(scene / "masks", run / "masks")
+    else:
+        make_masks(run, MaskOptions(), progress=False)
+    return run
