@@ -173,13 +173,14 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 
 
 def _render_depths(layout: RunLayout, cameras) -> list[Path]:
-    """Expected depth of the background model at every registered camera (cached in renders/background)."""
+    """The unstylized background model at every registered camera, into renders/background (its depth
+    places the people; its colours are what harmonization compares with). Rendered whenever the people
+    stage runs, so a retrained model never leaves stale renders behind."""
     from .render.video import render_path
 
     folder = layout.renders / "background"
-    if not (folder / "done").is_file():
-        render_path(layout.background_ply, cameras.viewmats, cameras.Ks, cameras.width, cameras.height, folder,
-                    cameras.names)
+    render_path(layout.background_ply, cameras.viewmats, cameras.Ks, cameras.width, cameras.height, folder,
+                cameras.names)
     return [folder / f"{Path(n).stem}_depth.npy" for n in cameras.names]
 
 

@@ -17,7 +17,7 @@ from ..scenes import io
 def render_path(ply: str | Path, viewmats: np.ndarray, Ks: np.ndarray, width: int, height: int,
                 folder: str | Path, names: list[str], progress: bool = False, batch: int = 4) -> Path:
     """Write `folder/NAME.png` (RGB) and `folder/NAME_depth.npy` (expected camera-z depth; inf where
-    nothing is drawn) for each camera, and a `done` marker; the folder appears only when complete."""
+    nothing is drawn) for each camera; the folder appears only when complete."""
     from ..recon.gaussians import load_ply, render, sh_degree_of
 
     if not Path(ply).is_file():
@@ -36,5 +36,4 @@ def render_path(ply: str | Path, viewmats: np.ndarray, Ks: np.ndarray, width: in
                 depth = np.where(alpha > 0.5, colors[k, ..., 3].numpy(), np.inf).astype(np.float32)
                 io.write_image(tmp / f"{stem}.png", colors[k, ..., :3].clamp(0, 1).numpy())
                 np.save(tmp / f"{stem}_depth.npy", depth)
-        (tmp / "done").write_text("complete\n")
     return Path(folder)
