@@ -99,7 +99,7 @@ def test_robust_weights_drop_blobs_not_noise():
     weights = robust_weights(residual, valid)
     assert weights[22:33, 32:43].max() == 0.0
     assert weights[5, 5] == 1.0
-    assert weights[~valid].numel() == 0 and weights.mean() > 0.9
+    assert weights.mean() > 0.9
     valid[:, :10] = False
     assert robust_weights(residual, valid)[:, :10].max() == 0.0, "invalid pixels never get weight"
 

@@ -48,8 +48,8 @@ def composite_run(layout: RunLayout, harmonization: float = 0.0, fps: float = 30
                     source = io.read_image(layout.frames / name)
                     leak = max(leak, float(np.abs(frame[solid].astype(int) - source[solid]).max()))
             io.write_image(tmp / f"{stem}.png", frame)
-            final_frames.append(tmp / f"{stem}.png")
-        io.write_video(layout.root / "final.mp4", (io.read_image(p) for p in final_frames), fps=fps)
+            final_frames.append(frame)
+        io.write_video(layout.root / "final.mp4", final_frames, fps=fps)
     flythrough = layout.renders / "flythrough"
     fly_names = sorted(p.name for p in flythrough.glob("*.png"))
     up = -cameras.viewmats[:, 1, :3].mean(0)

@@ -143,11 +143,10 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
         alpha = alpha_matte(mask)
         layers.append(np.dstack([frame.astype(np.float32) / 255.0, alpha]))
         depth_map = np.full(mask.shape, np.inf, np.float32)
-        grown = {}
-        for record, (track, pixels) in zip(records[f], blobs_per_frame[f]):
+        for record, (_, pixels) in zip(records[f], blobs_per_frame[f]):
             # the soft edge reaches a pixel beyond the mask: give it the person's depth too
-            grown[track] = cv2.dilate(pixels.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-            depth_map[grown[track]] = np.minimum(depth_map[grown[track]], record["depth"])
+            grown = cv2.dilate(pixels.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+            depth_map[grown] = np.minimum(depth_map[grown], record["depth"])
         depth_maps.append(depth_map)
     return layers, depth_maps, records
 

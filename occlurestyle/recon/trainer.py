@@ -182,7 +182,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     for group in optimizers["means"].param_groups:
         group["lr"] = options.means_lr * data.scene_scale * decay**start_step
 
-    timings = {"start": time.perf_counter()}
+    start_time = time.perf_counter()
     bar = tqdm(range(start_step, options.steps), desc="train", unit="step", disable=not progress,
                initial=start_step, total=options.steps)
     psnr_ema = None
@@ -232,7 +232,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             _save_checkpoint(checkpoint_path, params, optimizers, state, step + 1, options, data,
                              residual_ema, seen, refined, generator)
     bar.close()
-    seconds = time.perf_counter() - timings["start"]
+    seconds = time.perf_counter() - start_time
 
     ply = save_ply({k: v.cpu() for k, v in params.items()}, layout.splat / "background.ply")
     with atomic_dir(layout.splat / "refined_masks", overwrite=True) as tmp:

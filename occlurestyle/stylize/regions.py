@@ -46,9 +46,6 @@ class SceneRegions:
             raise InputError(f"{path}: labels must index into its {len(data['names'])} names")
         return cls(labels, list(data["names"]), np.asarray(data.get("up", [0, -1, 0]), np.float64))
 
-    def counts(self) -> dict[str, int]:
-        return {name: int((self.labels == i).sum()) for i, name in enumerate(self.names)}
-
 
 def camera_up(viewmats: np.ndarray) -> np.ndarray:
     """World up from the cameras: handheld cameras pitch a lot but roll little, so their x axes are
