@@ -202,6 +202,44 @@ def demo(
     typer.echo(f"wrote {out / 'run' / 'final.mp4'} and {out / 'run' / 'flythrough.mp4'}")
 
 
+@app.command()
+def baseline(
+    run_dir: Path = typer.Argument(..., help="a run folder with frames/ and masks/"),
+    kind: str = typer.Option("inpaint", help="inpaint (inpaint-then-stylize) or naive (whole frames stylized)"),
+    style: Path = typer.Option(None, "--style", help="the style image [default: the run's, from config.json]"),
+    style_labels: Path = typer.Option(None, help="label image of the style [default: the run's]"),
+) -> None:
+    """A 2D baseline on the run's frames and masks: baselines/KIND/frames, video.mp4."""
+    import json
+
+    from .eval.baselines import run_baseline
+
+    if style is None:
+        config = run_dir / "config.json"
+        if not config.is_file():
+            raise OccluReStyleError(f"{run_dir} has no config.json to take the style from; pass --style")
+        values = json.loads(config.read_text())
+        style, style_labels = values["style"], style_labels or values.get("style_labels")
+    typer.echo(f"wrote {run_baseline(run_dir, kind, style, style_labels)}")
+
+
+@app.command("eval")
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="a finished run folder (occlurestyle run)"),
+    scene: Path = typer.Option(None, help="the sample scene with ground truth [default: found from the run's video]"),
+    baselines: bool = typer.Option(True, help="run the 2D baselines first when they are missing"),
+) -> None:
+    """Measure the run against the 2D baselines: metrics.json and report.html."""
+    from .eval.evaluate import evaluate_run
+    from .eval.report import write_report
+
+    metrics = evaluate_run(run_dir, scene, baselines=baselines)
+    for method, values in metrics["methods"].items():
+        figures = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, float))
+        typer.echo(f"{method}: {figures}")
+    typer.echo(f"wrote {run_dir / 'metrics.json'} and {write_report(run_dir, metrics)}")
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point; returns normally on success so it can be called from Python too."""
     try:

@@ -145,7 +145,8 @@ def _stylize(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 
 
 def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
-    from .occlusion.people import person_layers, undo_dilation, write_people
+    from .occlusion.masks import read_masks
+    from .occlusion.people import person_layers, write_people
     from .recon.exports import read_cameras
     from .recon.gaussians import load_ply
     from .scenes import io
@@ -153,13 +154,7 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 
     cameras = read_cameras(layout.sparse)
     frames = [io.read_image(layout.frames / n) for n in cameras.names]
-    info = layout.root / "masks.json"
-    dilated = json.loads(info.read_text())["options"].get("dilate", 0) if info.is_file() else 0
-    masks = []
-    for name in cameras.names:
-        path = layout.masks / f"{Path(name).stem}.png"
-        mask = io.read_gray(path) > 0 if path.is_file() else np.zeros((cameras.height, cameras.width), bool)
-        masks.append(undo_dilation(mask, dilated))
+    masks = read_masks(layout.root, cameras.names, (cameras.height, cameras.width), undilated=True)
     floor = None
     regions_path = layout.stylize / "scene_regions.json"
     if regions_path.is_file():
@@ -169,7 +164,7 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
             floor = fit_plane(means[regions.labels == regions.names.index("floor")])
     depths = [np.load(p) for p in _render_depths(layout, cameras)]
     layers, depth_maps, records = person_layers(frames, masks, cameras.Ks, cameras.viewmats, floor, depths)
-    write_people(layout.people, cameras.names, layers, depth_maps, records)
+    write_people(layout.people, cameras.names, layers, depth_maps, records, progress=progress)
 
 
 def _render_depths(layout: RunLayout, cameras) -> list[Path]:

@@ -85,3 +85,48 @@ def background_psnr(renders: Iterable[np.ndarray], truths: Iterable[np.ndarray],
     return {"psnr_all": psnr(sum_all / max(n_all, 1)),
             "psnr_disoccluded": psnr(sum_hidden / n_hidden) if n_hidden else float("nan"),
             "disoccluded_pixels": int(n_hidden)}
+
+
+def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel SSIM [H,W] of two RGB images (0-1), Wang et al.'s 11x11 Gaussian window (sigma 1.5),
+    averaged over channels."""
+    import cv2
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    c1, c2 = 0.01**2, 0.03**2
+
+    def blur(x):
+        return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return ssim.mean(-1)
+
+
+def background_ssim(renders: Iterable[np.ndarray], truths: Iterable[np.ndarray],
+                    person_masks: Iterable[np.ndarray]) -> dict:
+    """Mean SSIM over all pixels and over the pixels a person hid (pooled over the clip)."""
+    sum_all = n_all = sum_hidden = n_hidden = 0.0
+    for render, truth, hidden in zip(renders, truths, person_masks):
+        s = ssim_map(render, truth)
+        hidden = np.asarray(hidden, bool)
+        sum_all, n_all = sum_all + s.sum(), n_all + s.size
+        sum_hidden, n_hidden = sum_hidden + s[hidden].sum(), n_hidden + hidden.sum()
+    return {"ssim_all": float(sum_all / max(n_all, 1)),
+            "ssim_disoccluded": float(sum_hidden / n_hidden) if n_hidden else float("nan")}
+
+
+def leakage(outputs: Iterable[np.ndarray], inputs: Iterable[np.ndarray], person_masks: Iterable[np.ndarray]) -> dict:
+    """How much a method changed the people: mean absolute change of person pixels against the input
+    (8-bit levels, over channels) and the fraction of person pixels changed by more than one level."""
+    total = changed = count = 0.0
+    for output, source, person in zip(outputs, inputs, person_masks):
+        person = np.asarray(person, bool)
+        diff = np.abs(np.asarray(output, np.int16)[person] - np.asarray(source, np.int16)[person])
+        total += diff.mean(-1).sum()
+        changed += (diff.max(-1) > 1).sum()
+        count += person.sum()
+    return {"person_mean_abs_change_8bit": float(total / count) if count else 0.0,
+            "person_changed_fraction": float(changed / count) if count else 0.0, "person_pixels": int(count)}

@@ -70,3 +70,25 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
         "coverage": {f.stem: float(m.mean()) for f, m in zip(frames, masks)},
     })
     return layout.masks
+
+
+def read_masks(run_dir: str | Path, names: list[str], shape: tuple[int, int], undilated: bool = False
+               ) -> list[np.ndarray]:
+    """The run's person masks for frames `names` as bool arrays (empty where a frame has none).
+
+    `undilated=True` takes back the safety margin the masks stage grew them by (see masks.json): the
+    person's own pixels, as the compositing and the leakage figure want them."""
+    from .people import undo_dilation
+
+    layout = RunLayout(run_dir)
+    info = layout.root / "masks.json"
+    dilated = json.loads(info.read_text())["options"].get("dilate", 0) if undilated and info.is_file() else 0
+    masks = []
+    for name in names:
+        path = layout.masks / f"{Path(name).stem}.png"
+        mask = io.read_gray(path) > 0 if path.is_file() else np.zeros(shape, bool)
+        if mask.shape != tuple(shape):
+            raise InputError(f"{path} is {mask.shape[1]}x{mask.shape[0]}, the frames are {shape[1]}x{shape[0]}; "
+                             "re-run the masks stage")
+        masks.append(undo_dilation(mask, dilated))
+    return masks

@@ -31,12 +31,12 @@ IN_FRONT_MARGIN = 0.06  # relative depth; wider than composite.depth_visibility'
 
 
 def alpha_matte(mask: np.ndarray, feather: float = 1.5) -> np.ndarray:
-    """Soft alpha [H,W] in [0,1] from a binary mask: 0.5 on the mask boundary, a ramp of ±`feather` px."""
+    """Soft alpha [H,W] in [0,1] from a binary mask: 1 on the whole mask, falling to 0 over `feather`+1
+    px outside it. The soft edge lies outside, so every person pixel is shown exactly as filmed (no
+    style mixed into the people); the masks stage's safety margin is where the edge blends."""
     mask = mask.astype(bool)
-    inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
     outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
-    signed = np.where(mask, inside - 0.5, -(outside - 0.5))
-    return np.clip(0.5 + signed / (2 * feather), 0.0, 1.0).astype(np.float32)
+    return np.clip(1.0 - outside / (feather + 1.0), 0.0, 1.0).astype(np.float32)
 
 
 def undo_dilation(mask: np.ndarray, dilate_px: int) -> np.ndarray:
@@ -179,11 +179,11 @@ def _smooth_depths(records: list[list[dict]], window: int) -> None:
                 record["floor_depth"] = float(np.median(near))
 
 
-def write_people(folder: str | Path, names: list[str], layers, depth_maps, records) -> Path:
+def write_people(folder: str | Path, names: list[str], layers, depth_maps, records, progress: bool = True) -> Path:
     """people/NNNNNN.png (RGBA), people/NNNNNN_depth.npy, people/depth.json."""
     folder = Path(folder)
     with atomic_dir(folder, overwrite=True) as tmp:
-        for name, layer, depth in zip(tqdm(names, desc="people", disable=len(names) < 30), layers, depth_maps):
+        for name, layer, depth in zip(tqdm(names, desc="people", disable=not progress), layers, depth_maps):
             stem = Path(name).stem
             io.write_image(tmp / f"{stem}.png", layer)
             np.save(tmp / f"{stem}_depth.npy", depth)

@@ -1,0 +1,100 @@
+"""The 2D baselines the 3D pipeline is measured against, run on a run folder's frames and masks.
+
+- `inpaint` (inpaint-then-stylize): person masks → 2D video inpainting (`eval.inpaint`) → per-frame
+  2D stylization → the original people pasted back over their masks;
+- `naive`: whole frames stylized per frame, people included (ReStyle3D's 2D step applied directly).
+
+The per-frame stylization is the same regional colour transfer the 3D pipeline uses
+(`stylize.transfer.transfer_colors`, regions paired by `stylize.correspond.match_regions`), on 2D
+regions found in each frame on its own by the weight-free segmentation the style image gets
+(`auto_style_regions`): what a 2D pipeline without a 3D model can do.
+
+Output: `baselines/<kind>/frames/*.png` (lossless), `baselines/<kind>/video.mp4`, and for `inpaint`
+also `baselines/inpaint/inpainted/*.png` (the filled background before stylization) and
+`baselines/<kind>/baseline.json` (timings, options).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..fsutil import atomic_dir, write_json
+from ..layout import RunLayout
+from ..scenes import io
+from ..stylize.correspond import match_regions
+from ..stylize.style_regions import StyleRegions, auto_style_regions, load_style
+from ..stylize.transfer import transfer_colors
+from .inpaint import inpaint_video
+
+KINDS = ("inpaint", "naive")
+
+
+def stylize_frame(image: np.ndarray, style: StyleRegions, regions: int = 6, lightness: str = "linear",
+                  seed: int = 0) -> np.ndarray:
+    """One frame [H,W,3] (0-1) restyled region by region, its regions found in this frame alone."""
+    found = auto_style_regions(image, regions, seed=seed)
+    frame_sizes = {n: float((found.labels == i).sum()) for i, n in enumerate(found.names)}
+    style_sizes = {n: float((style.labels == i).sum()) for i, n in enumerate(style.names)}
+    out = image.copy()
+    everything = style.image.reshape(-1, 3)
+    for k, match in enumerate(match_regions(frame_sizes, style_sizes)):
+        here = found.labels == found.names.index(match["scene"])
+        if here.sum() < 10:
+            continue
+        target = style.colors(match["style"]) if match["style"] else everything
+        out[here] = transfer_colors(image[here], target, lightness=lightness, seed=seed + k)
+    return out
+
+
+def run_baseline(run_dir: str | Path, kind: str, style: str | Path, style_labels: str | Path | None = None,
+                 progress: bool = True) -> Path:
+    """Run one baseline on the run's frames and masks; returns its folder."""
+    if kind not in KINDS:
+        raise InputError(f"unknown baseline {kind!r}; choose one of {', '.join(KINDS)}")
+    layout = RunLayout(run_dir)
+    paths = layout.frame_paths()
+    missing = [p.name for p in paths if not layout.mask_path(p).is_file()]
+    if missing:
+        raise InputError(f"{layout.masks} has no mask for {missing[0]} (and {len(missing) - 1} more); "
+                         f"run `occlurestyle mask {layout.root}` first")
+    style_regions = load_style(style, style_labels)
+    frames = np.stack([io.read_image(p) for p in paths])
+    masks = np.stack([io.read_gray(layout.mask_path(p)) > 0 for p in paths])
+    if masks.shape != frames.shape[:3]:
+        raise InputError(f"masks are {masks.shape[2]}x{masks.shape[1]}, frames {frames.shape[2]}x{frames.shape[1]}; "
+                         "re-run the masks stage")
+    folder = layout.root / "baselines" / kind
+    timings = {}
+    with atomic_dir(folder, overwrite=True) as tmp:
+        start = time.perf_counter()
+        if kind == "inpaint":
+            background, how = inpaint_video(frames, masks, progress=progress)
+            io.write_png_sequence(tmp / "inpainted", background, [p.stem for p in paths])
+            timings["inpaint"] = time.perf_counter() - start
+        else:
+            background, how = frames, None
+        start = time.perf_counter()
+        out = []
+        for t in tqdm(range(len(frames)), desc=f"baseline {kind}: stylize", disable=not progress):
+            styled = io.to_uint8(stylize_frame(background[t].astype(np.float32) / 255.0, style_regions))
+            if kind == "inpaint":
+                styled[masks[t]] = frames[t][masks[t]]  # the people pasted back
+            out.append(styled)
+        timings["stylize"] = time.perf_counter() - start
+        io.write_png_sequence(tmp / "frames", out, [p.stem for p in paths])
+        fps = json.loads(layout.frames_info.read_text()).get("fps", 30.0) if layout.frames_info.is_file() else 30.0
+        io.write_video(tmp / "video.mp4", out, fps=fps)
+        info = {"kind": kind, "style": str(style), "style_labels": str(style_labels) if style_labels else None,
+                "frames": len(paths), "seconds": {k: round(v, 2) for k, v in timings.items()}}
+        if how is not None:
+            hidden = masks.sum()
+            info["filled_from_other_frames"] = round(float((how == 1).sum() / max(hidden, 1)), 4)
+            info["filled_spatially"] = round(float((how == 2).sum() / max(hidden, 1)), 4)
+        write_json(tmp / "baseline.json", info)
+    return folder

@@ -1,0 +1,196 @@
+"""`occlurestyle eval RUN`: the run's output against the 2D baselines, by the same measures, into
+`metrics.json` (and the report, `eval.report`).
+
+Per method (ours = `renders/final`, the composited frames along the original path; the baselines of
+`eval.baselines`; the input itself as the floor of what the flow measure can tell):
+- temporal warping error at frame gaps 1 and 7 (`eval.temporal`), mean and per frame;
+- leakage: change of the person pixels against the input (`metrics.leakage`, the masks without the
+  masks stage's safety margin);
+- style distance: per scene region (rendered labels of the stylized model, people excluded), the
+  sliced Wasserstein distance of the output's colours to the matched style region's;
+- with a sample scene's ground truth: the recovered background (ours: `renders/background`, the
+  person-free model before stylization; inpaint-then-stylize: its inpainted frames) against the true
+  person-free frames, PSNR and SSIM over all pixels and over the pixels people hid; pose error.
+Runtime per stage comes from the manifest and the baselines' own timings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..fsutil import write_json
+from ..layout import RunLayout
+from ..occlusion.masks import read_masks
+from ..scenes import io
+from .baselines import KINDS, run_baseline
+from .metrics import background_psnr, background_ssim, leakage, pose_errors
+from .temporal import WarpingError
+
+LABELS = {"input": "input video (reference)", "ours": "OccluReStyle3D (ours)",
+          "inpaint": "inpaint-then-stylize", "naive": "naive 2D (people stylized)"}
+
+
+def find_scene(layout: RunLayout) -> Path | None:
+    """The sample scene a run was made from (its ground truth), if the run's video is one."""
+    config = layout.root / "config.json"
+    if not config.is_file():
+        return None
+    scene = Path(json.loads(config.read_text())["video"]).parent
+    return scene if (scene / "cameras.json").is_file() and (scene / "background").is_dir() else None
+
+
+def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, baselines: bool = True,
+                 gaps=(1, 7), progress: bool = True) -> dict:
+    """Measure the run (and its baselines, run first when missing); merge into `metrics.json`."""
+    from ..recon.exports import read_cameras
+
+    layout = RunLayout(run_dir)
+    final = layout.renders / "final"
+    if not final.is_dir():
+        raise InputError(f"{layout.root} has no composited frames (renders/final); run `occlurestyle run` first")
+    config = json.loads((layout.root / "config.json").read_text())
+    cameras = read_cameras(layout.sparse)
+    names, shape = cameras.names, (cameras.height, cameras.width)
+    for kind in KINDS:
+        if baselines and not (layout.root / "baselines" / kind / "frames").is_dir():
+            run_baseline(layout.root, kind, config["style"], config.get("style_labels"), progress=progress)
+
+    inputs = [io.read_image(layout.frames / n) for n in names]
+    outputs = {"input": inputs, "ours": _read_folder(final, names)}
+    for kind in KINDS:
+        folder = layout.root / "baselines" / kind / "frames"
+        if folder.is_dir():
+            outputs[kind] = _read_folder(folder, names)
+    masks = read_masks(layout.root, names, shape)
+    people = read_masks(layout.root, names, shape, undilated=True)
+
+    warp = WarpingError(np.stack(inputs), np.stack(masks), gaps, progress=progress)
+    per_frame, methods = {}, {}
+    for method, frames in outputs.items():
+        errors = warp(frames)
+        per_frame[method] = {str(gap): errors[gap] for gap in gaps}
+        row = {f"warping_error_gap{gap}": _mean(errors[gap]) for gap in gaps}
+        if method != "input":
+            row.update(leakage(frames, inputs, people))
+        methods[method] = row
+    _style_distances(layout, config, cameras, inputs, outputs, masks, methods)
+
+    scene = Path(scene_dir) if scene_dir else find_scene(layout)
+    pose = None
+    if scene is not None:
+        backgrounds = {"ours": _read_folder(layout.renders / "background", names)}
+        inpainted = layout.root / "baselines" / "inpaint" / "inpainted"
+        if inpainted.is_dir():
+            backgrounds["inpaint"] = _read_folder(inpainted, names)
+        truths, hidden = _ground_truth(layout, scene, names, shape)
+        for method, frames in backgrounds.items():
+            recovered = [f.astype(np.float32) / 255.0 for f in frames]
+            methods[method].update({f"background_{k}": v for k, v in background_psnr(recovered, truths, hidden).items()})
+            methods[method].update({f"background_{k}": v for k, v in background_ssim(recovered, truths, hidden).items()})
+        truth_cameras = json.loads((scene / "cameras.json").read_text())
+        source = layout.source_names()
+        truth = {f["name"]: np.array(f["viewmat"]) for f in truth_cameras["frames"]}
+        estimated = {f"{source.get(Path(n).stem, Path(n).stem)}.png": v for n, v in zip(names, cameras.viewmats)}
+        pose = pose_errors(estimated, truth)
+
+    metrics_path = layout.root / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    metrics.update({
+        "methods": methods, "labels": {m: LABELS[m] for m in methods}, "gaps": list(gaps),
+        "scene": str(scene) if scene else None, "pose": pose, "runtime": _runtime(layout),
+        "per_frame_warping_error": per_frame,
+    })
+    write_json(metrics_path, _finite(metrics))
+    return metrics
+
+
+def _read_folder(folder: Path, names: list[str]) -> list[np.ndarray]:
+    missing = [n for n in names if not (folder / f"{Path(n).stem}.png").is_file()]
+    if missing:
+        raise InputError(f"{folder} lacks {missing[0]} (and {len(missing) - 1} more); re-run the stage that writes it")
+    return [io.read_image(folder / f"{Path(n).stem}.png") for n in names]
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _style_distances(layout, config, cameras, inputs, outputs, masks, methods) -> None:
+    """Per-region style distance of each method's output (people excluded), on the stylized model's
+    regions rendered at every camera."""
+    from ..recon.gaussians import load_ply
+    from ..stylize.regions import SceneRegions, render_labels
+    from ..stylize.style_regions import load_style
+    from .style import region_style_distances
+
+    regions_path, matches_path = layout.stylize / "scene_regions.json", layout.stylize / "matches.json"
+    if not (regions_path.is_file() and matches_path.is_file() and config.get("style")):
+        return
+    regions = SceneRegions.load(regions_path)
+    labels = render_labels(load_ply(layout.background_ply), regions.labels, len(regions.names), cameras.viewmats,
+                           cameras.Ks, cameras.width, cameras.height)
+    labels[np.stack(masks)] = -1
+    style = load_style(config["style"], config.get("style_labels"))
+    matches = json.loads(matches_path.read_text())["matches"]
+    before = np.stack(inputs).astype(np.float32) / 255.0
+    for method, frames in outputs.items():
+        if method == "input":
+            continue
+        after = np.stack(frames).astype(np.float32) / 255.0
+        distances = region_style_distances(before, after, labels, regions.names, matches, style)
+        if "overall" in distances:
+            methods[method]["style_distance"] = distances["overall"]["after"]
+            methods[method]["style_distance_input"] = distances["overall"]["before"]
+            methods[method]["style_distance_by_region"] = {k: v["after"] for k, v in distances.items() if k != "overall"}
+
+
+def _ground_truth(layout: RunLayout, scene: Path, names: list[str], shape) -> tuple[list, list]:
+    """The scene's person-free frames and true person masks for the run's frames, at the run's size."""
+    source = layout.source_names()
+    truths, hidden = [], []
+    for name in names:
+        stem = source.get(Path(name).stem, Path(name).stem)
+        path = scene / "background" / f"{stem}.png"
+        if not path.is_file():
+            raise InputError(f"ground truth {path} missing: is {scene} the scene this run was made from?")
+        truth = io.read_image(path)
+        mask = io.read_gray(scene / "masks" / f"{stem}.png") > 0
+        if truth.shape[:2] != shape:
+            truth = cv2.resize(truth, shape[::-1], interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(mask.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+        truths.append(truth.astype(np.float32) / 255.0)
+        hidden.append(mask)
+    return truths, hidden
+
+
+def _runtime(layout: RunLayout) -> dict:
+    """Seconds per stage of the run, and of each baseline's own steps."""
+    manifest = layout.root / "manifest.json"
+    stages = json.loads(manifest.read_text())["stages"] if manifest.is_file() else {}
+    result = {"ours": {name: stage["seconds"] for name, stage in stages.items()}}
+    for kind in KINDS:
+        info = layout.root / "baselines" / kind / "baseline.json"
+        if info.is_file():
+            shared = {k: result["ours"][k] for k in ("frames", "masks") if k in result["ours"]}
+            result[kind] = {**shared, **json.loads(info.read_text())["seconds"]}
+    for times in result.values():
+        times["total"] = round(sum(times.values()), 2)
+    return result
+
+
+def _finite(value):
+    """NaN/inf → None, so metrics.json stays valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
