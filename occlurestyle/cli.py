@@ -188,8 +188,10 @@ def run_all(
 def demo(
     out: Path = typer.Option(Path("out/demo"), "--out", help="output folder"),
     train_steps: int = typer.Option(1500, help="background training steps (3000 for full quality)"),
+    evaluate: bool = typer.Option(True, "--eval/--no-eval", help="also run the 2D baselines and write report.html"),
 ) -> None:
-    """The whole pipeline on the built-in living-room sample with its bundled style exemplar."""
+    """The whole pipeline on the built-in living-room sample with its bundled style exemplar, then the
+    comparison with the 2D baselines (report.html)."""
     from .pipeline import RunConfig, run_pipeline
     from .scenes.generate import make_scene
 
@@ -200,6 +202,12 @@ def demo(
                        style_labels=str(scene / "style" / "labels.png"), train_steps=train_steps)
     run_pipeline(config, out / "run", log=typer.echo)
     typer.echo(f"wrote {out / 'run' / 'final.mp4'} and {out / 'run' / 'flythrough.mp4'}")
+    if evaluate:
+        from .eval.evaluate import evaluate_run
+        from .eval.report import write_report
+
+        typer.echo("[eval] running the 2D baselines and the comparison")
+        typer.echo(f"wrote {write_report(out / 'run', evaluate_run(out / 'run'))}")
 
 
 @app.command()

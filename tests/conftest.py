@@ -67,3 +67,21 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
         vertex[channel] = colors[:, i]
     PlyData([PlyElement.describe(vertex, "vertex")]).write(str(run / "colmap" / "points.ply"))
     return run, scene
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """A whole run (every stage) of a small living room with true masks: (run, scene, config, logs).
+    Shared by the pipeline and evaluation tests; tests that change it work on a copy."""
+    from occlurestyle.pipeline import RunConfig, run_pipeline
+    from occlurestyle.scenes.generate import SceneConfig, make_scene
+
+    root = tmp_path_factory.mktemp("pipeline")
+    scene = make_scene("living_room", root / "scene", SceneConfig(frames=30, width=160, height=120), progress=False,
+                       workers=2)
+    config = RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
+                       style_labels=str(scene / "style" / "labels.png"), masker="file",
+                       mask_dir=str(scene / "masks"), train_steps=500, max_gaussians=30_000, flythrough="orbit")
+    logs = []
+    run_pipeline(config, root / "run", progress=False, log=logs.append)
+    return root / "run", scene, config, logs

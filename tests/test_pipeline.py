@@ -75,21 +75,6 @@ def test_bad_inputs_fail_before_any_work(tmp_path):
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists(), "nothing half-written"
 
 
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
-    from occlurestyle.scenes.generate import SceneConfig, make_scene
-
-    root = tmp_path_factory.mktemp("pipeline")
-    scene = make_scene("living_room", root / "scene", SceneConfig(frames=30, width=160, height=120), progress=False,
-                       workers=2)
-    config = RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
-                       style_labels=str(scene / "style" / "labels.png"), masker="file",
-                       mask_dir=str(scene / "masks"), train_steps=500, max_gaussians=30_000, flythrough="orbit")
-    logs = []
-    run_pipeline(config, root / "run", progress=False, log=logs.append)
-    return root / "run", scene, config, logs
-
-
 def test_run_writes_videos_keeps_people_and_orders_them_by_depth(small_run):
     from occlurestyle.recon.exports import read_cameras
     from occlurestyle.scenes import io

@@ -80,15 +80,16 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
     """RGBA layers [H,W,4] (float), per-pixel person depth [H,W] (inf elsewhere) and per-frame person
     records for a clip. `floor` = (normal, offset) in world coordinates, or None."""
     records: list[list[dict]] = []
-    blobs_per_frame = []
+    blobs_per_frame, fragments_per_frame = [], []
     tracks: list[PersonTrack] = []
     next_track = 0
     for f, (mask, K, viewmat) in enumerate(zip(masks, Ks, viewmats)):
         labels, count = ndimage.label(mask)
-        frame_records, blobs = [], []
+        frame_records, blobs, fragments = [], [], []
         for blob in range(1, count + 1):
             pixels = labels == blob
             if pixels.mean() < min_area:
+                fragments.append(pixels)
                 continue
             ys, xs = np.nonzero(pixels)
             bottom = ys >= np.percentile(ys, 97)
@@ -132,6 +133,7 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
             blobs.append((match.track, pixels))
         records.append(frame_records)
         blobs_per_frame.append(blobs)
+        fragments_per_frame.append(fragments)
 
     _smooth_depths(records, smooth)
     for f, frame_records in enumerate(records):
@@ -147,6 +149,14 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
             # the soft edge reaches a pixel beyond the mask: give it the person's depth too
             grown = cv2.dilate(pixels.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
             depth_map[grown] = np.minimum(depth_map[grown], record["depth"])
+        for pixels in fragments_per_frame[f]:
+            # too small to place in 3D (a hand seen between furniture), but seen here: in front of
+            # what it covers, so shown along the original path
+            under = background_depths[f][pixels] if background_depths is not None else np.empty(0)
+            under = under[np.isfinite(under)]
+            depth = float(under.min()) * (1.0 - IN_FRONT_MARGIN) if len(under) else 0.0
+            grown = cv2.dilate(pixels.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+            depth_map[grown] = np.minimum(depth_map[grown], depth)
         depth_maps.append(depth_map)
     return layers, depth_maps, records
 

@@ -1,0 +1,171 @@
+"""The baselines, the comparison metrics and the report, against properties and ground truth."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from occlurestyle.eval.inpaint import KNOWN, PROPAGATED, harmonic_fill, inpaint_video
+from occlurestyle.eval.metrics import leakage, psnr, ssim_map
+from occlurestyle.eval.temporal import WarpingError
+
+
+def panning_clip(frames: int = 12, height: int = 72, width: int = 96, shift: int = 2, seed: int = 0):
+    """A textured wall panned `shift` px per frame with a square occluder moving the other way:
+    (frames with the occluder, true person-free frames, occluder masks)."""
+    rng = np.random.default_rng(seed)
+    wall = cv2.GaussianBlur(rng.uniform(0, 255, (height, width + shift * frames, 3)).astype(np.float32), (0, 0), 2.5)
+    wall = cv2.normalize(wall, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    truth = np.stack([wall[:, shift * t:shift * t + width] for t in range(frames)])
+    masks = np.zeros(truth.shape[:3], bool)
+    shown = truth.copy()
+    for t in range(frames):
+        x = 20 + 3 * t
+        masks[t, 20:50, x:x + 20] = True
+        shown[t, 20:50, x:x + 20] = (200, 30, 30)
+    return shown, truth, masks
+
+
+def test_harmonic_fill_is_exact_on_linear_fields():
+    yy, xx = np.mgrid[0:40, 0:50].astype(np.float64)
+    field = np.dstack([0.3 * xx - 0.2 * yy + 1, 0.05 * xx])
+    hole = np.zeros((40, 50), bool)
+    hole[10:30, 15:35] = True
+    border = np.zeros_like(hole)
+    border[0:5, 0:8] = True  # at the image border the fill is flat across it (no data beyond)
+    filled = harmonic_fill(np.where((hole | border)[..., None], 99.0, field), hole | border)
+    np.testing.assert_allclose(filled[~border], field[~border], atol=1e-8)
+    assert field[border].min() - 1e-9 <= filled[border].min() and filled[border].max() <= field[border].max() + 1
+
+
+def test_inpainting_recovers_the_background_from_other_frames():
+    shown, truth, masks = panning_clip()
+    grown = np.stack([cv2.dilate(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0 for m in masks])
+    filled, how = inpaint_video(shown, grown)
+    hidden = grown
+    assert (how[hidden] == PROPAGATED).mean() > 0.95 and (how[~hidden] == KNOWN).all()
+    assert (filled[~hidden] == shown[~hidden]).all(), "known pixels are kept as they are"
+    error = ((filled.astype(float) - truth) ** 2)[hidden].mean() / 255**2
+    spatial = np.stack([cv2.inpaint(f, m.astype(np.uint8), 5, cv2.INPAINT_TELEA) for f, m in zip(shown, grown)])
+    error_spatial = ((spatial.astype(float) - truth) ** 2)[hidden].mean() / 255**2
+    assert psnr(error) > 30, f"propagated fill {psnr(error):.1f} dB"
+    assert psnr(error) > psnr(error_spatial) + 10
+
+
+def test_warping_error_is_low_for_a_steady_clip_and_grows_with_flicker():
+    shown, truth, masks = panning_clip(frames=10)
+    measure = WarpingError(shown, masks, gaps=(1, 3))
+    steady = measure(truth)
+    assert max(steady[1]) < 1e-3 and max(steady[3]) < 1e-3 and len(steady[3]) == 7
+    flicker = np.clip(truth.astype(np.float32) / 255 + np.where(np.arange(10) % 2, 0.1, -0.1)[:, None, None, None],
+                      0, 1)
+    flickering = measure(flicker)
+    assert np.mean(flickering[1]) == pytest.approx(0.04, rel=0.1)  # (2 x 0.1)^2 on every valid pixel
+    scribbled = truth.copy()
+    scribbled[masks] = 255 - scribbled[masks]  # person pixels do not count
+    assert measure(scribbled)[1] == pytest.approx(steady[1], abs=1e-9)
+
+
+def test_leakage_and_ssim():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
+    person = np.zeros((30, 40), bool)
+    person[10:20, 10:20] = True
+    changed = image.copy()
+    changed[~person] = 0
+    assert leakage([changed], [image], [person])["person_mean_abs_change_8bit"] == 0.0
+    changed[12, 12] = image[12, 12] // 2 + 1
+    result = leakage([changed], [image], [person])
+    assert result["person_changed_fraction"] == pytest.approx(0.01)
+    smooth = cv2.GaussianBlur(image.astype(np.float32) / 255, (0, 0), 3)
+    assert np.allclose(ssim_map(smooth, smooth), 1.0)
+    slightly = smooth + rng.normal(0, 0.01, smooth.shape)
+    very = smooth + rng.normal(0, 0.1, smooth.shape)
+    assert 1.0 > ssim_map(smooth, slightly).mean() > ssim_map(smooth, very).mean()
+    assert np.allclose(ssim_map(smooth, very), ssim_map(very, smooth))
+
+
+def chromium() -> str:
+    """Debian's chromium, installed with apt when missing (root or sudo); skips with the reason otherwise."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if shutil.which("apt-get") is None:
+        pytest.skip("chromium is not installed and there is no apt-get to install it")
+    sudo = [] if Path("/proc/self").owner() == "root" else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if sudo is None:
+        pytest.skip("chromium is not installed and neither root nor sudo is available to install it")
+    install = sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    if subprocess.run(install, capture_output=True).returncode != 0:
+        subprocess.run(sudo + ["apt-get", "update", "-q"], capture_output=True)
+        result = subprocess.run(install, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"could not install chromium: {result.stderr.strip().splitlines()[-1:]}")
+    return shutil.which("chromium") or pytest.skip("chromium installed but not on PATH")
+
+
+@pytest.fixture(scope="module")
+def evaluated_run(small_run, tmp_path_factory):
+    from occlurestyle.cli import main
+
+    run = tmp_path_factory.mktemp("eval") / "run"
+    shutil.copytree(small_run[0], run)
+    main(["eval", str(run)])
+    return run, json.loads((run / "metrics.json").read_text())
+
+
+def test_ours_beats_inpaint_then_stylize_on_the_sample_scene(evaluated_run):
+    _, metrics = evaluated_run
+    ours, inpaint, naive = (metrics["methods"][m] for m in ("ours", "inpaint", "naive"))
+    # a 500-step model of a 160x120 clip still has holes (few SfM points), which costs it at gap 7 and
+    # in background PSNR here; benchmarks/compare.py measures those on full-size runs
+    assert ours["warping_error_gap1"] <= 0.5 * inpaint["warping_error_gap1"]
+    assert ours["warping_error_gap1"] < naive["warping_error_gap1"]
+    assert ours["person_mean_abs_change_8bit"] == 0.0 and inpaint["person_mean_abs_change_8bit"] == 0.0
+    assert naive["person_mean_abs_change_8bit"] > 10.0
+    for method in ("ours", "inpaint"):  # the recovered background is scored against the scene's truth
+        assert 5.0 < metrics["methods"][method]["background_psnr_all"] < 60.0
+        assert 0.0 < metrics["methods"][method]["background_ssim_disoccluded"] <= 1.0
+    assert inpaint["background_psnr_all"] > inpaint["background_psnr_disoccluded"]
+    assert ours["style_distance"] < ours["style_distance_input"]
+    assert metrics["pose"]["rotation_error_mean_deg"] < 2.0
+    assert set(metrics["runtime"]) == {"ours", "inpaint", "naive"}
+    assert len(metrics["per_frame_warping_error"]["ours"]["1"]) == 29
+
+
+def test_report_opens_in_a_real_browser_with_its_videos_and_table(evaluated_run, tmp_path):
+    run, _ = evaluated_run
+    browser = chromium()
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+               (run / "report.html").resolve().as_uri()]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    status = re.search(r'id="video-status">videos loaded: (\d+)/(\d+)', dom)
+    assert status, "the report's script did not run"
+    loaded, total = map(int, status.groups())
+    assert total == 5 and loaded == total, f"{loaded}/{total} videos decoded"
+    assert dom.count('data-loaded="yes"') == 5
+    table = re.search(r'<table id="metrics">.*?</table>', dom, re.S).group(0)
+    assert all(f'data-method="{m}"' in table for m in ("input", "ours", "inpaint", "naive"))
+    assert "<polyline" in dom
+
+
+def test_eval_and_baseline_refuse_bad_input_with_a_clear_error(tmp_path, capsys):
+    from occlurestyle.cli import main
+
+    (tmp_path / "frames").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", str(tmp_path)])
+    assert exit_info.value.code == 2 and "run `occlurestyle run` first" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["baseline", str(tmp_path), "--kind", "bogus", "--style", str(tmp_path / "missing.png")])
+    assert "unknown baseline 'bogus'" in capsys.readouterr().err
+    assert not (tmp_path / "baselines").exists()
