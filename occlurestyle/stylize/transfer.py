@@ -26,10 +26,12 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
 def _match_quantiles(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Values of `source` replaced by the `target` values of the same rank (1-D optimal transport)."""
     order = np.argsort(source, kind="stable")
-    ranks = np.empty(len(source))
-    ranks[order] = (np.arange(len(source)) + 0.5) / len(source)
-    sorted_target = np.sort(target)
-    return np.interp(ranks, (np.arange(len(target)) + 0.5) / len(target), sorted_target)
+    # interpolating at increasing ranks lets np.interp walk the target instead of searching it
+    values = np.interp((np.arange(len(source)) + 0.5) / len(source), (np.arange(len(target)) + 0.5) / len(target),
+                       np.sort(target))
+    matched = np.empty(len(source))
+    matched[order] = values
+    return matched
 
 
 def sliced_ot(source: np.ndarray, target: np.ndarray, iterations: int = 30, seed: int = 0) -> np.ndarray:
