@@ -31,12 +31,13 @@ IN_FRONT_MARGIN = 0.06  # relative depth; wider than composite.depth_visibility'
 
 
 def alpha_matte(mask: np.ndarray, feather: float = 1.5) -> np.ndarray:
-    """Soft alpha [H,W] in [0,1] from a binary mask: 1 on the whole mask, falling to 0 over `feather`+1
-    px outside it. The soft edge lies outside, so every person pixel is shown exactly as filmed (no
-    style mixed into the people); the masks stage's safety margin is where the edge blends."""
+    """Soft alpha [H,W] in [0,1] from a binary mask: 1 on the whole mask, falling to 0 at `feather` px
+    outside it (a third on the ring of pixels next to it). The soft edge lies outside, so every person
+    pixel is shown exactly as filmed (no style mixed into the people) and the person stays the mask
+    (alpha > 0.5) while the edge still blends; it lies in the margin the masks stage grew them by."""
     mask = mask.astype(bool)
-    outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
-    return np.clip(1.0 - outside / (feather + 1.0), 0.0, 1.0).astype(np.float32)
+    outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.clip(1.0 - outside / feather, 0.0, 1.0).astype(np.float32)
 
 
 def undo_dilation(mask: np.ndarray, dilate_px: int) -> np.ndarray:
