@@ -52,5 +52,11 @@ class RunLayout:
             return {f["name"]: f["source"] for f in info.get("frames", [])}
         return {}
 
+    def fps(self, default: float = 30.0) -> float:
+        """Frame rate of the run's frames (frames.json), `default` when unknown."""
+        if self.frames_info.is_file():
+            return float(json.loads(self.frames_info.read_text()).get("fps", default))
+        return default
+
     def mask_path(self, frame: Path) -> Path:
         return self.masks / f"{frame.stem}.png"

@@ -16,7 +16,6 @@ also `baselines/inpaint/inpainted/*.png` (the filled background before stylizati
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -95,8 +94,7 @@ def run_baseline(run_dir: str | Path, kind: str, style: str | Path, style_labels
                             desc=f"baseline {kind}: stylize", disable=not progress))
         timings["stylize"] = time.perf_counter() - start
         io.write_png_sequence(tmp / "frames", out, [p.stem for p in paths])
-        fps = json.loads(layout.frames_info.read_text()).get("fps", 30.0) if layout.frames_info.is_file() else 30.0
-        io.write_video(tmp / "video.mp4", out, fps=fps)
+        io.write_video(tmp / "video.mp4", out, fps=layout.fps())
         info = {"kind": kind, "style": str(style), "style_labels": str(style_labels) if style_labels else None,
                 "frames": len(paths), "seconds": {k: round(v, 2) for k, v in timings.items()}}
         if how is not None:

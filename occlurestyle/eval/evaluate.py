@@ -20,7 +20,6 @@ import json
 import math
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import InputError
@@ -28,6 +27,7 @@ from ..fsutil import write_json
 from ..layout import RunLayout
 from ..occlusion.masks import read_masks
 from ..scenes import io
+from .background import ground_truth
 from .baselines import KINDS, run_baseline
 from .metrics import background_psnr, background_ssim, leakage, pose_errors
 from .temporal import WarpingError
@@ -88,13 +88,13 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
         inpainted = layout.root / "baselines" / "inpaint" / "inpainted"
         if inpainted.is_dir():
             backgrounds["inpaint"] = _read_folder(inpainted, names)
-        truths, hidden = _ground_truth(layout, scene, names, shape)
+        source = layout.source_names()
+        truths, hidden = ground_truth(scene, [source.get(Path(n).stem, Path(n).stem) for n in names], shape)
         for method, frames in backgrounds.items():
             recovered = [f.astype(np.float32) / 255.0 for f in frames]
-            methods[method].update({f"background_{k}": v for k, v in background_psnr(recovered, truths, hidden).items()})
-            methods[method].update({f"background_{k}": v for k, v in background_ssim(recovered, truths, hidden).items()})
+            scores = {**background_psnr(recovered, truths, hidden), **background_ssim(recovered, truths, hidden)}
+            methods[method].update({f"background_{k}": v for k, v in scores.items()})
         truth_cameras = json.loads((scene / "cameras.json").read_text())
-        source = layout.source_names()
         truth = {f["name"]: np.array(f["viewmat"]) for f in truth_cameras["frames"]}
         estimated = {f"{source.get(Path(n).stem, Path(n).stem)}.png": v for n, v in zip(names, cameras.viewmats)}
         pose = pose_errors(estimated, truth)
@@ -148,26 +148,8 @@ def _style_distances(layout, config, cameras, inputs, outputs, masks, methods) -
         if "overall" in distances:
             methods[method]["style_distance"] = distances["overall"]["after"]
             methods[method]["style_distance_input"] = distances["overall"]["before"]
-            methods[method]["style_distance_by_region"] = {k: v["after"] for k, v in distances.items() if k != "overall"}
-
-
-def _ground_truth(layout: RunLayout, scene: Path, names: list[str], shape) -> tuple[list, list]:
-    """The scene's person-free frames and true person masks for the run's frames, at the run's size."""
-    source = layout.source_names()
-    truths, hidden = [], []
-    for name in names:
-        stem = source.get(Path(name).stem, Path(name).stem)
-        path = scene / "background" / f"{stem}.png"
-        if not path.is_file():
-            raise InputError(f"ground truth {path} missing: is {scene} the scene this run was made from?")
-        truth = io.read_image(path)
-        mask = io.read_gray(scene / "masks" / f"{stem}.png") > 0
-        if truth.shape[:2] != shape:
-            truth = cv2.resize(truth, shape[::-1], interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(mask.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-        truths.append(truth.astype(np.float32) / 255.0)
-        hidden.append(mask)
-    return truths, hidden
+            methods[method]["style_distance_by_region"] = {k: v["after"] for k, v in distances.items()
+                                                           if k != "overall"}
 
 
 def _runtime(layout: RunLayout) -> dict:

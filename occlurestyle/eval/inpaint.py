@@ -84,11 +84,11 @@ def _sweep(masks: np.ndarray, flows: np.ndarray, order: range, step: int) -> tup
     count, h, w = masks.shape
     source = np.full((count, h, w), -1, np.int32)
     position = np.zeros((count, h, w, 2), np.float32)
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
     for t in order:
         known = ~masks[t]
         source[t][known] = t
-        position[t][known] = np.stack([gx, gy], -1)[known]
+        position[t][known] = grid[known]
         previous = t - step
         if not 0 <= previous < count or not masks[t].any():
             continue

@@ -31,7 +31,7 @@ def write_report(run_dir: str | Path, metrics: dict | None = None) -> Path:
         metrics = json.loads((layout.root / "metrics.json").read_text())
     assets = layout.root / "report"
     assets.mkdir(exist_ok=True)
-    fps = json.loads(layout.frames_info.read_text()).get("fps", 30.0) if layout.frames_info.is_file() else 30.0
+    fps = layout.fps()
     videos = []
     if _side_by_side(layout, assets / "side_by_side.mp4", fps):
         videos.append(("report/side_by_side.mp4", "input | masks | inpaint-then-stylize | ours | flythrough"))
@@ -50,7 +50,8 @@ def _side_by_side(layout: RunLayout, out: Path, fps: float) -> bool:
     names = sorted(p.name for p in final.glob("*.png")) if final.is_dir() else []
     if not names:
         return False
-    flythrough = list(io.iter_frames(layout.root / "flythrough.mp4")) if (layout.root / "flythrough.mp4").is_file() else []
+    video = layout.root / "flythrough.mp4"
+    flythrough = [image for _, image in io.iter_frames(video)] if video.is_file() else []
     inpaint = layout.root / "baselines" / "inpaint" / "frames"
 
     def panels():
@@ -66,7 +67,7 @@ def _side_by_side(layout: RunLayout, out: Path, fps: float) -> bool:
                 row.append((io.read_image(inpaint / name), "inpaint-then-stylize"))
             row.append((io.read_image(final / name), "ours"))
             if flythrough:
-                row.append((flythrough[min(t, len(flythrough) - 1)][1][:frame.shape[0], :frame.shape[1]], "flythrough"))
+                row.append((flythrough[min(t, len(flythrough) - 1)][:frame.shape[0], :frame.shape[1]], "flythrough"))
             yield np.concatenate([_label(_fit(image), text) for image, text in row], axis=1)
 
     io.write_video(out, panels(), fps=fps)

@@ -58,7 +58,7 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
     elif options.masker == "auto":
         from .auto_masker import AutoMaskOptions, auto_masks
 
-        raw = auto_masks(frames, float(info.get("fps", 30.0)), AutoMaskOptions(**options.auto), progress)
+        raw = auto_masks(frames, layout.fps(), AutoMaskOptions(**options.auto), progress)
     else:
         raise InputError(f"unknown masker {options.masker!r}; choose one of {', '.join(MASKERS)}")
     masks = clean_masks(raw, options.dilate, options.fill_holes, options.min_blob, options.temporal)

@@ -124,10 +124,7 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
             # 10th 0.73, no cap 0.62: floor-contact depth is for new views, the mask for this one
             cap = float("inf")
             if background_depths is not None:
-                under = background_depths[f][pixels]
-                under = under[np.isfinite(under)]
-                if len(under):  # clear of the compositor's soft depth band, not on its midpoint
-                    cap = float(np.percentile(under, cap_percentile)) * (1.0 - IN_FRONT_MARGIN)
+                cap = _in_front_of(background_depths[f], pixels, cap_percentile)
             frame_records.append({"track": match.track, "box": [int(xs.min()), int(ys.min()), int(xs.max()),
                                                                 int(ys.max())], "floor_depth": depth, "cap": cap,
                                   "source": source, "foot_pixel": [float(feet[:, 0].mean()), float(feet[:, 1].max())]})
@@ -147,19 +144,28 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
         layers.append(np.dstack([frame.astype(np.float32) / 255.0, alpha]))
         depth_map = np.full(mask.shape, np.inf, np.float32)
         for record, (_, pixels) in zip(records[f], blobs_per_frame[f]):
-            # the soft edge reaches a pixel beyond the mask: give it the person's depth too
-            grown = cv2.dilate(pixels.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-            depth_map[grown] = np.minimum(depth_map[grown], record["depth"])
+            _paint_depth(depth_map, pixels, record["depth"])
         for pixels in fragments_per_frame[f]:
             # too small to place in 3D (a hand seen between furniture), but seen here: in front of
             # what it covers, so shown along the original path
-            under = background_depths[f][pixels] if background_depths is not None else np.empty(0)
-            under = under[np.isfinite(under)]
-            depth = float(under.min()) * (1.0 - IN_FRONT_MARGIN) if len(under) else 0.0
-            grown = cv2.dilate(pixels.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-            depth_map[grown] = np.minimum(depth_map[grown], depth)
+            depth = _in_front_of(background_depths[f], pixels) if background_depths is not None else float("inf")
+            _paint_depth(depth_map, pixels, depth if np.isfinite(depth) else 0.0)
         depth_maps.append(depth_map)
     return layers, depth_maps, records
+
+
+def _in_front_of(background_depth: np.ndarray, pixels: np.ndarray, percentile: float = 0.0) -> float:
+    """A depth just in front of the background under `pixels` (inf when none is rendered there): clear of
+    the compositor's soft depth band, not on its midpoint."""
+    under = background_depth[pixels]
+    under = under[np.isfinite(under)]
+    return float(np.percentile(under, percentile)) * (1.0 - IN_FRONT_MARGIN) if len(under) else float("inf")
+
+
+def _paint_depth(depth_map: np.ndarray, pixels: np.ndarray, depth: float) -> None:
+    """Give `pixels` (grown by the alpha matte's soft edge, which reaches beyond the mask) `depth`."""
+    grown = cv2.dilate(pixels.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    depth_map[grown] = np.minimum(depth_map[grown], depth)
 
 
 def _world_placement(record: dict, K: np.ndarray, viewmat: np.ndarray) -> dict:
