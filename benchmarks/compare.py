@@ -50,7 +50,7 @@ def clip_config(name: str, out: Path, masks: str, train_steps: int) -> RunConfig
 
 def table(results: dict) -> str:
     header = (f"{'clip':14s} {'method':10s} {'warp1 e3':>9s} {'warp7 e3':>9s} {'vs inp':>7s} {'leak':>6s} "
-              f"{'style':>6s} {'PSNR all':>9s} {'PSNR hid':>9s} {'SSIM hid':>9s} {'time s':>7s}")
+              f"{'people':>6s} {'style':>6s} {'PSNR all':>9s} {'PSNR hid':>9s} {'SSIM hid':>9s} {'time s':>7s}")
     lines = [header, "-" * len(header)]
 
     def number(value, scale=1.0, digits=2, width=9):
@@ -63,7 +63,8 @@ def table(results: dict) -> str:
             ratio = f"{warp / reference:6.2f}x" if warp is not None and reference else f"{'-':>7s}"
             lines.append(
                 f"{clip:14s} {method:10s} {number(warp, 1000)} {number(m.get('warping_error_gap7'), 1000)} {ratio} "
-                f"{number(m.get('person_mean_abs_change_8bit'), width=6)} {number(m.get('style_distance'), width=6)} "
+                f"{number(m.get('person_mean_abs_change_8bit'), width=6)} {number(m.get('visible_person_iou'), digits=3, width=6)} "
+                f"{number(m.get('style_distance'), width=6)} "
                 f"{number(m.get('background_psnr_all'))} {number(m.get('background_psnr_disoccluded'))} "
                 f"{number(m.get('background_ssim_disoccluded'), digits=3)} "
                 f"{number(metrics['runtime'].get(method, {}).get('total'), digits=0, width=7)}")

@@ -163,6 +163,12 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
             means = load_ply(layout.background_ply)["means"].numpy()
             floor = fit_plane(means[regions.labels == regions.names.index("floor")])
     depths = [np.load(p) for p in _render_depths(layout, cameras)]
+    if config.masker == "auto":  # motion masks spill and lag; the background model corrects them
+        from .occlusion.matte import refine_with_background
+
+        renders = layout.renders / "background"
+        masks = [refine_with_background(mask, frame / 255.0, io.read_image(renders / f"{Path(name).stem}.png") / 255.0)
+                 for mask, frame, name in zip(masks, frames, cameras.names)]
     layers, depth_maps, records = person_layers(frames, masks, cameras.Ks, cameras.viewmats, floor, depths)
     write_people(layout.people, cameras.names, layers, depth_maps, records, progress=progress)
 

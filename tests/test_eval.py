@@ -130,6 +130,7 @@ def test_ours_is_steadier_than_2d_baselines_and_leaves_people_untouched(evaluate
     assert ours["warping_error_gap1"] < naive["warping_error_gap1"]
     assert ours["person_mean_abs_change_8bit"] == 0.0 and inpaint["person_mean_abs_change_8bit"] == 0.0
     assert naive["person_mean_abs_change_8bit"] > 10.0
+    assert 0.8 < ours["visible_person_iou"] <= 1.0  # people as composited vs their true visible pixels
     for method in ("ours", "inpaint"):  # the recovered background is scored against the scene's truth
         assert 5.0 < metrics["methods"][method]["background_psnr_all"] < 60.0
         assert 0.0 < metrics["methods"][method]["background_ssim_disoccluded"] <= 1.0

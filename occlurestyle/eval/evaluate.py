@@ -4,13 +4,15 @@
 Per method (ours = `renders/final`, the composited frames along the original path; the baselines of
 `eval.baselines`; the input itself as the floor of what the flow measure can tell):
 - temporal warping error at frame gaps 1 and 7 (`eval.temporal`), mean and per frame;
-- leakage: change of the person pixels against the input (`metrics.leakage`, the masks without the
-  masks stage's safety margin);
+- leakage: change of the person pixels against the input (`metrics.leakage`, on the pixels the run's
+  person layers hold solid: what it took for people; how right that is, the IoU below says);
 - style distance: per scene region (rendered labels of the stylized model, people excluded), the
   sliced Wasserstein distance of the output's colours to the matched style region's;
 - with a sample scene's ground truth: the recovered background (ours: `renders/background`, the
   person-free model before stylization; inpaint-then-stylize: its inpainted frames) against the true
-  person-free frames, PSNR and SSIM over all pixels and over the pixels people hid; pose error.
+  person-free frames, PSNR and SSIM over all pixels and over the pixels people hid; pose error; and
+  for ours the visible-person IoU: the people as composited (alpha > 0.5) against their true visible
+  pixels, which is what depth order and the mattes decide together.
 Runtime per stage comes from the manifest and the baselines' own timings.
 """
 
@@ -25,11 +27,13 @@ import numpy as np
 from ..errors import InputError
 from ..fsutil import write_json
 from ..layout import RunLayout
+from ..occlusion.composite import person_alpha
 from ..occlusion.masks import read_masks
+from ..occlusion.people import read_people
 from ..scenes import io
 from .background import ground_truth
 from .baselines import KINDS, run_baseline
-from .metrics import background_psnr, background_ssim, leakage, pose_errors
+from .metrics import background_psnr, background_ssim, leakage, pose_errors, sequence_mask_iou
 from .temporal import WarpingError
 
 LABELS = {"input": "input video (reference)", "ours": "OccluReStyle3D (ours)",
@@ -68,7 +72,13 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
         if folder.is_dir():
             outputs[kind] = _read_folder(folder, names)
     masks = read_masks(layout.root, names, shape)
-    people = read_masks(layout.root, names, shape, undilated=True)
+    scene = Path(scene_dir) if scene_dir else find_scene(layout)
+    truths = true_people = None
+    if scene is not None:
+        source = layout.source_names()
+        truths, true_people = ground_truth(scene, [source.get(Path(n).stem, Path(n).stem) for n in names], shape)
+    held, shown = _people_alphas(layout, names)
+    people = [alpha >= 1.0 for alpha in held]  # what the run took for people (how well: the IoU below)
 
     warp = WarpingError(np.stack(inputs), np.stack(masks), gaps, progress=progress)
     per_frame, methods = {}, {}
@@ -81,18 +91,18 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
         methods[method] = row
     _style_distances(layout, config, cameras, inputs, outputs, masks, methods)
 
-    scene = Path(scene_dir) if scene_dir else find_scene(layout)
     pose = None
     if scene is not None:
+        methods["ours"].update({f"visible_person_{k}": v for k, v in
+                                sequence_mask_iou((a > 0.5, t) for a, t in zip(shown, true_people)).items()})
         backgrounds = {"ours": _read_folder(layout.renders / "background", names)}
         inpainted = layout.root / "baselines" / "inpaint" / "inpainted"
         if inpainted.is_dir():
             backgrounds["inpaint"] = _read_folder(inpainted, names)
-        source = layout.source_names()
-        truths, hidden = ground_truth(scene, [source.get(Path(n).stem, Path(n).stem) for n in names], shape)
         for method, frames in backgrounds.items():
             recovered = [f.astype(np.float32) / 255.0 for f in frames]
-            scores = {**background_psnr(recovered, truths, hidden), **background_ssim(recovered, truths, hidden)}
+            scores = {**background_psnr(recovered, truths, true_people),
+                      **background_ssim(recovered, truths, true_people)}
             methods[method].update({f"background_{k}": v for k, v in scores.items()})
         truth_cameras = json.loads((scene / "cameras.json").read_text())
         truth = {f["name"]: np.array(f["viewmat"]) for f in truth_cameras["frames"]}
@@ -108,6 +118,18 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     })
     write_json(metrics_path, _finite(metrics))
     return metrics
+
+
+def _people_alphas(layout: RunLayout, names: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per frame, the alpha of the run's person layer and the alpha with which the composite showed
+    it (depth-tested against the stylized background along the original path)."""
+    held, shown = [], []
+    for name in names:
+        layer, person_depth = read_people(layout.people, name)
+        background_depth = np.load(layout.renders / "original" / f"{Path(name).stem}_depth.npy")
+        held.append(layer[..., 3])
+        shown.append(person_alpha(layer, person_depth, background_depth))
+    return held, shown
 
 
 def _read_folder(folder: Path, names: list[str]) -> list[np.ndarray]:

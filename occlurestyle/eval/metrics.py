@@ -63,7 +63,7 @@ def sequence_mask_iou(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict:
         inter, union = inter + i, union + u
         if gt.any():
             per_frame.append(i / u)
-    return {"iou": inter / union if union else 1.0, "mean_frame_iou": float(np.mean(per_frame)) if per_frame else 1.0,
+    return {"iou": float(inter / union) if union else 1.0, "mean_frame_iou": float(np.mean(per_frame)) if per_frame else 1.0,
             "frames": len(per_frame)}
 
 

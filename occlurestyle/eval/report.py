@@ -107,6 +107,7 @@ def _table(metrics: dict) -> str:
         ("gap-1 error vs inpaint-then-stylize", lambda m: _ratio(m.get("warping_error_gap1"),
                                                                   reference.get("warping_error_gap1"))),
         ("leakage: mean change of person pixels (8-bit)", lambda m: _format(m.get("person_mean_abs_change_8bit"))),
+        ("people shown vs their true visible pixels (IoU)", lambda m: _format(m.get("visible_person_iou"), 3)),
         ("style distance (Lab SWD, lower = closer)", lambda m: _format(m.get("style_distance"))),
         ("background PSNR all / hidden (dB)", lambda m: _pair(m.get("background_psnr_all"),
                                                               m.get("background_psnr_disoccluded"))),

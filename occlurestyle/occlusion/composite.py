@@ -24,6 +24,12 @@ def depth_visibility(person_depth: np.ndarray, background_depth: np.ndarray, ban
     return visibility.astype(np.float32)
 
 
+def person_alpha(layer: np.ndarray, person_depth: np.ndarray, background_depth: np.ndarray,
+                 band: float = 0.03) -> np.ndarray:
+    """How much of the person `layer` [H,W,4] shows over a background at `background_depth`."""
+    return layer[..., 3] * depth_visibility(person_depth, background_depth, band)
+
+
 def harmonize(person_rgb: np.ndarray, alpha: np.ndarray, original_background: np.ndarray,
               new_background: np.ndarray, strength: float, radius: int = 25) -> np.ndarray:
     """The person's colour times the (blurred) ratio new/original background around them, to `strength`."""
@@ -43,7 +49,7 @@ def composite(background: np.ndarray, background_depth: np.ndarray, layer: np.nd
               ) -> tuple[np.ndarray, np.ndarray]:
     """Composite an RGBA person `layer` [H,W,4] (0-1) with `person_depth` [H,W] over `background` [H,W,3]
     with `background_depth` [H,W]. Returns the image and the final person alpha."""
-    alpha = layer[..., 3] * depth_visibility(person_depth, background_depth, band)
+    alpha = person_alpha(layer, person_depth, background_depth, band)
     person = layer[..., :3]
     if harmonization > 0 and original_background is not None:
         person = harmonize(person, layer[..., 3], original_background, background, harmonization)
