@@ -171,6 +171,7 @@ def run_all(
     strength: float = typer.Option(1.0, help="style strength, 0-1"),
     texture: bool = typer.Option(False, help="lay the style's textures onto the surfaces"),
     harmonization: float = typer.Option(0.0, help="people's lighting follows the restyled room (0 = untouched)"),
+    shadow: float = typer.Option(0.35, help="darkening of the floor under the people's feet (0 = none)"),
     flythrough: str = typer.Option("orbit", help="new camera path: orbit, dolly, spline, fixed, original"),
 ) -> None:
     """Every stage, video to final.mp4 and flythrough.mp4; a re-run skips finished stages."""
@@ -179,7 +180,7 @@ def run_all(
     config = RunConfig(video=str(video), style=str(style), style_labels=str(style_labels) if style_labels else None,
                        masker=masker, mask_dir=str(mask_dir) if mask_dir else None, stride=stride, max_side=max_side,
                        max_frames=max_frames, train_steps=train_steps, strength=strength, texture=texture,
-                       harmonization=harmonization, flythrough=flythrough)
+                       harmonization=harmonization, shadow=shadow, flythrough=flythrough)
     run_pipeline(config, out, log=typer.echo)
     typer.echo(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'}")
 

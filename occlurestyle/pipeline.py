@@ -39,6 +39,7 @@ class RunConfig:
     strength: float = 1.0
     texture: bool = False
     harmonization: float = 0.0
+    shadow: float = 0.35
     flythrough: str = "orbit"
     fps: float = 30.0
 
@@ -52,7 +53,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("stylize", ("style", "style_labels", "strength", "texture")),
     ("people", ()),
     ("render", ("flythrough",)),
-    ("composite", ("harmonization", "fps")),
+    ("composite", ("harmonization", "shadow", "fps")),
 ]
 
 
@@ -204,7 +205,7 @@ def _render(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 def _composite(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .occlusion.compose_run import composite_run
 
-    metrics = composite_run(layout, config.harmonization, config.fps, progress=progress)
+    metrics = composite_run(layout, config.harmonization, config.shadow, config.fps, progress=progress)
     write_json(layout.root / "metrics.json", metrics)
 
 

@@ -14,6 +14,7 @@ from occlurestyle.errors import InputError
 from occlurestyle.occlusion.composite import composite, depth_visibility
 from occlurestyle.occlusion.matte import refine_with_background
 from occlurestyle.occlusion.people import alpha_matte, contact_depth
+from occlurestyle.occlusion.shadows import contact_shading
 from occlurestyle.pipeline import RunConfig, run_pipeline, stage_hashes
 from occlurestyle.render.paths import PATHS, camera_path, look_at
 
@@ -65,6 +66,24 @@ def test_background_model_cuts_mask_spill_and_adds_missed_person_pixels():
     # a person the model learnt (the render shows them too) gives no evidence: the mask stays
     assert (refine_with_background(found, frame, frame) == found).all()
     assert not refine_with_background(np.zeros_like(found), frame, render).any()
+
+
+def test_contact_shadow_darkens_the_visible_floor_under_the_feet():
+    K = np.array([[100.0, 0, 80], [0, 100.0, 60], [0, 0, 1]])
+    viewmat = look_at(np.array([0.0, 0.0, 1.5]), np.array([0.0, 5.0, 1.5]), np.array([0.0, 0.0, 1.0]))
+    up = np.array([0.0, 0.0, 1.0])
+    record = {"foot_world": [0.0, 4.0, 0.0], "height_world": 1.7, "feet_on_floor": True}
+    far = np.full((120, 160), np.inf, np.float32)
+    shading = contact_shading([record], viewmat, K, up, far, 0.4)
+    foot_v = int(60 + 100 * 1.5 / 4.0)  # the foot's pixel row (see the contact-depth test)
+    assert shading.min() == pytest.approx(0.6, abs=0.01)
+    assert np.unravel_index(shading.argmin(), shading.shape) == pytest.approx((foot_v, 80), abs=1)
+    assert (shading[:60] == 1.0).all() and shading[foot_v, 0] > 0.99  # above the horizon; far along the floor
+    table = far.copy()
+    table[foot_v - 5:foot_v + 6, 70:91] = 3.0  # something nearer than the floor hides the shadow
+    assert (contact_shading([record], viewmat, K, up, table, 0.4)[foot_v - 5:foot_v + 6, 70:91] == 1.0).all()
+    assert (contact_shading([record], viewmat, K, up, far, 0.0) == 1.0).all()
+    assert (contact_shading([{**record, "feet_on_floor": False}], viewmat, K, up, far, 0.4) == 1.0).all()
 
 
 @pytest.mark.parametrize("kind", PATHS)

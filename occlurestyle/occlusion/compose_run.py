@@ -3,7 +3,7 @@
 final.mp4: each registered frame's person layer composited by depth over the stylized background
 rendered from that frame's camera (frames also kept as renders/final/*.png, lossless). flythrough.mp4:
 the stylized room along the new path with, at each time step, that frame's people as billboards at
-their floor positions. Returns figures for metrics.json.
+their floor positions. Both with soft contact shadows under the people's feet (`shadows`). Returns figures for metrics.json.
 """
 
 from __future__ import annotations
@@ -20,22 +20,28 @@ from ..scenes import io
 from .billboards import people_on_new_view
 from .composite import composite
 from .people import read_people
+from .shadows import contact_shading
 
 
-def composite_run(layout: RunLayout, harmonization: float = 0.0, fps: float = 30.0, progress: bool = True) -> dict:
+def composite_run(layout: RunLayout, harmonization: float = 0.0, shadow: float = 0.0, fps: float = 30.0,
+                  progress: bool = True) -> dict:
     from ..recon.exports import read_cameras
 
     cameras = read_cameras(layout.sparse)
     records = {f["name"]: f["people"] for f in json.loads((layout.people / "depth.json").read_text())["frames"]}
     stylized = layout.renders / "original"
     original = layout.renders / "background"
+    up = -cameras.viewmats[:, 1, :3].mean(0)
+    up /= np.linalg.norm(up)
     final_frames, leak = [], 0.0
     with atomic_dir(layout.renders / "final", overwrite=True) as tmp:
-        for name in tqdm(cameras.names, desc="composite", disable=not progress):
+        for index, name in enumerate(tqdm(cameras.names, desc="composite", disable=not progress)):
             stem = Path(name).stem
             background = io.read_image(stylized / f"{stem}.png").astype(np.float32) / 255.0
             background_depth = np.load(stylized / f"{stem}_depth.npy")
             layer, person_depth = read_people(layout.people, name)
+            background *= contact_shading(records.get(name, []), cameras.viewmats[index], cameras.Ks[index], up,
+                                          background_depth, shadow)[..., None]
             before = None
             if harmonization > 0 and (original / f"{stem}.png").is_file():
                 before = io.read_image(original / f"{stem}.png").astype(np.float32) / 255.0
@@ -52,8 +58,6 @@ def composite_run(layout: RunLayout, harmonization: float = 0.0, fps: float = 30
         io.write_video(layout.root / "final.mp4", final_frames, fps=fps)
     flythrough = layout.renders / "flythrough"
     fly_names = sorted(p.name for p in flythrough.glob("*.png"))
-    up = -cameras.viewmats[:, 1, :3].mean(0)
-    up /= np.linalg.norm(up)
 
     def flythrough_frames():
         path = json.loads((flythrough / "path.json").read_text()) if (flythrough / "path.json").is_file() else None
@@ -66,6 +70,7 @@ def composite_run(layout: RunLayout, harmonization: float = 0.0, fps: float = 30
                 continue
             viewmat, K = np.array(path["viewmats"][t]), np.array(path["Ks"][t])
             layer, _ = read_people(layout.people, source)
+            background *= contact_shading(records.get(source, []), viewmat, K, up, depth, shadow)[..., None]
             people, people_depth = people_on_new_view(layer, records.get(source, []), viewmat, K, up,
                                                       background.shape[1], background.shape[0])
             image, _ = composite(background, depth, people, people_depth)
@@ -75,4 +80,4 @@ def composite_run(layout: RunLayout, harmonization: float = 0.0, fps: float = 30
         io.write_video(layout.root / "flythrough.mp4", flythrough_frames(), fps=fps)
     return {"frames": len(cameras.names), "flythrough_frames": len(fly_names),
             "person_pixel_max_change_8bit": leak if harmonization == 0 else None,
-            "harmonization": harmonization}
+            "harmonization": harmonization, "shadow": shadow}

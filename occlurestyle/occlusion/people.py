@@ -7,7 +7,7 @@ to frame and given a depth: the camera rays through its lowest mask pixels meet 
 the floor, the rendered background depth just around the feet stands in, then the previous frame's.
 Depths are median-smoothed over time, and in each frame capped to stay in front of the background the
 person covers (they are visible there). `people/depth.json` lists, per frame, each person's track,
-box, depths and world placement; `people/NNNNNN_depth.npy` is the per-pixel person depth (inf where
+box, depths, world placement and whether its feet stand on visible floor; `people/NNNNNN_depth.npy` is the per-pixel person depth (inf where
 no person).
 """
 
@@ -125,9 +125,14 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
             cap = float("inf")
             if background_depths is not None:
                 cap = _in_front_of(background_depths[f], pixels, cap_percentile)
+            # a person cut by the frame's side may be an arm reaching in: its lowest pixels are no feet
+            whole = ys.max() - ys.min() > xs.max() - xs.min() and xs.min() > 0 and xs.max() < mask.shape[1] - 1
+            feet_on_floor = (source == "floor contact" and whole and background_depths is not None
+                             and _on_visible_floor(background_depths[f], feet, depth))
             frame_records.append({"track": match.track, "box": [int(xs.min()), int(ys.min()), int(xs.max()),
                                                                 int(ys.max())], "floor_depth": depth, "cap": cap,
-                                  "source": source, "foot_pixel": [float(feet[:, 0].mean()), float(feet[:, 1].max())]})
+                                  "source": source, "foot_pixel": [float(feet[:, 0].mean()), float(feet[:, 1].max())],
+                                  "feet_on_floor": bool(feet_on_floor)})
             blobs.append((match.track, pixels))
         records.append(frame_records)
         blobs_per_frame.append(blobs)
@@ -162,6 +167,20 @@ def _in_front_of(background_depth: np.ndarray, pixels: np.ndarray, percentile: f
     return float(np.percentile(under, percentile)) * (1.0 - IN_FRONT_MARGIN) if len(under) else float("inf")
 
 
+def _on_visible_floor(background_depth: np.ndarray, feet: np.ndarray, floor_depth: float,
+                      tolerance: float = 0.15) -> bool:
+    """Whether the lowest mask pixels are feet standing on floor the camera sees: the background just
+    below them is at the floor-contact depth. Not when the person is cut by the image's edge or by
+    furniture in front (then the lowest pixels are not feet and the contact point is a guess)."""
+    height, width = background_depth.shape
+    rows = np.minimum(feet[:, 1].astype(int) + 3, height - 1)
+    if rows.max() >= height - 1:
+        return False
+    below = background_depth[rows, np.clip(feet[:, 0].astype(int), 0, width - 1)]
+    below = below[np.isfinite(below)]
+    return bool(len(below)) and abs(float(np.median(below)) - floor_depth) <= tolerance * floor_depth
+
+
 def _paint_depth(depth_map: np.ndarray, pixels: np.ndarray, depth: float) -> None:
     """Give `pixels` (grown by the alpha matte's soft edge, which reaches beyond the mask) `depth`."""
     grown = cv2.dilate(pixels.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
@@ -181,7 +200,8 @@ def _world_placement(record: dict, K: np.ndarray, viewmat: np.ndarray) -> dict:
 
 
 def _smooth_depths(records: list[list[dict]], window: int) -> None:
-    """Median of each track's depth over ±window/2 frames (floor-contact depth jitters with the feet)."""
+    """Median of each track's depth over ±window/2 frames (floor-contact depth jitters with the feet),
+    and a majority vote there on whether its feet stand on visible floor."""
     by_track: dict[int, list[tuple[int, dict]]] = {}
     for f, frame_records in enumerate(records):
         for record in frame_records:
@@ -189,11 +209,13 @@ def _smooth_depths(records: list[list[dict]], window: int) -> None:
     half = window // 2
     for entries in by_track.values():
         depths = np.array([r["floor_depth"] for _, r in entries])
+        on_floor = np.array([r["feet_on_floor"] for _, r in entries])
         for i, (_, record) in enumerate(entries):
             near = depths[max(0, i - half): i + half + 1]
             near = near[np.isfinite(near)]
             if len(near):
                 record["floor_depth"] = float(np.median(near))
+            record["feet_on_floor"] = bool(on_floor[max(0, i - half): i + half + 1].mean() > 0.5)  # no popping shadows
 
 
 def write_people(folder: str | Path, names: list[str], layers, depth_maps, records, progress: bool = True) -> Path:
@@ -207,7 +229,8 @@ def write_people(folder: str | Path, names: list[str], layers, depth_maps, recor
         (tmp / "depth.json").write_text(json.dumps({
             "description": "per frame, each person: track id, box [x0,y0,x1,y1], floor_depth (camera z where the "
                            "feet meet the floor, and its source), depth (capped to stay in front of the background "
-                           "the person covers in this frame), foot_world and height_world for new views",
+                           "the person covers in this frame), foot_world and height_world for new views, feet_on_floor "
+                           "(the lowest pixels are feet on floor the camera sees: contact shadows are drawn)",
             "frames": [{"name": n, "people": r} for n, r in zip(names, records)]}, indent=1))
     return folder
 
