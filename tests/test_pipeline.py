@@ -13,7 +13,7 @@ import pytest
 from occlurestyle.errors import InputError
 from occlurestyle.occlusion.composite import composite, depth_visibility
 from occlurestyle.occlusion.matte import refine_with_background
-from occlurestyle.occlusion.people import alpha_matte, contact_depth
+from occlurestyle.occlusion.people import alpha_matte, contact_depth, person_layers
 from occlurestyle.occlusion.shadows import contact_shading
 from occlurestyle.pipeline import RunConfig, run_pipeline, stage_hashes
 from occlurestyle.render.paths import PATHS, camera_path, look_at
@@ -28,6 +28,25 @@ def test_contact_depth_meets_the_floor():
     depth = contact_depth(np.array([[80.0, v], [82.0, v]]), K, viewmat, np.array([0.0, 0.0, 1.0]), 0.0)
     assert depth == pytest.approx(depth_true, rel=1e-6)
     assert contact_depth(np.array([[80.0, 30.0]]), K, viewmat, np.array([0.0, 0.0, 1.0]), 0.0) is None
+
+
+def test_a_person_standing_on_a_bed_is_placed_on_it_not_on_the_floor_behind():
+    K = np.array([[100.0, 0, 80], [0, 100.0, 60], [0, 0, 1]])
+    viewmat = look_at(np.array([0.0, 0.0, 1.5]), np.array([0.0, 5.0, 1.5]), np.array([0.0, 0.0, 1.0]))
+    v, u = np.mgrid[:120, :160] + 0.5
+    slope = (v - 60) / 100  # camera looks along +y: a ray drops `slope` metres per metre of depth
+    with np.errstate(divide="ignore"):
+        floor, bed = 1.5 / slope, 1.0 / slope  # depth where each ray meets the floor / the bed top (0.5 m)
+    depth = np.where(slope > 0, floor, np.inf)
+    depth = np.where((slope > 0) & (bed >= 3) & (bed <= 5), bed, depth).clip(max=8.0).astype(np.float32)  # wall at 8 m
+    feet_row = int(60 + 100 * 1.0 / 4.0)  # feet on the bed top, 4 m ahead
+    mask = np.zeros((120, 160), bool)
+    mask[feet_row - 40:feet_row, 75:86] = True
+    frame = np.zeros((120, 160, 3), np.uint8)
+    _, _, records = person_layers([frame], [mask], K[None], viewmat[None], (np.array([0.0, 0.0, 1.0]), 0.0), [depth])
+    person = records[0][0]
+    assert person["floor_depth"] > 5.5 and not person["feet_on_floor"]  # the ray through the feet meets the floor far behind
+    assert person["standing_depth"] == pytest.approx(4.0, rel=0.15) and person["foot_world"][2] == pytest.approx(0.5, abs=0.1)
 
 
 def test_depth_order_and_soft_edges():

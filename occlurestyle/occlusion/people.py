@@ -6,9 +6,11 @@ to frame and given a depth: the camera rays through its lowest mask pixels meet 
 (fitted to the floor Gaussians of the scene regions); when the feet are not visible or the rays miss
 the floor, the rendered background depth just around the feet stands in, then the previous frame's.
 Depths are median-smoothed over time, and in each frame capped to stay in front of the background the
-person covers (they are visible there). `people/depth.json` lists, per frame, each person's track,
-box, depths, world placement and whether its feet stand on visible floor; `people/NNNNNN_depth.npy` is the per-pixel person depth (inf where
-no person).
+person covers (they are visible there). Whether the lowest pixels are feet on floor the camera sees
+decides the contact shadow; feet resting on something nearer than the floor behind (a bed) place the
+person on it for new views. `people/depth.json` lists, per frame, each person's track, box, depths,
+world placement and whether its feet stand on visible floor; `people/NNNNNN_depth.npy` is the
+per-pixel person depth (inf where no person).
 """
 
 from __future__ import annotations
@@ -127,12 +129,15 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
                 cap = _in_front_of(background_depths[f], pixels, cap_percentile)
             # a person cut by the frame's side may be an arm reaching in: its lowest pixels are no feet
             whole = ys.max() - ys.min() > xs.max() - xs.min() and xs.min() > 0 and xs.max() < mask.shape[1] - 1
-            feet_on_floor = (source == "floor contact" and whole and background_depths is not None
-                             and _on_visible_floor(background_depths[f], feet, depth))
+            ground = _ground_below(background_depths[f], feet) if background_depths is not None and whole else None
+            feet_on_floor = source == "floor contact" and ground is not None and abs(ground - depth) <= 0.15 * depth
+            # feet resting on something nearer than the floor behind it (a bed, a step): they stand on it
+            standing = ground if ground is not None and not feet_on_floor and ground < depth else depth
             frame_records.append({"track": match.track, "box": [int(xs.min()), int(ys.min()), int(xs.max()),
                                                                 int(ys.max())], "floor_depth": depth, "cap": cap,
                                   "source": source, "foot_pixel": [float(feet[:, 0].mean()), float(feet[:, 1].max())],
-                                  "feet_on_floor": bool(feet_on_floor)})
+                                  "feet_on_floor": bool(feet_on_floor),
+                                  "standing_depth": standing})
             blobs.append((match.track, pixels))
         records.append(frame_records)
         blobs_per_frame.append(blobs)
@@ -167,18 +172,16 @@ def _in_front_of(background_depth: np.ndarray, pixels: np.ndarray, percentile: f
     return float(np.percentile(under, percentile)) * (1.0 - IN_FRONT_MARGIN) if len(under) else float("inf")
 
 
-def _on_visible_floor(background_depth: np.ndarray, feet: np.ndarray, floor_depth: float,
-                      tolerance: float = 0.15) -> bool:
-    """Whether the lowest mask pixels are feet standing on floor the camera sees: the background just
-    below them is at the floor-contact depth. Not when the person is cut by the image's edge or by
-    furniture in front (then the lowest pixels are not feet and the contact point is a guess)."""
+def _ground_below(background_depth: np.ndarray, feet: np.ndarray) -> float | None:
+    """Depth of the background just below the lowest mask pixels: what the person stands on, if those
+    pixels are feet. None when the person is cut by the image's bottom edge or nothing is rendered."""
     height, width = background_depth.shape
     rows = np.minimum(feet[:, 1].astype(int) + 3, height - 1)
     if rows.max() >= height - 1:
-        return False
+        return None
     below = background_depth[rows, np.clip(feet[:, 0].astype(int), 0, width - 1)]
     below = below[np.isfinite(below)]
-    return bool(len(below)) and abs(float(np.median(below)) - floor_depth) <= tolerance * floor_depth
+    return float(np.median(below)) if len(below) else None
 
 
 def _paint_depth(depth_map: np.ndarray, pixels: np.ndarray, depth: float) -> None:
@@ -189,7 +192,7 @@ def _paint_depth(depth_map: np.ndarray, pixels: np.ndarray, depth: float) -> Non
 
 def _world_placement(record: dict, K: np.ndarray, viewmat: np.ndarray) -> dict:
     """Where the person stands in the world and how tall they are (for billboards on new paths)."""
-    depth = record["floor_depth"]
+    depth = record["standing_depth"]
     if not np.isfinite(depth):
         return {"foot_world": None, "height_world": None}
     u, v = record["foot_pixel"]
@@ -208,13 +211,15 @@ def _smooth_depths(records: list[list[dict]], window: int) -> None:
             by_track.setdefault(record["track"], []).append((f, record))
     half = window // 2
     for entries in by_track.values():
-        depths = np.array([r["floor_depth"] for _, r in entries])
         on_floor = np.array([r["feet_on_floor"] for _, r in entries])
+        for key in ("floor_depth", "standing_depth"):
+            depths = np.array([r[key] for _, r in entries])
+            for i, (_, record) in enumerate(entries):
+                near = depths[max(0, i - half): i + half + 1]
+                near = near[np.isfinite(near)]
+                if len(near):
+                    record[key] = float(np.median(near))
         for i, (_, record) in enumerate(entries):
-            near = depths[max(0, i - half): i + half + 1]
-            near = near[np.isfinite(near)]
-            if len(near):
-                record["floor_depth"] = float(np.median(near))
             record["feet_on_floor"] = bool(on_floor[max(0, i - half): i + half + 1].mean() > 0.5)  # no popping shadows
 
 
@@ -229,8 +234,9 @@ def write_people(folder: str | Path, names: list[str], layers, depth_maps, recor
         (tmp / "depth.json").write_text(json.dumps({
             "description": "per frame, each person: track id, box [x0,y0,x1,y1], floor_depth (camera z where the "
                            "feet meet the floor, and its source), depth (capped to stay in front of the background "
-                           "the person covers in this frame), foot_world and height_world for new views, feet_on_floor "
-                           "(the lowest pixels are feet on floor the camera sees: contact shadows are drawn)",
+                           "the person covers in this frame), feet_on_floor (the lowest pixels are feet on floor the camera "
+                           "sees: contact shadows are drawn), standing_depth (floor_depth, or the depth of what the "
+                           "feet rest on when it is nearer, e.g. a bed), foot_world and height_world for new views",
             "frames": [{"name": n, "people": r} for n, r in zip(names, records)]}, indent=1))
     return folder
 
