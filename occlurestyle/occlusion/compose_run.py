@@ -3,7 +3,8 @@
 final.mp4: each registered frame's person layer composited by depth over the stylized background
 rendered from that frame's camera (frames also kept as renders/final/*.png, lossless). flythrough.mp4:
 the stylized room along the new path with, at each time step, that frame's people as billboards at
-their floor positions. Both with soft contact shadows under the people's feet (`shadows`). Returns figures for metrics.json.
+their floor positions. Both with soft contact shadows under the people's feet (`shadows`). Returns
+figures for metrics.json.
 """
 
 from __future__ import annotations
