@@ -9,8 +9,8 @@ pixel next to the person that the model cannot explain is person the mask missed
 Thresholds come from the frame itself: the model's error on pixels far from every person (its blur,
 texture it did not fit) sets what "explained" means in that frame, so they need no tuning per scene.
 Measured on the sample rooms with auto masks (visible-person IoU against the truth): living_room
-0.791 -> 0.842, office 0.711 -> 0.775, the demo 0.791 -> 0.833. Not for masks that are already
-right: with the true masks it costs 0.08 (person pixels the model happens to match are cut, shadows
+0.791 -> 0.842, office 0.711 -> 0.773, the demo 0.791 -> 0.835. Not for masks that are already
+right: with the true masks it costs 0.07 (person pixels the model happens to match are cut, shadows
 are added), so the people stage applies it to the `auto` masker only.
 """
 
