@@ -1,7 +1,8 @@
 """Scene regions: a semantic label per Gaussian, found without learned weights.
 
 Gravity comes from the cameras (their average up axis). Large planes are found by RANSAC on the
-Gaussian centres (open3d `segment_plane`) and classified by their normal and height: the lowest
+Gaussian centres (`ransac_plane`, seeded numpy: open3d's multithreaded `segment_plane` gave a
+different plane set from run to run, and with it a missing ceiling now and then) and classified by their normal and height: the lowest
 large horizontal plane is the floor, one above the cameras the ceiling, vertical planes with
 (nearly) the whole scene on one side are walls. What is left is clustered with DBSCAN into objects
 named by their height and footprint relative to the room (table, sofa, shelf, object_k). The
@@ -81,7 +82,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     extent = float(np.linalg.norm(hi - lo))
     threshold = plane_threshold * extent
 
-    o3d.utility.random.seed(seed)
+    rng = np.random.default_rng(seed)
     names: list[str] = []
     label = np.full(len(points), -1)
     remaining = np.arange(len(points))
@@ -92,9 +93,8 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     for _ in range(max_planes):
         if len(pool) < min_plane_fraction * len(points):
             break
-        cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[pool]))
-        plane, inliers = cloud.segment_plane(threshold, 3, 1000)
-        inliers = pool[np.asarray(inliers, np.int64)]
+        plane, inliers = ransac_plane(points[pool], threshold, rng)
+        inliers = pool[inliers]
         if len(inliers) < min_plane_fraction * len(points):
             break
         pool = np.setdiff1d(pool, inliers)
@@ -160,6 +160,35 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     full[:] = label[labelled][nearest]
     full[np.flatnonzero(solid)[labelled]] = label[labelled]
     return SceneRegions(full, names, up)
+
+
+def ransac_plane(points: np.ndarray, threshold: float, rng: np.random.Generator, hypotheses: int = 1000,
+                 scored_points: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+    """The plane (n, d) with the most `points` within `threshold`, and those inliers' indices.
+
+    Planes through random point triples are scored on a fixed random subset of the points; the
+    winner is refitted to its inliers by least squares."""
+    sample = points if len(points) <= scored_points else points[rng.choice(len(points), scored_points,
+                                                                               replace=False)]
+    triples = points[rng.integers(0, len(points), (hypotheses, 3))]
+    normals = np.cross(triples[:, 1] - triples[:, 0], triples[:, 2] - triples[:, 0])
+    lengths = np.linalg.norm(normals, axis=1)
+    normals = normals / np.maximum(lengths, 1e-12)[:, None]
+    offsets = -np.einsum("hk,hk->h", normals, triples[:, 0])
+    counts = np.zeros(hypotheses, np.int64)
+    for start in range(0, hypotheses, 200):
+        chunk = slice(start, start + 200)
+        counts[chunk] = (np.abs(sample @ normals[chunk].T + offsets[chunk]) < threshold).sum(0)
+    counts[lengths < 1e-12] = -1  # degenerate (collinear) triples
+    best = int(counts.argmax())
+    inliers = np.flatnonzero(np.abs(points @ normals[best] + offsets[best]) < threshold)
+    normal, offset = fit_plane(points[inliers])
+    refitted = np.flatnonzero(np.abs(points @ normal + offset) < threshold)
+    if len(refitted) >= len(inliers):
+        inliers = refitted
+    else:
+        normal, offset = normals[best], float(offsets[best])
+    return np.append(normal, offset), inliers
 
 
 def fit_plane(points: np.ndarray) -> tuple[np.ndarray, float]:
