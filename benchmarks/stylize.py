@@ -56,6 +56,7 @@ def evaluate(run: Path, scene: Path, style: Path, labels: Path | None, **options
         "seconds": round(seconds, 1), "views": len(picks),
         "swd_reduction_overall": distances["overall"]["reduction"],
         "swd_reduction_floor": distances.get("floor", {}).get("reduction"),
+        "softening": info.get("softening"), "kept_on_key_views": info.get("structure_kept"),
         "structure_correlation": round(float(np.mean([structure_correlation(b, a) for b, a in zip(before, after)])),
                                        3),
         "matches": {m["scene"]: m["style"] for m in info["matches"]},

@@ -138,7 +138,10 @@ def stylize(
     scene_labels: Path = typer.Option(None, help="per-Gaussian labels (stylize/scene_regions.json format)"),
     strength: float = typer.Option(1.0, help="0 = original colours, 1 = full style"),
     texture: bool = typer.Option(False, help="lay the style regions' textures onto the surfaces (patterns)"),
-    lightness: str = typer.Option("linear", help="linear (keeps shading and detail), rank or transport"),
+    lightness: str = typer.Option("transport", help="how each region's lightness is transferred before it is "
+                                                    "softened: transport, rank or linear"),
+    keep_structure: float = typer.Option(0.82, help="soften the lightness until the key views keep this much "
+                                                   "of the scene's edges and texture (0-1; 0 = no check)"),
     key_views: int = typer.Option(8, help="key views the colours are fitted to"),
     stylized_views: Path = typer.Option(None, help="fit to key views stylized by another tool (names as exported)"),
     export_key_views: Path = typer.Option(None, help="only write person-free key views + depth to this folder"),
@@ -152,7 +155,7 @@ def stylize(
         typer.echo(f"wrote {export_background_key_views(run_dir, export_key_views, key_views)}")
         return
     path = run_stylize(run_dir, style, style_labels, strength, scene_labels, texture=texture, lightness=lightness,
-                       stylized_views=stylized_views, key_views=key_views, seed=seed, progress=True)
+                       keep_structure=keep_structure, stylized_views=stylized_views, key_views=key_views, seed=seed, progress=True)
     typer.echo(f"wrote {path}")
 
 
@@ -170,6 +173,8 @@ def run_all(
     train_steps: int = typer.Option(3000, help="background training steps"),
     strength: float = typer.Option(1.0, help="style strength, 0-1"),
     texture: bool = typer.Option(False, help="lay the style's textures onto the surfaces"),
+    keep_structure: float = typer.Option(0.82, help="how much of the room's edges and texture the style must "
+                                                   "keep (0-1; lower = bolder lightness changes)"),
     harmonization: float = typer.Option(0.0, help="people's lighting follows the restyled room (0 = untouched)"),
     shadow: float = typer.Option(0.35, help="darkening of the floor under the people's feet (0 = none)"),
     flythrough: str = typer.Option("orbit", help="new camera path: orbit, dolly, spline, fixed, original"),
@@ -180,7 +185,7 @@ def run_all(
     config = RunConfig(video=str(video), style=str(style), style_labels=str(style_labels) if style_labels else None,
                        masker=masker, mask_dir=str(mask_dir) if mask_dir else None, stride=stride, max_side=max_side,
                        max_frames=max_frames, train_steps=train_steps, strength=strength, texture=texture,
-                       harmonization=harmonization, shadow=shadow, flythrough=flythrough)
+                       keep_structure=keep_structure, harmonization=harmonization, shadow=shadow, flythrough=flythrough)
     run_pipeline(config, out, log=typer.echo)
     typer.echo(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'}")
 

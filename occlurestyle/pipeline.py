@@ -38,6 +38,7 @@ class RunConfig:
     max_gaussians: int = 80_000
     strength: float = 1.0
     texture: bool = False
+    keep_structure: float = 0.82
     harmonization: float = 0.0
     shadow: float = 0.35
     flythrough: str = "orbit"
@@ -50,7 +51,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("masks", ("masker", "mask_dir")),
     ("register", ()),
     ("train", ("train_steps", "max_gaussians")),
-    ("stylize", ("style", "style_labels", "strength", "texture")),
+    ("stylize", ("style", "style_labels", "strength", "texture", "keep_structure")),
     ("people", ()),
     ("render", ("flythrough",)),
     ("composite", ("harmonization", "shadow", "fps")),
@@ -142,7 +143,7 @@ def _stylize(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .stylize.pipeline import stylize
 
     stylize(layout.root, config.style, config.style_labels, config.strength, texture=config.texture,
-            progress=progress)
+            keep_structure=config.keep_structure, progress=progress)
 
 
 def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:

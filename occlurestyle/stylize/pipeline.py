@@ -3,8 +3,11 @@
 splat/background.ply → scene regions (stylize/scene_regions.json) → style regions → matches
 (stylize/matches.json) → colours:
 - default: per region, the colours of its pixels in a few key views are moved onto the matched style
-  region's distribution (one transfer per region, pooled over the views, so the views agree), and the
-  Gaussians' base colours are fitted to those key views;
+  region's distribution (one transfer per region, pooled over the views, so the views agree), the
+  lightness change is softened (`transfer.soften_lightness`) and the Gaussians' base colours are
+  fitted to those key views. If the fitted model's key views keep less of the original's structure
+  than `keep_structure` (correlation of luminance gradient magnitudes), the lightness is softened one
+  step further and fitted again: the strongest stylization that keeps the scene readable;
 - `texture=True`: the style region's texture is laid onto the scene region's surface (patterns such as
   a checker floor survive);
 - `stylized_views=DIR`: key views stylized by any external tool are fitted instead.
@@ -17,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..errors import InputError
+from ..eval.style import structure_correlation
 from ..fsutil import write_json
 from ..layout import RunLayout
 from ..recon.exports import read_cameras
@@ -29,14 +34,19 @@ from .keyviews import export_key_views, fit_colors_to_views, key_view_indices, r
 from .regions import SceneRegions, label_gaussians, render_labels
 from .style_regions import load_style
 from .texture import gaussian_normals, textured_colors
-from .transfer import transfer_colors
+from .transfer import soften_lightness, transfer_colors
 
 
 def stylize(run_dir: str | Path, style: str | Path | None, style_labels: str | Path | None = None,
             strength: float = 1.0, scene_labels: str | Path | None = None, texture: bool = False,
-            structure: float = 0.35, lightness: str = "linear", stylized_views: str | Path | None = None,
+            structure: float = 0.35, lightness: str = "transport", keep_structure: float = 0.82,
+            stylized_views: str | Path | None = None,
             key_views: int = 8, fit_steps: int = 200, seed: int = 0, progress: bool = False) -> Path:
-    """Write `splat/stylized.ply` (and `stylize/scene_regions.json`, `stylize/matches.json`)."""
+    """Write `splat/stylized.ply` (and `stylize/scene_regions.json`, `stylize/matches.json`).
+
+    `structure` is the texture step's; `keep_structure` (0-1, 0 = no check) the colour transfer's."""
+    if not 0.0 <= keep_structure <= 1.0:
+        raise InputError(f"keep_structure must be between 0 (no check) and 1, got {keep_structure}")
     if not 0.0 <= strength <= 1.0:
         raise InputError(f"strength must be between 0 (original) and 1 (full style), got {strength}")
     layout = RunLayout(run_dir)
@@ -73,15 +83,15 @@ def stylize(run_dir: str | Path, style: str | Path | None, style_labels: str | P
         source = str(style)
         picks = key_view_indices(len(cameras.names), key_views)
         targets = weights = None
-        if not texture:
-            targets, weights = _key_view_targets(params, regions, style_regions, matches, cameras, picks, lightness,
-                                                 seed)
-
+    softening = kept = None
     if targets is not None:
         viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
         Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
         start = fit_colors_to_views(start, viewmats, Ks, width, height, targets, weights, steps=fit_steps,
                                     progress=progress, seed=seed)
+    elif not texture:
+        start, softening, kept = _fit_keeping_structure(params, start, regions, style_regions, matches, cameras,
+                                                        picks, lightness, keep_structure, fit_steps, progress, seed)
 
     stylized = dict(params)
     stylized["sh0"] = (1 - strength) * params["sh0"] + strength * start["sh0"]
@@ -89,6 +99,7 @@ def stylize(run_dir: str | Path, style: str | Path | None, style_labels: str | P
     stylized["shN"] = params["shN"] * (1 - strength)
     write_json(layout.stylize / "matches.json", {
         "style": source, "strength": strength, "texture": texture, "structure": structure, "lightness": lightness,
+        "keep_structure": keep_structure, "softening": softening, "structure_kept": kept,
         "key_views": [cameras.names[i] for i in picks], "matches": matches,
     })
     return save_ply(stylized, layout.stylized_ply)
@@ -117,23 +128,53 @@ def _per_gaussian_colors(params, regions, style_regions, matches, colors, textur
     return restyled.astype(np.float32)
 
 
-def _key_view_targets(params, regions, style_regions, matches, cameras, picks, lightness, seed):
-    """Key views of the unstylized model with each region's pixels (pooled over the views) moved onto
-    its style region's colour distribution; weights mark the pixels the model covers."""
+# each step pulls regions' lightness changes together and blurs them more (fractions of image height)
+SOFTENING_STEPS = ((1.0, 0.01), (0.85, 0.015), (0.7, 0.02), (0.55, 0.025), (0.4, 0.03))
+
+
+def _fit_keeping_structure(params, start, regions, style_regions, matches, cameras, picks, lightness,
+                           keep_structure, fit_steps, progress, seed):
+    """Fit the Gaussians' colours to stylized key views, softening their lightness one step at a time
+    until the fitted model's key views keep `keep_structure` of the original's structure (the last
+    step is kept whatever it reaches). Returns (fitted params, softening step, structure kept)."""
+    viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
+    Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
+    width, height = cameras.width, cameras.height
+    views, labels, transferred = _key_view_transfer(params, regions, style_regions, matches, cameras, picks,
+                                                    lightness, seed)
+    weights = torch.from_numpy((labels >= 0).astype(np.float32))
+    for step, (contrast, blur) in enumerate(SOFTENING_STEPS):
+        targets = soften_lightness(views, transferred, labels, contrast, blur * height)
+        # each fit starts afresh: warm-started ones kept the previous step's halos (measured)
+        fitted = fit_colors_to_views(start, viewmats, Ks, width, height, torch.from_numpy(targets.astype(np.float32)),
+                                     weights, steps=fit_steps, progress=progress, seed=seed)
+        rendered = render_views(fitted, viewmats, Ks, width, height)["rgb"].numpy()
+        kept = float(np.mean([structure_correlation(v, r) for v, r in zip(views, rendered)]))
+        if kept >= keep_structure:
+            break
+        if progress:
+            tqdm.write(f"structure kept {kept:.2f} < {keep_structure}: softening the lightness (step {step + 1})")
+    return fitted, step, round(kept, 3)
+
+
+def _key_view_transfer(params, regions, style_regions, matches, cameras, picks, lightness, seed):
+    """Key views of the unstylized model [V,H,W,3], their region labels [V,H,W] (-1: no Gaussian), and
+    the views with each region's pixels (pooled over the views) moved onto its style region's colour
+    distribution."""
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
     Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
     views = render_views(params, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
     labels = render_labels(params, regions.labels, len(regions.names), cameras.viewmats[picks],
                            cameras.Ks[picks], cameras.width, cameras.height)
-    targets = views.copy()
+    transferred = views.copy()
     everything = style_regions.image.reshape(-1, 3)
     for k, match in enumerate(matches):
         here = labels == regions.names.index(match["scene"])
         if here.sum() < 10:
             continue
         target = style_regions.colors(match["style"]) if match["style"] else everything
-        targets[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
-    return torch.from_numpy(targets.astype(np.float32)), torch.from_numpy((labels >= 0).astype(np.float32))
+        transferred[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
+    return views, labels, transferred
 
 
 def export_background_key_views(run_dir: str | Path, out: str | Path, count: int = 8) -> Path:

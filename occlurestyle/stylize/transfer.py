@@ -2,8 +2,14 @@
 
 Sliced optimal transport (iterative 1-D quantile matching along random directions, Pitié et al.)
 moves the scene region's colour distribution onto the style region's; the lightness of the result
-is then replaced by a monotone (histogram-matching) map of the scene's own lightness, so the order
-of light and dark, hence texture and shading, survives while the palette becomes the style's.
+is then chosen by `lightness`: a monotone or linear map of the scene's own lightness, or the
+transport's own.
+
+In images (the key views), `soften_lightness` then keeps the scene's structure: each region's
+lightness change is pulled towards the scene-wide change (`contrast` < 1: two regions the style
+lights very differently do not get a new hard edge between them) and blurred, so the style's
+light/dark balance arrives at low frequency while the scene's own edges, texture and shading stay as
+they were. Chroma is the transfer's, untouched.
 """
 
 from __future__ import annotations
@@ -71,3 +77,26 @@ def transfer_colors(colors: np.ndarray, style_colors: np.ndarray, lightness: str
     elif lightness != "transport":
         raise ValueError(f"lightness must be rank, linear or transport, not {lightness!r}")
     return lab_to_rgb(moved)
+
+
+def soften_lightness(original: np.ndarray, stylized: np.ndarray, labels: np.ndarray, contrast: float,
+                     sigma: float) -> np.ndarray:
+    """`stylized` images [V,H,W,3] (RGB 0-1) with their lightness made the `original`'s plus a smooth
+    change: per region of `labels` [V,H,W] (-1: no region, left as stylized), the mean change is moved
+    towards the mean over all regions by a factor `contrast` (1 keeps it), then the change is blurred
+    by a Gaussian of `sigma` pixels normalised over the labelled pixels."""
+    before, after = rgb_to_lab(original), rgb_to_lab(stylized)
+    valid = labels >= 0
+    change = np.where(valid, after[..., 0] - before[..., 0], 0).astype(np.float32)
+    if valid.any() and contrast != 1:
+        overall = change[valid].mean()
+        for region in np.unique(labels[valid]):
+            here = labels == region
+            change[here] -= (1 - contrast) * (change[here].mean() - overall)
+    if sigma > 0:
+        weight = valid.astype(np.float32)
+        for k in range(len(change)):
+            change[k] = (cv2.GaussianBlur(change[k] * weight[k], (0, 0), sigma)
+                         / np.maximum(cv2.GaussianBlur(weight[k], (0, 0), sigma), 1e-6))
+    after[..., 0] = np.where(valid, before[..., 0] + change, after[..., 0])
+    return lab_to_rgb(after)
