@@ -286,3 +286,36 @@ def test_a_stricter_structure_budget_softens_the_lightness_and_keeps_more(styliz
     softening, structure = kept[0.99]
     assert structure >= 0.99 or softening == len(SOFTENING_STEPS) - 1
     assert structure > kept[0.0][1]
+
+
+def test_texture_step_lays_the_style_floor_pattern_on_the_floor(stylized_run):
+    """With --texture the floor takes the style floor's checker pattern (its light/dark spread, far above
+    the wooden floor's) and palette, seen from cameras the fit never used."""
+    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.gaussians import load_ply
+    from occlurestyle.recon.trainer import render_views
+    from occlurestyle.stylize.pipeline import stylize
+    from occlurestyle.stylize.regions import SceneRegions
+
+    run, _, style_dir = stylized_run
+    stylize(run, style_dir / "style.png", style_dir / "labels.png", texture=True, key_views=3, fit_steps=150,
+            scene_labels=run / "stylize" / "scene_regions.json")
+    info = json.loads((run / "stylize" / "matches.json").read_text())
+    assert next(m for m in info["matches"] if m["scene"] == "floor")["transfer"] == "texture"
+    cameras = read_cameras(run / "colmap" / "sparse" / "0")
+    held = [i for i, n in enumerate(cameras.names) if n not in info["key_views"]]
+    viewmats, Ks = torch.tensor(cameras.viewmats[held]).float(), torch.tensor(cameras.Ks[held]).float()
+    original = load_ply(run / "splat" / "background.ply")
+    before = render_views(original, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
+    after = render_views(load_ply(run / "splat" / "stylized.ply"), viewmats, Ks, cameras.width,
+                         cameras.height)["rgb"].numpy()
+    regions = SceneRegions.load(run / "stylize" / "scene_regions.json")
+    labels = render_labels(original, regions.labels, len(regions.names), cameras.viewmats[held], cameras.Ks[held],
+                           cameras.width, cameras.height)
+    floor = labels == regions.names.index("floor")
+    style = load_style(style_dir / "style.png", style_dir / "labels.png")
+    spread = {name: rgb_to_lab(pixels)[:, 0].std() for name, pixels in
+              (("style", style.colors("floor")), ("before", before[floor]), ("after", after[floor]))}
+    assert spread["after"] > 0.5 * spread["style"] and spread["after"] > 1.5 * spread["before"], spread
+    assert sliced_wasserstein(after[floor], style.colors("floor")) < 0.5 * sliced_wasserstein(
+        before[floor], style.colors("floor"))

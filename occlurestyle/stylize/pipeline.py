@@ -29,11 +29,12 @@ from ..layout import RunLayout
 from ..recon.exports import read_cameras
 from ..recon.gaussians import load_ply, rgb_to_sh0, save_ply, sh0_to_rgb
 from ..recon.trainer import render_views
+from ..render.rasterize import rasterize
 from .correspond import match_regions
 from .keyviews import export_key_views, fit_colors_to_views, key_view_indices, read_stylized_views
 from .regions import SceneRegions, label_gaussians, render_labels
 from .style_regions import load_style
-from .texture import gaussian_normals, textured_colors
+from .texture import gaussian_normals, region_texture, sample_tile, with_scene_lightness
 from .transfer import soften_lightness, transfer_colors
 
 
@@ -77,19 +78,23 @@ def stylize(run_dir: str | Path, style: str | Path | None, style_labels: str | P
         scene_sizes = {n: float(opacity[regions.labels == i].sum()) for i, n in enumerate(regions.names)}
         style_sizes = {n: float((style_regions.labels == i).sum()) for i, n in enumerate(style_regions.names)}
         matches = match_regions(scene_sizes, style_sizes)
-        restyled = _per_gaussian_colors(params, regions, style_regions, matches, colors, texture, structure, seed)
+        restyled, textures = _per_gaussian_colors(params, regions, style_regions, matches, colors, texture,
+                                                  structure, seed)
         start = {**params, "sh0": rgb_to_sh0(torch.from_numpy(restyled))[:, None, :],
                  "shN": torch.zeros_like(params["shN"])}
         source = str(style)
         picks = key_view_indices(len(cameras.names), key_views)
         targets = weights = None
+        if texture:
+            targets, weights = _textured_key_views(params, regions, style_regions, matches, cameras, picks, textures,
+                                                   structure, lightness, seed)
     softening = kept = None
     if targets is not None:
         viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
         Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
         start = fit_colors_to_views(start, viewmats, Ks, width, height, targets, weights, steps=fit_steps,
                                     progress=progress, seed=seed)
-    elif not texture:
+    else:
         start, softening, kept = _fit_keeping_structure(params, start, regions, style_regions, matches, cameras,
                                                         picks, lightness, keep_structure, fit_steps, progress, seed)
 
@@ -105,9 +110,10 @@ def stylize(run_dir: str | Path, style: str | Path | None, style_labels: str | P
     return save_ply(stylized, layout.stylized_ply)
 
 
-def _per_gaussian_colors(params, regions, style_regions, matches, colors, texture, structure, seed) -> np.ndarray:
-    """Each Gaussian's colour from its region's matched style region (texture or colour distribution)."""
-    restyled = colors.copy()
+def _per_gaussian_colors(params, regions, style_regions, matches, colors, texture, structure, seed):
+    """Each Gaussian's colour from its region's matched style region (texture or colour distribution),
+    and per textured region index its Gaussians' surface coordinates and texture tile."""
+    restyled, textures = colors.copy(), {}
     everything = style_regions.image.reshape(-1, 3)
     means = params["means"].numpy()
     normals = gaussian_normals(params["quats"], params["scales"]) if texture else None
@@ -118,14 +124,39 @@ def _per_gaussian_colors(params, regions, style_regions, matches, colors, textur
             continue
         if texture and match["style"] and members.sum() >= 10:
             mask = style_regions.labels == style_regions.names.index(match["style"])
-            restyled[members] = textured_colors(means[members], normals[members], regions.up, colors[members],
-                                                style_regions.image, mask, structure)
+            uv, tile = region_texture(means[members], normals[members], regions.up, style_regions.image, mask)
+            restyled[members] = with_scene_lightness(sample_tile(tile, uv), colors[members], structure)
+            textures[regions.names.index(match["scene"])] = (members, uv, tile)
             match["transfer"] = "texture"
         else:
             target = style_regions.colors(match["style"]) if match["style"] else everything
             restyled[members] = transfer_colors(colors[members], target, seed=seed + k)
             match["transfer"] = "colour distribution"
-    return restyled.astype(np.float32)
+    return restyled.astype(np.float32), textures
+
+
+def _textured_key_views(params, regions, style_regions, matches, cameras, picks, textures, structure, lightness,
+                        seed):
+    """Key views with each textured region's pixels taken from its tile at the pixel's own surface
+    coordinates (rendered from the Gaussians' like colours), sharper than any per-Gaussian colour;
+    other regions colour-transferred. Returns (targets, weights)."""
+    views, labels, targets = _key_view_transfer(params, regions, style_regions, matches, cameras, picks, lightness,
+                                                seed)
+    uv = np.zeros((len(params["means"]), 2), np.float32)
+    for members, region_uv, _ in textures.values():
+        uv[members] = region_uv
+    for k in range(len(picks)):
+        weights, alphas, _ = rasterize(params["means"], params["quats"], torch.exp(params["scales"]),
+                                       torch.sigmoid(params["opacities"]), torch.from_numpy(uv),
+                                       torch.as_tensor(cameras.viewmats[picks[k]:picks[k] + 1]).float(),
+                                       torch.as_tensor(cameras.Ks[picks[k]:picks[k] + 1]).float(),
+                                       cameras.width, cameras.height)
+        pixel_uv = (weights[0] / alphas[0].clamp_min(1e-6)).numpy()
+        for index, (_, _, tile) in textures.items():
+            here = labels[k] == index
+            if here.any():
+                targets[k][here] = with_scene_lightness(sample_tile(tile, pixel_uv[here]), views[k][here], structure)
+    return torch.from_numpy(targets.astype(np.float32)), torch.from_numpy((labels >= 0).astype(np.float32))
 
 
 # each step pulls regions' lightness changes together and blurs them more (fractions of image height)

@@ -8,6 +8,10 @@ region's pixels become a texture tile (the region's bounding box, holes filled f
 pixel, mirrored at the edges), and every Gaussian takes the tile's colour at its coordinates. Because
 the texture is anchored to the surface, all views agree by construction. The result keeps a share of
 the scene's own lightness (`structure`) so its shading and detail survive.
+
+Per-Gaussian colours alone blur a fine pattern (a Gaussian is bigger than a checker square), so the
+stylize stage also textures the key views per pixel (the surface coordinates rendered like colours,
+the tile sampled at each pixel) and fits the Gaussians to them, all views in one optimisation.
 """
 
 from __future__ import annotations
@@ -88,13 +92,17 @@ def sample_tile(tile: np.ndarray, uv: np.ndarray, repeats: float = 1.0) -> np.nd
     return cv2.remap(tile, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).reshape(-1, 3)
 
 
-def textured_colors(points: np.ndarray, normals: np.ndarray, up: np.ndarray, scene_colors: np.ndarray,
-                    style_image: np.ndarray, style_mask: np.ndarray, structure: float = 0.35) -> np.ndarray:
-    """Colours [N,3] for one region's Gaussians: the style region's texture at their surface coordinates,
-    lightness mixed with a share `structure` of the scene's own (distribution-matched) lightness."""
-    tile = texture_tile(style_image, style_mask)
-    texture = sample_tile(tile, surface_coordinates(points, normals, up))
+def region_texture(points: np.ndarray, normals: np.ndarray, up: np.ndarray, style_image: np.ndarray,
+                   style_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One region's surface coordinates [N,2] (per Gaussian) and the style region's texture tile."""
+    return surface_coordinates(points, normals, up), texture_tile(style_image, style_mask)
+
+
+def with_scene_lightness(texture: np.ndarray, scene_colors: np.ndarray, structure: float) -> np.ndarray:
+    """Texture colours [N,3] whose lightness gains a share `structure` of the scene's own lightness
+    variation (its shading and detail)."""
     lab_texture, lab_scene = rgb_to_lab(texture), rgb_to_lab(scene_colors)
     detail = lab_scene[:, 0] - lab_scene[:, 0].mean()
     lab_texture[:, 0] = np.clip(lab_texture[:, 0] + structure * detail, 0, 100)
     return lab_to_rgb(lab_texture)
+
