@@ -160,7 +160,8 @@ def _textured_key_views(params, regions, style_regions, matches, cameras, picks,
 
 
 # each step pulls regions' lightness changes together and blurs them more (fractions of image height)
-SOFTENING_STEPS = ((1.0, 0.01), (0.85, 0.015), (0.7, 0.02), (0.55, 0.025), (0.4, 0.03))
+SOFTENING_STEPS = ((1.0, 0.01), (0.92, 0.0125), (0.85, 0.015), (0.77, 0.0175), (0.7, 0.02), (0.55, 0.025),
+                   (0.4, 0.03))
 
 
 def _fit_keeping_structure(params, start, regions, style_regions, matches, cameras, picks, lightness,
