@@ -105,4 +105,3 @@ def with_scene_lightness(texture: np.ndarray, scene_colors: np.ndarray, structur
     detail = lab_scene[:, 0] - lab_scene[:, 0].mean()
     lab_texture[:, 0] = np.clip(lab_texture[:, 0] + structure * detail, 0, 100)
     return lab_to_rgb(lab_texture)
-
