@@ -191,6 +191,7 @@ def _grabcut(image: np.ndarray, region: np.ndarray, core: np.ndarray) -> np.ndar
             out[y0:y1, x0:x1] |= blob
             continue
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(0)  # GrabCut's k-means starts from OpenCV's global generator: same input, same mask
         try:
             cv2.grabCut(np.ascontiguousarray(image[y0:y1, x0:x1]), init, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
         except cv2.error:  # degenerate colour models (e.g. a flat region): keep the region as found

@@ -83,6 +83,9 @@ def estimate_homography(gray_t: np.ndarray, gray_s: np.ndarray) -> np.ndarray | 
         return None
     a = np.float32([kt[m.queryIdx].pt for m in matches])
     b = np.float32([ks[m.trainIdx].pt for m in matches])
+    # RANSAC draws from OpenCV's global generator: seeded per call, a frame's plate (hence its mask)
+    # does not depend on what ran before it in the process
+    cv2.setRNGSeed(0)
     H, inliers = cv2.findHomography(a, b, cv2.RANSAC, 3.0)
     return H if H is not None and inliers.sum() >= 15 else None
 
