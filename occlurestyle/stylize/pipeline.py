@@ -141,7 +141,7 @@ def _textured_key_views(params, regions, style_regions, matches, cameras, picks,
     coordinates (rendered from the Gaussians' like colours), sharper than any per-Gaussian colour;
     other regions colour-transferred. Returns (targets, weights)."""
     views, labels, targets = _key_view_transfer(params, regions, style_regions, matches, cameras, picks, lightness,
-                                                seed)
+                                                seed, skip=set(textures))
     uv = np.zeros((len(params["means"]), 2), np.float32)
     for members, region_uv, _ in textures.values():
         uv[members] = region_uv
@@ -189,10 +189,10 @@ def _fit_keeping_structure(params, start, regions, style_regions, matches, camer
     return fitted, step, round(kept, 3)
 
 
-def _key_view_transfer(params, regions, style_regions, matches, cameras, picks, lightness, seed):
+def _key_view_transfer(params, regions, style_regions, matches, cameras, picks, lightness, seed, skip=()):
     """Key views of the unstylized model [V,H,W,3], their region labels [V,H,W] (-1: no Gaussian), and
     the views with each region's pixels (pooled over the views) moved onto its style region's colour
-    distribution."""
+    distribution (regions whose index is in `skip` are left as they are)."""
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
     Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
     views = render_views(params, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
@@ -201,8 +201,9 @@ def _key_view_transfer(params, regions, style_regions, matches, cameras, picks, 
     transferred = views.copy()
     everything = style_regions.image.reshape(-1, 3)
     for k, match in enumerate(matches):
-        here = labels == regions.names.index(match["scene"])
-        if here.sum() < 10:
+        index = regions.names.index(match["scene"])
+        here = labels == index
+        if index in skip or here.sum() < 10:
             continue
         target = style_regions.colors(match["style"]) if match["style"] else everything
         transferred[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
