@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from occlurestyle.eval.style import label_accuracy, region_style_distances, structure_correlation
-from occlurestyle.recon.exports import read_cameras
+from occlurestyle.layout import RunLayout
+from occlurestyle.recon.exports import read_run_cameras
 from occlurestyle.recon.gaussians import load_ply
 from occlurestyle.recon.trainer import render_views
 from occlurestyle.scenes import io
@@ -38,7 +39,7 @@ def evaluate(run: Path, scene: Path, style: Path, labels: Path | None, **options
     start = time.perf_counter()
     stylize(run, style, labels, **options)
     seconds = time.perf_counter() - start
-    cameras = read_cameras(run / "colmap" / "sparse" / "0")
+    cameras = read_run_cameras(RunLayout(run))
     info = json.loads((run / "stylize" / "matches.json").read_text())
     picks = [i for i in range(0, len(cameras.names), 6) if cameras.names[i] not in info["key_views"]]
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)

@@ -116,6 +116,8 @@ def train(
     max_gaussians: int = typer.Option(None, help="cap on the number of Gaussians [default: TrainOptions]"),
     robust: bool = typer.Option(True, help="drop persistently unexplained pixels (what the masks missed)"),
     holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
+    refine_cameras: bool = typer.Option(False, help="refine the poses and the focal length while training "
+                                                    "(splat/cameras.json, used by later stages)"),
     seed: int = typer.Option(0),
 ) -> None:
     """Fit the static background with Gaussians (people left out): splat/background.ply."""
@@ -125,7 +127,8 @@ def train(
     defaults = TrainOptions()
     options = TrainOptions(steps=steps or defaults.steps, resolution=resolution, sh_degree=sh_degree,
                            max_gaussians=max_gaussians or defaults.max_gaussians, robust=robust,
-                           refine_masks=robust, holdout_every=holdout_every, seed=seed)
+                           refine_masks=robust, holdout_every=holdout_every, refine_cameras=refine_cameras,
+                           seed=seed)
     typer.echo(f"wrote {run_training(run_dir, options)}")
 
 

@@ -29,6 +29,7 @@ class RunLayout:
     splat = property(lambda self: self.root / "splat")
     background_ply = property(lambda self: self.root / "splat" / "background.ply")
     stylized_ply = property(lambda self: self.root / "splat" / "stylized.ply")
+    refined_cameras = property(lambda self: self.root / "splat" / "cameras.json")
     stylize = property(lambda self: self.root / "stylize")
     people = property(lambda self: self.root / "people")
     renders = property(lambda self: self.root / "renders")

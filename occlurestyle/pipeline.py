@@ -149,12 +149,12 @@ def _stylize(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .occlusion.masks import read_masks
     from .occlusion.people import person_layers, write_people
-    from .recon.exports import read_cameras
+    from .recon.exports import read_run_cameras
     from .recon.gaussians import load_ply
     from .scenes import io
     from .stylize.regions import SceneRegions, fit_plane
 
-    cameras = read_cameras(layout.sparse)
+    cameras = read_run_cameras(layout)
     frames = [io.read_image(layout.frames / n) for n in cameras.names]
     masks = read_masks(layout.root, cameras.names, (cameras.height, cameras.width), undilated=True)
     floor = None
@@ -188,11 +188,11 @@ def _render_depths(layout: RunLayout, cameras) -> list[Path]:
 
 
 def _render(layout: RunLayout, config: RunConfig, progress: bool) -> None:
-    from .recon.exports import read_cameras
+    from .recon.exports import read_run_cameras
     from .render.paths import camera_path
     from .render.video import render_path
 
-    cameras = read_cameras(layout.sparse)
+    cameras = read_run_cameras(layout)
     render_path(layout.stylized_ply, cameras.viewmats, cameras.Ks, cameras.width, cameras.height,
                 layout.renders / "original", cameras.names, progress=progress)
     path = camera_path(config.flythrough, cameras.viewmats)

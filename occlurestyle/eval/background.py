@@ -11,7 +11,7 @@ import torch
 
 from ..errors import InputError
 from ..layout import RunLayout
-from ..recon.exports import read_cameras
+from ..recon.exports import read_run_cameras
 from ..recon.gaussians import load_ply
 from ..recon.trainer import render_views
 from ..scenes import io
@@ -25,7 +25,7 @@ def evaluate_background(run_dir: str | Path, scene_dir: str | Path, ply: str | P
     Frames of the run are matched to the scene's by name (the run's frames are the scene's frames)."""
     layout = RunLayout(run_dir)
     scene_dir = Path(scene_dir)
-    cameras = read_cameras(layout.sparse)
+    cameras = read_run_cameras(layout)
     params = load_ply(ply or layout.splat / "background.ply")
     picks = [i for i, n in enumerate(cameras.names) if names is None or n in names]
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)

@@ -52,14 +52,14 @@ def find_scene(layout: RunLayout) -> Path | None:
 def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, baselines: bool = True,
                  gaps=(1, 7), progress: bool = True) -> dict:
     """Measure the run (and its baselines, run first when missing); merge into `metrics.json`."""
-    from ..recon.exports import read_cameras
+    from ..recon.exports import read_run_cameras
 
     layout = RunLayout(run_dir)
     final = layout.renders / "final"
     if not final.is_dir():
         raise InputError(f"{layout.root} has no composited frames (renders/final); run `occlurestyle run` first")
     config = json.loads((layout.root / "config.json").read_text())
-    cameras = read_cameras(layout.sparse)
+    cameras = read_run_cameras(layout)
     names, shape = cameras.names, (cameras.height, cameras.width)
     for kind in KINDS:
         if baselines and not (layout.root / "baselines" / kind / "frames").is_dir():

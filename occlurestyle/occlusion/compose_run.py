@@ -26,9 +26,9 @@ from .shadows import contact_shading
 
 def composite_run(layout: RunLayout, harmonization: float = 0.0, shadow: float = 0.0, fps: float = 30.0,
                   progress: bool = True) -> dict:
-    from ..recon.exports import read_cameras
+    from ..recon.exports import read_run_cameras
 
-    cameras = read_cameras(layout.sparse)
+    cameras = read_run_cameras(layout)
     records = {f["name"]: f["people"] for f in json.loads((layout.people / "depth.json").read_text())["frames"]}
     stylized = layout.renders / "original"
     original = layout.renders / "background"

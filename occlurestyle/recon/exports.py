@@ -1,6 +1,7 @@
 """Reading the registered cameras back, and writing them for other tools.
 
 - `read_cameras`: a COLMAP model → per-frame K and world→camera viewmats (OpenCV axes).
+- `read_run_cameras`: the cameras a run renders with (training's refined ones when it made them).
 - `write_transforms`: nerfstudio's `transforms.json` (camera→world in OpenGL axes, `mask_path` per
   frame, black = ignore), so `ns-train splatfacto --data RUN` works on a GPU machine.
 - `write_points_ply`: the sparse points as a coloured PLY.
@@ -40,6 +41,19 @@ def read_cameras(sparse_dir: str | Path) -> CameraSet:
     import pycolmap
 
     return _cameras_of(pycolmap.Reconstruction(str(sparse_dir)))
+
+
+def read_run_cameras(layout: RunLayout) -> CameraSet:
+    """The cameras later stages render with: training's refined cameras (`splat/cameras.json`) when
+    they were refined from the current registration, else the registration's."""
+    cameras = read_cameras(layout.sparse)
+    if layout.refined_cameras.is_file():
+        by_name = {f["name"]: f for f in json.loads(layout.refined_cameras.read_text())["frames"]}
+        if all(n in by_name and np.allclose(by_name[n]["registered_viewmat"], v, atol=1e-9)
+               for n, v in zip(cameras.names, cameras.viewmats)):
+            cameras.viewmats = np.array([by_name[n]["viewmat"] for n in cameras.names])
+            cameras.Ks = np.array([by_name[n]["K"] for n in cameras.names])
+    return cameras
 
 
 def camera_to_world_opengl(viewmat: np.ndarray) -> np.ndarray:

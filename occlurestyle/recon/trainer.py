@@ -11,8 +11,9 @@ two mechanisms catch what the masks miss:
 - mask refinement: a running average of each frame's residual marks blobs that stay unexplained
   for long as people from then on, and they are written out as refined masks.
 
-Writes `splat/background.ply` (INRIA layout), `splat/refined_masks/`, `splat/train.json`; keeps
-`splat/checkpoint.pt` while training so an interrupted run resumes.
+With `refine_cameras`, the cameras are refined with the Gaussians after a warm-up (`camera_opt.py`).
+Writes `splat/background.ply` (INRIA layout), `splat/refined_masks/`, `splat/cameras.json`,
+`splat/train.json`; keeps `splat/checkpoint.pt` while training so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..errors import InputError
 from ..fsutil import atomic_dir, atomic_path, write_json
 from ..layout import RunLayout
 from ..scenes import io
+from .camera_opt import CameraCorrections, write_corrected_cameras
 from .exports import CameraSet, read_cameras
 from .gaussians import PARAM_NAMES, init_from_points, render, save_ply
 from .losses import photometric_loss, robust_weights
@@ -66,6 +68,15 @@ class TrainOptions:
     refine_masks: bool = True
     refine_masks_at: float = 0.5  # fraction of steps after which persistent outliers become people
     unexplained: float = 0.12  # mean residual that counts as "not explained by the static scene"
+    # camera refinement (camera_opt.py): pose corrections along the clip and a shared focal correction.
+    # Off by default: it gains on a clip whose registration is off, loses a little on one whose is not
+    # (README, "Background reconstruction")
+    refine_cameras: bool = False
+    refine_cameras_start: float = 0.1  # fraction of steps: the model needs some structure first
+    rotation_lr: float = 3e-4  # radians
+    translation_lr: float = 1e-4  # times the scene scale
+    focal_lr: float = 2e-4  # log focal scale
+    camera_knot_every: int = 8  # frames between pose knots (1: a correction per frame)
     checkpoint_every: int = 1000
     holdout_every: int = 0  # >0: every n-th frame is left out of training (for evaluation)
     device: str = "auto"  # "auto": CUDA (gsplat's rasterizer) when available, else the CPU backend
@@ -165,6 +176,12 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     residual_ema = torch.zeros(n_frames, height, width)
     seen = torch.zeros(n_frames)
     refined = torch.zeros(n_frames, height, width, dtype=torch.bool)
+    corrections = CameraCorrections(n_frames, options.camera_knot_every).to(device)
+    camera_optimizer = torch.optim.Adam([
+        {"params": list(corrections.rotation), "lr": options.rotation_lr},
+        {"params": list(corrections.translation), "lr": options.translation_lr * data.scene_scale},
+        {"params": [corrections.log_focal], "lr": options.focal_lr},
+    ])
     start_step = 0
     if checkpoint_path.is_file():
         saved = torch.load(checkpoint_path, weights_only=False, map_location=device)
@@ -173,6 +190,8 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             optimizers = _optimizers(params, options, data.scene_scale)
             for name, opt in optimizers.items():
                 opt.load_state_dict(saved["optimizers"][name])
+            corrections.load_state_dict(saved["cameras"])
+            camera_optimizer.load_state_dict(saved["camera_optimizer"])
             state = saved["strategy_state"]
             residual_ema, seen, refined = saved["residual_ema"], saved["seen"], saved["refined"]
             start_step = saved["step"]
@@ -192,7 +211,11 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         person = (data.masks[index] | refined[index]).to(device)
         sh_degree = min(options.sh_degree, step * (options.sh_degree + 1) // max(1, int(0.6 * options.steps)))
         background = torch.rand(1, 3).to(device) if options.random_background else None
-        colors, alphas, meta = render(params, viewmats[index:index + 1], Ks[index:index + 1], width,
+        refining_cameras = options.refine_cameras and step >= options.refine_cameras_start * options.steps
+        seen_params = params
+        if refining_cameras:
+            seen_params = {**params, "means": corrections.move_means(params["means"], viewmats[index], index)}
+        colors, alphas, meta = render(seen_params, viewmats[index:index + 1], Ks[index:index + 1], width,
                                       height, sh_degree, render_mode="RGB", backgrounds=background)
         image = colors[0]  # a random background behind the Gaussians discourages transparency (frames have none)
         strategy.step_pre_backward(params, optimizers, state, step, meta)
@@ -210,6 +233,9 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         for opt in optimizers.values():
             opt.step()
             opt.zero_grad(set_to_none=True)
+        if refining_cameras:
+            camera_optimizer.step()
+            camera_optimizer.zero_grad(set_to_none=True)
         for group in optimizers["means"].param_groups:
             group["lr"] *= decay
         if len(params["means"]) > options.max_gaussians:
@@ -230,11 +256,15 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{psnr_ema:.2f}", gaussians=len(params["means"]))
         if (step + 1) % options.checkpoint_every == 0 and step + 1 < options.steps:
             _save_checkpoint(checkpoint_path, params, optimizers, state, step + 1, options, data,
-                             residual_ema, seen, refined, generator)
+                             residual_ema, seen, refined, generator, corrections, camera_optimizer)
     bar.close()
     seconds = time.perf_counter() - start_time
 
     ply = save_ply({k: v.cpu() for k, v in params.items()}, layout.splat / "background.ply")
+    if options.refine_cameras:
+        write_corrected_cameras(layout.refined_cameras, data.cameras, corrections.cpu())
+    elif layout.refined_cameras.exists():
+        layout.refined_cameras.unlink()
     with atomic_dir(layout.splat / "refined_masks", overwrite=True) as tmp:
         for name, frame_mask, extra in zip(data.cameras.names, data.masks, refined):
             full = cv2.resize((frame_mask | extra).numpy().astype(np.uint8) * 255,
@@ -287,7 +317,7 @@ def _cap(params, optimizers, state, limit: int) -> None:
 
 
 def _save_checkpoint(path, params, optimizers, state, step, options, data, residual_ema, seen, refined,
-                     generator) -> None:
+                     generator, corrections, camera_optimizer) -> None:
     with atomic_path(path) as tmp:
         torch.save({
             "params": {k: v.detach().clone() for k, v in params.items()},
@@ -295,6 +325,7 @@ def _save_checkpoint(path, params, optimizers, state, step, options, data, resid
             "strategy_state": state, "step": step, "options": asdict(options), "frames": data.cameras.names,
             "residual_ema": residual_ema, "seen": seen, "refined": refined,
             "numpy_rng": generator.bit_generator.state, "torch_rng": torch.get_rng_state(),
+            "cameras": corrections.state_dict(), "camera_optimizer": camera_optimizer.state_dict(),
         }, tmp)
 
 

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..eval.style import structure_correlation
 from ..fsutil import write_json
 from ..layout import RunLayout
-from ..recon.exports import read_cameras
+from ..recon.exports import read_run_cameras
 from ..recon.gaussians import load_ply, rgb_to_sh0, save_ply, sh0_to_rgb
 from ..recon.trainer import render_views
 from ..render.rasterize import rasterize
@@ -56,7 +56,7 @@ def stylize(run_dir: str | Path, style: str | Path | None, style_labels: str | P
     if style is None and stylized_views is None:
         raise InputError("give a style image (--style) or stylized key views (--stylized-views)")
     params = load_ply(layout.background_ply)
-    cameras = read_cameras(layout.sparse)
+    cameras = read_run_cameras(layout)
     width, height = cameras.width, cameras.height
     if scene_labels is not None:
         regions = SceneRegions.load(scene_labels, len(params["means"]))
@@ -215,7 +215,7 @@ def export_background_key_views(run_dir: str | Path, out: str | Path, count: int
     layout = RunLayout(run_dir)
     if not layout.background_ply.is_file():
         raise InputError(f"{layout.background_ply} does not exist; run `occlurestyle train {layout.root}` first")
-    cameras = read_cameras(layout.sparse)
+    cameras = read_run_cameras(layout)
     picks = key_view_indices(len(cameras.names), count)
     params = load_ply(layout.background_ply)
     views = render_views(params, torch.tensor(cameras.viewmats[picks], dtype=torch.float32),
