@@ -7,7 +7,12 @@ camera is rendered and compared with the true person-free frames: PSNR over all 
 the pixels a person hid in that frame ("disoccluded"). ../shared/data/davis_parkour (no ground truth
 behind the runner): every 8th frame held out, PSNR on the held-out frames' background pixels.
 
+`--refine-cameras` trains with camera refinement; `--true-cameras` also trains each sample scene on
+its true cameras (the registration's points moved onto them by a similarity fitted to the camera
+poses): the ceiling better cameras could reach.
+
 Usage: python benchmarks/train.py [--json] [--out DIR] [--steps N] [--masks true,auto] [--no-davis]
+                                  [--refine-cameras] [--true-cameras]
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import argparse
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +32,7 @@ from occlurestyle.eval.metrics import psnr
 from occlurestyle.layout import RunLayout
 from occlurestyle.occlusion.masks import MaskOptions, make_masks
 from occlurestyle.recon.colmap import register
-from occlurestyle.recon.exports import read_cameras
+from occlurestyle.recon.exports import read_run_cameras
 from occlurestyle.recon.gaussians import load_ply
 from occlurestyle.recon.trainer import TrainOptions, render_views, train, training_indices
 from occlurestyle.scenes import io
@@ -45,10 +51,45 @@ def train_and_time(run: Path, options: TrainOptions) -> dict:
                 info["refined_mask_fraction"], 4)}
 
 
+def true_camera_run(run: Path, scene: Path, out: Path) -> Path:
+    """A copy of a registered run whose cameras are the scene's true ones (points moved onto them)."""
+    import pycolmap  # after numpy/cv2 (see recon/colmap.py)
+    from plyfile import PlyData, PlyElement
+
+    from occlurestyle.recon.exports import read_cameras
+
+    shutil.rmtree(out, ignore_errors=True)
+    for folder in ("frames", "masks"):
+        shutil.copytree(run / folder, out / folder)
+    estimated = read_cameras(run / "colmap" / "sparse" / "0")
+    truth = pycolmap.Reconstruction()
+    truth.read_text(str(scene / "colmap_gt"))
+    (out / "colmap" / "sparse" / "0").mkdir(parents=True)
+    truth.write_text(str(out / "colmap" / "sparse" / "0"))
+    true_cameras = read_cameras(out / "colmap" / "sparse" / "0")
+    true_viewmats = [true_cameras.viewmats[true_cameras.index(n)] for n in estimated.names]
+    # rotation from the camera orientations (centres alone leave a near-straight path's roll free),
+    # then scale and offset from the centres
+    u, _, vt = np.linalg.svd(sum(t[:3, :3].T @ e[:3, :3] for e, t in zip(estimated.viewmats, true_viewmats)))
+    rotation = u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
+    centres = np.array([-e[:3, :3].T @ e[:3, 3] for e in estimated.viewmats])
+    true_centres = np.array([-t[:3, :3].T @ t[:3, 3] for t in true_viewmats])
+    turned = (centres - centres.mean(0)) @ rotation.T
+    scale = (turned * (true_centres - true_centres.mean(0))).sum() / (turned ** 2).sum()
+    offset = true_centres.mean(0) - scale * rotation @ centres.mean(0)
+    vertex = PlyData.read(str(run / "colmap" / "points.ply"))["vertex"]
+    points = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1) @ (scale * rotation).T + offset
+    data = np.array(vertex.data)
+    for i, axis in enumerate("xyz"):
+        data[axis] = points[:, i]
+    PlyData([PlyElement.describe(data, "vertex")]).write(str(out / "colmap" / "points.ply"))
+    return out
+
+
 def heldout_psnr(run: Path, holdout_every: int) -> dict:
     """PSNR of renders at held-out cameras against those frames, over their non-person pixels."""
     layout = RunLayout(run)
-    cameras = read_cameras(layout.sparse)
+    cameras = read_run_cameras(layout)
     held = np.setdiff1d(np.arange(len(cameras.names)), training_indices(len(cameras.names), holdout_every))
     params = load_ply(layout.splat / "background.ply")
     views = render_views(params, torch.tensor(cameras.viewmats[held], dtype=torch.float32),
@@ -72,7 +113,10 @@ def main() -> None:
     parser.add_argument("--scenes", default="living_room,office")
     parser.add_argument("--no-davis", action="store_true")
     parser.add_argument("--video", action="store_true", help="start from the scene's video.mp4")
+    parser.add_argument("--refine-cameras", action="store_true", help="refine the cameras while training")
+    parser.add_argument("--true-cameras", action="store_true", help="also train on the scenes' true cameras")
     args = parser.parse_args()
+    options = TrainOptions(steps=args.steps, refine_cameras=args.refine_cameras)
     results = {}
     for name in args.scenes.split(","):
         scene = sample_scene(args.out, name)
@@ -81,12 +125,16 @@ def main() -> None:
             if not (run / "colmap" / "sparse" / "0").is_dir():
                 masked_run(scene, run, masks, "video.mp4" if args.video else "frames")
                 register(run, progress=False)
-            figures = train_and_time(run, TrainOptions(steps=args.steps))
-            figures.update({k: round(v, 2) if isinstance(v, float) else v
-                            for k, v in evaluate_background(run, scene).items()})
-            results[f"{name}/{masks}_masks"] = figures
-            if not args.json:
-                print(f"{name}/{masks}_masks: {figures}", flush=True)
+            runs = {f"{name}/{masks}_masks": run}
+            if args.true_cameras:
+                runs[f"{name}/{masks}_masks/true_cameras"] = true_camera_run(run, scene, Path(f"{run}_true_cameras"))
+            for label, folder in runs.items():
+                figures = train_and_time(folder, options)
+                figures.update({k: round(v, 2) if isinstance(v, float) else v
+                                for k, v in evaluate_background(folder, scene).items()})
+                results[label] = figures
+                if not args.json:
+                    print(f"{label}: {figures}", flush=True)
     davis = DATA / "davis_parkour"
     if not args.no_davis and davis.exists():
         run = args.out / "davis_parkour"
@@ -94,8 +142,7 @@ def main() -> None:
             extract_frames(davis / "frames", run, max_side=854, progress=False)
             make_masks(run, MaskOptions(masker="file", mask_dir=str(davis / "masks")), progress=False)
             register(run, progress=False)
-        options = TrainOptions(steps=args.steps, resolution=480, holdout_every=8)
-        figures = train_and_time(run, options)
+        figures = train_and_time(run, replace(options, resolution=480, holdout_every=8))
         figures.update(heldout_psnr(run, 8))
         results["davis_parkour"] = figures
         if not args.json:
