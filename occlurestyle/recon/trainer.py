@@ -12,8 +12,9 @@ two mechanisms catch what the masks miss:
   for long as people from then on, and they are written out as refined masks.
 
 With `refine_cameras`, the cameras are refined with the Gaussians after a warm-up (`camera_opt.py`).
-Writes `splat/background.ply` (INRIA layout), `splat/refined_masks/`, `splat/cameras.json`,
-`splat/train.json`; keeps `splat/checkpoint.pt` while training so an interrupted run resumes.
+Writes `splat/background.ply` (INRIA layout), `splat/refined_masks/`, `splat/train.json` and, with
+refined cameras, `splat/cameras.json`; keeps `splat/checkpoint.pt` while training so an interrupted
+run resumes.
 """
 
 from __future__ import annotations
@@ -212,10 +213,10 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         sh_degree = min(options.sh_degree, step * (options.sh_degree + 1) // max(1, int(0.6 * options.steps)))
         background = torch.rand(1, 3).to(device) if options.random_background else None
         refining_cameras = options.refine_cameras and step >= options.refine_cameras_start * options.steps
-        seen_params = params
-        if refining_cameras:
-            seen_params = {**params, "means": corrections.move_means(params["means"], viewmats[index], index)}
-        colors, alphas, meta = render(seen_params, viewmats[index:index + 1], Ks[index:index + 1], width,
+        model = params
+        if refining_cameras:  # the Gaussians as the corrected camera would see them
+            model = {**params, "means": corrections.move_means(params["means"], viewmats[index], index)}
+        colors, alphas, meta = render(model, viewmats[index:index + 1], Ks[index:index + 1], width,
                                       height, sh_degree, render_mode="RGB", backgrounds=background)
         image = colors[0]  # a random background behind the Gaussians discourages transparency (frames have none)
         strategy.step_pre_backward(params, optimizers, state, step, meta)
