@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from occlurestyle.eval.background import evaluate_background
-from occlurestyle.eval.metrics import psnr
+from occlurestyle.eval.metrics import align_sim3, psnr
 from occlurestyle.layout import RunLayout
 from occlurestyle.occlusion.masks import MaskOptions, make_masks
 from occlurestyle.recon.colmap import register
@@ -68,15 +68,8 @@ def true_camera_run(run: Path, scene: Path, out: Path) -> Path:
     truth.write_text(str(out / "colmap" / "sparse" / "0"))
     true_cameras = read_cameras(out / "colmap" / "sparse" / "0")
     true_viewmats = [true_cameras.viewmats[true_cameras.index(n)] for n in estimated.names]
-    # rotation from the camera orientations (centres alone leave a near-straight path's roll free),
-    # then scale and offset from the centres
-    u, _, vt = np.linalg.svd(sum(t[:3, :3].T @ e[:3, :3] for e, t in zip(estimated.viewmats, true_viewmats)))
-    rotation = u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
-    centres = np.array([-e[:3, :3].T @ e[:3, 3] for e in estimated.viewmats])
-    true_centres = np.array([-t[:3, :3].T @ t[:3, 3] for t in true_viewmats])
-    turned = (centres - centres.mean(0)) @ rotation.T
-    scale = (turned * (true_centres - true_centres.mean(0))).sum() / (turned ** 2).sum()
-    offset = true_centres.mean(0) - scale * rotation @ centres.mean(0)
+    scale, rotation, offset = align_sim3(dict(zip(estimated.names, estimated.viewmats)),
+                                         dict(zip(estimated.names, true_viewmats)))
     vertex = PlyData.read(str(run / "colmap" / "points.ply"))["vertex"]
     points = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1) @ (scale * rotation).T + offset
     data = np.array(vertex.data)

@@ -44,6 +44,12 @@ def camera_center(viewmat: np.ndarray) -> np.ndarray:
     return -viewmat[:3, :3].T @ viewmat[:3, 3]
 
 
+def rotation_angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle (degrees) of the rotation between two rotation matrices (or the 3x3 blocks of viewmats)."""
+    relative = np.asarray(a)[:3, :3] @ np.asarray(b)[:3, :3].T
+    return float(np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1.0, 1.0))))
+
+
 def pixel_rays(K: np.ndarray, viewmat: np.ndarray, width: int, height: int, offsets=((0.5, 0.5),)) -> np.ndarray:
     """World-space rays `[S, H, W, 6]` (origin, unit direction) through each pixel at sub-pixel `offsets`.
 

@@ -217,7 +217,7 @@ def test_camera_correction_moves_the_gaussians_as_the_corrected_camera_would_see
 
 
 def test_training_refines_perturbed_cameras_towards_the_true_ones(tmp_path):
-    from occlurestyle.cameras import write_colmap_text
+    from occlurestyle.cameras import rotation_angle_deg, write_colmap_text
     from occlurestyle.layout import RunLayout
     from occlurestyle.recon.camera_opt import axis_angle_to_matrix
     from occlurestyle.recon.exports import read_cameras, read_run_cameras
@@ -241,8 +241,7 @@ def test_training_refines_perturbed_cameras_towards_the_true_ones(tmp_path):
     train(run, options, progress=False)
 
     def errors(cameras):
-        angles = [np.degrees(np.arccos(np.clip((np.trace(a[:3, :3] @ b[:3, :3].T) - 1) / 2, -1, 1)))
-                  for a, b in zip(cameras.viewmats, true_cameras.viewmats)]
+        angles = [rotation_angle_deg(a, b) for a, b in zip(cameras.viewmats, true_cameras.viewmats)]
         return np.mean(angles), abs(cameras.Ks[0][0, 0] / true_cameras.Ks[0][0, 0] - 1)
 
     rotation_before, focal_before = errors(read_cameras(run / "colmap" / "sparse" / "0"))

@@ -6,6 +6,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from ..cameras import rotation_angle_deg
+
 
 def align_sim3(est_viewmats: Mapping[str, np.ndarray], gt_viewmats: Mapping[str, np.ndarray]):
     """Similarity (s, R, t) taking estimated world coordinates to ground-truth ones: x_gt = s R x_est + t.
@@ -37,8 +39,7 @@ def pose_errors(est_viewmats: Mapping[str, np.ndarray], gt_viewmats: Mapping[str
         e, g = np.asarray(est_viewmats[n]), np.asarray(gt_viewmats[n])
         c = s * R @ (-e[:3, :3].T @ e[:3, 3]) + t
         pos.append(np.linalg.norm(c - (-g[:3, :3].T @ g[:3, 3])))
-        relative = g[:3, :3].T @ (e[:3, :3] @ R.T)
-        rot.append(np.degrees(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1.0, 1.0))))
+        rot.append(rotation_angle_deg(e[:3, :3] @ R.T, g))
     return {
         "frames": len(names), "scale": s,
         "position_error_mean": float(np.mean(pos)), "position_error_max": float(np.max(pos)),

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..cameras import rotation_angle_deg
 from ..fsutil import write_json
 from .exports import CameraSet
 
@@ -99,8 +100,7 @@ def write_corrected_cameras(path: str | Path, cameras: CameraSet, corrections: C
     viewmats = torch.tensor(cameras.viewmats, dtype=torch.float64)
     Ks = torch.tensor(cameras.Ks, dtype=torch.float64)
     new_viewmats, new_Ks = corrections.corrected(viewmats, Ks)
-    rotations = [float(np.degrees(np.arccos(np.clip((np.trace(a[:3, :3] @ b[:3, :3].T) - 1) / 2, -1, 1))))
-                 for a, b in zip(new_viewmats, cameras.viewmats)]
+    rotations = [rotation_angle_deg(a, b) for a, b in zip(new_viewmats, cameras.viewmats)]
     return write_json(path, {
         "width": cameras.width, "height": cameras.height,
         "focal_scale": float(torch.exp(corrections.log_focal.detach())),

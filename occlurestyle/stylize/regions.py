@@ -3,8 +3,8 @@
 Gravity comes from the cameras (their average up axis). Large planes are found by RANSAC on the
 Gaussian centres (`ransac_plane`, seeded numpy: open3d's multithreaded `segment_plane` gave a
 different plane set from run to run, and with it a missing ceiling now and then) and classified
-by their normal and height: the lowest large horizontal plane is the floor, one above the cameras the ceiling, vertical planes with
-(nearly) the whole scene on one side are walls. What is left is clustered with DBSCAN into objects
+by their normal and height: the lowest large horizontal plane is the floor, one above the cameras
+the ceiling, vertical planes with (nearly) the whole scene on one side are walls. What is left is clustered with DBSCAN into objects
 named by their height and footprint relative to the room (table, sofa, shelf, object_k). The
 result is a readable JSON that a user can edit and pass back to override the labels.
 """
