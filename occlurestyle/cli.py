@@ -89,6 +89,10 @@ def register(
     camera_model: str = typer.Option("SIMPLE_PINHOLE", help="SIMPLE_PINHOLE or PINHOLE"),
     features: int = typer.Option(4096, help="SIFT features per frame"),
     overlap: int = typer.Option(10, help="sequential matching window"),
+    peak_threshold: float = typer.Option(0.02 / 3, help="SIFT detection threshold; 0.001 finds more features "
+                                         "in small frames"),
+    max_reproj_error: float = typer.Option(4.0, help="mapper's outlier filter in pixels; 1.0 gives far more "
+                                           "accurate cameras on clean small frames, slower"),
     no_masks: bool = typer.Option(False, "--no-masks", help="ignore masks/"),
     vocab_tree: Optional[Path] = typer.Option(None, help="a local vocabulary tree file: turns on loop detection"),
     verbose: bool = typer.Option(False, help="show COLMAP's log"),
@@ -98,6 +102,7 @@ def register(
     from .recon.colmap import register as run_registration
 
     options = RegistrationOptions(camera_model=camera_model, max_num_features=features, overlap=overlap,
+                                  sift_peak_threshold=peak_threshold, filter_max_reproj_error=max_reproj_error,
                                   mapper=mapper, use_masks=not no_masks, loop_detection=vocab_tree is not None,
                                   vocab_tree=str(vocab_tree) if vocab_tree else None)
     sparse = run_registration(run_dir, options, verbose=verbose)
