@@ -89,10 +89,10 @@ def register(
     camera_model: str = typer.Option("SIMPLE_PINHOLE", help="SIMPLE_PINHOLE or PINHOLE"),
     features: int = typer.Option(4096, help="SIFT features per frame"),
     overlap: int = typer.Option(10, help="sequential matching window"),
-    peak_threshold: float = typer.Option(0.02 / 3, help="SIFT detection threshold; 0.001 finds more features "
-                                         "in small frames"),
-    max_reproj_error: float = typer.Option(4.0, help="mapper's outlier filter in pixels; 1.0 gives far more "
-                                           "accurate cameras on clean small frames, slower"),
+    peak_threshold: float = typer.Option(0.002, help="SIFT detection threshold (COLMAP's default 0.0067 finds "
+                                         "fewer features in small frames)"),
+    max_reproj_error: float = typer.Option(1.0, help="incremental mapper's outlier filter in pixels (COLMAP's "
+                                           "default 4.0 is faster, its cameras less accurate)"),
     no_masks: bool = typer.Option(False, "--no-masks", help="ignore masks/"),
     vocab_tree: Optional[Path] = typer.Option(None, help="a local vocabulary tree file: turns on loop detection"),
     verbose: bool = typer.Option(False, help="show COLMAP's log"),

@@ -67,7 +67,9 @@ def test_registers_the_sample_scene_accurately(name, scenes, registered):
     print(f"{name}: {errors}")
     assert errors["position_error_max"] < 0.02 * room
     assert errors["rotation_error_max_deg"] < 1.0
-    assert abs(est.Ks[0][0, 0] / cameras["K"][0][0] - 1) < 0.05, "focal length within 5%"
+    # COLMAP's own defaults (peak threshold 0.0067, 4 px filter) give 0.24 degrees on the living room
+    assert errors["rotation_error_mean_deg"] < 0.1
+    assert abs(est.Ks[0][0, 0] / cameras["K"][0][0] - 1) < 0.01, "focal length within 1%"
 
 
 def _points_on_people(run, scene_dir):
