@@ -4,7 +4,8 @@ Sample scenes at default size (320x240, 90 frames): the scene's lossless frames 
 them from its H.264 video instead, whose compression alone caps RGB fidelity near 29 dB), masks (true
 or `auto`), pycolmap registration, then training with the default options. Every registered
 camera is rendered and compared with the true person-free frames: PSNR over all pixels and over
-the pixels a person hid in that frame ("disoccluded"). ../shared/data/davis_parkour (no ground truth
+the pixels a person hid in that frame ("disoccluded"), those also split by how many other frames saw
+that background point (`disoccluded_by_views`: share and PSNR). ../shared/data/davis_parkour (no ground truth
 behind the runner): every 8th frame held out, PSNR on the held-out frames' background pixels.
 
 `--refine-cameras` trains with camera refinement; `--true-cameras` also trains each sample scene on
@@ -124,7 +125,7 @@ def main() -> None:
             for label, folder in runs.items():
                 figures = train_and_time(folder, options)
                 figures.update({k: round(v, 2) if isinstance(v, float) else v
-                                for k, v in evaluate_background(folder, scene).items()})
+                                for k, v in evaluate_background(folder, scene, by_views=True).items()})
                 results[label] = figures
                 if not args.json:
                     print(f"{label}: {figures}", flush=True)

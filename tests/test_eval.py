@@ -59,6 +59,41 @@ def test_inpainting_recovers_the_background_from_other_frames():
     assert psnr(error) > psnr(error_spatial) + 10
 
 
+def _plane_scene(folder, viewmats, depths, masks, size=(64, 48), focal=50.0):
+    """A hand-made scene folder for `hidden_views`: cameras, person-free depth and masks per frame."""
+    width, height = size
+    K = [[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]]
+    frames = [{"name": f"{i:06d}.png", "viewmat": v.tolist()} for i, v in enumerate(viewmats)]
+    (folder / "background_depth").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    (folder / "cameras.json").write_text(json.dumps({"width": width, "height": height, "K": K, "frames": frames}))
+    for i, (depth, mask) in enumerate(zip(depths, masks)):
+        np.save(folder / "background_depth" / f"{i:06d}.npy", np.full((height, width), depth, np.float32))
+        cv2.imwrite(str(folder / "masks" / f"{i:06d}.png"), mask.astype(np.uint8) * 255)
+
+
+def test_hidden_views_counts_the_frames_that_see_a_hidden_point(tmp_path):
+    from occlurestyle.eval.background import hidden_views
+
+    # a wall 2 m in front of every camera; frame 1 is 0.1 m to the right (the wall shifts 2.5 px left),
+    # frame 2 is frame 0's camera fully hidden, frame 3 is frame 0's camera with a nearer surface (1 m)
+    # in front of the wall, so it sees none of it
+    right = np.eye(4)
+    right[0, 3] = -0.1
+    hidden = np.zeros((48, 64), bool)
+    hidden[20:30, 20:30] = True
+    _plane_scene(tmp_path, [np.eye(4), right, np.eye(4), np.eye(4)], [2.0, 2.0, 2.0, 1.0],
+                 [hidden, np.zeros_like(hidden), np.ones_like(hidden), np.zeros_like(hidden)])
+    counts = hidden_views(tmp_path)
+    assert (counts["000001"] == -1).all() and (counts["000003"] == -1).all(), "nothing hidden there"
+    assert (counts["000000"][hidden] == 1).all(), "only frame 1 sees behind frame 0's person"
+    assert (counts["000000"][~hidden] == -1).all()
+    frame2 = counts["000002"]
+    assert frame2[25, 25] == 1, "frame 0 hides it too; frame 1 sees it"
+    assert frame2[10, 40] == 2, "frames 0 and 1 see it"
+    assert frame2[10, 1] == 1, "left of frame 1's view: frame 0 only"
+
+
 def test_warping_error_is_low_for_a_steady_clip_and_grows_with_flicker():
     shown, truth, masks = panning_clip(frames=10)
     measure = WarpingError(shown, masks, gaps=(1, 3))

@@ -1,8 +1,10 @@
 """How well the static background was recovered: renders of the trained model at every registered
-camera against the sample scene's person-free frames (all pixels, and the pixels people hid)."""
+camera against the sample scene's person-free frames (all pixels, and the pixels people hid), and
+the hidden pixels' PSNR split by how many other frames saw that background point."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -15,14 +17,19 @@ from ..recon.exports import read_run_cameras
 from ..recon.gaussians import load_ply
 from ..recon.trainer import render_views
 from ..scenes import io
-from .metrics import background_psnr
+from .metrics import background_psnr, psnr
+
+
+# how many other frames saw a hidden pixel's background point: the buckets of `by_views`
+VIEW_BUCKETS = ((0, 0), (1, 2), (3, 10), (11, 30), (31, None))
 
 
 def evaluate_background(run_dir: str | Path, scene_dir: str | Path, ply: str | Path | None = None,
-                        names: list[str] | None = None) -> dict:
+                        names: list[str] | None = None, by_views: bool = False) -> dict:
     """PSNR of the run's background model against `scene_dir/background/` (sample scenes only).
 
-    Frames of the run are matched to the scene's by name (the run's frames are the scene's frames)."""
+    Frames of the run are matched to the scene's by name (the run's frames are the scene's frames).
+    `by_views` adds `disoccluded_by_views`: per bucket of `VIEW_BUCKETS`, the hidden pixels' share and PSNR."""
     layout = RunLayout(run_dir)
     scene_dir = Path(scene_dir)
     cameras = read_run_cameras(layout)
@@ -34,6 +41,12 @@ def evaluate_background(run_dir: str | Path, scene_dir: str | Path, ply: str | P
     truths, hidden = ground_truth(scene_dir, [Path(cameras.names[i]).stem for i in picks],
                                   (cameras.height, cameras.width))
     result = background_psnr(renders, truths, hidden)
+    if by_views:
+        counts = hidden_views(scene_dir)
+        stems = [Path(cameras.names[i]).stem for i in picks]
+        counts = [cv2.resize(counts[s], (cameras.width, cameras.height), interpolation=cv2.INTER_NEAREST)
+                  for s in stems]
+        result["disoccluded_by_views"] = psnr_by_views(renders, truths, counts)
     result["frames"] = len(picks)
     result["gaussians"] = int(params["means"].shape[0])
     return result
@@ -56,3 +69,56 @@ def ground_truth(scene_dir: str | Path, stems: list[str], shape: tuple[int, int]
         truths.append(truth.astype(np.float32) / 255.0)
         hidden.append(mask)
     return truths, hidden
+
+
+def hidden_views(scene_dir: str | Path, depth_tolerance: float = 0.02) -> dict[str, np.ndarray]:
+    """For each frame of a sample scene (by stem): how many other frames see, unhidden, the background
+    point behind each pixel people hide in it (int [H,W], -1 where nothing is hidden). Uses the scene's
+    true cameras and person-free depth: a point is seen in another frame if it projects inside it, in
+    front of or on that frame's background surface (within `depth_tolerance` of its depth) and outside
+    its person mask."""
+    scene_dir = Path(scene_dir)
+    cameras = json.loads((scene_dir / "cameras.json").read_text())
+    K = np.array(cameras["K"], np.float64)
+    width, height = cameras["width"], cameras["height"]
+    stems = [Path(f["name"]).stem for f in cameras["frames"]]
+    viewmats = [np.array(f["viewmat"], np.float64) for f in cameras["frames"]]
+    depths = [np.load(scene_dir / "background_depth" / f"{s}.npy") for s in stems]
+    masks = [io.read_gray(scene_dir / "masks" / f"{s}.png") > 0 for s in stems]
+    counts = {}
+    for i, stem in enumerate(stems):
+        ys, xs = np.nonzero(masks[i])
+        rays = np.linalg.inv(K) @ np.stack([xs + 0.5, ys + 0.5, np.ones(len(xs))])
+        world = viewmats[i][:3, :3].T @ (rays * depths[i][ys, xs] - viewmats[i][:3, 3:4])
+        seen = np.zeros(len(xs), np.int32)
+        for j in range(len(stems)):
+            if j == i:
+                continue
+            cam = viewmats[j][:3, :3] @ world + viewmats[j][:3, 3:4]
+            z = cam[2]
+            pixel = K @ cam
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u, v = np.floor(pixel[0] / z).astype(np.int64), np.floor(pixel[1] / z).astype(np.int64)
+            inside = (z > 0) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
+            u, v = u[inside], v[inside]
+            inside[inside] = (np.abs(depths[j][v, u] - z[inside]) < depth_tolerance * z[inside]) & ~masks[j][v, u]
+            seen += inside
+        count = np.full((height, width), -1, np.int32)
+        count[ys, xs] = seen
+        counts[stem] = count
+    return counts
+
+
+def psnr_by_views(renders: list[np.ndarray], truths: list[np.ndarray], counts: list[np.ndarray]) -> dict:
+    """Hidden pixels' share and PSNR per bucket of `VIEW_BUCKETS` (counts from `hidden_views`)."""
+    squared = [((np.asarray(r, np.float64) - np.asarray(t, np.float64)) ** 2).mean(axis=-1)
+               for r, t in zip(renders, truths)]
+    total = sum(int((c >= 0).sum()) for c in counts)
+    result = {}
+    for low, high in VIEW_BUCKETS:
+        picked = [(c >= low) & (c <= (high if high is not None else np.iinfo(np.int32).max)) for c in counts]
+        n = sum(int(p.sum()) for p in picked)
+        label = f"{low}+" if high is None else (str(low) if low == high else f"{low}-{high}")
+        error = sum(float(sq[p].sum()) for sq, p in zip(squared, picked))
+        result[label] = {"share": round(n / max(total, 1), 4), "psnr": round(psnr(error / n), 2) if n else None}
+    return result
