@@ -119,7 +119,8 @@ def train(
     resolution: int = typer.Option(0, help="train at this longest side (0: the frames' size)"),
     sh_degree: int = typer.Option(3, help="spherical-harmonics degree of the colours"),
     max_gaussians: int = typer.Option(None, help="cap on the number of Gaussians [default: TrainOptions]"),
-    robust: bool = typer.Option(True, help="drop persistently unexplained pixels (what the masks missed)"),
+    robust: bool = typer.Option(False, help="drop persistently unexplained pixels (shadows or limbs the masks "
+                                "missed); off by default: it also drops real background that is hard to fit"),
     holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
     refine_cameras: bool = typer.Option(False, help="refine the poses and the focal length while training "
                                                     "(splat/cameras.json, used by later stages)"),
