@@ -38,12 +38,11 @@ def evaluate_background(run_dir: str | Path, scene_dir: str | Path, ply: str | P
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
     Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
     renders = render_views(params, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
-    truths, hidden = ground_truth(scene_dir, [Path(cameras.names[i]).stem for i in picks],
-                                  (cameras.height, cameras.width))
+    stems = [Path(cameras.names[i]).stem for i in picks]
+    truths, hidden = ground_truth(scene_dir, stems, (cameras.height, cameras.width))
     result = background_psnr(renders, truths, hidden)
     if by_views:
         counts = hidden_views(scene_dir)
-        stems = [Path(cameras.names[i]).stem for i in picks]
         counts = [cv2.resize(counts[s], (cameras.width, cameras.height), interpolation=cv2.INTER_NEAREST)
                   for s in stems]
         result["disoccluded_by_views"] = psnr_by_views(renders, truths, counts)
