@@ -205,3 +205,23 @@ def test_eval_and_baseline_refuse_bad_input_with_a_clear_error(tmp_path, capsys)
         main(["baseline", str(tmp_path), "--kind", "bogus", "--style", str(tmp_path / "missing.png")])
     assert "unknown baseline 'bogus'" in capsys.readouterr().err
     assert not (tmp_path / "baselines").exists()
+
+
+def test_depth_error_brings_the_run_to_the_scenes_scale(tmp_path):
+    from occlurestyle.eval.background import depth_error
+
+    # the scene: walls 2 m and 3 m in front of two cameras 1 m apart; the run: the same cameras at half
+    # the scale (0.5 m apart), so its depths must be doubled before they compare
+    true_viewmats = [np.eye(4), np.eye(4)]
+    true_viewmats[1][0, 3] = -1.0
+    _plane_scene(tmp_path, true_viewmats, [2.0, 3.0], [np.zeros((48, 64), bool)] * 2)
+    run_viewmats = {f"{i:06d}": v.copy() for i, v in enumerate(true_viewmats)}
+    run_viewmats["000001"][0, 3] = -0.5
+    depths = np.stack([np.full((48, 64), 1.0), np.full((48, 64), 1.5)])
+    depths[1, :, :32] *= 1.2  # half of frame 1 is 20% too far
+    alphas = np.ones_like(depths)
+    alphas[0, :4] = 0.0  # uncovered pixels do not count
+    depths[0, :4] = 99.0
+    error = depth_error(depths, alphas, run_viewmats, tmp_path)
+    assert error["median"] == pytest.approx(0.0, abs=1e-6)
+    assert error["p90"] == pytest.approx(0.2, abs=1e-6)

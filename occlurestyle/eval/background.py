@@ -1,6 +1,7 @@
 """How well the static background was recovered: renders of the trained model at every registered
 camera against the sample scene's person-free frames (all pixels, and the pixels people hid), and
-the hidden pixels' PSNR split by how many other frames saw that background point."""
+the hidden pixels' PSNR split by how many other frames saw that background point, and the rendered
+depth's error against the scene's true depth."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from ..recon.exports import read_run_cameras
 from ..recon.gaussians import load_ply
 from ..recon.trainer import render_views
 from ..scenes import io
-from .metrics import background_psnr, psnr
+from .metrics import align_sim3, background_psnr, psnr
 
 
 # how many other frames saw a hidden pixel's background point: the buckets of `by_views`
@@ -25,11 +26,12 @@ VIEW_BUCKETS = ((0, 0), (1, 2), (3, 10), (11, 30), (31, None))
 
 
 def evaluate_background(run_dir: str | Path, scene_dir: str | Path, ply: str | Path | None = None,
-                        names: list[str] | None = None, by_views: bool = False) -> dict:
+                        names: list[str] | None = None, by_views: bool = False, depth: bool = False) -> dict:
     """PSNR of the run's background model against `scene_dir/background/` (sample scenes only).
 
     Frames of the run are matched to the scene's by name (the run's frames are the scene's frames).
-    `by_views` adds `disoccluded_by_views`: per bucket of `VIEW_BUCKETS`, the hidden pixels' share and PSNR."""
+    `by_views` adds `disoccluded_by_views`: per bucket of `VIEW_BUCKETS`, the hidden pixels' share and PSNR.
+    `depth` adds `depth_error`: see `depth_error`."""
     layout = RunLayout(run_dir)
     scene_dir = Path(scene_dir)
     cameras = read_run_cameras(layout)
@@ -37,7 +39,8 @@ def evaluate_background(run_dir: str | Path, scene_dir: str | Path, ply: str | P
     picks = [i for i, n in enumerate(cameras.names) if names is None or n in names]
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
     Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
-    renders = render_views(params, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
+    views = render_views(params, viewmats, Ks, cameras.width, cameras.height)
+    renders = views["rgb"].numpy()
     stems = [Path(cameras.names[i]).stem for i in picks]
     truths, hidden = ground_truth(scene_dir, stems, (cameras.height, cameras.width))
     result = background_psnr(renders, truths, hidden)
@@ -46,6 +49,9 @@ def evaluate_background(run_dir: str | Path, scene_dir: str | Path, ply: str | P
         counts = [cv2.resize(counts[s], (cameras.width, cameras.height), interpolation=cv2.INTER_NEAREST)
                   for s in stems]
         result["disoccluded_by_views"] = psnr_by_views(renders, truths, counts)
+    if depth:
+        result["depth_error"] = depth_error(views["depth"].numpy(), views["alpha"].numpy(),
+                                            dict(zip(stems, cameras.viewmats[picks])), scene_dir)
     result["frames"] = len(picks)
     result["gaussians"] = int(params["means"].shape[0])
     return result
@@ -106,6 +112,27 @@ def hidden_views(scene_dir: str | Path, depth_tolerance: float = 0.02) -> dict[s
         count[ys, xs] = seen
         counts[stem] = count
     return counts
+
+
+def depth_error(depths: np.ndarray, alphas: np.ndarray, viewmats: dict[str, np.ndarray],
+                scene_dir: str | Path) -> dict:
+    """Relative error of rendered expected depths [N, H, W] (frames `viewmats`, by stem, in order) against the
+    scene's person-free depth, the run's scale brought to the scene's by the similarity between its
+    cameras and the true ones: median and 90th percentile over the pixels the render covers (alpha > 0.5).
+    What depth-ordered compositing of people relies on."""
+    scene_dir = Path(scene_dir)
+    cameras = json.loads((scene_dir / "cameras.json").read_text())
+    truth = {Path(f["name"]).stem: np.array(f["viewmat"], np.float64) for f in cameras["frames"]}
+    scale = align_sim3(viewmats, truth)[0]
+    errors = []
+    for depth, alpha, stem in zip(depths, alphas, viewmats):
+        true_depth = np.load(scene_dir / "background_depth" / f"{stem}.npy")
+        if true_depth.shape != depth.shape:
+            true_depth = cv2.resize(true_depth, depth.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        covered = (alpha > 0.5) & (true_depth > 0)
+        errors.append(np.abs(scale * depth[covered] / true_depth[covered] - 1))
+    errors = np.concatenate(errors)
+    return {"median": round(float(np.median(errors)), 4), "p90": round(float(np.quantile(errors, 0.9)), 4)}
 
 
 def psnr_by_views(renders: list[np.ndarray], truths: list[np.ndarray], counts: list[np.ndarray]) -> dict:
