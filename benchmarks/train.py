@@ -10,10 +10,11 @@ behind the runner): every 8th frame held out, PSNR on the held-out frames' backg
 
 `--refine-cameras` trains with camera refinement; `--true-cameras` also trains each sample scene on
 its true cameras (the registration's points moved onto them by a similarity fitted to the camera
-poses): the ceiling better cameras could reach.
+poses): the ceiling better cameras could reach. `--depth-weight 0` trains without the keypoint depth
+term; `--seed` changes the training's random draws (outcomes move by ~0.5 dB between seeds).
 
 Usage: python benchmarks/train.py [--json] [--out DIR] [--steps N] [--masks true,auto] [--no-davis]
-                                  [--refine-cameras] [--true-cameras]
+                                  [--refine-cameras] [--true-cameras] [--depth-weight W] [--seed S]
 """
 
 from __future__ import annotations
@@ -108,9 +109,14 @@ def main() -> None:
     parser.add_argument("--no-davis", action="store_true")
     parser.add_argument("--video", action="store_true", help="start from the scene's video.mp4")
     parser.add_argument("--refine-cameras", action="store_true", help="refine the cameras while training")
-    parser.add_argument("--true-cameras", action="store_true", help="also train on the scenes' true cameras")
+    parser.add_argument("--true-cameras", action="store_true",
+                        help="also train on the scenes' true cameras (no keypoints there: no depth term)")
+    parser.add_argument("--depth-weight", type=float, default=TrainOptions.depth_weight,
+                        help="weight of the keypoint depth term (0: off)")
+    parser.add_argument("--seed", type=int, default=TrainOptions.seed)
     args = parser.parse_args()
-    options = TrainOptions(steps=args.steps, refine_cameras=args.refine_cameras)
+    options = TrainOptions(steps=args.steps, refine_cameras=args.refine_cameras, depth_weight=args.depth_weight,
+                           seed=args.seed)
     results = {}
     for name in args.scenes.split(","):
         scene = sample_scene(args.out, name)
@@ -125,7 +131,7 @@ def main() -> None:
             for label, folder in runs.items():
                 figures = train_and_time(folder, options)
                 figures.update({k: round(v, 2) if isinstance(v, float) else v
-                                for k, v in evaluate_background(folder, scene, by_views=True).items()})
+                                for k, v in evaluate_background(folder, scene, by_views=True, depth=True).items()})
                 results[label] = figures
                 if not args.json:
                     print(f"{label}: {figures}", flush=True)

@@ -121,6 +121,8 @@ def train(
     max_gaussians: int = typer.Option(None, help="cap on the number of Gaussians [default: TrainOptions]"),
     robust: bool = typer.Option(False, help="drop persistently unexplained pixels (shadows or limbs the masks "
                                 "missed); off by default: it also drops real background that is hard to fit"),
+    depth_weight: float = typer.Option(None, help="weight of the rendered depth's relative error at the "
+                                       "registration's keypoints (0: off) [default: TrainOptions]"),
     holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
     refine_cameras: bool = typer.Option(False, help="refine the poses and the focal length while training "
                                                     "(splat/cameras.json, used by later stages)"),
@@ -134,7 +136,7 @@ def train(
     options = TrainOptions(steps=steps or defaults.steps, resolution=resolution, sh_degree=sh_degree,
                            max_gaussians=max_gaussians or defaults.max_gaussians, robust=robust,
                            refine_masks=robust, holdout_every=holdout_every, refine_cameras=refine_cameras,
-                           seed=seed)
+                           depth_weight=defaults.depth_weight if depth_weight is None else depth_weight, seed=seed)
     typer.echo(f"wrote {run_training(run_dir, options)}")
 
 

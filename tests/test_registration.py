@@ -72,6 +72,26 @@ def test_registers_the_sample_scene_accurately(name, scenes, registered):
     assert abs(est.Ks[0][0, 0] / cameras["K"][0][0] - 1) < 0.01, "focal length within 1%"
 
 
+def test_keypoint_depths_match_the_scene_depth(scenes, registered):
+    from occlurestyle.eval.metrics import align_sim3
+    from occlurestyle.recon.exports import read_keypoint_depths
+
+    scene_dir, run = scenes("living_room"), registered("living_room")
+    gt, _ = _true_viewmats(scene_dir)
+    est = read_cameras(run / "colmap" / "sparse" / "0")
+    scale = align_sim3(dict(zip(est.names, est.viewmats)), gt)[0]
+    keypoints = read_keypoint_depths(run / "colmap" / "sparse" / "0")
+    assert sorted(keypoints) == est.names
+    errors = []
+    for name, rows in keypoints.items():
+        truth = np.load(scene_dir / "background_depth" / f"{name[:-4]}.npy")
+        errors.append(np.abs(scale * rows[:, 2] / truth[rows[:, 1].astype(int), rows[:, 0].astype(int)] - 1))
+    errors = np.concatenate(errors)
+    print(f"{len(errors)} keypoints, relative depth error median {np.median(errors):.4f}")
+    assert len(errors) > 20 * len(keypoints)
+    assert np.median(errors) < 0.01 and np.quantile(errors, 0.9) < 0.08
+
+
 def _points_on_people(run, scene_dir):
     """Fraction of 3D points with at least one observation inside a true person mask."""
     import pycolmap

@@ -104,6 +104,27 @@ def test_robust_weights_drop_blobs_not_noise():
     assert robust_weights(residual, valid)[:, :10].max() == 0.0, "invalid pixels never get weight"
 
 
+def test_keypoint_depth_loss_reads_each_keypoints_pixel_and_bounds_outliers():
+    from occlurestyle.recon.trainer import keypoint_depth_loss
+
+    depth = torch.full((4, 5), 2.0, dtype=torch.float64, requires_grad=True)
+    # COLMAP pixel coordinates: (0, 0) is the top-left corner, so (3.7, 1.2) lies in row 1, column 3
+    keypoints = torch.tensor([[3.7, 1.2, 2.0], [0.5, 0.5, 2.1], [4.2, 3.9, 4.0]], dtype=torch.float64)
+    loss = keypoint_depth_loss(depth, keypoints, scale=0.1)
+    relative = np.array([0.0, 2.0 / 2.1 - 1, 2.0 / 4.0 - 1])
+    assert loss.item() == pytest.approx(np.mean(relative**2 / (relative**2 + 0.01)))
+    loss.backward()
+    assert depth.grad[1, 3] == 0 and depth.grad[3, 4] != 0 and (depth.grad != 0).sum() == 2
+    step = 1e-6
+    for row, col in ((0, 0), (3, 4)):
+        shifted = depth.detach().clone()
+        shifted[row, col] += step
+        numeric = (keypoint_depth_loss(shifted, keypoints).item() - loss.item()) / step
+        assert depth.grad[row, col].item() == pytest.approx(numeric, rel=1e-3)
+    # the outlier (50% off) pulls far less than the keypoint 5% off
+    assert abs(depth.grad[3, 4]) < 0.1 * abs(depth.grad[0, 0])
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     run, scene = make_true_run(tmp_path_factory.mktemp("train") / "run", width=96, height=72, stride=3,

@@ -1,6 +1,7 @@
 """Reading the registered cameras back, and writing them for other tools.
 
 - `read_cameras`: a COLMAP model → per-frame K and world→camera viewmats (OpenCV axes).
+- `read_keypoint_depths`: per frame, the keypoints the model triangulated and their depth.
 - `read_run_cameras`: the cameras a run renders with (training's refined ones when it made them).
 - `write_transforms`: nerfstudio's `transforms.json` (camera→world in OpenGL axes, `mask_path` per
   frame, black = ignore), so `ns-train splatfacto --data RUN` works on a GPU machine.
@@ -41,6 +42,25 @@ def read_cameras(sparse_dir: str | Path) -> CameraSet:
     import pycolmap
 
     return _cameras_of(pycolmap.Reconstruction(str(sparse_dir)))
+
+
+def read_keypoint_depths(sparse_dir: str | Path) -> dict[str, np.ndarray]:
+    """Per image name, its keypoints that have a 3D point: `[K, 3]` float32 rows (x, y, camera depth),
+    pixel coordinates with (0, 0) at the top-left corner of the first pixel, as COLMAP writes them."""
+    import pycolmap
+
+    reconstruction = pycolmap.Reconstruction(str(sparse_dir))
+    result = {}
+    for image in reconstruction.images.values():
+        observations = image.get_observation_points2D()
+        if not observations:
+            result[image.name] = np.zeros((0, 3), np.float32)
+            continue
+        xy = np.array([p.xy for p in observations])
+        world = np.array([reconstruction.points3D[p.point3D_id].xyz for p in observations])
+        depth = (world @ image.cam_from_world().matrix()[:, :3].T + image.cam_from_world().matrix()[:, 3])[:, 2]
+        result[image.name] = np.column_stack([xy, depth]).astype(np.float32)
+    return result
 
 
 def read_run_cameras(layout: RunLayout) -> CameraSet:

