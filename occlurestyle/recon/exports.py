@@ -58,7 +58,8 @@ def read_keypoint_depths(sparse_dir: str | Path) -> dict[str, np.ndarray]:
             continue
         xy = np.array([p.xy for p in observations])
         world = np.array([reconstruction.points3D[p.point3D_id].xyz for p in observations])
-        depth = (world @ image.cam_from_world().matrix()[:, :3].T + image.cam_from_world().matrix()[:, 3])[:, 2]
+        cam_from_world = image.cam_from_world().matrix()
+        depth = world @ cam_from_world[2, :3] + cam_from_world[2, 3]
         result[image.name] = np.column_stack([xy, depth]).astype(np.float32)
     return result
 

@@ -5,7 +5,8 @@ learning rates (means scaled by the scene size, decaying exponentially), SH degr
 gsplat's `DefaultStrategy` densification running on our `meta`, with its schedule compressed to a
 short CPU budget. The loss sees background pixels only (person masks, dilated, are excluded), plus
 a bounded penalty on the rendered depth's relative error at the keypoints the registration
-triangulated (it keeps the geometry on the registration's points). Two opt-in mechanisms catch what the masks miss:
+triangulated (it keeps the geometry on the registration's points). Two opt-in mechanisms catch
+what the masks miss:
 
 - robust weights (RobustNeRF): after a warm-up, pixels whose residual is in the worst tail of their
   image, and above an absolute floor, are dropped from the loss, in blobs;
@@ -138,7 +139,8 @@ def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData
     points = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1).astype(np.float32)
     colors = np.stack([vertex["red"], vertex["green"], vertex["blue"]], axis=1).astype(np.float32) / 255.0
     depths = read_keypoint_depths(layout.sparse)
-    keypoints = [torch.from_numpy(depths[name] * np.array([scale, scale, 1.0], np.float32)) for name in cameras.names]
+    to_training_size = np.array([scale, scale, 1.0], np.float32)
+    keypoints = [torch.from_numpy(depths[name] * to_training_size) for name in cameras.names]
     return TrainingData(cameras, torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(masks)), Ks,
                         viewmats, max(scene_scale, 1e-3), points, colors, keypoints)
 
@@ -301,9 +303,8 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
 
 def keypoint_depth_loss(depth: torch.Tensor, keypoints: torch.Tensor, scale: float = 0.1) -> torch.Tensor:
     """Geman-McClure penalty of the rendered depth's relative error at the pixels holding `keypoints`
-    [K, 3] (x, y, depth), mean over the keypoints. Bounded, so that a wrongly triangulated point (a
-    match across a person's edge) cannot drag Gaussians to its depth: errors beyond `scale` pull
-    less and less."""
+    [K, 3] (x, y, depth), mean over the keypoints. Bounded, so that a wrongly triangulated point
+    cannot drag Gaussians to its depth: errors beyond `scale` pull less and less."""
     height, width = depth.shape
     x = keypoints[:, 0].long().clamp(0, width - 1)
     y = keypoints[:, 1].long().clamp(0, height - 1)
