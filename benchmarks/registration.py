@@ -13,8 +13,8 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
+from occlurestyle.eval.background import true_cameras
 from occlurestyle.eval.metrics import pose_errors
 from occlurestyle.occlusion.masks import MaskOptions, make_masks
 from occlurestyle.recon.colmap import register
@@ -39,8 +39,7 @@ def main() -> None:
     results = {}
     for name in ("living_room", "office"):
         scene = sample_scene(args.out, name)
-        cameras = json.loads((scene / "cameras.json").read_text())
-        truth = {f["name"]: np.array(f["viewmat"]) for f in cameras["frames"]}
+        truth = true_cameras(scene)[3]
         room = max(json.loads((scene / "scene.json").read_text())["room_size"])
         for masks in ("true", "auto"):
             run = args.out / f"{name}_{masks}_masks"

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..cameras import project
 from ..errors import InputError
 from ..layout import RunLayout
 from ..recon.exports import read_run_cameras
@@ -76,6 +77,13 @@ def ground_truth(scene_dir: str | Path, stems: list[str], shape: tuple[int, int]
     return truths, hidden
 
 
+def true_cameras(scene_dir: str | Path) -> tuple[np.ndarray, int, int, dict[str, np.ndarray]]:
+    """A sample scene's true cameras (`cameras.json`): K, width, height and world→camera viewmats by frame name."""
+    cameras = json.loads((Path(scene_dir) / "cameras.json").read_text())
+    viewmats = {f["name"]: np.array(f["viewmat"], np.float64) for f in cameras["frames"]}
+    return np.array(cameras["K"], np.float64), cameras["width"], cameras["height"], viewmats
+
+
 def hidden_views(scene_dir: str | Path, depth_tolerance: float = 0.02) -> dict[str, np.ndarray]:
     """For each frame of a sample scene (by stem): how many other frames see, unhidden, the background
     point behind each pixel people hide in it (int [H,W], -1 where nothing is hidden). Uses the scene's
@@ -83,11 +91,9 @@ def hidden_views(scene_dir: str | Path, depth_tolerance: float = 0.02) -> dict[s
     front of or on that frame's background surface (within `depth_tolerance` of its depth) and outside
     its person mask."""
     scene_dir = Path(scene_dir)
-    cameras = json.loads((scene_dir / "cameras.json").read_text())
-    K = np.array(cameras["K"], np.float64)
-    width, height = cameras["width"], cameras["height"]
-    stems = [Path(f["name"]).stem for f in cameras["frames"]]
-    viewmats = [np.array(f["viewmat"], np.float64) for f in cameras["frames"]]
+    K, width, height, by_name = true_cameras(scene_dir)
+    stems = [Path(n).stem for n in by_name]
+    viewmats = list(by_name.values())
     depths = [np.load(scene_dir / "background_depth" / f"{s}.npy") for s in stems]
     masks = [io.read_gray(scene_dir / "masks" / f"{s}.png") > 0 for s in stems]
     counts = {}
@@ -99,11 +105,9 @@ def hidden_views(scene_dir: str | Path, depth_tolerance: float = 0.02) -> dict[s
         for j in range(len(stems)):
             if j == i:
                 continue
-            cam = viewmats[j][:3, :3] @ world + viewmats[j][:3, 3:4]
-            z = cam[2]
-            pixel = K @ cam
             with np.errstate(divide="ignore", invalid="ignore"):
-                u, v = np.floor(pixel[0] / z).astype(np.int64), np.floor(pixel[1] / z).astype(np.int64)
+                uv, z = project(world.T, K, viewmats[j])
+                u, v = np.floor(uv[:, 0]).astype(np.int64), np.floor(uv[:, 1]).astype(np.int64)
             inside = (z > 0) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
             u, v = u[inside], v[inside]
             inside[inside] = (np.abs(depths[j][v, u] - z[inside]) < depth_tolerance * z[inside]) & ~masks[j][v, u]
@@ -121,8 +125,7 @@ def depth_error(depths: np.ndarray, alphas: np.ndarray, viewmats: dict[str, np.n
     cameras and the true ones: median and 90th percentile over the pixels the render covers (alpha > 0.5).
     What depth-ordered compositing of people relies on."""
     scene_dir = Path(scene_dir)
-    cameras = json.loads((scene_dir / "cameras.json").read_text())
-    truth = {Path(f["name"]).stem: np.array(f["viewmat"], np.float64) for f in cameras["frames"]}
+    truth = {Path(name).stem: viewmat for name, viewmat in true_cameras(scene_dir)[3].items()}
     scale = align_sim3(viewmats, truth)[0]
     errors = []
     for depth, alpha, stem in zip(depths, alphas, viewmats):

@@ -31,7 +31,7 @@ from ..occlusion.composite import person_alpha
 from ..occlusion.masks import read_masks
 from ..occlusion.people import read_people
 from ..scenes import io
-from .background import ground_truth
+from .background import ground_truth, true_cameras
 from .baselines import KINDS, run_baseline
 from .metrics import background_psnr, background_ssim, leakage, pose_errors, sequence_mask_iou
 from .temporal import WarpingError
@@ -104,8 +104,7 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
             scores = {**background_psnr(recovered, truths, true_people),
                       **background_ssim(recovered, truths, true_people)}
             methods[method].update({f"background_{k}": v for k, v in scores.items()})
-        truth_cameras = json.loads((scene / "cameras.json").read_text())
-        truth = {f["name"]: np.array(f["viewmat"]) for f in truth_cameras["frames"]}
+        truth = true_cameras(scene)[3]
         estimated = {f"{source.get(Path(n).stem, Path(n).stem)}.png": v for n, v in zip(names, cameras.viewmats)}
         pose = pose_errors(estimated, truth)
 
