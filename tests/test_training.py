@@ -46,6 +46,33 @@ def test_init_from_points_uses_neighbour_spacing_and_point_colours():
     assert params["shN"].shape == (100, 8, 3)
 
 
+def test_views_show_the_models_mean_colour_where_no_gaussian_is_drawn():
+    from occlurestyle.cameras import intrinsics_from_fov, look_at
+    from occlurestyle.recon.gaussians import fill_color, rgb_to_sh0
+    from occlurestyle.recon.trainer import render_views
+
+    # a red opaque Gaussian and a blue faint one: the fill leans to red, in proportion to opacity
+    params = init_from_points(np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0]]), np.array([[1.0, 0, 0], [0, 0, 1.0]]),
+                              sh_degree=0)
+    params["opacities"] = torch.logit(torch.tensor([0.9, 0.3]))
+    params["scales"] = torch.full((2, 3), np.log(0.05))
+    params["sh0"] = rgb_to_sh0(torch.tensor([[[1.0, 0, 0]], [[0, 0, 1.0]]]))
+    assert torch.allclose(fill_color(params), torch.tensor([0.75, 0.0, 0.25]), atol=1e-6)
+    K = torch.tensor(intrinsics_from_fov(64, 48, 60.0), dtype=torch.float32)[None]
+    towards = torch.tensor(look_at(np.array([0.15, -2.0, 0]), np.array([0.15, 0, 0])), dtype=torch.float32)[None]
+    away = torch.tensor(look_at(np.array([0.15, -2.0, 0]), np.array([0.15, -4.0, 0])), dtype=torch.float32)[None]
+    seen = render_views(params, towards, K, 64, 48)
+    empty = render_views(params, away, K, 64, 48)
+    assert empty["alpha"].max() == 0 and torch.allclose(empty["rgb"], torch.tensor([0.75, 0.0, 0.25]), atol=1e-6)
+    # where a Gaussian is drawn it covers the fill in proportion to its alpha
+    peak = seen["alpha"][0].argmax()
+    y, x = divmod(int(peak), 64)
+    alpha = seen["alpha"][0, y, x]
+    assert alpha > 0.5
+    assert torch.allclose(seen["rgb"][0, y, x], alpha * torch.tensor([1.0, 0, 0]) + (1 - alpha) * fill_color(params),
+                          atol=0.02)
+
+
 def test_masked_ssim_matches_reference_value_and_gradient():
     g = torch.Generator().manual_seed(1)
     image = torch.rand(1, 3, 37, 53, generator=g, dtype=torch.float32)

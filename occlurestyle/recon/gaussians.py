@@ -55,6 +55,14 @@ def init_from_points(points: np.ndarray, colors: np.ndarray, sh_degree: int = 3,
     }
 
 
+def fill_color(params: dict[str, Tensor]) -> Tensor:
+    """The colour shown where a view sees no Gaussian (space no training frame observed, such as what
+    people hid in every frame): the opacity-weighted mean of the Gaussians' base colours. For unseen
+    content the scene's mean colour is the least-squares guess; black holes are the worst one."""
+    opacity = torch.sigmoid(params["opacities"]).reshape(-1, 1)
+    return (opacity * sh0_to_rgb(params["sh0"][:, 0]).clamp(0, 1)).sum(0) / opacity.sum().clamp_min(1e-12)
+
+
 def render(params: dict[str, Tensor], viewmats: Tensor, Ks: Tensor, width: int, height: int, sh_degree: int,
            render_mode: str = "RGB+ED", backgrounds: Tensor | None = None, **kwargs):
     """Rasterize the model: `(colors [C,H,W,D], alphas [C,H,W,1], meta)` (colors end with expected depth)."""

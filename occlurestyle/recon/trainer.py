@@ -3,7 +3,8 @@
 gsplat's recipe on our rasterizer: Gaussians initialised from the COLMAP points, Adam with gsplat's
 learning rates (means scaled by the scene size, decaying exponentially), SH degree ramped up, and
 gsplat's `DefaultStrategy` densification running on our `meta`, with its schedule compressed to a
-short CPU budget. The loss sees background pixels only (person masks, dilated, are excluded), plus
+short CPU budget. The loss sees background pixels only (person masks, dilated, are excluded), rendered
+over a random colour each step so that nothing seen stays half-transparent, plus
 a bounded penalty on the rendered depth's relative error at the keypoints the registration
 triangulated (it keeps the geometry on the registration's points). Two opt-in mechanisms catch
 what the masks miss:
@@ -48,7 +49,10 @@ class TrainOptions:
     resolution: int = 0  # longest image side used for training; 0 = the frames' size
     sh_degree: int = 3
     ssim_weight: float = 0.2
-    random_background: bool = False
+    # a random colour behind the Gaussians at each step: the frames have no transparency, so neither may
+    # the model where it is seen. Without it, dark surfaces seen by few frames were fitted as half-transparent
+    # Gaussians over the black background, which show as holes from the views where people hid them
+    random_background: bool = True
     # weight of the depth term: the rendered depth's relative error at the keypoints the registration
     # triangulated, in a bounded penalty (keypoint_depth_loss). On the sample scenes it halves the
     # depth error (what depth-ordered compositing relies on) and adds ~0.3 dB overall
@@ -232,7 +236,6 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         colors, alphas, meta = render(model, viewmats[index:index + 1], Ks[index:index + 1], width, height,
                                       sh_degree, render_mode="RGB+ED" if options.depth_weight > 0 else "RGB",
                                       backgrounds=background)
-        # a random background behind the Gaussians discourages transparency (frames have none)
         image = colors[0, ..., :3]
         strategy.step_pre_backward(params, optimizers, state, step, meta)
         residual = (image.detach() - target).abs().mean(-1)
@@ -362,13 +365,17 @@ def _save_checkpoint(path, params, optimizers, state, step, options, data, resid
 @torch.no_grad()
 def render_views(params: dict, viewmats: torch.Tensor, Ks: torch.Tensor, width: int, height: int,
                  sh_degree: int | None = None, batch: int = 4) -> dict[str, torch.Tensor]:
-    """RGB [N,H,W,3], expected depth [N,H,W] and alpha [N,H,W] of the model from each camera."""
-    from .gaussians import sh_degree_of
+    """RGB [N,H,W,3] (over the model's `fill_color` where no Gaussian covers a pixel), expected depth
+    [N,H,W] and alpha [N,H,W] of the model from each camera."""
+    from .gaussians import fill_color, sh_degree_of
 
     degree = sh_degree_of(params) if sh_degree is None else sh_degree
+    fill = fill_color(params)[None]
     out = {"rgb": [], "depth": [], "alpha": []}
     for i in range(0, len(viewmats), batch):
-        colors, alphas, _ = render(params, viewmats[i:i + batch], Ks[i:i + batch], width, height, degree)
+        n = len(viewmats[i:i + batch])
+        colors, alphas, _ = render(params, viewmats[i:i + batch], Ks[i:i + batch], width, height, degree,
+                                   backgrounds=fill.repeat(n, 1))
         out["rgb"].append(colors[..., :3].clamp(0, 1))
         out["depth"].append(colors[..., 3])
         out["alpha"].append(alphas[..., 0])

@@ -16,20 +16,23 @@ from ..scenes import io
 @torch.no_grad()
 def render_path(ply: str | Path, viewmats: np.ndarray, Ks: np.ndarray, width: int, height: int,
                 folder: str | Path, names: list[str], progress: bool = False, batch: int = 4) -> Path:
-    """Write `folder/NAME.png` (RGB) and `folder/NAME_depth.npy` (expected camera-z depth; inf where
-    nothing is drawn) for each camera; the folder appears only when complete."""
-    from ..recon.gaussians import load_ply, render, sh_degree_of
+    """Write `folder/NAME.png` (RGB, over the model's `fill_color` where nothing is drawn) and
+    `folder/NAME_depth.npy` (expected camera-z depth; inf where nothing is drawn) for each camera; the
+    folder appears only when complete."""
+    from ..recon.gaussians import fill_color, load_ply, render, sh_degree_of
 
     if not Path(ply).is_file():
         raise InputError(f"{ply} does not exist; run the stage that makes it first")
     params = load_ply(ply)
     degree = sh_degree_of(params)
+    fill = fill_color(params)[None]
     viewmats = torch.as_tensor(np.asarray(viewmats), dtype=torch.float32)
     Ks = torch.as_tensor(np.asarray(Ks), dtype=torch.float32)
     with atomic_dir(folder, overwrite=True) as tmp:
         for start in tqdm(range(0, len(viewmats), batch), desc=f"render {Path(folder).name}", disable=not progress):
+            n = len(viewmats[start:start + batch])
             colors, alphas, _ = render(params, viewmats[start:start + batch], Ks[start:start + batch], width, height,
-                                       degree)
+                                       degree, backgrounds=fill.repeat(n, 1))
             for k in range(colors.shape[0]):
                 stem = Path(names[start + k]).stem
                 alpha = alphas[k, ..., 0].numpy()
