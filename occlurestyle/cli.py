@@ -117,7 +117,7 @@ def train(
     run_dir: Path = typer.Argument(..., help="a registered run folder"),
     steps: int = typer.Option(None, help="optimisation steps [default: TrainOptions.steps]"),
     resolution: int = typer.Option(0, help="train at this longest side (0: the frames' size)"),
-    sh_degree: int = typer.Option(3, help="spherical-harmonics degree of the colours"),
+    sh_degree: int = typer.Option(None, help="spherical-harmonics degree of the colours [default: TrainOptions]"),
     max_gaussians: int = typer.Option(None, help="cap on the number of Gaussians [default: TrainOptions]"),
     robust: bool = typer.Option(False, help="drop persistently unexplained pixels (shadows or limbs the masks "
                                 "missed); off by default: it also drops real background that is hard to fit"),
@@ -133,7 +133,8 @@ def train(
     from .recon.trainer import train as run_training
 
     defaults = TrainOptions()
-    options = TrainOptions(steps=steps or defaults.steps, resolution=resolution, sh_degree=sh_degree,
+    options = TrainOptions(steps=steps or defaults.steps, resolution=resolution,
+                           sh_degree=defaults.sh_degree if sh_degree is None else sh_degree,
                            max_gaussians=max_gaussians or defaults.max_gaussians, robust=robust,
                            refine_masks=robust, holdout_every=holdout_every, refine_cameras=refine_cameras,
                            depth_weight=defaults.depth_weight if depth_weight is None else depth_weight, seed=seed)
