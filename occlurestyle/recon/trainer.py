@@ -49,7 +49,7 @@ class TrainOptions:
     resolution: int = 0  # longest image side used for training; 0 = the frames' size
     # view-dependent colour up to degree 1 (gsplat: 3). Surfaces that few frames see are then shown from
     # other viewpoints where people stood, and higher degrees fitted those few views at the expense of
-    # the rest: office +0.6 dB where people stood (two seeds), living room -0.3 (inside seed noise), and
+    # the rest: office +0.6 dB where people stood (two seeds), living room -0.4 (inside seed noise), and
     # a step ~15% faster
     sh_degree: int = 1
     ssim_weight: float = 0.2
