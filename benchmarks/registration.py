@@ -13,7 +13,6 @@ import json
 import time
 from pathlib import Path
 
-
 from occlurestyle.eval.background import true_cameras
 from occlurestyle.eval.metrics import pose_errors
 from occlurestyle.occlusion.masks import MaskOptions, make_masks

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from occlurestyle.errors import OccluReStyleError
+from occlurestyle.eval.background import true_cameras
 from occlurestyle.eval.metrics import pose_errors
 from occlurestyle.recon.colmap import RegistrationError, RegistrationOptions, register
 from occlurestyle.recon.exports import camera_to_world_opengl, read_cameras, read_transforms
@@ -51,15 +53,10 @@ def _run_from_scene(scene_dir, run, with_masks=True):
     return run
 
 
-def _true_viewmats(scene_dir):
-    cameras = json.loads((scene_dir / "cameras.json").read_text())
-    return {f["name"]: np.array(f["viewmat"]) for f in cameras["frames"]}, cameras
-
-
 @pytest.mark.parametrize("name", ["living_room", "office"])
 def test_registers_the_sample_scene_accurately(name, scenes, registered):
     scene_dir, run = scenes(name), registered(name)
-    gt, cameras = _true_viewmats(scene_dir)
+    K, _, _, gt = true_cameras(scene_dir)
     est = read_cameras(run / "colmap" / "sparse" / "0")
     assert len(est.names) >= 0.95 * len(gt)
     errors = pose_errors(dict(zip(est.names, est.viewmats)), gt)
@@ -69,7 +66,7 @@ def test_registers_the_sample_scene_accurately(name, scenes, registered):
     assert errors["rotation_error_max_deg"] < 1.0
     # COLMAP's own defaults (peak threshold 0.0067, 4 px filter) give 0.24 degrees on the living room
     assert errors["rotation_error_mean_deg"] < 0.1
-    assert abs(est.Ks[0][0, 0] / cameras["K"][0][0] - 1) < 0.01, "focal length within 1%"
+    assert abs(est.Ks[0][0, 0] / K[0, 0] - 1) < 0.01, "focal length within 1%"
 
 
 def test_keypoint_depths_match_the_scene_depth(scenes, registered):
@@ -77,14 +74,14 @@ def test_keypoint_depths_match_the_scene_depth(scenes, registered):
     from occlurestyle.recon.exports import read_keypoint_depths
 
     scene_dir, run = scenes("living_room"), registered("living_room")
-    gt, _ = _true_viewmats(scene_dir)
+    gt = true_cameras(scene_dir)[3]
     est = read_cameras(run / "colmap" / "sparse" / "0")
     scale = align_sim3(dict(zip(est.names, est.viewmats)), gt)[0]
     keypoints = read_keypoint_depths(run / "colmap" / "sparse" / "0")
     assert sorted(keypoints) == est.names
     errors = []
     for name, rows in keypoints.items():
-        truth = np.load(scene_dir / "background_depth" / f"{name[:-4]}.npy")
+        truth = np.load(scene_dir / "background_depth" / f"{Path(name).stem}.npy")
         errors.append(np.abs(scale * rows[:, 2] / truth[rows[:, 1].astype(int), rows[:, 0].astype(int)] - 1))
     errors = np.concatenate(errors)
     print(f"{len(errors)} keypoints, relative depth error median {np.median(errors):.4f}")

@@ -19,24 +19,21 @@ def render_path(ply: str | Path, viewmats: np.ndarray, Ks: np.ndarray, width: in
     """Write `folder/NAME.png` (RGB, over the model's `fill_color` where nothing is drawn) and
     `folder/NAME_depth.npy` (expected camera-z depth; inf where nothing is drawn) for each camera; the
     folder appears only when complete."""
-    from ..recon.gaussians import fill_color, load_ply, render, sh_degree_of
+    from ..recon.gaussians import load_ply
+    from ..recon.trainer import render_views
 
     if not Path(ply).is_file():
         raise InputError(f"{ply} does not exist; run the stage that makes it first")
     params = load_ply(ply)
-    degree = sh_degree_of(params)
-    fill = fill_color(params)[None]
     viewmats = torch.as_tensor(np.asarray(viewmats), dtype=torch.float32)
     Ks = torch.as_tensor(np.asarray(Ks), dtype=torch.float32)
     with atomic_dir(folder, overwrite=True) as tmp:
         for start in tqdm(range(0, len(viewmats), batch), desc=f"render {Path(folder).name}", disable=not progress):
-            n = len(viewmats[start:start + batch])
-            colors, alphas, _ = render(params, viewmats[start:start + batch], Ks[start:start + batch], width, height,
-                                       degree, backgrounds=fill.repeat(n, 1))
-            for k in range(colors.shape[0]):
+            views = render_views(params, viewmats[start:start + batch], Ks[start:start + batch], width, height,
+                                 batch=batch)
+            for k in range(len(views["rgb"])):
                 stem = Path(names[start + k]).stem
-                alpha = alphas[k, ..., 0].numpy()
-                depth = np.where(alpha > 0.5, colors[k, ..., 3].numpy(), np.inf).astype(np.float32)
-                io.write_image(tmp / f"{stem}.png", colors[k, ..., :3].clamp(0, 1).numpy())
+                depth = np.where(views["alpha"][k].numpy() > 0.5, views["depth"][k].numpy(), np.inf).astype(np.float32)
+                io.write_image(tmp / f"{stem}.png", views["rgb"][k].numpy())
                 np.save(tmp / f"{stem}_depth.npy", depth)
     return Path(folder)
