@@ -15,11 +15,13 @@ term; `--seed` changes the training's random draws (outcomes move by ~0.5 dB bet
 
 Usage: python benchmarks/train.py [--json] [--out DIR] [--steps N] [--masks true,auto] [--no-davis]
                                   [--refine-cameras] [--true-cameras] [--depth-weight W] [--seed S]
+                                  [--strategy default|mcmc] [--max-gaussians N] [--set NAME=VALUE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import time
@@ -41,6 +43,16 @@ from occlurestyle.scenes import io
 from occlurestyle.scenes.capture import extract_frames
 
 from common import DATA, masked_run, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
+
+
+def option_value(setting: str) -> tuple[str, object]:
+    """`NAME=VALUE` as a TrainOptions field and its value, converted to the field's type."""
+    name, _, text = setting.partition("=")
+    fields = {f.name: f for f in dataclasses.fields(TrainOptions)}
+    if name not in fields:
+        raise SystemExit(f"--set {setting}: TrainOptions has no field {name!r}")
+    kind = type(getattr(TrainOptions(), name))
+    return name, (text.lower() in ("1", "true", "yes")) if kind is bool else kind(text)
 
 
 def train_and_time(run: Path, options: TrainOptions) -> dict:
@@ -114,9 +126,14 @@ def main() -> None:
     parser.add_argument("--depth-weight", type=float, default=TrainOptions.depth_weight,
                         help="weight of the keypoint depth term (0: off)")
     parser.add_argument("--seed", type=int, default=TrainOptions.seed)
+    parser.add_argument("--strategy", default=TrainOptions.strategy, help="densification: default or mcmc")
+    parser.add_argument("--max-gaussians", type=int, default=TrainOptions.max_gaussians)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="any other TrainOptions field, e.g. --set absgrad=true --set grow_grad2d=0.0008")
     args = parser.parse_args()
     options = TrainOptions(steps=args.steps, refine_cameras=args.refine_cameras, depth_weight=args.depth_weight,
-                           seed=args.seed)
+                           seed=args.seed, strategy=args.strategy, max_gaussians=args.max_gaussians,
+                           **dict(option_value(setting) for setting in args.set))
     results = {}
     for name in args.scenes.split(","):
         scene = sample_scene(args.out, name)

@@ -119,6 +119,8 @@ def train(
     resolution: int = typer.Option(0, help="train at this longest side (0: the frames' size)"),
     sh_degree: int = typer.Option(None, help="spherical-harmonics degree of the colours [default: TrainOptions]"),
     max_gaussians: int = typer.Option(None, help="cap on the number of Gaussians [default: TrainOptions]"),
+    strategy: str = typer.Option("default", help="densification: default (gsplat's clone/split/prune) or mcmc "
+                                 "(gsplat's MCMC: a fixed budget, relocated; behind default at 3,000 steps)"),
     robust: bool = typer.Option(False, help="drop persistently unexplained pixels (shadows or limbs the masks "
                                 "missed); off by default: it also drops real background that is hard to fit"),
     depth_weight: float = typer.Option(None, help="weight of the rendered depth's relative error at the "
@@ -135,7 +137,7 @@ def train(
     defaults = TrainOptions()
     options = TrainOptions(steps=steps or defaults.steps, resolution=resolution,
                            sh_degree=defaults.sh_degree if sh_degree is None else sh_degree,
-                           max_gaussians=max_gaussians or defaults.max_gaussians, robust=robust,
+                           max_gaussians=max_gaussians or defaults.max_gaussians, strategy=strategy, robust=robust,
                            refine_masks=robust, holdout_every=holdout_every, refine_cameras=refine_cameras,
                            depth_weight=defaults.depth_weight if depth_weight is None else depth_weight, seed=seed)
     typer.echo(f"wrote {run_training(run_dir, options)}")

@@ -68,12 +68,19 @@ class TrainOptions:
     opacities_lr: float = 5e-2
     sh0_lr: float = 5e-3  # twice gsplat's: colours must settle within a short schedule
     shN_lr: float = 2.5e-3 / 20
-    # densification (gsplat's DefaultStrategy, its 30k-step schedule compressed to `steps`)
+    # densification: gsplat's DefaultStrategy ("default": clone, split, prune, opacity reset) or its
+    # MCMCStrategy ("mcmc": a fixed budget of Gaussians, dead ones moved onto live ones, noisy means),
+    # their 30k-step schedules compressed to `steps`
+    strategy: str = "default"
     refine_start: float = 0.06  # fraction of steps
     refine_stop: float = 0.6
     refine_every: int = 100
     grow_grad2d: float = 0.0002
     max_gaussians: int = 80_000  # a CPU budget: time per step grows with the count
+    # MCMC only (gsplat's simple_trainer recipe): opacity and scale penalties free Gaussians for relocation
+    mcmc_noise_lr: float = 5e5
+    opacity_reg: float = 0.01
+    scale_reg: float = 0.01  # on scales relative to the scene scale
     # robustness to what the masks miss
     mask_dilate: int = 2  # extra pixels around person masks left out of the loss
     # RobustNeRF-style trimming and unexplained blobs turned into people. Off by default: on the sample
@@ -160,13 +167,24 @@ def _optimizers(params: torch.nn.ParameterDict, options: TrainOptions, scene_sca
             for name in PARAM_NAMES}
 
 
-def _strategy(options: TrainOptions):
+def _strategy(options: TrainOptions, n_points: int):
     from gsplat.strategy import DefaultStrategy
+
+    from .mcmc import MCMC
 
     start = max(1, int(options.refine_start * options.steps))
     every = min(options.refine_every, max(10, options.steps // 30))  # short runs still refine ~15 times
+    stop = int(options.refine_stop * options.steps)
+    if options.strategy == "mcmc":
+        # grow from the registration's points to the budget by the middle of the refinement window
+        growth_steps = max(1, (stop - start) // (2 * every))
+        grow_rate = max(0.05, (options.max_gaussians / max(n_points, 1)) ** (1 / growth_steps) - 1)
+        return MCMC(cap_max=options.max_gaussians, noise_lr=options.mcmc_noise_lr, refine_start_iter=start,
+                    refine_stop_iter=stop, refine_every=every, grow_rate=grow_rate)
+    if options.strategy != "default":
+        raise InputError(f"unknown densification strategy {options.strategy!r}: use 'default' or 'mcmc'")
     return DefaultStrategy(
-        refine_start_iter=start, refine_stop_iter=int(options.refine_stop * options.steps),
+        refine_start_iter=start, refine_stop_iter=stop,
         refine_every=every, grow_grad2d=options.grow_grad2d,
         # one opacity reset halfway through the densification window (30k recipe: every 3000 steps)
         reset_every=max(start + every, int(0.3 * options.steps)), verbose=False,
@@ -187,14 +205,14 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     n_frames, height, width = data.images.shape[:3]
     training_frames = training_indices(n_frames, options.holdout_every)
 
-    params = torch.nn.ParameterDict({
-        k: torch.nn.Parameter(v.to(device))
-        for k, v in init_from_points(data.points, data.point_colors, options.sh_degree).items()
-    })
+    mcmc = options.strategy == "mcmc"
+    initial = init_from_points(data.points, data.point_colors, options.sh_degree,
+                               **({"opacity": 0.5, "scale_factor": 0.1} if mcmc else {}))
+    params = torch.nn.ParameterDict({k: torch.nn.Parameter(v.to(device)) for k, v in initial.items()})
     viewmats, Ks = data.viewmats.to(device), data.Ks.to(device)
     optimizers = _optimizers(params, options, data.scene_scale)
-    strategy = _strategy(options)
-    state = strategy.initialize_state(scene_scale=data.scene_scale)
+    strategy = _strategy(options, len(data.points))
+    state = strategy.initialize_state() if mcmc else strategy.initialize_state(scene_scale=data.scene_scale)
     residual_ema = torch.zeros(n_frames, height, width)
     seen = torch.zeros(n_frames)
     refined = torch.zeros(n_frames, height, width, dtype=torch.bool)
@@ -252,10 +270,17 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         if options.depth_weight > 0 and len(data.keypoints[index]):
             keypoints = data.keypoints[index].to(device)
             loss = loss + options.depth_weight * keypoint_depth_loss(colors[0, ..., 3], keypoints)
+        if mcmc:
+            loss = (loss + options.opacity_reg * torch.sigmoid(params["opacities"]).mean()
+                    + options.scale_reg * torch.exp(params["scales"]).mean() / data.scene_scale)
         if not torch.isfinite(loss):
             raise RuntimeError(f"training diverged at step {step} (non-finite loss): lower the learning rates")
         loss.backward()
-        strategy.step_post_backward(params, optimizers, state, step, meta, packed=False)
+        if mcmc:  # its noise on the means follows their learning rate, taken before this step's decay
+            strategy.step_post_backward(params, optimizers, state, step, meta,
+                                        lr=optimizers["means"].param_groups[0]["lr"])
+        else:
+            strategy.step_post_backward(params, optimizers, state, step, meta, packed=False)
         for opt in optimizers.values():
             opt.step()
             opt.zero_grad(set_to_none=True)
