@@ -12,10 +12,13 @@ behind the runner): every 8th frame held out, PSNR on the held-out frames' backg
 its true cameras (the registration's points moved onto them by a similarity fitted to the camera
 poses): the ceiling better cameras could reach. `--depth-weight 0` trains without the keypoint depth
 term; `--seed` changes the training's random draws (outcomes move by ~0.5 dB between seeds).
+`--person-depth` removes splats in front of people while training (recon/free_space.py), with the
+scenes' true depth handed over as a depth tool would write it (disparity, unknown scale and offset).
 
 Usage: python benchmarks/train.py [--json] [--out DIR] [--steps N] [--masks true,auto] [--no-davis]
                                   [--refine-cameras] [--true-cameras] [--depth-weight W] [--seed S]
-                                  [--strategy default|mcmc] [--max-gaussians N] [--set NAME=VALUE ...]
+                                  [--strategy default|mcmc] [--max-gaussians N] [--person-depth]
+                                  [--set NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -93,6 +96,16 @@ def true_camera_run(run: Path, scene: Path, out: Path) -> Path:
     return out
 
 
+def true_disparity(scene: Path, run: Path) -> Path:
+    """The scene's true depth (people included) written as a monocular depth tool would: disparity in
+    arbitrary units and offset, `run/person_depth_true/<stem>.npy`."""
+    folder = run / "person_depth_true"
+    folder.mkdir(exist_ok=True)
+    for path in sorted((scene / "depth").glob("*.npy")):
+        np.save(folder / path.name, (3.7 / np.load(path) + 0.2).astype(np.float32))
+    return folder
+
+
 def heldout_psnr(run: Path, holdout_every: int) -> dict:
     """PSNR of renders at held-out cameras against those frames, over their non-person pixels."""
     layout = RunLayout(run)
@@ -128,6 +141,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=TrainOptions.seed)
     parser.add_argument("--strategy", default=TrainOptions.strategy, help="densification: default or mcmc")
     parser.add_argument("--max-gaussians", type=int, default=TrainOptions.max_gaussians)
+    parser.add_argument("--person-depth", action="store_true",
+                        help="carve free space in front of people, with the sample scenes' true depth given as a "
+                             "depth tool's output (disparity up to an unknown affine map)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="any other TrainOptions field, e.g. --set absgrad=true --set grow_grad2d=0.0008")
     args = parser.parse_args()
@@ -146,7 +162,8 @@ def main() -> None:
             if args.true_cameras:
                 runs[f"{name}/{masks}_masks/true_cameras"] = true_camera_run(run, scene, Path(f"{run}_true_cameras"))
             for label, folder in runs.items():
-                figures = train_and_time(folder, options)
+                figures = train_and_time(folder, replace(options, person_depth_dir=str(
+                    true_disparity(scene, folder))) if args.person_depth else options)
                 figures.update({k: round(v, 2) if isinstance(v, float) else v
                                 for k, v in evaluate_background(folder, scene, by_views=True, depth=True).items()})
                 results[label] = figures

@@ -118,8 +118,10 @@ def write_colmap_text(
     viewmats: Sequence[np.ndarray],
     points: np.ndarray | None = None,
     colors: np.ndarray | None = None,
+    observations: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Path:
-    """A COLMAP text model (cameras.txt, images.txt, points3D.txt) with one shared PINHOLE camera."""
+    """A COLMAP text model (cameras.txt, images.txt, points3D.txt) with one shared PINHOLE camera.
+    `observations`, per image: pixel positions [M, 2] of `points` [M] (indices) seen in it, as tracks."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
@@ -134,16 +136,23 @@ def write_colmap_text(
         "#   IMAGE_ID, QW, QX, QY, QZ, TX, TY, TZ, CAMERA_ID, NAME",
         "#   POINTS2D[] as (X, Y, POINT3D_ID)",
     ]
+    tracks: dict[int, list[str]] = {}
     for image_id, (name, viewmat) in enumerate(zip(names, viewmats), start=1):
         q = rotmat_to_qvec(viewmat[:3, :3])
         t = viewmat[:3, 3]
         lines.append(f"{image_id} " + " ".join(f"{v:.12g}" for v in (*q, *t)) + f" 1 {name}")
-        lines.append("")
+        seen = []
+        if observations is not None:
+            for index, ((x, y), point) in enumerate(zip(*observations[image_id - 1])):
+                seen.append(f"{x:.6g} {y:.6g} {int(point) + 1}")
+                tracks.setdefault(int(point), []).append(f"{image_id} {index}")
+        lines.append(" ".join(seen))
     write_text(folder / "images.txt", "\n".join(lines) + "\n")
     point_lines = ["#   POINT3D_ID, X, Y, Z, R, G, B, ERROR, TRACK[] as (IMAGE_ID, POINT2D_IDX)"]
     if points is not None:
         rgb = np.zeros((len(points), 3), np.uint8) if colors is None else colors
         for pid, (p, c) in enumerate(zip(points, rgb), start=1):
-            point_lines.append(f"{pid} {p[0]:.8g} {p[1]:.8g} {p[2]:.8g} {int(c[0])} {int(c[1])} {int(c[2])} 0")
+            track = " ".join(tracks.get(pid - 1, []))
+            point_lines.append(f"{pid} {p[0]:.8g} {p[1]:.8g} {p[2]:.8g} {int(c[0])} {int(c[1])} {int(c[2])} 0 {track}".rstrip())
     write_text(folder / "points3D.txt", "\n".join(point_lines) + "\n")
     return folder

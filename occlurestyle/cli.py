@@ -121,6 +121,9 @@ def train(
     max_gaussians: int = typer.Option(None, help="cap on the number of Gaussians [default: TrainOptions]"),
     strategy: str = typer.Option("default", help="densification: default (gsplat's clone/split/prune) or mcmc "
                                  "(gsplat's MCMC: a fixed budget, relocated; behind default at 3,000 steps)"),
+    person_depth_dir: Path = typer.Option(None, help="per-frame depth maps of the frames, people included, from "
+                                          "any depth tool (<frame>.npy or 16-bit .png; depth or disparity, any "
+                                          "scale): splats in front of a person a frame sees are removed"),
     robust: bool = typer.Option(False, help="drop persistently unexplained pixels (shadows or limbs the masks "
                                 "missed); off by default: it also drops real background that is hard to fit"),
     depth_weight: float = typer.Option(None, help="weight of the rendered depth's relative error at the "
@@ -138,6 +141,7 @@ def train(
     options = TrainOptions(steps=steps or defaults.steps, resolution=resolution,
                            sh_degree=defaults.sh_degree if sh_degree is None else sh_degree,
                            max_gaussians=max_gaussians or defaults.max_gaussians, strategy=strategy, robust=robust,
+                           person_depth_dir=str(person_depth_dir) if person_depth_dir else "",
                            refine_masks=robust, holdout_every=holdout_every, refine_cameras=refine_cameras,
                            depth_weight=defaults.depth_weight if depth_weight is None else depth_weight, seed=seed)
     typer.echo(f"wrote {run_training(run_dir, options)}")
@@ -185,6 +189,9 @@ def run_all(
     max_side: int = typer.Option(640, help="longest image side of the frames"),
     max_frames: int = typer.Option(None, help="at most this many frames"),
     train_steps: int = typer.Option(3000, help="background training steps"),
+    person_depth_dir: Path = typer.Option(None, help="depth maps of the frames from any depth tool (one .npy or "
+                                          "16-bit .png per frame, depth or disparity): clears splats in front of "
+                                          "the people"),
     strength: float = typer.Option(1.0, help="style strength, 0-1"),
     texture: bool = typer.Option(False, help="lay the style's textures onto the surfaces"),
     keep_structure: float = typer.Option(0.82, help="how much of the room's edges and texture the style must "
@@ -198,7 +205,9 @@ def run_all(
 
     config = RunConfig(video=str(video), style=str(style), style_labels=str(style_labels) if style_labels else None,
                        masker=masker, mask_dir=str(mask_dir) if mask_dir else None, stride=stride, max_side=max_side,
-                       max_frames=max_frames, train_steps=train_steps, strength=strength, texture=texture,
+                       max_frames=max_frames, train_steps=train_steps,
+                       person_depth_dir=str(person_depth_dir) if person_depth_dir else None, strength=strength,
+                       texture=texture,
                        keep_structure=keep_structure, harmonization=harmonization, shadow=shadow, flythrough=flythrough)
     run_pipeline(config, out, log=typer.echo)
     typer.echo(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'}")

@@ -36,6 +36,7 @@ class RunConfig:
     max_frames: int | None = None
     train_steps: int = 3000
     max_gaussians: int = 80_000
+    person_depth_dir: str | None = None  # depth maps of the frames from any depth tool (recon/free_space.py)
     strength: float = 1.0
     texture: bool = False
     keep_structure: float = 0.82
@@ -50,7 +51,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("frames", ("video", "stride", "max_side", "max_frames")),
     ("masks", ("masker", "mask_dir")),
     ("register", ()),
-    ("train", ("train_steps", "max_gaussians")),
+    ("train", ("train_steps", "max_gaussians", "person_depth_dir")),
     ("stylize", ("style", "style_labels", "strength", "texture", "keep_structure")),
     ("people", ()),
     ("render", ("flythrough",)),
@@ -75,6 +76,9 @@ def check_inputs(config: RunConfig) -> None:
         raise InputError(f"style labels {config.style_labels} do not exist")
     if config.masker == "file" and not (config.mask_dir and Path(config.mask_dir).is_dir()):
         raise InputError("the file masker needs --mask-dir pointing to a folder of masks")
+    if config.person_depth_dir and not Path(config.person_depth_dir).is_dir():
+        raise InputError(f"depth folder {config.person_depth_dir} does not exist; pass the folder holding one "
+                         "depth map per frame")
 
 
 def stage_hashes(config: RunConfig) -> dict[str, str]:
@@ -136,7 +140,8 @@ def _register(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 def _train(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .recon.trainer import TrainOptions, train
 
-    train(layout.root, TrainOptions(steps=config.train_steps, max_gaussians=config.max_gaussians), progress=progress)
+    train(layout.root, TrainOptions(steps=config.train_steps, max_gaussians=config.max_gaussians,
+                                    person_depth_dir=config.person_depth_dir or ""), progress=progress)
 
 
 def _stylize(layout: RunLayout, config: RunConfig, progress: bool) -> None:

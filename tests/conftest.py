@@ -34,9 +34,10 @@ def small_scene_dir(tmp_path_factory) -> Path:
 
 
 def make_true_run(run: Path, name: str = "living_room", width: int = 160, height: int = 120, stride: int = 3,
-                  points: int = 3000, frames: int = 90) -> tuple[Path, object]:
+                  points: int = 3000, frames: int = 90, keypoints: bool = False) -> tuple[Path, object]:
     """A run folder registered with the sample scene's true cameras and surface points (no SfM):
-    frames/ (with people), masks/ (true), colmap/sparse/0 (text model), colmap/points.ply.
+    frames/ (with people), masks/ (true), colmap/sparse/0 (text model), colmap/points.ply. With
+    `keypoints`, each frame observes the points it sees unhidden (as SfM tracks would).
     Returns the run path and the SampleScene (for ground truth)."""
     import numpy as np
     from plyfile import PlyData, PlyElement
@@ -47,9 +48,10 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
     from occlurestyle.scenes.surface import sample_surface
 
     scene = SampleScene(name, SceneConfig(frames=frames, width=width, height=height))
-    names, viewmats = [], []
+    names, viewmats, renders = [], [], []
     for i in range(0, frames, stride):
         render = scene.render(i)
+        renders.append(render)
         stem = f"{i:06d}"
         io.write_image(run / "frames" / f"{stem}.png", render["rgb"])
         io.write_image(run / "masks" / f"{stem}.png", render["mask"].astype(np.uint8) * 255)
@@ -57,8 +59,20 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
         viewmats.append(scene.viewmats[i])
     surface = sample_surface(scene, points, seed=0)
     colors = (surface["colors"] * 255).astype(np.uint8)
+    observations = None
+    if keypoints:
+        from occlurestyle.cameras import project
+
+        observations = []
+        for render, viewmat in zip(renders, viewmats):
+            uv, z = project(surface["points"], scene.K, viewmat)
+            u, v = np.floor(uv[:, 0]).astype(int), np.floor(uv[:, 1]).astype(int)
+            seen = (z > 0) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
+            seen[seen] = (np.abs(render["depth"][v[seen], u[seen]] - z[seen]) < 0.01 * z[seen]) & \
+                ~render["mask"][v[seen], u[seen]]
+            observations.append((uv[seen], np.flatnonzero(seen)))
     write_colmap_text(run / "colmap" / "sparse" / "0", scene.K, width, height, names, viewmats,
-                      surface["points"], colors)
+                      surface["points"], colors, observations)
     vertex = np.empty(len(colors), dtype=[("x", "f4"), ("y", "f4"), ("z", "f4"), ("red", "u1"), ("green", "u1"),
                                           ("blue", "u1")])
     for i, axis in enumerate("xyz"):

@@ -15,6 +15,7 @@ what the masks miss:
   for long as people from then on, and they are written out as refined masks.
 
 With `refine_cameras`, the cameras are refined with the Gaussians after a warm-up (`camera_opt.py`).
+With `person_depth_dir`, splats in front of a person some frame sees are removed (`free_space.py`).
 Writes `splat/background.ply` (INRIA layout), `splat/refined_masks/`, `splat/train.json` and, with
 refined cameras, `splat/cameras.json`; keeps `splat/checkpoint.pt` while training so an interrupted
 run resumes.
@@ -81,6 +82,11 @@ class TrainOptions:
     mcmc_noise_lr: float = 5e5
     opacity_reg: float = 0.01
     scale_reg: float = 0.01  # on scales relative to the scene scale
+    # free space in front of people (free_space.py): per-frame depth maps from a depth tool (folder of
+    # <stem>.npy or .png, depth or disparity up to an affine map); splats in front of a person are removed
+    person_depth_dir: str = ""
+    person_depth_kind: str = "auto"  # "depth", "disparity" or "auto" (whichever fits the keypoints better)
+    free_space_margin: float = 0.95  # remove what lies nearer than this fraction of the person's depth
     # robustness to what the masks miss
     mask_dilate: int = 2  # extra pixels around person masks left out of the loss
     # RobustNeRF-style trimming and unexplained blobs turned into people. Off by default: on the sample
@@ -213,6 +219,8 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     optimizers = _optimizers(params, options, data.scene_scale)
     strategy = _strategy(options, len(data.points))
     state = strategy.initialize_state() if mcmc else strategy.initialize_state(scene_scale=data.scene_scale)
+    limits, free_space = _free_space_limits(layout, data, options, (height, width))
+    carved = 0
     residual_ema = torch.zeros(n_frames, height, width)
     seen = torch.zeros(n_frames)
     refined = torch.zeros(n_frames, height, width, dtype=torch.bool)
@@ -291,6 +299,9 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             group["lr"] *= decay
         if len(params["means"]) > options.max_gaussians:
             _cap(params, optimizers, state, options.max_gaussians)
+        carving = limits is not None and strategy.refine_start_iter <= step < 0.9 * options.steps
+        if carving and step % strategy.refine_every == 0:
+            carved += _carve(params, optimizers, state, strategy, viewmats, Ks, limits)
 
         # what the static scene keeps failing to explain, per frame
         rate = 0.5 if seen[index] == 0 else 0.3
@@ -327,10 +338,49 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         "steps_run": options.steps - start_step, "final_psnr_train_ema": psnr_ema,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "refined_mask_fraction": float(refined.float().mean()),
+        "free_space": None if limits is None else {**free_space, "carved_this_run": carved},
     })
     if checkpoint_path.exists():
         checkpoint_path.unlink()
     return ply
+
+
+def _free_space_limits(layout: RunLayout, data: TrainingData, options: TrainOptions, shape: tuple[int, int]):
+    """Per-frame depth limits [F,H,W] at the training resolution (or None without `person_depth_dir`)."""
+    if not options.person_depth_dir:
+        return None, None
+    from ..occlusion.masks import read_masks
+    from .free_space import load_limits
+
+    masks = read_masks(layout.root, data.cameras.names, (data.cameras.height, data.cameras.width), undilated=True)
+    masks = [cv2.resize(m.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0 for m in masks]
+    limits, summary = load_limits(options.person_depth_dir, data.cameras.names, masks,
+                                  [k.numpy() for k in data.keypoints], options.person_depth_kind,
+                                  options.free_space_margin, layout.source_names())
+    if summary["frames_aligned"] == 0:
+        raise InputError(f"no depth map in {options.person_depth_dir} could be aligned to its frame's keypoints; "
+                         "are they depth or disparity maps of these frames?")
+    return torch.from_numpy(limits), summary
+
+
+@torch.no_grad()
+def _carve(params, optimizers, state, strategy, viewmats, Ks, limits) -> int:
+    """Remove the Gaussians in front of a person some frame sees (MCMC: make them transparent, to be
+    relocated) and return how many; none when that would be all of them (depth maps of other frames)."""
+    from gsplat.strategy import MCMCStrategy
+    from gsplat.strategy.ops import remove
+
+    from .free_space import in_front_of_people
+
+    ahead = in_front_of_people(params["means"], viewmats, Ks, limits.to(params["means"].device))
+    count = int(ahead.sum())
+    if count == 0 or count == len(ahead):
+        return 0
+    if isinstance(strategy, MCMCStrategy):  # a fixed budget: dead Gaussians move at its next refinement
+        params["opacities"].data[ahead] = torch.logit(torch.tensor(strategy.min_opacity / 2))
+    else:
+        remove(params=params, optimizers=optimizers, state=state, mask=ahead)
+    return count
 
 
 def keypoint_depth_loss(depth: torch.Tensor, keypoints: torch.Tensor, scale: float = 0.1) -> torch.Tensor:

@@ -1,0 +1,143 @@
+"""Free space in front of people: where a frame sees a person, no part of the static scene lies in front.
+
+Person pixels are left out of the photometric loss, so nothing stops training from putting splats in
+front of a person: walking past a bookcase close to the camera, a person hides a wedge of space that
+splats fill to explain slivers of the bookcase in a few other frames, and the frames where the person
+stood then show those splats instead of the bookcase behind. Given how far the people are, the trainer
+removes every splat whose centre lies in front of a person that some frame sees.
+
+How far the people are cannot be read off the frames without learned priors: everything visible bounds
+a person's depth from above (they hide what is behind them), and their feet, the one lower bound, are
+often out of frame or behind furniture. So the depth comes from a folder of per-frame depth maps made by
+any monocular depth tool (relative depth or disparity, as such tools write them), aligned to each frame's
+registered keypoints by a robust affine fit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError
+
+
+def read_depth_maps(folder: str | Path, names: list[str], shape: tuple[int, int],
+                    source_names: dict[str, str] | None = None) -> list[np.ndarray]:
+    """Per frame: `<stem>.npy` (float [H,W]) or `<stem>.png` (16- or 8-bit), by the run frame's stem or
+    the stem it had in its source (`source_names`, as the file masker matches masks), resized to
+    `shape` (H, W), as float32."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"depth folder {folder} does not exist; pass the folder holding one depth map per frame")
+    maps = []
+    for name in names:
+        stems = [s for s in (Path(name).stem, (source_names or {}).get(Path(name).stem)) if s]
+        found = [folder / f"{s}{suffix}" for s in stems for suffix in (".npy", ".png")
+                 if (folder / f"{s}{suffix}").is_file()]
+        if not found:
+            looked = " or ".join(f"{s}.npy/.png" for s in stems)
+            raise InputError(f"{folder} has no depth map for frame {name} (looked for {looked}); every frame needs one")
+        if found[0].suffix == ".npy":
+            values = np.load(found[0]).astype(np.float32)
+        else:
+            values = cv2.imread(str(found[0]), cv2.IMREAD_UNCHANGED)
+            if values is None or values.ndim != 2:
+                raise InputError(f"{found[0]} is not a single-channel image")
+            values = values.astype(np.float32)
+        if values.ndim != 2:
+            raise InputError(f"depth map {found[0]} has shape {values.shape}; expected [H, W]")
+        if values.shape != tuple(shape):
+            values = cv2.resize(values, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+        maps.append(values)
+    return maps
+
+
+def align_to_keypoints(values: np.ndarray, keypoints: np.ndarray, kind: str = "auto", iterations: int = 5
+                       ) -> tuple[np.ndarray, float] | None:
+    """A depth tool's map [H,W] in the registration's units: an affine fit of `values` to the keypoints'
+    depth ([K, 3]: x, y, camera depth), as disparity (1/depth = a·v + b) or as depth (depth = a·v + b),
+    refitted to the best 80% of the keypoints a few times (a keypoint on an edge reads the wrong side).
+    `kind` "auto" keeps whichever fits better. Returns (depth map, median relative error at the
+    keypoints), or None with fewer than 8 keypoints or no positive fit."""
+    if len(keypoints) < 8:
+        return None
+    height, width = values.shape
+    x = np.clip(keypoints[:, 0].astype(int), 0, width - 1)
+    y = np.clip(keypoints[:, 1].astype(int), 0, height - 1)
+    v, depth = values[y, x].astype(np.float64), keypoints[:, 2].astype(np.float64)
+    best = None
+    for candidate in (("disparity", "depth") if kind == "auto" else (kind,)):
+        target = 1.0 / depth if candidate == "disparity" else depth
+        keep = np.ones(len(v), bool)
+        for _ in range(iterations):
+            a, b = np.polyfit(v[keep], target[keep], 1)
+            fitted = a * v + b
+            error = np.abs(fitted - target) / np.abs(target)
+            keep = error <= np.quantile(error, 0.8)
+        mapped = a * values + b
+        if candidate == "disparity":
+            with np.errstate(divide="ignore"):
+                mapped = np.where(mapped > 0, 1.0 / mapped, np.inf)
+        at_keypoints = mapped[y, x]
+        relative = float(np.median(np.abs(at_keypoints - depth) / depth))
+        if np.isfinite(relative) and np.median(mapped) > 0 and (best is None or relative < best[1]):
+            best = (mapped.astype(np.float32), relative)
+    return best
+
+
+def person_depth_limits(depths: list[np.ndarray], masks: list[np.ndarray], margin: float = 0.95,
+                        erode: int = 2) -> np.ndarray:
+    """[F, H, W]: `margin` times the person's depth at each person pixel (masks eroded by `erode` px, so
+    that what stands in front of a person's outline keeps its splats), 0 elsewhere and in frames
+    without a depth map (None)."""
+    limits = np.zeros((len(masks), *masks[0].shape), np.float32)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1,) * 2)
+    for f, (depth, mask) in enumerate(zip(depths, masks)):
+        if depth is None or not mask.any():
+            continue
+        inner = cv2.erode(mask.astype(np.uint8), kernel) > 0 if erode > 0 else mask.astype(bool)
+        inner &= np.isfinite(depth) & (depth > 0)
+        limits[f][inner] = margin * depth[inner]
+    return limits
+
+
+def in_front_of_people(means: torch.Tensor, viewmats: torch.Tensor, Ks: torch.Tensor,
+                       limits: torch.Tensor) -> torch.Tensor:
+    """[N] bool: Gaussians whose centre projects, in some frame, onto a pixel with a limit (from
+    `person_depth_limits`) at a camera depth below that limit."""
+    height, width = limits.shape[1:]
+    found = torch.zeros(len(means), dtype=torch.bool, device=means.device)
+    for viewmat, K, limit in zip(viewmats, Ks, limits):
+        camera = means @ viewmat[:3, :3].T + viewmat[:3, 3]
+        z = camera[:, 2]
+        u = torch.floor(K[0, 0] * camera[:, 0] / z.clamp_min(1e-9) + K[0, 2]).long()
+        v = torch.floor(K[1, 1] * camera[:, 1] / z.clamp_min(1e-9) + K[1, 2]).long()
+        inside = (z > 0) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
+        index = inside.nonzero()[:, 0]
+        found[index] |= z[index] < limit[v[index], u[index]]
+    return found
+
+
+def load_limits(depth_dir: str | Path, names: list[str], masks: list[np.ndarray], keypoints: list[np.ndarray],
+                kind: str = "auto", margin: float = 0.95, source_names: dict[str, str] | None = None
+                ) -> tuple[np.ndarray, dict]:
+    """Per-frame limits for `in_front_of_people` from a folder of depth maps, each aligned to its frame's
+    keypoints outside the person masks; frames whose fit fails (few keypoints) carve nothing. Also
+    returns a summary (frames aligned, median relative error at the keypoints)."""
+    shape = masks[0].shape
+    aligned, errors = [], []
+    if kind not in ("auto", "depth", "disparity"):
+        raise InputError(f"depth kind {kind!r}: use auto, depth or disparity")
+    for values, mask, points in zip(read_depth_maps(depth_dir, names, shape, source_names), masks, keypoints):
+        x = np.clip(points[:, 0].astype(int), 0, shape[1] - 1)
+        y = np.clip(points[:, 1].astype(int), 0, shape[0] - 1)
+        fit = align_to_keypoints(values, points[~mask[y, x]], kind)
+        aligned.append(None if fit is None else fit[0])
+        if fit is not None:
+            errors.append(fit[1])
+    summary = {"frames_aligned": len(errors), "frames": len(names),
+               "median_keypoint_error": float(np.median(errors)) if errors else None}
+    return person_depth_limits(aligned, masks, margin), summary
