@@ -145,7 +145,7 @@ def main() -> None:
                         help="carve free space in front of people, with the sample scenes' true depth given as a "
                              "depth tool's output (disparity up to an unknown affine map)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="any other TrainOptions field, e.g. --set absgrad=true --set grow_grad2d=0.0008")
+                        help="any other TrainOptions field, e.g. --set free_space_margin=0.9 --set grow_grad2d=0.0004")
     args = parser.parse_args()
     options = TrainOptions(steps=args.steps, refine_cameras=args.refine_cameras, depth_weight=args.depth_weight,
                            seed=args.seed, strategy=args.strategy, max_gaussians=args.max_gaussians,

@@ -37,7 +37,8 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
                   points: int = 3000, frames: int = 90, keypoints: bool = False) -> tuple[Path, object]:
     """A run folder registered with the sample scene's true cameras and surface points (no SfM):
     frames/ (with people), masks/ (true), colmap/sparse/0 (text model), colmap/points.ply. With
-    `keypoints`, each frame observes the points it sees unhidden (as SfM tracks would).
+    `keypoints`, each frame observes the points it sees unhidden (as SfM tracks would), and its true
+    depth, people included, is kept in true_depth/<stem>.npy.
     Returns the run path and the SampleScene (for ground truth)."""
     import numpy as np
     from plyfile import PlyData, PlyElement
@@ -48,11 +49,14 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
     from occlurestyle.scenes.surface import sample_surface
 
     scene = SampleScene(name, SceneConfig(frames=frames, width=width, height=height))
-    names, viewmats, renders = [], [], []
+    names, viewmats, seen_by_frame = [], [], []
     for i in range(0, frames, stride):
         render = scene.render(i)
-        renders.append(render)
         stem = f"{i:06d}"
+        if keypoints:
+            seen_by_frame.append((render["depth"], render["mask"]))
+            (run / "true_depth").mkdir(parents=True, exist_ok=True)
+            np.save(run / "true_depth" / f"{stem}.npy", render["depth"])
         io.write_image(run / "frames" / f"{stem}.png", render["rgb"])
         io.write_image(run / "masks" / f"{stem}.png", render["mask"].astype(np.uint8) * 255)
         names.append(f"{stem}.png")
@@ -64,12 +68,11 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
         from occlurestyle.cameras import project
 
         observations = []
-        for render, viewmat in zip(renders, viewmats):
+        for (depth, mask), viewmat in zip(seen_by_frame, viewmats):
             uv, z = project(surface["points"], scene.K, viewmat)
             u, v = np.floor(uv[:, 0]).astype(int), np.floor(uv[:, 1]).astype(int)
             seen = (z > 0) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
-            seen[seen] = (np.abs(render["depth"][v[seen], u[seen]] - z[seen]) < 0.01 * z[seen]) & \
-                ~render["mask"][v[seen], u[seen]]
+            seen[seen] = (np.abs(depth[v[seen], u[seen]] - z[seen]) < 0.01 * z[seen]) & ~mask[v[seen], u[seen]]
             observations.append((uv[seen], np.flatnonzero(seen)))
     write_colmap_text(run / "colmap" / "sparse" / "0", scene.K, width, height, names, viewmats,
                       surface["points"], colors, observations)

@@ -1,5 +1,6 @@
 """The MCMC densification strategy on CPU tensors: the relocation rule's defining properties, the
-covariance against a hand-built one, and one refinement step (dead Gaussians moved, growth capped)."""
+covariance swapped in for the noise against a hand-built one, and one refinement step (dead Gaussians
+moved, growth capped)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from occlurestyle.recon.mcmc import MCMC, binomials, covariance, relocation
+from occlurestyle.recon.mcmc import MCMC, relocation
+
+BINOMS = MCMC().initialize_state()["binoms"]
 
 
 @pytest.mark.parametrize("opacity,copies", [(0.3, 1), (0.9, 2), (0.05, 5), (0.99, 30), (0.999, 50)])
 def test_relocated_copies_composite_to_the_original(opacity, copies):
     scales = torch.tensor([[0.5, 1.0, 2.0]])
-    new_opacity, new_scales = relocation(torch.tensor([opacity]), scales, torch.tensor([copies]), binomials())
+    new_opacity, new_scales = relocation(torch.tensor([opacity]), scales, torch.tensor([copies]), BINOMS)
     # same peak: n copies stacked reach the original's alpha at the centre
     assert 1 - (1 - float(new_opacity)) ** copies == pytest.approx(opacity, rel=1e-5)
     # same integral of alpha along a line through the centre, for every axis
@@ -33,7 +36,12 @@ def test_covariance_is_rotation_times_squared_scales():
     g = torch.Generator().manual_seed(0)
     quats = torch.randn(5, 4, generator=g)
     scales = torch.rand(5, 3, generator=g) + 0.1
-    covars, _ = covariance(quats, scales, compute_preci=False)
+    from gsplat.strategy import ops
+
+    from occlurestyle.recon.mcmc import _torch_kernels
+
+    with _torch_kernels(on_cpu=True):
+        covars, _ = ops.quat_scale_to_covar_preci(quats, scales, compute_preci=False)
     w, x, y, z = (quats / quats.norm(dim=-1, keepdim=True)).unbind(-1)
     rotation = torch.stack([
         1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
@@ -84,7 +92,7 @@ def test_noise_moves_only_near_transparent_gaussians():
     torch.manual_seed(0)
     params, optimizers = _model(50, dead=10)
     before = params["means"].detach().clone()
-    MCMC(refine_start_iter=1000).step_post_backward(params, optimizers, {"binoms": binomials()}, step=1, info={},
+    MCMC(refine_start_iter=1000).step_post_backward(params, optimizers, {"binoms": BINOMS}, step=1, info={},
                                                     lr=1e-3)
     shift = (params["means"].detach() - before).norm(dim=-1).numpy()
     assert np.all(shift[:10] > 0) and np.all(shift[10:] < 1e-9)

@@ -44,11 +44,11 @@ def read_depth_maps(folder: str | Path, names: list[str], shape: tuple[int, int]
             values = np.load(found[0]).astype(np.float32)
         else:
             values = cv2.imread(str(found[0]), cv2.IMREAD_UNCHANGED)
-            if values is None or values.ndim != 2:
-                raise InputError(f"{found[0]} is not a single-channel image")
+            if values is None:
+                raise InputError(f"cannot read {found[0]}; is it a valid PNG file?")
             values = values.astype(np.float32)
         if values.ndim != 2:
-            raise InputError(f"depth map {found[0]} has shape {values.shape}; expected [H, W]")
+            raise InputError(f"depth map {found[0]} has shape {values.shape}; expected one channel [H, W]")
         if values.shape != tuple(shape):
             values = cv2.resize(values, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
         maps.append(values)

@@ -4,7 +4,8 @@ gsplat's strategy moves dead (near-transparent) Gaussians onto live ones, adds n
 to opacity up to a fixed cap, and jitters low-opacity means with noise shaped by their covariance. Two
 of its helpers run CUDA kernels: the relocation rule (Eq. 9 of the paper: the opacity and scale that N
 copies of a Gaussian need so that, stacked, they draw what the one did) and the covariance used for the
-noise. `relocation` and `covariance` are their torch equivalents; `MCMC` swaps them in for CPU tensors
+noise. `relocation` is the first in torch, gsplat's own pure-torch `_quat_scale_to_covar_preci` the second;
+`MCMC` swaps them in for CPU tensors
 and otherwise is gsplat's strategy, except that it grows by `grow_rate` per refinement instead of a fixed
 5%, so that a schedule of a few thousand steps still reaches its cap.
 """
@@ -12,28 +13,20 @@ and otherwise is gsplat's strategy, except that it grows by `grow_rate` per refi
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 
 import torch
+from gsplat.cuda._torch_impl import _quat_scale_to_covar_preci
 from gsplat.strategy import MCMCStrategy
 from torch import Tensor
-
-
-def binomials(n_max: int = 51) -> Tensor:
-    """Binomial coefficients C(n, k) for n, k < `n_max` (the table gsplat's strategy state holds)."""
-    table = torch.zeros(n_max, n_max)
-    for n in range(n_max):
-        for k in range(n + 1):
-            table[n, k] = math.comb(n, k)
-    return table
 
 
 def relocation(opacities: Tensor, scales: Tensor, ratios: Tensor, binoms: Tensor) -> tuple[Tensor, Tensor]:
     """Opacity and scales for each of `ratios` [N] copies of Gaussians with `opacities` [N] and `scales`
     [N, 3] (activated), so that the copies composited at one spot match the original: the same peak
     alpha, 1 - (1 - o')^n = o, and the same integral of alpha along a line through it (Eq. 9 of
-    Kheradmand et al., computed as gsplat's CUDA kernel does)."""
+    Kheradmand et al., computed as gsplat's CUDA kernel does). `binoms` is the binomial table of the
+    strategy's state."""
     dtype = opacities.dtype
     opacities, binoms = opacities.double(), binoms.double()  # the alternating sum cancels heavily
     n_max = binoms.shape[0]
@@ -51,14 +44,6 @@ def relocation(opacities: Tensor, scales: Tensor, ratios: Tensor, binoms: Tensor
     return new_opacities.to(dtype), new_scales
 
 
-def covariance(quats: Tensor, scales: Tensor, compute_covar: bool = True, compute_preci: bool = True,
-               triu: bool = False) -> tuple[Tensor | None, Tensor | None]:
-    """gsplat's `quat_scale_to_covar_preci` in torch (the covariance is what MCMC's noise needs)."""
-    from gsplat.cuda._torch_impl import _quat_scale_to_covar_preci
-
-    return _quat_scale_to_covar_preci(quats, scales, compute_covar, compute_preci, triu)
-
-
 @contextlib.contextmanager
 def _torch_kernels(on_cpu: bool):
     """gsplat's MCMC helpers with our torch kernels in place of the CUDA ones, for CPU tensors."""
@@ -68,7 +53,7 @@ def _torch_kernels(on_cpu: bool):
     from gsplat.strategy import ops
 
     saved = ops.compute_relocation, ops.quat_scale_to_covar_preci
-    ops.compute_relocation, ops.quat_scale_to_covar_preci = relocation, covariance
+    ops.compute_relocation, ops.quat_scale_to_covar_preci = relocation, _quat_scale_to_covar_preci
     try:
         yield
     finally:
@@ -80,9 +65,6 @@ class MCMC(MCMCStrategy):
     """gsplat's `MCMCStrategy`, runnable on CPU tensors, growing by `grow_rate` per refinement (gsplat: 0.05)."""
 
     grow_rate: float = 0.05
-
-    def initialize_state(self) -> dict:
-        return {"binoms": binomials()}
 
     def step_post_backward(self, params, optimizers, state, step, info, lr) -> None:
         with _torch_kernels(params["means"].device.type == "cpu"):
