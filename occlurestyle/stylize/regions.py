@@ -4,7 +4,9 @@ Gravity comes from the cameras (their average up axis). Large planes are found b
 Gaussian centres (`ransac_plane`, seeded numpy: open3d's multithreaded `segment_plane` gave a
 different plane set from run to run, and with it a missing ceiling now and then) and classified
 by their normal and height: the lowest large horizontal plane is the floor, one above the cameras
-the ceiling, vertical planes with (nearly) the whole scene on one side are walls. What is left is clustered with DBSCAN into objects
+the ceiling, vertical planes with (nearly) the whole scene on one side are walls. The floor takes
+the whole dense height layer around its plane (`_floor_layer`), which also finds it when RANSAC did
+not (a noisy floor layer is cut at a slant). What is left is clustered with DBSCAN into objects
 named by their height and footprint relative to the room (table, sofa, shelf, object_k). The
 result is a readable JSON that a user can edit and pass back to override the labels.
 """
@@ -111,18 +113,26 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
 
     below = [(h, idx) for h, idx in horizontal if h < camera_height]
     above = [(h, idx) for h, idx in horizontal if h > camera_height]
-    floor_height = min(height) if len(height) else 0.0
-    if below:
-        floor_height, floor_idx = min(below, key=lambda t: t[0])
-        label[floor_idx] = _add(names, "floor")
+    floor_plane = min(below, key=lambda t: t[0]) if below else None
     ceiling_height = max(height)
     if above:
         ceiling_height, ceiling_idx = max(above, key=lambda t: t[0])
         label[ceiling_idx] = _add(names, "ceiling")
-    for h, idx in horizontal:  # other horizontal planes (a table top) go back to the objects
-        if (below and h == floor_height) or (above and h == ceiling_height):
-            continue
-        remaining = np.union1d(remaining, idx)
+    for plane in horizontal:  # other horizontal planes (a table top) go back to the objects
+        if plane is not floor_plane and not (above and plane[0] == ceiling_height):
+            remaining = np.union1d(remaining, plane[1])
+    # a short or noisy training leaves the floor a layer thicker than the plane band (a single plane
+    # then takes a slice of it, or RANSAC's best plane cuts the layer at a slant): the floor is the
+    # whole dense height band around the floor plane, or around the densest height below the cameras
+    candidates = remaining if floor_plane is None else np.union1d(remaining, floor_plane[1])
+    floor_idx = _floor_layer(height, candidates, camera_height, threshold,
+                             None if floor_plane is None else floor_plane[0], min_plane_fraction * len(points))
+    if floor_plane is not None:
+        floor_idx = np.union1d(floor_plane[1], floor_idx)
+    floor_height = float(np.median(height[floor_idx])) if len(floor_idx) else float(height.min())
+    if len(floor_idx):
+        label[floor_idx] = _add(names, "floor")
+        remaining = np.setdiff1d(remaining, floor_idx)
     for k, idx in enumerate(walls):
         label[idx] = _add(names, f"wall_{k}")
 
@@ -133,7 +143,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
         clusters = np.asarray(cloud.cluster_dbscan(eps=0.02 * extent, min_points=8))
         order = np.argsort(-np.bincount(clusters[clusters >= 0])) if (clusters >= 0).any() else []
         structure = [(label[idx][0], *fit_plane(points[idx])) for idx in
-                     ([floor_idx] if below else []) + ([ceiling_idx] if above else []) + walls]
+                     ([floor_idx] if len(floor_idx) else []) + ([ceiling_idx] if above else []) + walls]
         for c in order:
             idx = rest[clusters == c]
             if len(idx) < 0.002 * len(points):
@@ -160,6 +170,29 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     full[:] = label[labelled][nearest]
     full[np.flatnonzero(solid)[labelled]] = label[labelled]
     return SceneRegions(full, names, up)
+
+
+def _floor_layer(height: np.ndarray, candidates: np.ndarray, camera_height: float, bin_width: float,
+                 floor_height: float | None, min_points: float, keep: float = 0.25) -> np.ndarray:
+    """Indices (among `candidates`) of the floor's layer: height bins of `bin_width` next to the floor's
+    bin (the bin of `floor_height`, or else the fullest bin below `camera_height`) while they hold at
+    least `keep` of its points. Empty when there is no such layer of at least `min_points` points."""
+    below = candidates[height[candidates] < camera_height]
+    if len(below) == 0:
+        return below
+    if floor_height is None:
+        counts, edges = np.histogram(height[below], bins=max(1, int(np.ptp(height[below]) / bin_width)))
+        floor_height = float(edges[counts.argmax()] + edges[counts.argmax() + 1]) / 2
+    bins = np.floor((height[below] - floor_height) / bin_width + 0.5).astype(np.int64)
+    counts = {int(b): int(c) for b, c in zip(*np.unique(bins, return_counts=True))}
+    peak = counts.get(0, 0)
+    low = high = 0
+    while counts.get(low - 1, 0) >= keep * peak > 0:
+        low -= 1
+    while counts.get(high + 1, 0) >= keep * peak > 0:
+        high += 1
+    layer = below[(bins >= low) & (bins <= high)]
+    return layer if len(layer) >= min_points else layer[:0]
 
 
 def ransac_plane(points: np.ndarray, threshold: float, rng: np.random.Generator, hypotheses: int = 1000,
