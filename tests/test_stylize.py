@@ -162,32 +162,37 @@ def test_scene_regions_of_a_box_room():
     assert again.names == regions.names and np.array_equal(again.labels, regions.labels)  # deterministic
 
 
-@pytest.mark.parametrize("thickness", [0.5, 1.2])
-def test_a_thick_noisy_floor_is_labelled_floor_as_a_whole(thickness):
+@pytest.mark.parametrize("width, thickness", [(1.5, 0.4), (1.0, 0.6)])
+def test_a_thick_noisy_floor_is_labelled_floor_as_a_whole(width, thickness):
     """A short training leaves the floor a layer of Gaussians many plane bands thick. In a narrow
-    1.5×6 m room RANSAC then takes a horizontal slice of it (0.5 m: the rest became 'table' and
-    objects) or, slanted across the layer, no horizontal plane at all (1.2 m: no floor)."""
+    room RANSAC then takes a horizontal slice of it or, cutting the layer at a slant, finds no
+    horizontal plane at all (the 1 m room without the bench: no floor). Labelling by planes alone
+    put 43% and 34% of these layers in the floor. A bench standing on the layer stays an object."""
     rng = np.random.default_rng(0)
     n = 3000
     u, v = rng.random(n), rng.random(n)
-    floor = np.c_[1.5 * u, 6 * v, thickness * (rng.random(n) - 0.5)]
-    ceiling = np.c_[1.5 * u, 6 * v, 2.5 + 0 * u]
-    walls = np.r_[np.c_[0 * u, 6 * v, 2.5 * u], np.c_[1.5 + 0 * u, 6 * v, 2.5 * u],
-                  np.c_[1.5 * u, 0 * v, 2.5 * v], np.c_[1.5 * u, 6 + 0 * v, 2.5 * v]]
-    truth = np.array(["floor"] * n + ["ceiling"] * n + ["wall"] * (4 * n))
+    floor = np.c_[width * u, 6 * v, thickness * (rng.random(n) - 0.5)]
+    ceiling = np.c_[width * u, 6 * v, 2.5 + 0 * u]
+    walls = np.r_[np.c_[0 * u, 6 * v, 2.5 * u], np.c_[width + 0 * u, 6 * v, 2.5 * u],
+                  np.c_[width * u, 0 * v, 2.5 * v], np.c_[width * u, 6 + 0 * v, 2.5 * v]]
+    seat = np.c_[0.1 + (width - 0.2) * u, 3 + v, 0.3 + 0.2 * rng.random(n)]  # a bench on the floor
+    truth = np.array(["floor"] * n + ["ceiling"] * n + ["wall"] * (4 * n) + ["object"] * n)
     viewmats = []  # cameras at 1.5 m along the room, looking around and slightly down, z up
     for k, angle in enumerate(np.linspace(0, 2 * np.pi, 12, endpoint=False)):
         forward = np.array([np.cos(angle), np.sin(angle), -0.3]) / np.hypot(1, 0.3)
         right = np.cross(forward, [0, 0, 1.0])
         right /= np.linalg.norm(right)
         R = np.stack([right, np.cross(forward, right), forward])
-        viewmats.append(np.r_[np.c_[R, -R @ [0.75, 1 + k / 3, 1.5]], [[0, 0, 0, 1]]])
-    regions = label_gaussians(np.concatenate([floor, ceiling, walls]), np.ones(len(truth)), np.array(viewmats))
+        viewmats.append(np.r_[np.c_[R, -R @ [width / 2, 1 + k / 3, 1.5]], [[0, 0, 0, 1]]])
+    means = np.concatenate([floor, ceiling, walls, seat])
+    regions = label_gaussians(means, np.ones(len(truth)), np.array(viewmats))
     predicted = np.array([role(regions.names[i]) for i in regions.labels])
-    assert sorted(regions.names) == ["ceiling", "floor", "wall_0", "wall_1", "wall_2", "wall_3"]
-    # the rest of the floor's points lie within the walls' plane band of the narrow room's long walls
-    assert (predicted[truth == "floor"] == "floor").mean() > 0.8
-    assert (predicted[truth != "floor"] == "floor").mean() < 0.01
+    assert {"floor", "ceiling"} <= set(regions.names)
+    # the rest of the floor's points lie within the plane band of the narrow room's long walls
+    assert (predicted[truth == "floor"] == "floor").mean() > 0.75
+    # as dense as the floor's layer and just above it, but over a part of its footprint only
+    assert (predicted[truth == "object"] == "object").mean() > 0.9
+    assert (predicted[(truth != "floor") & (truth != "object")] == "floor").mean() < 0.01
 
 
 @pytest.fixture(scope="module")

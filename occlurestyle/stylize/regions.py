@@ -117,15 +117,14 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     ceiling_height = max(height)
     if above:
         ceiling_height, ceiling_idx = max(above, key=lambda t: t[0])
-        label[ceiling_idx] = _add(names, "ceiling")
     for plane in horizontal:  # other horizontal planes (a table top) go back to the objects
         if plane is not floor_plane and not (above and plane[0] == ceiling_height):
             remaining = np.union1d(remaining, plane[1])
     # a short or noisy training leaves the floor a layer thicker than the plane band (a single plane
     # then takes a slice of it, or RANSAC's best plane cuts the layer at a slant): the floor is the
-    # whole dense height band around the floor plane, or around the densest height below the cameras
+    # whole dense layer around the floor plane, or around the fullest height below the cameras
     candidates = remaining if floor_plane is None else np.union1d(remaining, floor_plane[1])
-    floor_idx = _floor_layer(height, candidates, camera_height, threshold,
+    floor_idx = _floor_layer(points, up, candidates, camera_height, threshold,
                              None if floor_plane is None else floor_plane[0], min_plane_fraction * len(points))
     if floor_plane is not None:
         floor_idx = np.union1d(floor_plane[1], floor_idx)
@@ -133,6 +132,8 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     if len(floor_idx):
         label[floor_idx] = _add(names, "floor")
         remaining = np.setdiff1d(remaining, floor_idx)
+    if above:
+        label[ceiling_idx] = _add(names, "ceiling")
     for k, idx in enumerate(walls):
         label[idx] = _add(names, f"wall_{k}")
 
@@ -172,25 +173,41 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     return SceneRegions(full, names, up)
 
 
-def _floor_layer(height: np.ndarray, candidates: np.ndarray, camera_height: float, bin_width: float,
-                 floor_height: float | None, min_points: float, keep: float = 0.25) -> np.ndarray:
+def _floor_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray, camera_height: float,
+                 bin_width: float, floor_height: float | None, min_points: float, keep: float = 0.25,
+                 cover: float = 0.5, max_thickness: float = 0.2) -> np.ndarray:
     """Indices (among `candidates`) of the floor's layer: height bins of `bin_width` next to the floor's
     bin (the bin of `floor_height`, or else the fullest bin below `camera_height`) while they hold at
-    least `keep` of its points. Empty when there is no such layer of at least `min_points` points."""
-    below = candidates[height[candidates] < camera_height]
+    least `keep` of the layer's fullest bin, spread over at least `cover` of the first bin's footprint
+    (furniture standing on the floor fills bins above it, but only over its own footprint), and lie
+    within `max_thickness` times the cameras' height above that bin (a seat or a table top is higher).
+    Empty when there is no such layer of at least `min_points` points."""
+    below = candidates[points[candidates] @ up < camera_height]
     if len(below) == 0:
         return below
+    height = points[below] @ up
     if floor_height is None:
-        counts, edges = np.histogram(height[below], bins=max(1, int(np.ptp(height[below]) / bin_width)))
-        floor_height = float(edges[counts.argmax()] + edges[counts.argmax() + 1]) / 2
-    bins = np.floor((height[below] - floor_height) / bin_width + 0.5).astype(np.int64)
-    counts = {int(b): int(c) for b, c in zip(*np.unique(bins, return_counts=True))}
-    peak = counts.get(0, 0)
+        counts, edges = np.histogram(height, bins=max(1, int(np.ptp(height) / bin_width)))
+        fullest = np.convolve(counts, np.ones(5), mode="same").argmax()  # the middle of a thick layer
+        floor_height = float(edges[fullest] + edges[fullest + 1]) / 2
+    bins = np.floor((height - floor_height) / bin_width + 0.5).astype(np.int64)
+    across = np.linalg.svd(up[None], full_matrices=True)[2][1:]  # two horizontal axes
+    cells = np.floor(points[below] @ across.T / (4 * bin_width)).astype(np.int64)
+    footprint: dict[int, set] = {}
+    for b, cx, cy in np.unique(np.c_[bins, cells], axis=0):
+        footprint.setdefault(int(b), set()).add((int(cx), int(cy)))
+    counts = dict(zip(*np.unique(bins, return_counts=True)))
+    base = footprint.get(0, set())
+    reach = max_thickness * (camera_height - floor_height) / bin_width
     low = high = 0
-    while counts.get(low - 1, 0) >= keep * peak > 0:
-        low -= 1
-    while counts.get(high + 1, 0) >= keep * peak > 0:
-        high += 1
+    while True:
+        fullest = max(counts.get(b, 0) for b in range(low, high + 1))
+        grown = [b for b in (low - 1, high + 1) if abs(b) <= reach and counts.get(b, 0) >= keep * fullest > 0
+                 and len(footprint.get(b, set()) & base) >= cover * len(base)]
+        if not grown:
+            break
+        best = max(grown, key=lambda b: counts[b])  # the fuller side first: the layer's peak sets `keep`
+        low, high = min(low, best), max(high, best)
     layer = below[(bins >= low) & (bins <= high)]
     return layer if len(layer) >= min_points else layer[:0]
 
