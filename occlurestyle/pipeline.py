@@ -59,6 +59,21 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+
+def stage_outputs(layout: RunLayout) -> dict[str, tuple[Path, ...]]:
+    """What each stage leaves behind: a stage the manifest calls done runs again if one is missing."""
+    return {
+        "frames": (layout.frames_info,),
+        "masks": (layout.root / "masks.json",),
+        "register": (layout.sparse, layout.transforms),
+        "train": (layout.background_ply,),
+        "stylize": (layout.stylized_ply, layout.stylize / "scene_regions.json"),
+        "people": (layout.people / "depth.json",),
+        "render": (layout.renders / "original", layout.renders / "flythrough" / "path.json"),
+        "composite": (layout.root / "final.mp4", layout.root / "flythrough.mp4"),
+    }
+
+
 def check_inputs(config: RunConfig) -> None:
     """Fail before any work on a missing or unreadable video or style image."""
     from .scenes import io
@@ -100,12 +115,16 @@ def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"stages": {}}
     write_json(layout.root / "config.json", asdict(config))
     hashes = stage_hashes(config)
+    outputs = stage_outputs(layout)
     stale = False
     for name, _ in STAGES:
         done = manifest["stages"].get(name)
         if not stale and done and done.get("hash") == hashes[name]:
-            log(f"[{name}] done already ({done['seconds']:.1f} s), skipped")
-            continue
+            missing = [path for path in outputs[name] if not path.exists()]
+            if not missing:
+                log(f"[{name}] done already ({done['seconds']:.1f} s), skipped")
+                continue
+            log(f"[{name}] {missing[0].relative_to(layout.root)} is missing: running it again")
         stale = True  # this stage and every later one run again
         log(f"[{name}] running")
         start = time.perf_counter()

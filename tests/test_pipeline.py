@@ -177,6 +177,17 @@ def test_rerun_skips_finished_stages(small_run):
                                        "composite"}
 
 
+def test_a_stage_whose_output_was_deleted_runs_again_with_the_stages_after_it(small_run):
+    run, _, config, _ = small_run
+    (run / "splat" / "stylized.ply").unlink()
+    logs = []
+    run_pipeline(config, run, progress=False, log=logs.append)
+    assert sum("skipped" in line for line in logs) == 4  # frames, masks, register, train
+    assert "[stylize] splat/stylized.ply is missing: running it again" in logs
+    assert all(f"[{name}] running" in logs for name in ("people", "render", "composite"))
+    assert (run / "splat" / "stylized.ply").is_file() and (run / "final.mp4").is_file()
+
+
 def test_an_interrupted_run_resumes_at_the_stage_it_stopped_in(small_run, monkeypatch):
     import dataclasses
 
