@@ -195,6 +195,30 @@ def test_a_thick_noisy_floor_is_labelled_floor_as_a_whole(width, thickness):
     assert (predicted[(truth != "floor") & (truth != "object")] == "floor").mean() < 0.01
 
 
+def test_a_thick_noisy_ceiling_is_labelled_ceiling_as_a_whole_and_a_tall_shelf_is_not():
+    """A 0.5 m thick ceiling layer over a 4×5 m room with a 2 m shelf: planes alone put 76% of the
+    layer in the ceiling (the rest went to walls and objects)."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    u, v = rng.random(n), rng.random(n)
+    floor = np.c_[4 * u, 5 * v, 0 * u]
+    ceiling = np.c_[4 * u, 5 * v, 2.5 + 0.5 * (rng.random(n) - 0.5)]
+    walls = np.r_[np.c_[0 * u, 5 * v, 2.5 * u], np.c_[4 + 0 * u, 5 * v, 2.5 * u],
+                  np.c_[4 * u, 0 * v, 2.5 * v], np.c_[4 * u, 5 + 0 * v, 2.5 * v]]
+    shelf = np.c_[0.2 + 0.4 * u, 1 + 1.5 * v, 2.0 * rng.random(n)]
+    truth = np.array(["floor"] * n + ["ceiling"] * n + ["wall"] * (4 * n) + ["object"] * n)
+    viewmats = []
+    for angle in np.linspace(0, 2 * np.pi, 8, endpoint=False):
+        forward = np.array([np.cos(angle), np.sin(angle), 0.0])
+        R = np.stack([np.cross(forward, [0, 0, 1.0]), [0, 0, -1.0], forward])
+        viewmats.append(np.r_[np.c_[R, -R @ [2.0, 2.5, 1.5]], [[0, 0, 0, 1]]])
+    regions = label_gaussians(np.concatenate([floor, ceiling, walls, shelf]), np.ones(len(truth)), np.array(viewmats))
+    predicted = np.array([role(regions.names[i]) for i in regions.labels])
+    assert (predicted[truth == "ceiling"] == "ceiling").mean() > 0.85
+    assert (predicted[truth != "ceiling"] == "ceiling").mean() < 0.01
+    assert (predicted[truth == "object"] == "object").mean() > 0.9
+
+
 @pytest.fixture(scope="module")
 def stylized_run(tmp_path_factory):
     """A run whose background model is the sample room's surface (no training), stylized with the

@@ -4,9 +4,9 @@ Gravity comes from the cameras (their average up axis). Large planes are found b
 Gaussian centres (`ransac_plane`, seeded numpy: open3d's multithreaded `segment_plane` gave a
 different plane set from run to run, and with it a missing ceiling now and then) and classified
 by their normal and height: the lowest large horizontal plane is the floor, one above the cameras
-the ceiling, vertical planes with (nearly) the whole scene on one side are walls. The floor takes
-the whole dense height layer around its plane (`_floor_layer`), which also finds it when RANSAC did
-not (a noisy floor layer is cut at a slant). What is left is clustered with DBSCAN into objects
+the ceiling, vertical planes with (nearly) the whole scene on one side are walls. Floor and ceiling
+take the whole dense height layer around their plane (`_horizontal_layer`), which also finds them
+when RANSAC did not (a noisy layer is cut at a slant). What is left is clustered with DBSCAN into objects
 named by their height and footprint relative to the room (table, sofa, shelf, object_k). The
 result is a readable JSON that a user can edit and pass back to override the labels.
 """
@@ -114,26 +114,28 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     below = [(h, idx) for h, idx in horizontal if h < camera_height]
     above = [(h, idx) for h, idx in horizontal if h > camera_height]
     floor_plane = min(below, key=lambda t: t[0]) if below else None
-    ceiling_height = max(height)
-    if above:
-        ceiling_height, ceiling_idx = max(above, key=lambda t: t[0])
+    ceiling_plane = max(above, key=lambda t: t[0]) if above else None
     for plane in horizontal:  # other horizontal planes (a table top) go back to the objects
-        if plane is not floor_plane and not (above and plane[0] == ceiling_height):
+        if plane is not floor_plane and plane is not ceiling_plane:
             remaining = np.union1d(remaining, plane[1])
-    # a short or noisy training leaves the floor a layer thicker than the plane band (a single plane
-    # then takes a slice of it, or RANSAC's best plane cuts the layer at a slant): the floor is the
-    # whole dense layer around the floor plane, or around the fullest height below the cameras
-    candidates = remaining if floor_plane is None else np.union1d(remaining, floor_plane[1])
-    floor_idx = _floor_layer(points, up, candidates, camera_height, threshold,
-                             None if floor_plane is None else floor_plane[0], min_plane_fraction * len(points))
-    if floor_plane is not None:
-        floor_idx = np.union1d(floor_plane[1], floor_idx)
+    # a short or noisy training leaves the floor and the ceiling layers thicker than the plane band (a
+    # single plane then takes a slice of one, or RANSAC's best plane cuts it at a slant): each is the
+    # whole dense layer around its plane, or around the fullest height below (above) the cameras
+    layers = {}
+    for name, plane, sign in (("floor", floor_plane, 1.0), ("ceiling", ceiling_plane, -1.0)):
+        candidates = remaining if plane is None else np.union1d(remaining, plane[1])
+        flipped = (points, sign * up, candidates, sign * camera_height, threshold)  # the ceiling upside down
+        idx = _horizontal_layer(*flipped, None if plane is None else sign * plane[0], min_plane_fraction * len(points))
+        if plane is not None and len(idx) == 0:  # the plane was a table's or a bench's top: search by height
+            remaining, plane = candidates, None
+            idx = _horizontal_layer(*flipped, None, min_plane_fraction * len(points))
+        layers[name] = idx if plane is None else np.union1d(plane[1], idx)
+        if len(layers[name]):
+            label[layers[name]] = _add(names, name)
+            remaining = np.setdiff1d(remaining, layers[name])
+    floor_idx, ceiling_idx = layers["floor"], layers["ceiling"]
     floor_height = float(np.median(height[floor_idx])) if len(floor_idx) else float(height.min())
-    if len(floor_idx):
-        label[floor_idx] = _add(names, "floor")
-        remaining = np.setdiff1d(remaining, floor_idx)
-    if above:
-        label[ceiling_idx] = _add(names, "ceiling")
+    ceiling_height = float(np.median(height[ceiling_idx])) if len(ceiling_idx) else float(height.max())
     for k, idx in enumerate(walls):
         label[idx] = _add(names, f"wall_{k}")
 
@@ -144,7 +146,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
         clusters = np.asarray(cloud.cluster_dbscan(eps=0.02 * extent, min_points=8))
         order = np.argsort(-np.bincount(clusters[clusters >= 0])) if (clusters >= 0).any() else []
         structure = [(label[idx][0], *fit_plane(points[idx])) for idx in
-                     ([floor_idx] if len(floor_idx) else []) + ([ceiling_idx] if above else []) + walls]
+                     [idx for idx in (floor_idx, ceiling_idx) if len(idx)] + walls]
         for c in order:
             idx = rest[clusters == c]
             if len(idx) < 0.002 * len(points):
@@ -173,43 +175,52 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     return SceneRegions(full, names, up)
 
 
-def _floor_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray, camera_height: float,
-                 bin_width: float, floor_height: float | None, min_points: float, keep: float = 0.25,
-                 cover: float = 0.5, max_thickness: float = 0.2) -> np.ndarray:
-    """Indices (among `candidates`) of the floor's layer: height bins of `bin_width` next to the floor's
-    bin (the bin of `floor_height`, or else the fullest bin below `camera_height`) while they hold at
-    least `keep` of the layer's fullest bin, spread over at least `cover` of the first bin's footprint
-    (furniture standing on the floor fills bins above it, but only over its own footprint), and lie
-    within `max_thickness` times the cameras' height above that bin (a seat or a table top is higher).
-    Empty when there is no such layer of at least `min_points` points."""
+def _horizontal_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray, camera_height: float,
+                      bin_width: float, seed_height: float | None, min_points: float, keep: float = 0.25,
+                      cover: float = 0.5, max_thickness: float = 0.2, span: float = 0.3) -> np.ndarray:
+    """Indices (among `candidates`) of the floor's layer (the ceiling's with `up` and the heights negated).
+
+    Height bins of `bin_width` next to the seed's bin (the bin of `seed_height`, or else the middle of
+    one of the fullest stretches below `camera_height`) join while they hold at least `keep` of the
+    layer's fullest bin, spread over at least `cover` of the seed bin's footprint (furniture standing
+    on the floor fills bins above it, but only over its own footprint), and lie within `max_thickness`
+    times the cameras' height above the seed (a seat or a table top is higher). The layer must hold
+    `min_points` points and its seed bin span `span` of the footprint of everything below the cameras
+    (a bench's seat does not); empty if no seed gives such a layer."""
     below = candidates[points[candidates] @ up < camera_height]
     if len(below) == 0:
         return below
     height = points[below] @ up
-    if floor_height is None:
-        counts, edges = np.histogram(height, bins=max(1, int(np.ptp(height) / bin_width)))
-        fullest = np.convolve(counts, np.ones(5), mode="same").argmax()  # the middle of a thick layer
-        floor_height = float(edges[fullest] + edges[fullest + 1]) / 2
-    bins = np.floor((height - floor_height) / bin_width + 0.5).astype(np.int64)
     across = np.linalg.svd(up[None], full_matrices=True)[2][1:]  # two horizontal axes
     cells = np.floor(points[below] @ across.T / (4 * bin_width)).astype(np.int64)
-    footprint: dict[int, set] = {}
-    for b, cx, cy in np.unique(np.c_[bins, cells], axis=0):
-        footprint.setdefault(int(b), set()).add((int(cx), int(cy)))
-    counts = dict(zip(*np.unique(bins, return_counts=True)))
-    base = footprint.get(0, set())
-    reach = max_thickness * (camera_height - floor_height) / bin_width
-    low = high = 0
-    while True:
-        fullest = max(counts.get(b, 0) for b in range(low, high + 1))
-        grown = [b for b in (low - 1, high + 1) if abs(b) <= reach and counts.get(b, 0) >= keep * fullest > 0
-                 and len(footprint.get(b, set()) & base) >= cover * len(base)]
-        if not grown:
-            break
-        best = max(grown, key=lambda b: counts[b])  # the fuller side first: the layer's peak sets `keep`
-        low, high = min(low, best), max(high, best)
-    layer = below[(bins >= low) & (bins <= high)]
-    return layer if len(layer) >= min_points else layer[:0]
+    room = len(np.unique(cells, axis=0))
+    if seed_height is None:
+        counts, edges = np.histogram(height, bins=max(1, int(np.ptp(height) / bin_width)))
+        smooth = np.convolve(counts, np.ones(5), mode="same")  # the middle of a thick layer
+        seeds = [float(edges[k] + edges[k + 1]) / 2 for k in np.argsort(-smooth)[:5]]
+    else:
+        seeds = [seed_height]
+    for seed in seeds:
+        bins = np.floor((height - seed) / bin_width + 0.5).astype(np.int64)
+        footprint: dict[int, set] = {}
+        for b, cx, cy in np.unique(np.c_[bins, cells], axis=0):
+            footprint.setdefault(int(b), set()).add((int(cx), int(cy)))
+        counts = dict(zip(*np.unique(bins, return_counts=True)))
+        base = footprint.get(0, set())
+        reach = max_thickness * (camera_height - seed) / bin_width
+        low = high = 0
+        while True:
+            fullest = max(counts.get(b, 0) for b in range(low, high + 1))
+            grown = [b for b in (low - 1, high + 1) if abs(b) <= reach and counts.get(b, 0) >= keep * fullest > 0
+                     and len(footprint.get(b, set()) & base) >= cover * len(base)]
+            if not grown:
+                break
+            best = max(grown, key=lambda b: counts[b])  # the fuller side first: the layer's peak sets `keep`
+            low, high = min(low, best), max(high, best)
+        inside = (bins >= low) & (bins <= high)
+        if inside.sum() >= min_points and len(base) >= span * room:
+            return below[inside]
+    return below[:0]
 
 
 def ransac_plane(points: np.ndarray, threshold: float, rng: np.random.Generator, hypotheses: int = 1000,
