@@ -59,7 +59,6 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-
 def stage_outputs(layout: RunLayout) -> dict[str, tuple[Path, ...]]:
     """What each stage leaves behind: a stage the manifest calls done runs again if one is missing."""
     return {
