@@ -123,7 +123,8 @@ def train(
                                  "(gsplat's MCMC: a fixed budget, relocated; behind default at 3,000 steps)"),
     person_depth_dir: Path = typer.Option(None, help="per-frame depth maps of the frames, people included, from "
                                           "any depth tool (<frame>.npy or 16-bit .png; depth or disparity, any "
-                                          "scale): splats in front of a person a frame sees are removed"),
+                                          "scale): splats in front of a person a frame sees are removed, and the "
+                                          "background beside people is held at the maps' depth"),
     robust: bool = typer.Option(False, help="drop persistently unexplained pixels (shadows or limbs the masks "
                                 "missed); off by default: it also drops real background that is hard to fit"),
     depth_weight: float = typer.Option(None, help="weight of the rendered depth's relative error at the "
@@ -191,7 +192,7 @@ def run_all(
     train_steps: int = typer.Option(3000, help="background training steps"),
     person_depth_dir: Path = typer.Option(None, help="depth maps of the frames from any depth tool (one .npy or "
                                           "16-bit .png per frame, depth or disparity): clears splats in front of "
-                                          "the people"),
+                                          "the people and holds the background beside them at the maps' depth"),
     strength: float = typer.Option(1.0, help="style strength, 0-1"),
     texture: bool = typer.Option(False, help="lay the style's textures onto the surfaces"),
     keep_structure: float = typer.Option(0.82, help="how much of the room's edges and texture the style must "

@@ -12,8 +12,8 @@ import torch
 
 from occlurestyle.cameras import intrinsics_from_fov, look_at, project
 from occlurestyle.errors import InputError
-from occlurestyle.recon.free_space import (align_to_keypoints, in_front_of_people, person_depth_limits,
-                                           read_depth_maps)
+from occlurestyle.recon.free_space import (align_to_keypoints, depth_beside_people, in_front_of_people,
+                                           person_depth_limits, read_depth_maps)
 
 
 def _tilted_plane(width: int = 80, height: int = 60) -> np.ndarray:
@@ -64,6 +64,28 @@ def test_limits_cover_the_eroded_person_only():
     assert np.allclose(limits[0][12:28, 17:23], 2.7)
     assert (limits[0][~mask] == 0).all() and (limits[0][10, 15:25] == 0).all()  # outline kept
     assert (limits[1] == 0).all()  # a frame without a depth map carves nothing
+
+
+def test_depth_beside_people_samples_the_background_band_around_each_person_only():
+    height, width = 60, 80
+    mask = np.zeros((height, width), bool)
+    mask[15:45, 20:30] = True  # two people
+    mask[10:50, 55:62] = True
+    depth = _tilted_plane(width, height)
+    empty = np.zeros((height, width), bool)
+    samples = depth_beside_people([depth, None, depth], [mask, mask, empty], band=0.1, per_frame=500)
+    assert [len(s) for s in samples[1:]] == [0, 0]  # no depth map, no person: nothing
+    x, y, z = samples[0].T
+    assert len(x) == 500
+    u, v = x.astype(int), y.astype(int)
+    distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)[v, u]
+    assert (distance > 0).all() and (distance <= 8).all()  # 0.1 of the 80 px side
+    assert np.allclose(z, depth[v, u])
+    assert np.allclose(x % 1, 0.5) and np.allclose(y % 1, 0.5)  # pixel centres, keypoint convention
+    assert (u < 40).sum() > 100 and (u > 45).sum() > 100  # beside both people
+    distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+    assert len(depth_beside_people([depth], [mask], band=0.1, per_frame=10**6)[0]) == int(
+        (~mask & (distance <= 8)).sum())  # every background pixel of the band, none twice
 
 
 def test_splats_in_front_of_a_person_match_a_brute_force_projection():
@@ -170,3 +192,38 @@ def test_training_with_people_depth_carves_splats_planted_in_front_of_a_person(t
     final = load_ply(run / "splat" / "background.ply")
     assert not in_front_of_people(final["means"], torch.tensor(cameras.viewmats, dtype=torch.float32),
                                   torch.tensor(cameras.Ks, dtype=torch.float32), limits).any()
+
+
+def test_depth_maps_pin_the_background_beside_people_in_the_depth_term(tmp_path):
+    from occlurestyle.layout import RunLayout
+    from occlurestyle.recon.trainer import TrainOptions, _free_space_limits, load_training_data
+    from occlurestyle.scenes import io
+
+    from conftest import make_true_run
+
+    run, _ = make_true_run(tmp_path / "run", width=96, height=72, stride=6, points=2000, keypoints=True)
+    (run / "depth").mkdir()
+    truths = {}
+    for path in sorted((run / "true_depth").glob("*.npy")):
+        truths[path.stem] = np.load(path)
+        np.save(run / "depth" / path.name, 5.0 / truths[path.stem] + 0.1)  # disparity, unknown affine map
+    options = TrainOptions(person_depth_dir=str(run / "depth"))
+    data = load_training_data(RunLayout(run), options)
+    before = [len(k) for k in data.keypoints]
+    _, summary = _free_space_limits(RunLayout(run), data, options, (72, 96))
+    added = [k[n:].numpy() for k, n in zip(data.keypoints, before)]
+    assert summary["depth_points_beside_people"] == sum(len(a) for a in added) > 0
+    for name, extra in zip(data.cameras.names, added):
+        mask = io.read_gray(run / "masks" / f"{name[:6]}.png") > 0
+        if not mask.any():
+            assert len(extra) == 0
+            continue
+        u, v = extra[:, 0].astype(int), extra[:, 1].astype(int)
+        distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)[v, u]
+        assert (distance > 0).all() and (distance <= 0.05 * 96).all()
+        assert np.median(np.abs(extra[:, 2] / truths[name[:6]][v, u] - 1)) < 0.01
+    # off: the keypoints stay the registration's
+    plain = load_training_data(RunLayout(run), TrainOptions(person_depth_dir=str(run / "depth"), person_depth_band=0))
+    _free_space_limits(RunLayout(run), plain, TrainOptions(person_depth_dir=str(run / "depth"), person_depth_band=0),
+                       (72, 96))
+    assert [len(k) for k in plain.keypoints] == before

@@ -11,6 +11,13 @@ a person's depth from above (they hide what is behind them), and their feet, the
 often out of frame or behind furniture. So the depth comes from a folder of per-frame depth maps made by
 any monocular depth tool (relative depth or disparity, as such tools write them), aligned to each frame's
 registered keypoints by a robust affine fit.
+
+The same maps also give the depth of the background right beside each person, which joins the
+trainer's keypoint depth term: those slivers of background are what the misplaced splats were fitted
+to, and pinned at their depth they are explained by the surface that is really there. On the office
+sample, true depth there alone lifted the background where people stood by ~2 dB; true depth anywhere
+else in the frame, or flow-triangulated depth beside people (textured pixels only, with outliers),
+gave nothing.
 """
 
 from __future__ import annotations
@@ -121,12 +128,32 @@ def in_front_of_people(means: torch.Tensor, viewmats: torch.Tensor, Ks: torch.Te
     return found
 
 
-def load_limits(depth_dir: str | Path, names: list[str], masks: list[np.ndarray], keypoints: list[np.ndarray],
-                kind: str = "auto", margin: float = 0.95, source_names: dict[str, str] | None = None
-                ) -> tuple[np.ndarray, dict]:
-    """Per-frame limits for `in_front_of_people` from a folder of depth maps, each aligned to its frame's
-    keypoints outside the person masks; frames whose fit fails (few keypoints) carve nothing. Also
-    returns a summary (frames aligned, median relative error at the keypoints)."""
+def depth_beside_people(depths: list[np.ndarray | None], masks: list[np.ndarray], band: float = 0.05,
+                        per_frame: int = 1500, seed: int = 0) -> list[np.ndarray]:
+    """Per frame, up to `per_frame` background pixels within `band` (a fraction of the image's longer side)
+    of a person, with their depth from the aligned map: [N, 3] float32 rows (x, y, camera depth), (0, 0)
+    at the first pixel's top-left corner, as the trainer's keypoints. The pixels right at the outline
+    count most: leaving out the first 2 px cost the office 0.9 dB where people stood."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for depth, mask in zip(depths, masks):
+        if depth is None or not mask.any():
+            samples.append(np.zeros((0, 3), np.float32))
+            continue
+        distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+        near = (distance > 0) & (distance <= band * max(mask.shape)) & np.isfinite(depth) & (depth > 0)
+        ys, xs = np.nonzero(near)
+        pick = rng.choice(len(xs), min(per_frame, len(xs)), replace=False)
+        samples.append(np.column_stack([xs[pick] + 0.5, ys[pick] + 0.5, depth[ys[pick], xs[pick]]]).astype(np.float32))
+    return samples
+
+
+def load_aligned_depths(depth_dir: str | Path, names: list[str], masks: list[np.ndarray],
+                        keypoints: list[np.ndarray], kind: str = "auto", source_names: dict[str, str] | None = None
+                        ) -> tuple[list[np.ndarray | None], dict]:
+    """A folder of depth maps, each aligned to its frame's keypoints outside the person masks (None for a
+    frame whose fit fails: too few keypoints), and a summary (frames aligned, median relative error at
+    the keypoints)."""
     shape = masks[0].shape
     aligned, errors = [], []
     if kind not in ("auto", "depth", "disparity"):
@@ -140,4 +167,4 @@ def load_limits(depth_dir: str | Path, names: list[str], masks: list[np.ndarray]
             errors.append(fit[1])
     summary = {"frames_aligned": len(errors), "frames": len(names),
                "median_keypoint_error": float(np.median(errors)) if errors else None}
-    return person_depth_limits(aligned, masks, margin), summary
+    return aligned, summary

@@ -87,6 +87,10 @@ class TrainOptions:
     person_depth_dir: str = ""
     person_depth_kind: str = "auto"  # "depth", "disparity" or "auto" (whichever fits the keypoints better)
     free_space_margin: float = 0.95  # remove what lies nearer than this fraction of the person's depth
+    # the depth maps' depth of the background beside people (within this fraction of the image's longer
+    # side) joins the keypoint depth term: splats fitted to slivers of background next to a person at the
+    # wrong depth are what shows where that person stood (0: off)
+    person_depth_band: float = 0.05
     # robustness to what the masks miss
     mask_dilate: int = 2  # extra pixels around person masks left out of the loss
     # RobustNeRF-style trimming and unexplained blobs turned into people. Off by default: on the sample
@@ -346,21 +350,26 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
 
 
 def _free_space_limits(layout: RunLayout, data: TrainingData, options: TrainOptions, shape: tuple[int, int]):
-    """Per-frame depth limits [F,H,W] at the training resolution (or None without `person_depth_dir`)."""
+    """Per-frame depth limits [F,H,W] at the training resolution (or None without `person_depth_dir`), and a
+    summary. With `person_depth_band`, the depth maps' background beside people joins `data.keypoints`."""
     if not options.person_depth_dir:
         return None, None
     from ..occlusion.masks import read_masks
-    from .free_space import load_limits
+    from .free_space import depth_beside_people, load_aligned_depths, person_depth_limits
 
     masks = read_masks(layout.root, data.cameras.names, (data.cameras.height, data.cameras.width), undilated=True)
     masks = [cv2.resize(m.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0 for m in masks]
-    limits, summary = load_limits(options.person_depth_dir, data.cameras.names, masks,
-                                  [k.numpy() for k in data.keypoints], options.person_depth_kind,
-                                  options.free_space_margin, layout.source_names())
+    depths, summary = load_aligned_depths(options.person_depth_dir, data.cameras.names, masks,
+                                          [k.numpy() for k in data.keypoints], options.person_depth_kind,
+                                          layout.source_names())
     if summary["frames_aligned"] == 0:
         raise InputError(f"no depth map in {options.person_depth_dir} could be aligned to its frame's keypoints; "
                          "are they depth or disparity maps of these frames?")
-    return torch.from_numpy(limits), summary
+    if options.person_depth_band > 0 and options.depth_weight > 0:
+        beside = depth_beside_people(depths, masks, options.person_depth_band, seed=options.seed)
+        data.keypoints = [torch.cat([k, torch.from_numpy(b)]) for k, b in zip(data.keypoints, beside)]
+        summary["depth_points_beside_people"] = int(sum(len(b) for b in beside))
+    return torch.from_numpy(person_depth_limits(depths, masks, options.free_space_margin)), summary
 
 
 @torch.no_grad()
