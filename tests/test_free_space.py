@@ -194,9 +194,9 @@ def test_training_with_people_depth_carves_splats_planted_in_front_of_a_person(t
                                   torch.tensor(cameras.Ks, dtype=torch.float32), limits).any()
 
 
-def test_depth_maps_pin_the_background_beside_people_in_the_depth_term(tmp_path):
+def test_depth_maps_give_the_background_beside_people_to_the_depth_term(tmp_path):
     from occlurestyle.layout import RunLayout
-    from occlurestyle.recon.trainer import TrainOptions, _free_space_limits, load_training_data
+    from occlurestyle.recon.trainer import TrainOptions, _person_depth, load_training_data
     from occlurestyle.scenes import io
 
     from conftest import make_true_run
@@ -209,11 +209,9 @@ def test_depth_maps_pin_the_background_beside_people_in_the_depth_term(tmp_path)
         np.save(run / "depth" / path.name, 5.0 / truths[path.stem] + 0.1)  # disparity, unknown affine map
     options = TrainOptions(person_depth_dir=str(run / "depth"))
     data = load_training_data(RunLayout(run), options)
-    before = [len(k) for k in data.keypoints]
-    _, summary = _free_space_limits(RunLayout(run), data, options, (72, 96))
-    added = [k[n:].numpy() for k, n in zip(data.keypoints, before)]
-    assert summary["depth_points_beside_people"] == sum(len(a) for a in added) > 0
-    for name, extra in zip(data.cameras.names, added):
+    _, beside, summary = _person_depth(RunLayout(run), data, options, (72, 96))
+    assert summary["depth_points_beside_people"] == sum(len(b) for b in beside) > 0
+    for name, extra in zip(data.cameras.names, beside):
         mask = io.read_gray(run / "masks" / f"{name[:6]}.png") > 0
         if not mask.any():
             assert len(extra) == 0
@@ -221,9 +219,8 @@ def test_depth_maps_pin_the_background_beside_people_in_the_depth_term(tmp_path)
         u, v = extra[:, 0].astype(int), extra[:, 1].astype(int)
         distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)[v, u]
         assert (distance > 0).all() and (distance <= 0.05 * 96).all()
-        assert np.median(np.abs(extra[:, 2] / truths[name[:6]][v, u] - 1)) < 0.01
-    # off: the keypoints stay the registration's
-    plain = load_training_data(RunLayout(run), TrainOptions(person_depth_dir=str(run / "depth"), person_depth_band=0))
-    _free_space_limits(RunLayout(run), plain, TrainOptions(person_depth_dir=str(run / "depth"), person_depth_band=0),
-                       (72, 96))
-    assert [len(k) for k in plain.keypoints] == before
+        assert np.median(np.abs(extra[:, 2] / truths[name[:6]][v, u] - 1)) < 0.01  # aligned to the true depth
+    off = TrainOptions(person_depth_dir=str(run / "depth"), person_depth_band=0)
+    limits, beside, summary = _person_depth(RunLayout(run), data, off, (72, 96))
+    assert beside is None and "depth_points_beside_people" not in summary
+    assert limits.shape == (len(data.cameras.names), 72, 96)  # carving still gets its limits

@@ -15,7 +15,8 @@ what the masks miss:
   for long as people from then on, and they are written out as refined masks.
 
 With `refine_cameras`, the cameras are refined with the Gaussians after a warm-up (`camera_opt.py`).
-With `person_depth_dir`, splats in front of a person some frame sees are removed (`free_space.py`).
+With `person_depth_dir`, splats in front of a person some frame sees are removed, and the background
+beside people joins the depth term at the maps' depth (`free_space.py`).
 Writes `splat/background.ply` (INRIA layout), `splat/refined_masks/`, `splat/train.json` and, with
 refined cameras, `splat/cameras.json`; keeps `splat/checkpoint.pt` while training so an interrupted
 run resumes.
@@ -223,7 +224,9 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     optimizers = _optimizers(params, options, data.scene_scale)
     strategy = _strategy(options, len(data.points))
     state = strategy.initialize_state() if mcmc else strategy.initialize_state(scene_scale=data.scene_scale)
-    limits, free_space = _free_space_limits(layout, data, options, (height, width))
+    limits, beside_people, free_space = _person_depth(layout, data, options, (height, width))
+    if beside_people is not None:
+        data.keypoints = [torch.cat([k, torch.from_numpy(b)]) for k, b in zip(data.keypoints, beside_people)]
     carved = 0
     residual_ema = torch.zeros(n_frames, height, width)
     seen = torch.zeros(n_frames)
@@ -349,11 +352,12 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     return ply
 
 
-def _free_space_limits(layout: RunLayout, data: TrainingData, options: TrainOptions, shape: tuple[int, int]):
-    """Per-frame depth limits [F,H,W] at the training resolution (or None without `person_depth_dir`), and a
-    summary. With `person_depth_band`, the depth maps' background beside people joins `data.keypoints`."""
+def _person_depth(layout: RunLayout, data: TrainingData, options: TrainOptions, shape: tuple[int, int]):
+    """What `person_depth_dir`'s maps give, at the training resolution: per-frame depth limits [F,H,W] for
+    carving, per-frame depths of the background beside people to add to the keypoints ([N,3] each; None
+    with `person_depth_band` or `depth_weight` 0), and a summary. All None without `person_depth_dir`."""
     if not options.person_depth_dir:
-        return None, None
+        return None, None, None
     from ..occlusion.masks import read_masks
     from .free_space import depth_beside_people, load_aligned_depths, person_depth_limits
 
@@ -365,11 +369,11 @@ def _free_space_limits(layout: RunLayout, data: TrainingData, options: TrainOpti
     if summary["frames_aligned"] == 0:
         raise InputError(f"no depth map in {options.person_depth_dir} could be aligned to its frame's keypoints; "
                          "are they depth or disparity maps of these frames?")
+    beside = None
     if options.person_depth_band > 0 and options.depth_weight > 0:
         beside = depth_beside_people(depths, masks, options.person_depth_band, seed=options.seed)
-        data.keypoints = [torch.cat([k, torch.from_numpy(b)]) for k, b in zip(data.keypoints, beside)]
         summary["depth_points_beside_people"] = int(sum(len(b) for b in beside))
-    return torch.from_numpy(person_depth_limits(depths, masks, options.free_space_margin)), summary
+    return torch.from_numpy(person_depth_limits(depths, masks, options.free_space_margin)), beside, summary
 
 
 @torch.no_grad()
