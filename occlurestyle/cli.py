@@ -113,6 +113,19 @@ def register(
 
 
 @app.command()
+def depth(
+    run_dir: Path = typer.Argument(..., help="a run folder with frames/"),
+    model: Path = typer.Option(..., "--model", help="a local Hugging Face depth-estimation model folder (config.json "
+                               "and model.safetensors), e.g. depth-anything/Depth-Anything-V2-Small-hf saved locally"),
+) -> None:
+    """Per-frame depth maps from a monocular depth model: RUN/depth_maps/<frame>.npy, for
+    `train --person-depth-dir RUN/depth_maps`."""
+    from .occlusion.depth_model import estimate_depths
+
+    typer.echo(f"wrote {estimate_depths(run_dir, model)}")
+
+
+@app.command()
 def train(
     run_dir: Path = typer.Argument(..., help="a registered run folder"),
     steps: int = typer.Option(None, help="optimisation steps [default: TrainOptions.steps]"),
@@ -193,6 +206,8 @@ def run_all(
     person_depth_dir: Path = typer.Option(None, help="depth maps of the frames from any depth tool (one .npy or "
                                           "16-bit .png per frame, depth or disparity): clears splats in front of "
                                           "the people and holds the background beside them at the maps' depth"),
+    depth_model: Path = typer.Option(None, help="or a local depth-estimation model folder (e.g. Depth Anything V2 "
+                                     "Small, saved from Hugging Face) that makes those maps (needs the [depth] extra)"),
     strength: float = typer.Option(1.0, help="style strength, 0-1"),
     texture: bool = typer.Option(False, help="lay the style's textures onto the surfaces"),
     keep_structure: float = typer.Option(0.82, help="how much of the room's edges and texture the style must "
@@ -207,8 +222,8 @@ def run_all(
     config = RunConfig(video=str(video), style=str(style), style_labels=str(style_labels) if style_labels else None,
                        masker=masker, mask_dir=str(mask_dir) if mask_dir else None, stride=stride, max_side=max_side,
                        max_frames=max_frames, train_steps=train_steps,
-                       person_depth_dir=str(person_depth_dir) if person_depth_dir else None, strength=strength,
-                       texture=texture,
+                       person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
+                       depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,
                        keep_structure=keep_structure, harmonization=harmonization, shadow=shadow, flythrough=flythrough)
     run_pipeline(config, out, log=typer.echo)
     typer.echo(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'}")

@@ -31,6 +31,7 @@ class RunLayout:
     stylized_ply = property(lambda self: self.root / "splat" / "stylized.ply")
     refined_cameras = property(lambda self: self.root / "splat" / "cameras.json")
     stylize = property(lambda self: self.root / "stylize")
+    depth_maps = property(lambda self: self.root / "depth_maps")
     people = property(lambda self: self.root / "people")
     renders = property(lambda self: self.root / "renders")
 

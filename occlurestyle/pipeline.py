@@ -1,5 +1,6 @@
-"""The stage graph over a run folder: frames → masks → register → train → stylize → people → render →
-composite, with a manifest so a re-run skips what is done.
+"""The stage graph over a run folder: frames → masks → register → depth → train → stylize → people →
+render → composite, with a manifest so a re-run skips what is done. `depth` runs only with a depth
+model (`depth_model`); otherwise it does nothing.
 
 `run/manifest.json` records, per stage, a hash of the options it depends on chained with the hashes of
 the stages before it, its time, and when it finished. A re-run skips a stage whose hash is unchanged;
@@ -37,6 +38,7 @@ class RunConfig:
     train_steps: int = 3000
     max_gaussians: int = 80_000
     person_depth_dir: str | None = None  # depth maps of the frames from any depth tool (recon/free_space.py)
+    depth_model: str | None = None  # or a local depth-estimation model that makes them (occlusion/depth_model.py)
     strength: float = 1.0
     texture: bool = False
     keep_structure: float = 0.82
@@ -51,6 +53,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("frames", ("video", "stride", "max_side", "max_frames")),
     ("masks", ("masker", "mask_dir")),
     ("register", ()),
+    ("depth", ("depth_model",)),
     ("train", ("train_steps", "max_gaussians", "person_depth_dir")),
     ("stylize", ("style", "style_labels", "strength", "texture", "keep_structure")),
     ("people", ()),
@@ -59,9 +62,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def stage_outputs(layout: RunLayout) -> dict[str, tuple[Path, ...]]:
+def stage_outputs(layout: RunLayout, config: RunConfig) -> dict[str, tuple[Path, ...]]:
     """What each stage leaves behind: a stage the manifest calls done runs again if one is missing."""
     return {
+        "depth": (layout.depth_maps / "depth.json",) if config.depth_model else (),
         "frames": (layout.frames_info,),
         "masks": (layout.root / "masks.json",),
         "register": (layout.sparse, layout.transforms),
@@ -90,6 +94,12 @@ def check_inputs(config: RunConfig) -> None:
         raise InputError(f"style labels {config.style_labels} do not exist")
     if config.masker == "file" and not (config.mask_dir and Path(config.mask_dir).is_dir()):
         raise InputError("the file masker needs --mask-dir pointing to a folder of masks")
+    if config.person_depth_dir and config.depth_model:
+        raise InputError("pass either depth maps (--person-depth-dir) or a depth model (--depth-model), not both")
+    if config.depth_model:
+        from .occlusion.depth_model import check_model_dir
+
+        check_model_dir(config.depth_model)
     if config.person_depth_dir and not Path(config.person_depth_dir).is_dir():
         raise InputError(f"depth folder {config.person_depth_dir} does not exist; pass the folder holding one "
                          "depth map per frame")
@@ -114,7 +124,7 @@ def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {"stages": {}}
     write_json(layout.root / "config.json", asdict(config))
     hashes = stage_hashes(config)
-    outputs = stage_outputs(layout)
+    outputs = stage_outputs(layout, config)
     stale = False
     for name, _ in STAGES:
         done = manifest["stages"].get(name)
@@ -155,11 +165,19 @@ def _register(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     register(layout.root, progress=progress)
 
 
+def _depth(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    if config.depth_model:
+        from .occlusion.depth_model import estimate_depths
+
+        estimate_depths(layout.root, config.depth_model, progress=progress)
+
+
 def _train(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .recon.trainer import TrainOptions, train
 
+    depth_maps = config.person_depth_dir or (str(layout.depth_maps) if config.depth_model else "")
     train(layout.root, TrainOptions(steps=config.train_steps, max_gaussians=config.max_gaussians,
-                                    person_depth_dir=config.person_depth_dir or ""), progress=progress)
+                                    person_depth_dir=depth_maps), progress=progress)
 
 
 def _stylize(layout: RunLayout, config: RunConfig, progress: bool) -> None:
@@ -234,6 +252,6 @@ def _composite(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 
 
 STAGE_FUNCTIONS: dict[str, Callable] = {
-    "frames": _frames, "masks": _masks, "register": _register, "train": _train, "stylize": _stylize,
+    "frames": _frames, "masks": _masks, "register": _register, "depth": _depth, "train": _train, "stylize": _stylize,
     "people": _people, "render": _render, "composite": _composite,
 }

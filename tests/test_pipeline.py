@@ -172,9 +172,9 @@ def test_rerun_skips_finished_stages(small_run):
     run, _, config, _ = small_run
     logs = []
     manifest = run_pipeline(config, run, progress=False, log=logs.append)
-    assert all("skipped" in line for line in logs) and len(logs) == 8
-    assert set(manifest["stages"]) == {"frames", "masks", "register", "train", "stylize", "people", "render",
-                                       "composite"}
+    assert all("skipped" in line for line in logs) and len(logs) == 9
+    assert set(manifest["stages"]) == {"frames", "masks", "register", "depth", "train", "stylize", "people",
+                                       "render", "composite"}
 
 
 def test_a_stage_whose_output_was_deleted_runs_again_with_the_stages_after_it(small_run):
@@ -182,7 +182,7 @@ def test_a_stage_whose_output_was_deleted_runs_again_with_the_stages_after_it(sm
     (run / "splat" / "stylized.ply").unlink()
     logs = []
     run_pipeline(config, run, progress=False, log=logs.append)
-    assert sum("skipped" in line for line in logs) == 4  # frames, masks, register, train
+    assert sum("skipped" in line for line in logs) == 5  # frames, masks, register, depth, train
     assert "[stylize] splat/stylized.ply is missing: running it again" in logs
     assert all(f"[{name}] running" in logs for name in ("people", "render", "composite"))
     assert (run / "splat" / "stylized.ply").is_file() and (run / "final.mp4").is_file()
@@ -205,6 +205,6 @@ def test_an_interrupted_run_resumes_at_the_stage_it_stopped_in(small_run, monkey
     monkeypatch.undo()
     logs = []
     manifest = run_pipeline(changed, run, progress=False, log=logs.append)
-    assert sum("skipped" in line for line in logs) == 7 and "[composite] running" in logs
+    assert sum("skipped" in line for line in logs) == 8 and "[composite] running" in logs
     assert manifest["stages"]["composite"]["hash"] == stage_hashes(changed)["composite"]
     assert json.loads((run / "metrics.json").read_text())["harmonization"] == 0.5
