@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from occlurestyle.recon.gaussians import init_from_points, load_ply, save_ply
-from occlurestyle.recon.losses import masked_ssim, masked_ssim_reference, robust_weights
+from occlurestyle.recon.losses import edge_weights, masked_ssim, masked_ssim_reference, robust_weights
 from occlurestyle.recon.trainer import TrainOptions, train
 
 from conftest import make_true_run
@@ -129,6 +130,29 @@ def test_robust_weights_drop_blobs_not_noise():
     assert weights.mean() > 0.9
     valid[:, :10] = False
     assert robust_weights(residual, valid)[:, :10].max() == 0.0, "invalid pixels never get weight"
+
+
+def test_edge_weights_give_the_background_share_of_pixels_a_person_partly_covers():
+    # a disc "person" over a two-tone background, 8x8 supersampled: each pixel's true person share is
+    # the fraction of its samples inside the disc; the mask holds the pixels whose centre is inside
+    size, sub, centre, radius = 48, 8, (23.3, 24.6), 11.7
+    offsets = (np.arange(sub) + 0.5) / sub
+    ys = (np.arange(size)[:, None] + offsets[None]).reshape(-1)
+    inside = (ys[:, None] - centre[0]) ** 2 + (ys[None, :] - centre[1]) ** 2 < radius ** 2
+    share = inside.reshape(size, sub, size, sub).mean((1, 3))
+    background = np.where(np.arange(size)[None, :, None] < 24, [0.2, 0.5, 0.3], [0.3, 0.4, 0.2]) * np.ones((size, 1, 1))
+    image = share[..., None] * np.array([0.9, 0.2, 0.6]) + (1 - share[..., None]) * background
+    yc = np.arange(size) + 0.5
+    mask = (yc[:, None] - centre[0]) ** 2 + (yc[None, :] - centre[1]) ** 2 < radius ** 2
+    weights = edge_weights(image.astype(np.float32), mask)
+    ring = (cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~mask
+    assert (weights[mask] == 0).all() and (weights[~mask & ~ring] == 1).all()
+    error = np.abs(weights[ring] - (1 - share[ring]))
+    assert error.max() < 0.1, error.max()
+    assert (share[ring] > 0.2).sum() > 10  # the ring does hold blended pixels
+    # where person and background look alike, a blend is harmless: full weight
+    plain = edge_weights(np.full((size, size, 3), 0.5, np.float32), mask)
+    assert (plain[ring] == 1).all()
 
 
 def test_keypoint_depth_loss_reads_each_keypoints_pixel_and_bounds_outliers():

@@ -8,6 +8,7 @@ statistics; the SSIM map is then averaged over background pixels.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -199,3 +200,33 @@ def robust_weights(residual: Tensor, valid: Tensor, inlier_quantile: float = 0.8
     inlier = ((residual <= threshold) & valid).float()[None, None]
     smoothed = F.avg_pool2d(inlier, 3, stride=1, padding=1, count_include_pad=False)[0, 0]
     return ((smoothed > 0.5) & valid).float()
+
+
+def edge_weights(image: np.ndarray, mask: np.ndarray, min_contrast: float = 0.05) -> np.ndarray:
+    """[H,W] float32: how much of each pixel is background, 0 on `mask` (bool, person), 1 away from it,
+    and on the 1 px ring around it one minus a local matting estimate of the person's share.
+
+    A ring pixel's colour c is taken as a blend α·p + (1-α)·b of the person's colour p (mean of the
+    person pixels in its 3×3 neighbourhood) and the background's b (mean of the pixels beyond the ring
+    in its 5×5 neighbourhood), and α is c's projection onto p - b. Where p and b differ by less than
+    `min_contrast` a blend cannot be told from background and is harmless: weight 1.
+    """
+    image = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
+    person = mask.astype(np.float32)
+    ring = (cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~mask
+    beyond = (~mask & ~ring).astype(np.float32)
+
+    def local_mean(weight, size):
+        total = cv2.boxFilter(image * weight[..., None], -1, (size, size), normalize=False)
+        count = cv2.boxFilter(weight, -1, (size, size), normalize=False)
+        return total / np.maximum(count, 1e-6)[..., None], count
+
+    p, _ = local_mean(person, 3)
+    b, beyond_count = local_mean(beyond, 5)
+    difference = p - b
+    contrast = np.sqrt((difference ** 2).sum(-1))
+    alpha = ((image - b) * difference).sum(-1) / np.maximum(contrast ** 2, 1e-6)
+    alpha = np.where((contrast < min_contrast) | (beyond_count == 0), 0.0, np.clip(alpha, 0.0, 1.0))
+    weights = (~mask).astype(np.float32)
+    weights[ring] = 1.0 - alpha[ring]
+    return weights
