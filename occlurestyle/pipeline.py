@@ -65,10 +65,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
 def stage_outputs(layout: RunLayout, config: RunConfig) -> dict[str, tuple[Path, ...]]:
     """What each stage leaves behind: a stage the manifest calls done runs again if one is missing."""
     return {
-        "depth": (layout.depth_maps / "depth.json",) if config.depth_model else (),
         "frames": (layout.frames_info,),
         "masks": (layout.root / "masks.json",),
         "register": (layout.sparse, layout.transforms),
+        "depth": (layout.depth_maps / "depth.json",) if config.depth_model else (),
         "train": (layout.background_ply,),
         "stylize": (layout.stylized_ply, layout.stylize / "scene_regions.json"),
         "people": (layout.people / "depth.json",),

@@ -90,7 +90,7 @@ def model_input(image: np.ndarray, settings: dict):
 
 def estimate_depths(run_dir: str | Path, model_dir: str | Path, progress: bool = True) -> Path:
     """Write `depth_maps/<frame stem>.npy` (float32, the frames' size) for every frame of the run, and
-    `depth_maps/depth.json` (model, kind of output). Returns the folder."""
+    `depth_maps/depth.json` (model folder and type, frame count, input size). Returns the folder."""
     import torch
 
     layout = RunLayout(run_dir)

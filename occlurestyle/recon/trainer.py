@@ -291,9 +291,11 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         strategy.step_pre_backward(params, optimizers, state, step, meta)
         residual = (image.detach() - target).abs().mean(-1)
         valid = ~person
-        weight = valid.float() if data.pixel_weights is None else valid * data.pixel_weights[index].to(device)
+        weight = valid.float()
         if options.robust and step >= options.robust_start * options.steps:
             weight = robust_weights(residual, valid, options.inlier_quantile, options.residual_floor)
+        if data.pixel_weights is not None:  # the blended ring around people, also when trimming
+            weight = weight * data.pixel_weights[index].to(device)
         loss = photometric_loss(image.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None], weight[None, None],
                                 options.ssim_weight)
         if options.depth_weight > 0 and len(data.keypoints[index]):
