@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from numba import njit, prange
 from torch import Tensor
 
-from .. import _numba_setup  # noqa: F401  (threading layer)
+from .._numba_setup import FAST_ELEMENTWISE, FAST_REDUCTIONS
 
 
 def _gaussian_kernel(size: int = 11, sigma: float = 1.5) -> Tensor:
@@ -24,7 +24,7 @@ def _gaussian_kernel(size: int = 11, sigma: float = 1.5) -> Tensor:
     return g / g.sum()
 
 
-@njit(fastmath=True, error_model="numpy", cache=True)
+@njit(fastmath=FAST_ELEMENTWISE, error_model="numpy", cache=True)
 def _blur_into(src, kernel, pad_row, pad_img, out):
     """out = src [H, W] filtered with `kernel` along W then H, zero padding. `pad_row` [W + 2r] and
     `pad_img` [H + 2r, W] are scratch buffers; every index is non-negative so the loops vectorize."""
@@ -50,7 +50,7 @@ def _blur_into(src, kernel, pad_row, pad_img, out):
                 out[y, xx] += g * pad_img[y + k, xx]
 
 
-@njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
+@njit(parallel=True, fastmath=FAST_REDUCTIONS, error_model="numpy", cache=True)
 def _masked_ssim_and_grad(x, y, w, kernel, c1, c2, grad):
     """Σ_p w_p·SSIM_p summed over channels (x, y [C,H,W]; w [H,W]) and its gradient w.r.t. x into `grad`.
 

@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .. import _numba_setup  # noqa: F401  (threading layer)
+from .._numba_setup import FAST_ELEMENTWISE, FAST_REDUCTIONS
 from ._fastmath import exp_neg
 
 TILE = 16
@@ -285,7 +285,7 @@ def _refresh_runs(st, run_limit, big):
     return any_alive
 
 
-@njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
+@njit(parallel=True, fastmath=FAST_ELEMENTWISE, error_model="numpy", cache=True)
 def composite_forward(offsets, ids, params, colors, background, width, height, tiles_x, n_chunks,
                       out_colors, out_T, out_last):
     """Render one camera: `out_colors [H,W,4]` (background added), `out_T [H,W]` (final transmittance),
@@ -331,7 +331,7 @@ def composite_forward(offsets, ids, params, colors, background, width, height, t
                         out_colors[y, x, d] = st[(S_ACC + d) * TILE_PIXELS + p] + T * background[d]
 
 
-@njit(fastmath=True, error_model="numpy", cache=True)
+@njit(fastmath=FAST_ELEMENTWISE, error_model="numpy", cache=True)
 def _forward_one(st, last, k, p0, p1, mx, my, ca, cb, cc, op, c0, c1, c2, c3):
     """Composite one Gaussian over pixels [p0, p1) of the tile state (the vectorized inner loop)."""
     for p in range(p0, p1):
@@ -366,7 +366,7 @@ Q_VC0, Q_VC1, Q_VC2, Q_VC3 = (np.uint64((B_VC + d) * TILE_PIXELS) for d in range
 Q_B0, Q_B1, Q_B2, Q_B3 = (np.uint64((B_BEHIND + d) * TILE_PIXELS) for d in range(CHANNELS))
 
 
-@njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
+@njit(parallel=True, fastmath=FAST_REDUCTIONS, error_model="numpy", cache=True)
 def composite_backward(offsets, ids, params, colors, background, width, height, tiles_x, n_chunks,
                        final_T, last_ids, v_colors, v_alphas, absgrad, grads):
     """Accumulate gradients into `grads [n_chunks, N, N_GRADS]` (one buffer per chunk; sum over axis 0)."""
@@ -425,7 +425,7 @@ def composite_backward(offsets, ids, params, colors, background, width, height, 
                     buf[g, j] += out[j]
 
 
-@njit(fastmath=True, error_model="numpy", cache=True)
+@njit(fastmath=FAST_REDUCTIONS, error_model="numpy", cache=True)
 def _backward_one(st, last, k, p0, p1, mx, my, ca, cb, cc, op, c0, c1, c2, c3, out):
     """Gradients of one Gaussian summed over pixels [p0, p1) of the tile; walks T back by one step.
 
@@ -492,7 +492,7 @@ def _backward_one(st, last, k, p0, p1, mx, my, ca, cb, cc, op, c0, c1, c2, c3, o
     out[G_COLOR + 3] = g_c3
 
 
-@njit(fastmath=True, error_model="numpy", cache=True)
+@njit(fastmath=FAST_REDUCTIONS, error_model="numpy", cache=True)
 def _abs_mean_grad_one(st, last, k, p0, p1, mx, my, ca, cb, cc, op, c0, c1, c2, c3, out):
     """Σ|dL/dmean2d| per pixel for gsplat's absgrad; run after `_backward_one` on the same pixels.
 

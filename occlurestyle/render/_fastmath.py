@@ -13,6 +13,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
+from .._numba_setup import FAST_ELEMENTWISE
+
 _LOG2E = np.float32(1.4426950408889634)
 _EXP_CLAMP = np.float32(87.0)
 # least-squares fit of 2^f on [0, 1] (relative weights), float32 coefficients, max rel. error 7.7e-8
@@ -39,7 +41,7 @@ def _int32_bits_as_float32(typingctx, bits):
     return types.float32(bits), codegen
 
 
-@njit(inline="always", fastmath=True, cache=True)
+@njit(inline="always", fastmath=FAST_ELEMENTWISE, cache=True)
 def exp_neg(s):
     """exp(-s) in float32 for s >= 0 (s is clamped to 87, below which the result is ~1.6e-38)."""
     t = -min(s, _EXP_CLAMP) * _LOG2E
