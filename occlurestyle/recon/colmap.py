@@ -51,6 +51,7 @@ class RegistrationOptions:
     use_masks: bool = True
     min_registered_fraction: float = 0.5
     seed: int = 0
+    threads: int = 1
     timings: dict = field(default_factory=dict)
 
 
@@ -128,6 +129,7 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
     extraction.sift.max_num_features = options.max_num_features
     extraction.sift.peak_threshold = options.sift_peak_threshold
     extraction.max_image_size = options.max_image_size
+    extraction.num_threads = options.threads
     steps.set_description("register: extracting features")
     pycolmap.extract_features(database, image_dir, image_names=image_names, camera_mode=pycolmap.CameraMode.SINGLE,
                               reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
@@ -141,7 +143,10 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
     if options.loop_detection:
         pairing.loop_detection = True
         pairing.vocab_tree_path = str(options.vocab_tree)
-    pycolmap.match_sequential(database, pairing_options=pairing, device=pycolmap.Device.cpu)
+    matching = pycolmap.FeatureMatchingOptions()
+    matching.num_threads = options.threads
+    pycolmap.match_sequential(database, matching_options=matching, pairing_options=pairing,
+                              device=pycolmap.Device.cpu)
     timings["matching_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -152,6 +157,7 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
         else:
             mapper = pycolmap.IncrementalPipelineOptions()
             mapper.random_seed = options.seed
+            mapper.num_threads = options.threads
             mapper.mapper.filter_max_reproj_error = options.filter_max_reproj_error
             reconstructions = pycolmap.incremental_mapping(
                 database, image_dir, tmp_models, options=mapper, next_image_callback=lambda: steps.update(1)
