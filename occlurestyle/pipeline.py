@@ -193,7 +193,7 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .recon.exports import read_run_cameras
     from .recon.gaussians import load_ply
     from .scenes import io
-    from .stylize.regions import SceneRegions, fit_plane
+    from .stylize.regions import SceneRegions
 
     cameras = read_run_cameras(layout)
     frames = [io.read_image(layout.frames / n) for n in cameras.names]
@@ -204,7 +204,8 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
         regions = SceneRegions.load(regions_path)
         if "floor" in regions.names:
             means = load_ply(layout.background_ply)["means"].numpy()
-            floor = fit_plane(means[regions.labels == regions.names.index("floor")])
+            heights = means[regions.labels == regions.names.index("floor")] @ regions.up
+            floor = (regions.up, -float(np.median(heights)))  # level, at the layer's middle
     depths = [np.load(p) for p in _render_depths(layout, cameras)]
     if config.masker == "auto":  # motion masks spill and lag; the background model corrects them
         from .occlusion.matte import refine_with_background

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,10 +87,17 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
     return run, scene
 
 
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every file under `folder`: what a test that writes there changes."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
     """A whole run (every stage) of a small living room with true masks: (run, scene, config, logs).
-    Shared by the pipeline and evaluation tests; tests that change it work on a copy."""
+    Shared read-only by the pipeline and evaluation tests (a test that changes a run takes `own_run`);
+    the session fails at teardown if a test wrote into it, since later tests would then see its changes."""
     from occlurestyle.pipeline import RunConfig, run_pipeline
     from occlurestyle.scenes.generate import SceneConfig, make_scene
 
@@ -101,4 +109,16 @@ def small_run(tmp_path_factory):
                        mask_dir=str(scene / "masks"), train_steps=500, max_gaussians=30_000, flythrough="orbit")
     logs = []
     run_pipeline(config, root / "run", progress=False, log=logs.append)
-    return root / "run", scene, config, logs
+    before = _snapshot(root)
+    yield root / "run", scene, config, logs
+    changed = sorted(set(before.items()) ^ set(_snapshot(root).items()))
+    assert not changed, f"a test changed the shared run (copy it with the own_run fixture): {changed[:3]}"
+
+
+@pytest.fixture
+def own_run(small_run, tmp_path):
+    """A private copy of `small_run`'s run folder, for a test that re-runs or changes it: (run, scene, config)."""
+    run, scene, config, _ = small_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    return copy, scene, config
