@@ -28,6 +28,7 @@ demo: venv
 	$(BIN)/occlurestyle demo --out $(DEMO_OUT)
 
 test: venv
+	@scripts/install-system-deps.sh --test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

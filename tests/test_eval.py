@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -128,22 +127,8 @@ def test_leakage_and_ssim():
 
 
 def chromium() -> str:
-    """Debian's chromium, installed with apt when missing (root or sudo); skips with the reason otherwise."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if shutil.which("apt-get") is None:
-        pytest.skip("chromium is not installed and there is no apt-get to install it")
-    sudo = [] if Path("/proc/self").owner() == "root" else (["sudo", "-n"] if shutil.which("sudo") else None)
-    if sudo is None:
-        pytest.skip("chromium is not installed and neither root nor sudo is available to install it")
-    install = sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
-    if subprocess.run(install, capture_output=True).returncode != 0:
-        subprocess.run(sudo + ["apt-get", "update", "-q"], capture_output=True)
-        result = subprocess.run(install, capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.skip(f"could not install chromium: {result.stderr.strip().splitlines()[-1:]}")
-    return shutil.which("chromium") or pytest.skip("chromium installed but not on PATH")
+    """Debian's chromium (`make test` installs it, through scripts/install-system-deps.sh --test)."""
+    return shutil.which("chromium") or pytest.skip("chromium is not installed: run scripts/install-system-deps.sh --test")
 
 
 @pytest.fixture(scope="module")
