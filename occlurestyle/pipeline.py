@@ -45,7 +45,6 @@ class RunConfig:
     harmonization: float = 0.0
     shadow: float = 0.35
     flythrough: str = "orbit"
-    fps: float = 30.0
 
 
 # stage name → the options it depends on
@@ -58,7 +57,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("stylize", ("style", "style_labels", "strength", "texture", "keep_structure")),
     ("people", ()),
     ("render", ("flythrough",)),
-    ("composite", ("harmonization", "shadow", "fps")),
+    ("composite", ("harmonization", "shadow")),
 ]
 
 
@@ -248,7 +247,7 @@ def _render(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 def _composite(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .occlusion.compose_run import composite_run
 
-    metrics = composite_run(layout, config.harmonization, config.shadow, config.fps, progress=progress)
+    metrics = composite_run(layout, config.harmonization, config.shadow, progress=progress)
     write_json(layout.root / "metrics.json", metrics)
 
 

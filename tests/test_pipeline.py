@@ -247,3 +247,22 @@ def test_an_interrupted_run_resumes_at_the_stage_it_stopped_in(own_run, monkeypa
     assert sum("skipped" in line for line in logs) == 8 and "[composite] running" in logs
     assert manifest["stages"]["composite"]["hash"] == stage_hashes(changed)["composite"]
     assert json.loads((run / "metrics.json").read_text())["harmonization"] == 0.5
+
+
+def test_videos_play_at_the_frames_rate_source_fps_over_stride(own_run, tmp_path):
+    from occlurestyle.layout import RunLayout
+    from occlurestyle.pipeline import STAGE_FUNCTIONS
+    from occlurestyle.scenes import io
+    from occlurestyle.scenes.capture import extract_frames
+
+    clip = io.write_video(tmp_path / "clip.mp4", [np.full((32, 48, 3), 10 * i, np.uint8) for i in range(20)], fps=24)
+    extract_frames(clip, tmp_path / "strided", stride=2, progress=False)
+    assert json.loads((tmp_path / "strided" / "frames.json").read_text())["fps"] == 12
+
+    run, _, config = own_run
+    info = json.loads((run / "frames.json").read_text())
+    (run / "frames.json").write_text(json.dumps({**info, "fps": 12.0}))  # as a 24 fps source with --stride 2
+    STAGE_FUNCTIONS["composite"](RunLayout(run), config, False)
+    for video in ("final.mp4", "flythrough.mp4"):
+        assert io.video_info(run / video)["fps"] == pytest.approx(12.0)
+    assert io.video_info(run / "final.mp4")["frames"] == len(info["frames"])

@@ -4,7 +4,7 @@ final.mp4: each registered frame's person layer composited by depth over the sty
 rendered from that frame's camera (frames also kept as renders/final/*.png, lossless). flythrough.mp4:
 the stylized room along the new path with, at each time step, that frame's people as billboards at
 their floor positions. Both with soft contact shadows under the people's feet (`shadows`). Returns
-figures for metrics.json.
+figures for metrics.json. Both videos play at the frames' rate (the source's divided by the stride).
 """
 
 from __future__ import annotations
@@ -24,18 +24,21 @@ from .people import read_people
 from .shadows import contact_shading
 
 
-def composite_run(layout: RunLayout, harmonization: float = 0.0, shadow: float = 0.0, fps: float = 30.0,
-                  progress: bool = True) -> dict:
+def composite_run(layout: RunLayout, harmonization: float = 0.0, shadow: float = 0.0, progress: bool = True) -> dict:
     from ..recon.exports import read_run_cameras
 
     cameras = read_run_cameras(layout)
+    fps = layout.fps()  # the frames' own rate: the source's, divided by the stride
     records = {f["name"]: f["people"] for f in json.loads((layout.people / "depth.json").read_text())["frames"]}
     stylized = layout.renders / "original"
     original = layout.renders / "background"
     up = -cameras.viewmats[:, 1, :3].mean(0)
     up /= np.linalg.norm(up)
-    final_frames, leak = [], 0.0
-    with atomic_dir(layout.renders / "final", overwrite=True) as tmp:
+    leak = 0.0
+
+    def final_frames(folder: Path):
+        """Each frame composited, written to `folder` and handed on to the video (one frame in memory)."""
+        nonlocal leak
         for index, name in enumerate(tqdm(cameras.names, desc="composite", disable=not progress)):
             stem = Path(name).stem
             background = io.read_image(stylized / f"{stem}.png").astype(np.float32) / 255.0
@@ -54,9 +57,11 @@ def composite_run(layout: RunLayout, harmonization: float = 0.0, shadow: float =
                 if solid.any():
                     source = io.read_image(layout.frames / name)
                     leak = max(leak, float(np.abs(frame[solid].astype(int) - source[solid]).max()))
-            io.write_image(tmp / f"{stem}.png", frame)
-            final_frames.append(frame)
-        io.write_video(layout.root / "final.mp4", final_frames, fps=fps)
+            io.write_image(folder / f"{stem}.png", frame)
+            yield frame
+
+    with atomic_dir(layout.renders / "final", overwrite=True) as tmp:
+        io.write_video(layout.root / "final.mp4", final_frames(tmp), fps=fps)
     flythrough = layout.renders / "flythrough"
     fly_names = sorted(p.name for p in flythrough.glob("*.png"))
 
