@@ -233,7 +233,9 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 30.
                     stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
                     stream.width, stream.height = w + w % 2, h + h % 2
                     stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": str(crf), "preset": "medium"}
+                    # x264's macroblock-tree rate control gives different bits for the same frames from
+                    # one encode to the next (even on one thread); without it the same frames give the same file
+                    stream.options = {"crf": str(crf), "preset": "medium", "x264-params": "mbtree=0"}
                 if (h + h % 2, w + w % 2) != (stream.height, stream.width):
                     raise ValueError(f"frame {count} is {w}x{h}, the video is {stream.width}x{stream.height}")
                 if h % 2 or w % 2:
