@@ -281,12 +281,14 @@ def evaluate(
     run_dir: Path = typer.Argument(..., help="a finished run folder (occlurestyle run)"),
     scene: Path = typer.Option(None, help="the sample scene with ground truth [default: found from the run's video]"),
     baselines: bool = typer.Option(True, help="run the 2D baselines first when they are missing"),
+    true_masks: Path = typer.Option(None, help="true person masks of a real clip (one per frame, matched as --mask-dir "
+                                    "is): leakage onto people is measured on them [default: a sample scene's]"),
 ) -> None:
     """Measure the run against the 2D baselines: metrics.json and report.html."""
     from .eval.evaluate import evaluate_run
     from .eval.report import write_report
 
-    metrics = evaluate_run(run_dir, scene, baselines=baselines)
+    metrics = evaluate_run(run_dir, scene, baselines=baselines, true_masks=true_masks)
     for method, values in metrics["methods"].items():
         figures = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, float))
         typer.echo(f"{method}: {figures}")

@@ -54,6 +54,14 @@ class RunLayout:
             return {f["name"]: f["source"] for f in info.get("frames", [])}
         return {}
 
+    def source_size(self) -> tuple[int, int] | None:
+        """(width, height) of the video or images the frames were made from (frames.json), None when unknown."""
+        if self.frames_info.is_file():
+            info = json.loads(self.frames_info.read_text())
+            if "source_width" in info:
+                return info["source_width"], info["source_height"]
+        return None
+
     def fps(self, default: float = 30.0) -> float:
         """Frame rate of the run's frames (frames.json), `default` when unknown."""
         if self.frames_info.is_file():

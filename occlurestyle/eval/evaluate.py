@@ -4,8 +4,9 @@
 Per method (ours = `renders/final`, the composited frames along the original path; the baselines of
 `eval.baselines`; the input itself as the floor of what the flow measure can tell):
 - temporal warping error at frame gaps 1 and 7 (`eval.temporal`), mean and per frame;
-- leakage: change of the person pixels against the input (`metrics.leakage`, on the pixels the run's
-  person layers hold solid: what it took for people; how right that is, the IoU below says);
+- leakage: change of the people against the input (`metrics.leakage`), on their TRUE pixels (a sample
+  scene's masks, or `true_masks` for a real clip): a person the masker missed was stylized, and counts
+  (measured on the run's own masks it would be 0 by construction for ours and say nothing);
 - style distance: per scene region (rendered labels of the stylized model, people excluded), the
   sliced Wasserstein distance of the output's colours to the matched style region's;
 - with a sample scene's ground truth: the recovered background (ours: `renders/background`, the
@@ -28,6 +29,7 @@ from ..errors import InputError
 from ..fsutil import write_json
 from ..layout import RunLayout
 from ..occlusion.composite import person_alpha
+from ..occlusion.file_masker import read_mask_folder
 from ..occlusion.masks import read_masks
 from ..occlusion.people import read_people
 from ..scenes import io
@@ -50,8 +52,10 @@ def find_scene(layout: RunLayout) -> Path | None:
 
 
 def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, baselines: bool = True,
-                 gaps=(1, 7), progress: bool = True) -> dict:
-    """Measure the run (and its baselines, run first when missing); merge into `metrics.json`."""
+                 gaps=(1, 7), progress: bool = True, true_masks: str | Path | None = None) -> dict:
+    """Measure the run (and its baselines, run first when missing); merge into `metrics.json`.
+    `true_masks`: a folder of true person masks of a real clip (matched as the file masker matches), for
+    the leakage figure where there is no sample scene."""
     from ..recon.exports import read_run_cameras
 
     layout = RunLayout(run_dir)
@@ -77,8 +81,10 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     if scene is not None:
         source = layout.source_names()
         truths, true_people = ground_truth(scene, [source.get(Path(n).stem, Path(n).stem) for n in names], shape)
-    held, shown = _people_alphas(layout, names)
-    people = [alpha >= 1.0 for alpha in held]  # what the run took for people (how well: the IoU below)
+    elif true_masks is not None:
+        size = (cameras.width, cameras.height)
+        true_people = read_mask_folder(true_masks, [layout.frames / n for n in names], layout.source_names(), size,
+                                       layout.source_size())
 
     warp = WarpingError(np.stack(inputs), np.stack(masks), gaps, progress=progress)
     per_frame, methods = {}, {}
@@ -86,13 +92,14 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
         errors = warp(frames)
         per_frame[method] = {str(gap): errors[gap] for gap in gaps}
         row = {f"warping_error_gap{gap}": _mean(errors[gap]) for gap in gaps}
-        if method != "input":
-            row.update(leakage(frames, inputs, people))
+        if method != "input" and true_people is not None:
+            row.update(leakage(frames, inputs, true_people))
         methods[method] = row
     _style_distances(layout, config, cameras, inputs, outputs, masks, methods)
 
     pose = None
     if scene is not None:
+        shown = _shown_people(layout, names)
         methods["ours"].update({f"visible_person_{k}": v for k, v in
                                 sequence_mask_iou((a > 0.5, t) for a, t in zip(shown, true_people)).items()})
         backgrounds = {"ours": _read_folder(layout.renders / "background", names)}
@@ -119,16 +126,15 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     return metrics
 
 
-def _people_alphas(layout: RunLayout, names: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per frame, the alpha of the run's person layer and the alpha with which the composite showed
-    it (depth-tested against the stylized background along the original path)."""
-    held, shown = [], []
+def _shown_people(layout: RunLayout, names: list[str]) -> list[np.ndarray]:
+    """Per frame, the alpha with which the composite showed the run's person layer (depth-tested
+    against the stylized background along the original path)."""
+    shown = []
     for name in names:
         layer, person_depth = read_people(layout.people, name)
         background_depth = np.load(layout.renders / "original" / f"{Path(name).stem}_depth.npy")
-        held.append(layer[..., 3])
         shown.append(person_alpha(layer, person_depth, background_depth))
-    return held, shown
+    return shown
 
 
 def _read_folder(folder: Path, names: list[str]) -> list[np.ndarray]:

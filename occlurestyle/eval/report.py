@@ -106,7 +106,7 @@ def _table(metrics: dict) -> str:
         ("warping error, gap 7 (×10³)", lambda m: _scaled(m.get("warping_error_gap7"))),
         ("gap-1 error vs inpaint-then-stylize", lambda m: _ratio(m.get("warping_error_gap1"),
                                                                   reference.get("warping_error_gap1"))),
-        ("leakage: mean change of person pixels (8-bit)", lambda m: _format(m.get("person_mean_abs_change_8bit"))),
+        ("leakage: mean change of the true person pixels (0-1)", lambda m: _format(m.get("leakage"), 3)),
         ("people shown vs their true visible pixels (IoU)", lambda m: _format(m.get("visible_person_iou"), 3)),
         ("style distance (Lab SWD, lower = closer)", lambda m: _format(m.get("style_distance"))),
         ("background PSNR all / hidden (dB)", lambda m: _pair(m.get("background_psnr_all"),

@@ -43,14 +43,12 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
     frames = layout.frame_paths()
     first = io.read_image(frames[0])
     height, width = first.shape[:2]
-    info = json.loads(layout.frames_info.read_text()) if layout.frames_info.is_file() else {}
     if options.masker == "file":
         if not options.mask_dir:
             raise InputError("the file masker needs a folder of masks: pass --mask-dir DIR")
         from .file_masker import read_mask_folder
 
-        source_size = (info["source_width"], info["source_height"]) if "source_width" in info else None
-        raw = read_mask_folder(options.mask_dir, frames, layout.source_names(), (width, height), source_size)
+        raw = read_mask_folder(options.mask_dir, frames, layout.source_names(), (width, height), layout.source_size())
     elif options.masker == "sam":
         from .sam_masker import sam_masks
 
