@@ -307,3 +307,37 @@ def test_bad_arguments_are_reported():
         rasterize(params[0], params[1][:5], *params[2:], viewmats, Ks, W, H)
     with pytest.raises(ValueError, match="sh_degree 3 needs 16"):
         rasterize(*params[:4], torch.zeros(10, 4, 3), viewmats, Ks, W, H, sh_degree=3)
+
+
+KERNEL_RUN = """
+import sys, numpy as np, torch
+from occlurestyle.recon.losses import photometric_loss
+from occlurestyle.render.rasterize import rasterize
+g = torch.Generator().manual_seed(0)
+n = 20000
+means = torch.rand(n, 3, generator=g) * 2 - 1 + torch.tensor([0.0, 0.0, 4.0])
+quats = torch.nn.functional.normalize(torch.randn(n, 4, generator=g), dim=-1)
+scales, opacities, colors = torch.rand(n, 3, generator=g) * 0.05, torch.rand(n, generator=g) * 0.9, torch.rand(n, 3, generator=g)
+params = [t.requires_grad_() for t in (means, quats, scales, opacities, colors)]
+K = torch.tensor([[100.0, 0, 80], [0, 100.0, 60], [0, 0, 1]])[None]
+out, _, _ = rasterize(*params, torch.eye(4)[None], K, 160, 120, render_mode="RGB+ED")
+target = torch.rand(1, 4, 120, 160, generator=g)
+weight = (torch.rand(1, 1, 120, 160, generator=g) > 0.3).float()
+photometric_loss(out.permute(0, 3, 1, 2), target, weight, 0.2).backward()
+np.savez(sys.argv[1], out=out.detach().numpy(), **{f"grad{i}": p.grad.numpy() for i, p in enumerate(params)})
+"""
+
+
+def test_a_process_that_compiles_the_kernels_computes_what_one_loading_them_from_the_cache_does(tmp_path):
+    """numba's fastmath=True gave different bits in the two (and different trained models): see _numba_setup."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    for name in ("compiled", "cached"):
+        subprocess.run([sys.executable, "-c", KERNEL_RUN, str(tmp_path / f"{name}.npz")], env=env, check=True)
+    assert any((tmp_path / "cache").rglob("*.nbc")), "the first process wrote numba's cache"
+    compiled, cached = np.load(tmp_path / "compiled.npz"), np.load(tmp_path / "cached.npz")
+    for key in compiled:
+        assert np.array_equal(compiled[key], cached[key]), key
