@@ -59,7 +59,7 @@ def test_forward_matches_dense_reference(render_mode, sh_degree):
 
 
 def test_large_and_dense_scene_matches_reference_including_early_termination():
-    params, viewmats, Ks = random_scene(n=1500, cameras=1, seed=7, opacity=(0.5, 1.0))  # 0.99 clamp is hit
+    params, viewmats, Ks = random_scene(n=1500, cameras=1, seed=7, opacity=(0.5, 1.0))  # the alpha clamp is hit
     params[2] = params[2] * 4  # big, overlapping Gaussians
     ours, ours_alpha, _ = rasterize(*params, viewmats, Ks, W, H)
     ref, ref_alpha = rasterize_reference(*params, viewmats, Ks, W, H)
@@ -69,8 +69,8 @@ def test_large_and_dense_scene_matches_reference_including_early_termination():
 
 
 def test_alpha_clamp_and_exclusive_termination():
-    """One opaque Gaussian gives alpha 0.99 at its centre; a second one behind it would take T to
-    1e-4, so (as in gsplat) the pixel stops before it and keeps alpha 0.99."""
+    """One opaque Gaussian gives alpha 0.999 at its centre; a second one behind it would take T below
+    1e-4, so (as in gsplat) the pixel stops before it and keeps alpha 0.999."""
     means = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.5]])
     quats = torch.tensor([[1.0, 0, 0, 0], [1.0, 0, 0, 0]])
     scales = torch.full((2, 3), 0.3)
@@ -81,8 +81,8 @@ def test_alpha_clamp_and_exclusive_termination():
     for n in (1, 2):
         out, alpha, _ = rasterize(means[:n], quats[:n], scales[:n], torch.ones(n), colors[:n], viewmats, Ks, W, H)
         ref, ref_alpha = rasterize_reference(means[:n], quats[:n], scales[:n], torch.ones(n), colors[:n], viewmats, Ks, W, H)
-        assert alpha[0, 15, 20, 0].item() == pytest.approx(0.99, abs=1e-6)
-        assert out[0, 15, 20].tolist() == pytest.approx([0.99, 0.0, 0.0], abs=1e-6)
+        assert alpha[0, 15, 20, 0].item() == pytest.approx(0.999, abs=1e-6)
+        assert out[0, 15, 20].tolist() == pytest.approx([0.999, 0.0, 0.0], abs=1e-6)
         assert (out - ref).abs().max() < 1e-5 and (alpha - ref_alpha).abs().max() < 1e-5
     assert out[0, 15, 25, 1] > 0, "away from the centre the second Gaussian does show"
 
@@ -139,6 +139,26 @@ def test_gradients_match_finite_differences_for_every_input():
             numeric = (loss(plus) - loss(minus)) / (2 * h)
             analytic = grad.flatten()[pick].item()
             assert abs(numeric - analytic) <= 2e-3 * max(1.0, abs(numeric)), (name, pick, numeric, analytic)
+
+
+def test_the_alpha_clamp_is_gsplats():
+    """The CPU backend clamps alpha where the installed gsplat does (its pure-torch and CUDA sources), so
+    a model trained on either renders the same on the other."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    import gsplat.cuda._torch_impl as gsplat_torch
+
+    from occlurestyle.render import _composite, reference
+
+    torch_clamps = re.findall(r"clamp_max\(\s*opacities\[[^\]]*\]\s*\*\s*torch\.exp\(-sigmas\),\s*([0-9.]+)\s*\)",
+                              inspect.getsource(gsplat_torch))
+    cuda_source = Path(gsplat_torch.__file__).parent / "csrc" / "RasterizeToPixels3DGSFwd.cu"
+    cuda_clamps = re.findall(r"min\(([0-9.]+)f,\s*opac", cuda_source.read_text()) if cuda_source.is_file() else []
+    assert torch_clamps, "gsplat's pure-torch rasterizer no longer reads as expected: check its alpha clamp"
+    for clamp in torch_clamps + cuda_clamps:
+        assert float(clamp) == pytest.approx(float(_composite.ALPHA_MAX)) == pytest.approx(reference.ALPHA_MAX)
 
 
 def test_projection_matches_gsplat_pure_torch_projection():
@@ -295,7 +315,6 @@ def test_cuda_backend_agrees_with_cpu_backend():
     cuda_params = [p.cuda() for p in params]
     gpu, gpu_alpha, meta = rasterize(*cuda_params, viewmats.cuda(), Ks.cuda(), W, H)
     assert meta["radii"].is_cuda
-    # gsplat clamps alpha at 0.999 where we clamp at 0.99: compare where neither clamp is reached
     assert (cpu - gpu.cpu()).abs().mean() < 1e-2
 
 

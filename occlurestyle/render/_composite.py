@@ -8,7 +8,7 @@ exact x-interval is computed per tile row.
 Compositing is tile-major: for each tile, Gaussians in the outer loop and a contiguous range of the
 tile's pixels in a branch-free inner loop that LLVM vectorizes (8 floats per AVX2 instruction). The
 range is trimmed to the first and last 8-pixel run that the Gaussian's ellipse reaches and that
-still has unfinished pixels. Same rules as gsplat: alpha = min(0.99, o·exp(-σ)), skipped below 1/255,
+still has unfinished pixels. Same rules as gsplat: alpha = min(0.999, o·exp(-σ)), skipped below 1/255,
 a pixel stops before the Gaussian that would take T to 1e-4 or below. The backward walks each tile's
 list back to front from the last contributor, recovering T by division as gsplat's CUDA backward
 does, and sums each Gaussian's gradient over the tile's pixels before adding it to a per-thread
@@ -34,7 +34,7 @@ TILE = 16
 TILE_PIXELS = TILE * TILE
 HALF = TILE // 2  # pixels are skipped in runs of 8 (one AVX2 vector): half a tile row
 N_RUNS = TILE_PIXELS // HALF
-ALPHA_MAX = np.float32(0.99)
+ALPHA_MAX = np.float32(0.999)  # gsplat 1.4-1.5's clamp (CUDA and pure torch), so both backends agree
 ALPHA_MIN = np.float32(1.0 / 255.0)
 T_MIN = np.float32(1e-4)
 REFRESH_EVERY = 8  # Gaussians between updates of which pixel runs are still active (forward)
@@ -468,7 +468,7 @@ def _backward_one(st, last, k, p0, p1, mx, my, ca, cb, cc, op, c0, c1, c2, c3, o
         st[Q_B1 + p] += c1 * fac
         st[Q_B2 + p] += c2 * fac
         st[Q_B3 + p] += c3 * fac
-        # no gradient through the 0.99 clamp (as gsplat)
+        # no gradient through the alpha clamp (as gsplat)
         live = valid & (op * vis <= ALPHA_MAX)
         v_vis = vis * v_alpha if live else np.float32(0.0)
         v_sigma = -op * v_vis

@@ -1,7 +1,7 @@
 """A dense, pure-torch rasterizer: the ground truth the fast backends are tested against.
 
 Every Gaussian is evaluated at every pixel, in depth order, with the same rules as the tile kernels
-(alpha = min(0.99, o·exp(-σ)), skipped below 1/255, a pixel stops before the Gaussian that would take
+(alpha = min(0.999, o·exp(-σ)), skipped below 1/255, a pixel stops before the Gaussian that would take
 its transmittance to 1e-4). Projection is gsplat's pure-torch `_fully_fused_projection`. Gradients
 come from torch autograd. Memory is O(N·H·W): for small test scenes only.
 """
@@ -13,7 +13,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-ALPHA_MAX, ALPHA_MIN, T_MIN = 0.99, 1.0 / 255.0, 1e-4
+ALPHA_MAX, ALPHA_MIN, T_MIN = 0.999, 1.0 / 255.0, 1e-4
 
 
 def rasterize_reference(
