@@ -325,3 +325,21 @@ def test_training_refines_perturbed_cameras_towards_the_true_ones(tmp_path):
     write_colmap_text(run / "colmap" / "sparse" / "0", true_cameras.Ks[0], true_cameras.width, true_cameras.height,
                       true_cameras.names, true_cameras.viewmats)
     assert np.allclose(read_run_cameras(RunLayout(run)).viewmats, true_cameras.viewmats)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device: the cap's device handling is checked on GPU machines"))])
+def test_the_gaussian_cap_keeps_the_most_opaque_on_the_models_device(device):
+    from occlurestyle.recon.trainer import _cap, _optimizers
+
+    g = torch.Generator().manual_seed(0)
+    initial = init_from_points(np.random.default_rng(0).random((50, 3)).astype(np.float32),
+                               np.full((50, 3), 0.5, np.float32), sh_degree=1)
+    initial["opacities"] = torch.randn(50, generator=g)
+    params = torch.nn.ParameterDict({k: torch.nn.Parameter(v.to(device)) for k, v in initial.items()})
+    optimizers = _optimizers(params, TrainOptions(), 1.0)
+    state = {"grad2d": torch.zeros(50, device=device), "count": torch.zeros(50, device=device)}
+    _cap(params, optimizers, state, 20)
+    kept = torch.sort(params["opacities"].detach().cpu()).values
+    assert torch.equal(kept, torch.sort(initial["opacities"]).values[30:])
+    assert len(state["grad2d"]) == 20 and params["means"].device.type == device

@@ -452,8 +452,8 @@ def _cap(params, optimizers, state, limit: int) -> None:
     from gsplat.strategy.ops import remove
 
     opacity = torch.sigmoid(params["opacities"])
-    drop = torch.zeros(len(opacity), dtype=torch.bool)
-    drop[torch.argsort(opacity)[: len(opacity) - limit]] = True
+    drop = torch.zeros(len(opacity), dtype=torch.bool, device=opacity.device)
+    drop[torch.argsort(opacity, stable=True)[: len(opacity) - limit]] = True
     remove(params=params, optimizers=optimizers, state=state, mask=drop)
 
 
