@@ -1,7 +1,14 @@
-"""The `occlurestyle` command line: thin wrappers over the stages; user errors print as one line."""
+"""The `occlurestyle` command line: thin wrappers over the stages; user errors print as one line.
+
+`-v` shows what the stages decide (`-vv` debug), `-q` errors only (no progress bars or stage lines);
+by default the warnings: every fallback a stage takes (a failed quick SfM, frames without masks, a
+discarded checkpoint, a floor not found, ...) says so in one line.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -13,6 +20,39 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Restyle a room video in 3D from one style image, with the people composited back.")
 scene_app = typer.Typer(no_args_is_help=True, help="Built-in sample scenes with ground truth.")
 app.add_typer(scene_app, name="scene")
+_quiet = False
+
+
+@app.callback()
+def _options(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="say what the stages decide (-vv: debug)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="errors only: no warnings, progress bars or stage lines"),
+) -> None:
+    global _quiet
+    _quiet = quiet
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logger = logging.getLogger("occlurestyle")
+    logger.setLevel(level)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged (beside tqdm's bars), not when it was made."""
+
+    stream = property(lambda self: sys.stderr, lambda self, value: None)
+
+
+def _progress() -> bool:
+    return not _quiet
+
+
+def _say(line: str) -> None:
+    """A stage line (what runs, what is written); silent with -q."""
+    if not _quiet:
+        typer.echo(line)
 
 
 @scene_app.command("list")
@@ -39,8 +79,8 @@ def scene_make(
     from .scenes.generate import SceneConfig, make_scene
 
     config = SceneConfig(frames=frames, width=width, height=height, seed=seed, fps=fps)
-    out = make_scene(name, out, config, overwrite=overwrite)
-    typer.echo(f"wrote {out}")
+    out = make_scene(name, out, config, overwrite=overwrite, progress=_progress())
+    _say(f"wrote {out}")
 
 
 @app.command()
@@ -54,8 +94,9 @@ def frames(
     """Extract the frames a run works on: RUN/frames/000000.png ... and frames.json."""
     from .scenes.capture import extract_frames
 
-    out = extract_frames(video, run_dir, stride=stride, max_side=max_side or None, max_frames=max_frames)
-    typer.echo(f"wrote {out}")
+    out = extract_frames(video, run_dir, stride=stride, max_side=max_side or None, max_frames=max_frames,
+                         progress=_progress())
+    _say(f"wrote {out}")
 
 
 @app.command()
@@ -79,7 +120,7 @@ def mask(
     options = MaskOptions(masker=masker, mask_dir=str(mask_dir) if mask_dir else None,
                           sam_checkpoint=str(sam_checkpoint) if sam_checkpoint else None, sam_model=sam_model,
                           boxes=boxes, dilate=dilate, temporal=temporal)
-    typer.echo(f"wrote {make_masks(run_dir, options)}")
+    _say(f"wrote {make_masks(run_dir, options, progress=_progress())}")
 
 
 @app.command()
@@ -105,11 +146,11 @@ def register(
                                   sift_peak_threshold=peak_threshold, filter_max_reproj_error=max_reproj_error,
                                   mapper=mapper, use_masks=not no_masks, loop_detection=vocab_tree is not None,
                                   vocab_tree=str(vocab_tree) if vocab_tree else None)
-    sparse = run_registration(run_dir, options, verbose=verbose)
+    sparse = run_registration(run_dir, options, progress=_progress(), verbose=verbose)
     import json
 
     info = json.loads((sparse.parent.parent / "registration.json").read_text())
-    typer.echo(f"registered {info['registered']}/{info['frames']} frames, {info['points']} points; wrote {sparse}")
+    _say(f"registered {info['registered']}/{info['frames']} frames, {info['points']} points; wrote {sparse}")
 
 
 @app.command()
@@ -122,7 +163,7 @@ def depth(
     `train --person-depth-dir RUN/depth_maps`."""
     from .occlusion.depth_model import estimate_depths
 
-    typer.echo(f"wrote {estimate_depths(run_dir, model)}")
+    _say(f"wrote {estimate_depths(run_dir, model, progress=_progress())}")
 
 
 @app.command()
@@ -158,7 +199,7 @@ def train(
                            person_depth_dir=str(person_depth_dir) if person_depth_dir else "",
                            refine_masks=robust, holdout_every=holdout_every, refine_cameras=refine_cameras,
                            depth_weight=defaults.depth_weight if depth_weight is None else depth_weight, seed=seed)
-    typer.echo(f"wrote {run_training(run_dir, options)}")
+    _say(f"wrote {run_training(run_dir, options, progress=_progress())}")
 
 
 @app.command()
@@ -184,11 +225,11 @@ def stylize(
     from .stylize.pipeline import stylize as run_stylize
 
     if export_key_views is not None:
-        typer.echo(f"wrote {export_background_key_views(run_dir, export_key_views, key_views)}")
+        _say(f"wrote {export_background_key_views(run_dir, export_key_views, key_views)}")
         return
     path = run_stylize(run_dir, style, style_labels, strength, scene_labels, texture=texture, lightness=lightness,
-                       keep_structure=keep_structure, stylized_views=stylized_views, key_views=key_views, seed=seed, progress=True)
-    typer.echo(f"wrote {path}")
+                       keep_structure=keep_structure, stylized_views=stylized_views, key_views=key_views, seed=seed, progress=_progress())
+    _say(f"wrote {path}")
 
 
 @app.command("run")
@@ -225,8 +266,8 @@ def run_all(
                        person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
                        depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,
                        keep_structure=keep_structure, harmonization=harmonization, shadow=shadow, flythrough=flythrough)
-    run_pipeline(config, out, log=typer.echo)
-    typer.echo(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'}")
+    run_pipeline(config, out, progress=_progress(), log=_say)
+    _say(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'}")
 
 
 @app.command()
@@ -242,17 +283,17 @@ def demo(
 
     scene = out / "scene"
     if not (scene / "video.mp4").is_file():
-        make_scene("living_room", scene, overwrite=True)
+        make_scene("living_room", scene, overwrite=True, progress=_progress())
     config = RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
                        style_labels=str(scene / "style" / "labels.png"), train_steps=train_steps)
-    run_pipeline(config, out / "run", log=typer.echo)
-    typer.echo(f"wrote {out / 'run' / 'final.mp4'} and {out / 'run' / 'flythrough.mp4'}")
+    run_pipeline(config, out / "run", progress=_progress(), log=_say)
+    _say(f"wrote {out / 'run' / 'final.mp4'} and {out / 'run' / 'flythrough.mp4'}")
     if evaluate:
         from .eval.evaluate import evaluate_run
         from .eval.report import write_report
 
-        typer.echo("[eval] running the 2D baselines and the comparison")
-        typer.echo(f"wrote {write_report(out / 'run', evaluate_run(out / 'run'))}")
+        _say("[eval] running the 2D baselines and the comparison")
+        _say(f"wrote {write_report(out / 'run', evaluate_run(out / 'run', progress=_progress()))}")
 
 
 @app.command()
@@ -273,7 +314,7 @@ def baseline(
             raise OccluReStyleError(f"{run_dir} has no config.json to take the style from; pass --style")
         values = json.loads(config.read_text())
         style, style_labels = values["style"], style_labels or values.get("style_labels")
-    typer.echo(f"wrote {run_baseline(run_dir, kind, style, style_labels)}")
+    _say(f"wrote {run_baseline(run_dir, kind, style, style_labels, progress=_progress())}")
 
 
 @app.command("eval")
@@ -288,11 +329,11 @@ def evaluate(
     from .eval.evaluate import evaluate_run
     from .eval.report import write_report
 
-    metrics = evaluate_run(run_dir, scene, baselines=baselines, true_masks=true_masks)
+    metrics = evaluate_run(run_dir, scene, baselines=baselines, true_masks=true_masks, progress=_progress())
     for method, values in metrics["methods"].items():
         figures = ", ".join(f"{k} {v:.4g}" for k, v in values.items() if isinstance(v, float))
-        typer.echo(f"{method}: {figures}")
-    typer.echo(f"wrote {run_dir / 'metrics.json'} and {write_report(run_dir, metrics)}")
+        _say(f"{method}: {figures}")
+    _say(f"wrote {run_dir / 'metrics.json'} and {write_report(run_dir, metrics)}")
 
 
 def main(argv: Optional[list[str]] = None) -> None:

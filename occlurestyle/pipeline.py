@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ import numpy as np
 from .errors import InputError
 from .fsutil import write_json
 from .layout import RunLayout
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -205,6 +208,9 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
             means = load_ply(layout.background_ply)["means"].numpy()
             heights = means[regions.labels == regions.names.index("floor")] @ regions.up
             floor = (regions.up, -float(np.median(heights)))  # level, at the layer's middle
+    if floor is None:
+        log.warning("no floor among the scene regions: each person's depth comes from the background around their "
+                    "feet, and new views place them less well")
     depths = [np.load(p) for p in _render_depths(layout, cameras)]
     if config.masker == "auto":  # motion masks spill and lag; the background model corrects them
         from .occlusion.matte import refine_with_background

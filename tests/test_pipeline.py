@@ -266,3 +266,20 @@ def test_videos_play_at_the_frames_rate_source_fps_over_stride(own_run, tmp_path
     for video in ("final.mp4", "flythrough.mp4"):
         assert io.video_info(run / video)["fps"] == pytest.approx(12.0)
     assert io.video_info(run / "final.mp4")["frames"] == len(info["frames"])
+
+
+def test_the_cli_says_fallbacks_by_default_more_with_v_and_nothing_but_errors_with_q(tmp_path, capsys):
+    import logging
+
+    from occlurestyle.cli import main
+    from occlurestyle.occlusion.masks import read_masks
+
+    (tmp_path / "masks").mkdir()
+    for flags, level in (([], logging.WARNING), (["-v"], logging.INFO), (["-vv"], logging.DEBUG),
+                         (["-q"], logging.ERROR)):
+        main([*flags, "scene", "list"])
+        assert logging.getLogger("occlurestyle").level == level
+        assert "living_room" in capsys.readouterr().out  # what a command is asked for still prints
+        read_masks(tmp_path, ["000000.png"], (4, 4))  # a frame without a mask: a fallback
+        said = capsys.readouterr().err
+        assert ("WARNING: no person mask for 1 of 1 frames" in said) == (level <= logging.WARNING), flags

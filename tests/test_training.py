@@ -4,6 +4,7 @@ sample scene against its ground truth (people must not end up in the Gaussians),
 from __future__ import annotations
 
 import json
+import logging
 
 import cv2
 import numpy as np
@@ -218,7 +219,7 @@ def test_short_training_recovers_the_background_and_leaves_people_out(trained_ru
     assert views["alpha"].mean() > 0.95 and torch.isfinite(views["depth"]).all()
 
 
-def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch):
+def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, caplog):
     import occlurestyle.recon.trainer as trainer
 
     run, _ = make_true_run(tmp_path / "run", width=64, height=48, stride=9, points=800)
@@ -239,11 +240,22 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch):
         train(run, options, progress=False)
     assert (run / "splat" / "checkpoint.pt").is_file() and not (run / "splat" / "background.ply").exists()
     monkeypatch.setattr(trainer, "_save_checkpoint", save)
-    train(run, options, progress=False)
+    with caplog.at_level(logging.INFO, logger="occlurestyle"):
+        train(run, options, progress=False)
     assert json.loads((run / "splat" / "train.json").read_text())["steps_run"] == 30
+    assert "training resumes from" in caplog.text
     resumed = load_ply(run / "splat" / "background.ply")
     for name in straight:
         assert torch.allclose(straight[name], resumed[name], atol=1e-5), name
+
+    monkeypatch.setattr(trainer, "_save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(run, options, progress=False)
+    monkeypatch.setattr(trainer, "_save_checkpoint", save)
+    caplog.clear()
+    train(run, TrainOptions(steps=40, refine_every=10, checkpoint_every=30, sh_degree=1), progress=False)
+    assert json.loads((run / "splat" / "train.json").read_text())["steps_run"] == 40
+    assert "made with other options or frames: training starts again" in caplog.text  # said, not silent
 
 
 def test_camera_corrections_interpolate_between_knots():

@@ -16,6 +16,7 @@ are found with the person. The static reconstruction later marks what it cannot 
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from tqdm import tqdm
 
 from ..scenes import io
 from . import plates
+
+log = logging.getLogger(__name__)
 
 NOISE_FLOOR = 0.03  # colour difference (0-1) that is noise even where all warped neighbours agree
 DEPTH_NEIGHBOURS = 3  # depth hypotheses from the k nearest static points (besides interpolation)
@@ -127,11 +130,14 @@ def static_geometry(images: list[np.ndarray], options: AutoMaskOptions, progress
         try:
             reconstructions = run_sfm(tmp / "images", names, tmp / "database.db", tmp / "models", None, sfm_options,
                                       progress)
-        except Exception:  # registration problems only cost the better plates; homographies remain
+        except Exception as exc:  # registration problems only cost the better plates; homographies remain
+            log.warning("auto masker: the quick SfM failed (%s); background plates from homographies instead", exc)
             return None
         options.timings.update({f"sfm_{k}": v for k, v in sfm_options.timings.items()})
     best = max(reconstructions.values(), key=lambda r: r.num_reg_images(), default=None)
     if best is None or best.num_reg_images() < 0.5 * len(images):
+        log.warning("auto masker: the quick SfM registered %d of %d frames; background plates from homographies "
+                    "instead", 0 if best is None else best.num_reg_images(), len(images))
         return None
     viewmats = {}
     for image in best.images.values():
@@ -145,6 +151,8 @@ def static_geometry(images: list[np.ndarray], options: AutoMaskOptions, progress
         if point.track.length() >= 4 and max(ids) - min(ids) >= 8 and point.error < 1.0:
             points.append(point.xyz)
     if len(points) < 50:
+        log.warning("auto masker: only %d static points from the quick SfM; background plates from homographies "
+                    "instead", len(points))
         return None
     K = best.cameras[next(iter(best.cameras))].calibration_matrix()
     return plates.StaticGeometry(K=K, viewmats=viewmats, points=np.array(points))

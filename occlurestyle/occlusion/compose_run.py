@@ -9,6 +9,7 @@ figures for metrics.json. Both videos play at the frames' rate (the source's div
 
 from __future__ import annotations
 
+import logging
 import json
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from .billboards import people_on_new_view
 from .composite import composite
 from .people import read_people
 from .shadows import contact_shading
+
+log = logging.getLogger(__name__)
 
 
 def composite_run(layout: RunLayout, harmonization: float = 0.0, shadow: float = 0.0, progress: bool = True) -> dict:
@@ -49,6 +52,8 @@ def composite_run(layout: RunLayout, harmonization: float = 0.0, shadow: float =
             before = None
             if harmonization > 0 and (original / f"{stem}.png").is_file():
                 before = io.read_image(original / f"{stem}.png").astype(np.float32) / 255.0
+            elif harmonization > 0:
+                log.warning("no background render %s: frame %s is not harmonized", original / f"{stem}.png", stem)
             image, alpha = composite(background, background_depth, layer, person_depth,
                                      harmonization=harmonization, original_background=before)
             frame = io.to_uint8(image)

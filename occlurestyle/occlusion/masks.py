@@ -6,6 +6,7 @@ and `sam` (segment-anything with a local checkpoint). All go through the same cl
 
 from __future__ import annotations
 
+import logging
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from ..fsutil import atomic_dir, write_json
 from ..layout import RunLayout
 from ..scenes import io
 from .postprocess import clean_masks
+
+log = logging.getLogger(__name__)
 
 MASKERS = ("auto", "file", "sam")
 
@@ -82,6 +85,10 @@ def read_masks(run_dir: str | Path, names: list[str], shape: tuple[int, int], un
     info = layout.root / "masks.json"
     dilated = json.loads(info.read_text())["options"].get("dilate", 0) if undilated and info.is_file() else 0
     masks = []
+    missing = [name for name in names if not (layout.masks / f"{Path(name).stem}.png").is_file()]
+    if missing:
+        log.warning("no person mask for %d of %d frames (first %s): nobody is masked there", len(missing),
+                    len(names), missing[0])
     for name in names:
         path = layout.masks / f"{Path(name).stem}.png"
         mask = io.read_gray(path) > 0 if path.is_file() else np.zeros(shape, bool)

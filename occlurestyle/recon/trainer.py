@@ -25,6 +25,7 @@ run resumes.
 
 from __future__ import annotations
 
+import logging
 import math
 import resource
 import time
@@ -44,6 +45,8 @@ from .camera_opt import CameraCorrections, write_corrected_cameras
 from .exports import CameraSet, read_cameras, read_keypoint_depths
 from .gaussians import PARAM_NAMES, init_from_points, render, save_ply
 from .losses import edge_weights, photometric_loss, robust_weights
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -154,6 +157,10 @@ def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData
         scale = options.resolution / max(cameras.width, cameras.height)
     width, height = round(cameras.width * scale), round(cameras.height * scale)
     images, masks = [], []
+    unmasked = [n for n in cameras.names if not (layout.masks / f"{Path(n).stem}.png").is_file()]
+    if unmasked:
+        log.warning("no person mask for %d of %d frames (first %s): all their pixels are trained as background",
+                    len(unmasked), len(cameras.names), unmasked[0])
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * options.mask_dilate + 1,) * 2)
     for name in cameras.names:
         image = io.read_image(layout.frames / name)
@@ -266,6 +273,9 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             start_step = saved["step"]
             generator.bit_generator.state = saved["numpy_rng"]
             torch.set_rng_state(saved["torch_rng"].cpu())
+            log.info("training resumes from %s at step %d", checkpoint_path, start_step)
+        else:
+            log.warning("%s was made with other options or frames: training starts again", checkpoint_path)
     decay = 0.01 ** (1.0 / options.steps)
     for group in optimizers["means"].param_groups:
         group["lr"] = options.means_lr * data.scene_scale * decay**start_step

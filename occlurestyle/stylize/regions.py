@@ -13,6 +13,7 @@ result is a readable JSON that a user can edit and pass back to override the lab
 
 from __future__ import annotations
 
+import logging
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ import torch
 from ..errors import InputError
 from ..fsutil import write_json
 from ..render.rasterize import rasterize
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,6 +61,7 @@ def camera_up(viewmats: np.ndarray) -> np.ndarray:
     _, singular, axes = np.linalg.svd(rights, full_matrices=True)
     up = axes[-1]
     if len(rights) < 2 or singular[-1] > 0.2 * singular[0]:  # cameras rolled every way: fall back
+        log.warning("the cameras roll too much to tell up from their x axes; up is their mean -y axis")
         up = -viewmats[:, 1, :3].mean(axis=0)
     if up @ -viewmats[:, 1, :3].mean(axis=0) < 0:
         up = -up
@@ -134,6 +138,10 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             label[layers[name]] = _add(names, name)
             remaining = np.setdiff1d(remaining, layers[name])
     floor_idx, ceiling_idx = layers["floor"], layers["ceiling"]
+    for name, idx in layers.items():
+        if len(idx) == 0:
+            log.warning("scene regions: no %s found (no dense level layer of Gaussians %s the cameras)", name,
+                        "below" if name == "floor" else "above")
     floor_height = float(np.median(height[floor_idx])) if len(floor_idx) else float(height.min())
     ceiling_height = float(np.median(height[ceiling_idx])) if len(ceiling_idx) else float(height.max())
     for k, idx in enumerate(walls):
