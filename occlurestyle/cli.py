@@ -90,12 +90,14 @@ def frames(
     stride: int = typer.Option(1, help="keep every n-th frame"),
     max_side: int = typer.Option(640, help="downscale so the longer side is at most this (0: keep size)"),
     max_frames: Optional[int] = typer.Option(None, help="stop after this many frames"),
+    motion_check: bool = typer.Option(True, help="refuse a clip whose camera stands still or only turns (no "
+                                      "depth can be recovered from it)"),
 ) -> None:
     """Extract the frames a run works on: RUN/frames/000000.png ... and frames.json."""
     from .scenes.capture import extract_frames
 
     out = extract_frames(video, run_dir, stride=stride, max_side=max_side or None, max_frames=max_frames,
-                         progress=_progress())
+                         check_motion=motion_check, progress=_progress())
     _say(f"wrote {out}")
 
 
@@ -243,6 +245,7 @@ def run_all(
     stride: int = typer.Option(1, help="keep every n-th frame"),
     max_side: int = typer.Option(640, help="longest image side of the frames"),
     max_frames: int = typer.Option(None, help="at most this many frames"),
+    motion_check: bool = typer.Option(True, help="refuse a clip whose camera stands still or only turns"),
     train_steps: int = typer.Option(3000, help="background training steps"),
     person_depth_dir: Path = typer.Option(None, help="depth maps of the frames from any depth tool (one .npy or "
                                           "16-bit .png per frame, depth or disparity): clears splats in front of "
@@ -262,7 +265,7 @@ def run_all(
 
     config = RunConfig(video=str(video), style=str(style), style_labels=str(style_labels) if style_labels else None,
                        masker=masker, mask_dir=str(mask_dir) if mask_dir else None, stride=stride, max_side=max_side,
-                       max_frames=max_frames, train_steps=train_steps,
+                       max_frames=max_frames, check_motion=motion_check, train_steps=train_steps,
                        person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
                        depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,
                        keep_structure=keep_structure, harmonization=harmonization, shadow=shadow, flythrough=flythrough)

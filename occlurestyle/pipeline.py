@@ -38,6 +38,7 @@ class RunConfig:
     stride: int = 1
     max_side: int = 640
     max_frames: int | None = None
+    check_motion: bool = True  # refuse a static or only turning camera in the frames stage (scenes/motion.py)
     train_steps: int = 3000
     max_gaussians: int = 80_000
     person_depth_dir: str | None = None  # depth maps of the frames from any depth tool (recon/free_space.py)
@@ -52,7 +53,7 @@ class RunConfig:
 
 # stage name → the options it depends on
 STAGES: list[tuple[str, tuple[str, ...]]] = [
-    ("frames", ("video", "stride", "max_side", "max_frames")),
+    ("frames", ("video", "stride", "max_side", "max_frames", "check_motion")),
     ("masks", ("masker", "mask_dir")),
     ("register", ()),
     ("depth", ("depth_model",)),
@@ -152,7 +153,7 @@ def _frames(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .scenes.capture import extract_frames
 
     extract_frames(config.video, layout.root, stride=config.stride, max_side=config.max_side,
-                   max_frames=config.max_frames, progress=progress)
+                   max_frames=config.max_frames, check_motion=config.check_motion, progress=progress)
 
 
 def _masks(layout: RunLayout, config: RunConfig, progress: bool) -> None:

@@ -65,7 +65,7 @@ def test_file_masker_matches_source_names_and_rescales_source_sized_masks(tmp_pa
     for i, frame in enumerate(big):
         io.write_image(source / f"img_{i:03d}.jpg", frame)
     run = tmp_path / "run"
-    extract_frames(source, run, max_side=32, progress=False)  # frames are 32x24, masks stay 64x48
+    extract_frames(source, run, max_side=32, check_motion=False, progress=False)  # 32x24 frames, 64x48 masks
     masks = tmp_path / "masks_in"
     person = np.zeros((48, 64), np.uint8)
     person[10:30, 20:40] = 255
@@ -190,3 +190,24 @@ def test_mask_cli_writes_masks_and_coverage(run_dir, tmp_path):
     info = json.loads((run_dir / "masks.json").read_text())
     assert info["options"]["masker"] == "file"
     assert info["coverage"]["000002"] == pytest.approx(_person().mean())
+
+
+def test_file_masks_named_by_another_tool_are_matched_by_frame_number(tmp_path):
+    """DAVIS/ProPainter masks (00000.png) for a video whose frames are 000000.png, taken every 2nd frame."""
+    from occlurestyle.scenes.capture import extract_frames
+
+    video = io.write_video(tmp_path / "clip.mp4", [np.full((48, 64, 3), 12 * i, np.uint8) for i in range(16)], fps=10)
+    extract_frames(video, tmp_path / "run", stride=2, check_motion=False, progress=False)
+    for i in range(16):
+        mask = np.zeros((48, 64), np.uint8)
+        mask[:, 4 * i:4 * i + 4] = 255  # source frame i: a bar at x = 4i
+        io.write_image(tmp_path / "davis" / f"{i:05d}.png", mask)
+    make_masks(tmp_path / "run", MaskOptions(masker="file", mask_dir=str(tmp_path / "davis"), dilate=0,
+                                             temporal=False, min_blob=0.0), progress=False)
+    for run_frame in range(8):  # run frame k is source frame 2k
+        columns = np.flatnonzero(io.read_gray(tmp_path / "run" / "masks" / f"{run_frame:06d}.png").any(axis=0))
+        assert columns.tolist() == list(range(8 * run_frame, 8 * run_frame + 4))
+    io.write_image(tmp_path / "davis" / "frame_4.png", np.zeros((48, 64), np.uint8))  # two masks say "4"
+    (tmp_path / "davis" / "00004.png").rename(tmp_path / "davis" / "mask_0004.png")
+    with pytest.raises(InputError, match="several masks are numbered 4"):
+        make_masks(tmp_path / "run", MaskOptions(masker="file", mask_dir=str(tmp_path / "davis")), progress=False)

@@ -182,3 +182,70 @@ def test_davis_parkour_registers_with_its_masks(tmp_path, shared_data):
     register(run, progress=False)
     info = json.loads((run / "colmap" / "registration.json").read_text())
     assert info["registered"] >= 0.95 * info["frames"]
+
+
+@pytest.fixture(scope="module")
+def tripod_and_turning_clips(tmp_path_factory):
+    """The living room filmed three ways, 20 frames at 320x240 while people walk: from a tripod, turning on
+    the spot (0.5 rad), and along the scene's own handheld path. Returns their video files."""
+    from occlurestyle.scenes.generate import SampleScene
+    from occlurestyle.scenes.geometry import rotation_y
+
+    folder = tmp_path_factory.mktemp("motion")
+    scene = SampleScene("living_room", SceneConfig(frames=40, width=320, height=240))
+    moving = [io.to_uint8(scene.render(i)["rgb"]) for i in range(0, 40, 2)]
+    still = scene.viewmats[10]
+    turning = []
+    for angle in np.linspace(0.0, 0.5, 20):
+        viewmat = still.copy()
+        viewmat[:3] = rotation_y(angle) @ still[:3]
+        turning.append(io.to_uint8(scene.render_view(viewmat, scene.K, 320, 240)[0]))
+    scene.viewmats = [still] * 40  # a tripod: the people walk, the camera does not move
+    tripod = [io.to_uint8(scene.render(i)["rgb"]) for i in range(0, 40, 2)]
+    return {name: io.write_video(folder / f"{name}.mp4", frames, fps=15)
+            for name, frames in (("tripod", tripod), ("turning", turning), ("moving", moving))}
+
+
+@pytest.mark.parametrize("clip,reason", [("tripod", "the camera does not move"),
+                                         ("turning", "the camera only turns on the spot")])
+def test_a_clip_without_parallax_is_refused_by_the_frames_stage_before_any_other_work(
+        tripod_and_turning_clips, tmp_path, clip, reason):
+    import time
+
+    from occlurestyle.pipeline import RunConfig, run_pipeline
+
+    start = time.perf_counter()
+    style = io.write_image(tmp_path / "style.png", np.full((16, 16, 3), 128, np.uint8))
+    with pytest.raises(OccluReStyleError, match=reason) as info:
+        run_pipeline(RunConfig(video=str(tripod_and_turning_clips[clip]), style=str(style)), tmp_path / "run",
+                     progress=False, log=lambda line: None)
+    assert "\n" not in str(info.value) and "film while walking sideways" in str(info.value)
+    assert not (tmp_path / "run" / "frames").exists() and not (tmp_path / "run" / "masks").exists()
+    assert time.perf_counter() - start < 60
+
+
+def test_the_motion_check_passes_a_moving_camera_by_a_wide_margin(tripod_and_turning_clips):
+    from occlurestyle.scenes.motion import PARALLAX_PX, STATIC_PX, camera_motion
+
+    measured = {}
+    for name, video in tripod_and_turning_clips.items():
+        _, frames = io.read_frames(video)
+        measured[name] = camera_motion(lambda i: frames[i], len(frames))
+    assert measured["tripod"].displacement_px < 0.5 * STATIC_PX
+    # measured: tripod 0.00 px, turning 0.31 px of parallax, moving 3.4 px (real clips: 0.9-15 px)
+    assert measured["turning"].parallax_px < 0.8 * PARALLAX_PX and measured["turning"].displacement_px > 5 * STATIC_PX
+    assert measured["moving"].parallax_px > 2 * PARALLAX_PX, measured["moving"]
+
+
+def test_the_registration_bar_never_counts_past_the_frames():
+    from io import StringIO
+
+    from tqdm import tqdm
+
+    from occlurestyle.recon.colmap import _counter
+
+    bar = tqdm(total=70, file=StringIO())
+    step = _counter(bar)
+    for _ in range(160):  # what the mapper's next-image callback once did on a 70-frame clip
+        step()
+    assert bar.n == 70

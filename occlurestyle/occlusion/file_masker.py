@@ -1,4 +1,6 @@
-"""The `file` masker: person masks made by any tool, one image per frame, matched by frame name.
+"""The `file` masker: person masks made by any tool, one image per frame, matched to the frames by name
+(the run's frame name or the source's), else by frame number (the source's): `00005.png` from DAVIS or
+ProPainter, `mask_5.png` or `frame_000005.png` all match source frame 5.
 
 Accepts 0/255, 0/1 and palette or colour PNGs (DAVIS style): any non-zero pixel is a person. Masks
 at the source video's resolution are scaled to the run's frames; any other size is an error.
@@ -6,6 +8,7 @@ at the source video's resolution are scaled to the run's frames; any other size 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -22,14 +25,23 @@ def read_mask_folder(folder: str | Path, frames: list[Path], source_names: dict[
     if not folder.is_dir():
         raise InputError(f"mask folder not found: {folder}; pass the folder holding one mask image per frame")
     by_stem = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS}
+    by_number: dict[int, list[Path]] = {}
+    for stem, path in by_stem.items():
+        if _number(stem) is not None:
+            by_number.setdefault(_number(stem), []).append(path)
     masks = []
     for frame in frames:
-        candidates = [frame.stem, source_names.get(frame.stem)]
+        source = source_names.get(frame.stem)
+        candidates = [frame.stem, source]
         path = next((by_stem[c] for c in candidates if c in by_stem), None)
+        number = _number(source if source is not None else frame.stem)
+        if path is None and len(by_number.get(number, [])) == 1:
+            path = by_number[number][0]
         if path is None:
             names = " or ".join(f"{c}.png" for c in candidates if c)
-            raise InputError(f"no mask for frame {frame.name} in {folder} (looked for {names}); "
-                             "every frame needs a mask")
+            clash = f"; several masks are numbered {number}" if len(by_number.get(number, [])) > 1 else ""
+            raise InputError(f"no mask for frame {frame.name} in {folder} (looked for {names}, or one numbered "
+                             f"{number}{clash}); every frame needs a mask")
         mask = read_gray(path) > 0
         h, w = mask.shape
         if (w, h) != tuple(size):
@@ -40,3 +52,9 @@ def read_mask_folder(folder: str | Path, frames: list[Path], source_names: dict[
                                  "masks must match the frames (or the source video) in size")
         masks.append(mask)
     return masks
+
+
+def _number(stem: str | None) -> int | None:
+    """The frame number in a file name: its last run of digits."""
+    digits = re.findall(r"\d+", stem or "")
+    return int(digits[-1]) if digits else None

@@ -160,7 +160,7 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
             mapper.num_threads = options.threads
             mapper.mapper.filter_max_reproj_error = options.filter_max_reproj_error
             reconstructions = pycolmap.incremental_mapping(
-                database, image_dir, tmp_models, options=mapper, next_image_callback=lambda: steps.update(1)
+                database, image_dir, tmp_models, options=mapper, next_image_callback=_counter(steps)
             )
     shutil.rmtree(models_dir, ignore_errors=True)
     steps.close()
@@ -187,6 +187,16 @@ def _write_colmap_masks(layout: RunLayout, frames: list[Path], width: int, heigh
                 )
             io.write_image(tmp / f"{frame.name}.png", np.where(person > 0, 0, 255).astype(np.uint8))
     return layout.colmap_masks
+
+
+def _counter(bar):
+    """A callback that advances `bar` by one, never past its total: the mapper calls it for every image it
+    registers, including again after a failed start or for a second model (160 on a 70-frame clip)."""
+    def step() -> None:
+        if bar.n < bar.total:
+            bar.update(1)
+
+    return step
 
 
 def _progress(enabled: bool, total: int):
