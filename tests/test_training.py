@@ -355,3 +355,25 @@ def test_the_gaussian_cap_keeps_the_most_opaque_on_the_models_device(device):
     kept = torch.sort(params["opacities"].detach().cpu()).values
     assert torch.equal(kept, torch.sort(initial["opacities"]).values[30:])
     assert len(state["grad2d"]) == 20 and params["means"].device.type == device
+
+
+def test_training_frames_are_read_on_demand_within_their_memory_budget(tmp_path):
+    from occlurestyle.layout import RunLayout
+    from occlurestyle.recon.frames import FrameStore
+
+    run, _ = make_true_run(tmp_path / "run", width=64, height=48, stride=9, points=200)  # 10 frames
+    names = sorted(p.name for p in (run / "frames").glob("*.png"))
+    whole = FrameStore(RunLayout(run), names, (64, 48))
+    frame_mb = whole[0].nbytes / 2**20
+    tight = FrameStore(RunLayout(run), names, (64, 48), budget_mb=2.5 * frame_mb)
+    order = np.random.default_rng(0).integers(0, len(names), 200)
+    for index in order:
+        kept = tight[int(index)]
+        assert tight._kept_bytes <= 2.5 * frame_mb * 2**20 and len(tight._kept) <= 2
+        reference = whole[int(index)]
+        assert torch.equal(kept.image, reference.image) and torch.equal(kept.person, reference.person)
+        assert torch.equal(kept.weights, reference.weights)
+    assert whole.reads == len(names), "a clip within the budget is read once"
+    assert tight.reads > 100, "a clip beyond it is read again"
+    mask = cv2.imread(str(run / "masks" / names[3]), cv2.IMREAD_GRAYSCALE) > 0
+    assert torch.equal(whole[3].person, torch.from_numpy(mask)) and whole[3].image.shape == (48, 64, 3)

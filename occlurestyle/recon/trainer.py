@@ -18,9 +18,11 @@ what the masks miss:
 With `refine_cameras`, the cameras are refined with the Gaussians after a warm-up (`camera_opt.py`).
 With `person_depth_dir`, splats in front of a person some frame sees are removed, and the background
 beside people joins the depth term at the maps' depth (`free_space.py`).
-Writes `splat/background.ply` (INRIA layout), `splat/refined_masks/`, `splat/train.json` and, with
-refined cameras, `splat/cameras.json`; keeps `splat/checkpoint.pt` while training so an interrupted
-run resumes.
+The frames are read on demand (`frames.FrameStore`, within `frame_memory_mb`), so memory does not grow
+with the clip's length (mask refinement's per-frame residuals do).
+Writes `splat/background.ply` (INRIA layout), `splat/train.json`, with mask refinement
+`splat/refined_masks/`, and with refined cameras `splat/cameras.json`; keeps `splat/checkpoint.pt` while
+training so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from ..scenes import io
 from .camera_opt import CameraCorrections, write_corrected_cameras
 from .exports import CameraSet, read_cameras, read_keypoint_depths
 from .gaussians import PARAM_NAMES, init_from_points, render, save_ply
-from .losses import edge_weights, photometric_loss, robust_weights
+from .frames import FrameStore
+from .losses import photometric_loss, robust_weights
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,9 @@ class TrainOptions:
     focal_lr: float = 2e-4  # log focal scale
     camera_knot_every: int = 8  # frames between pose knots (1: a correction per frame)
     checkpoint_every: int = 1000
+    # frames (with masks and weights) kept in memory; more are read again from the run folder when needed
+    # (a 640x480 frame takes 2.4 MB: 1 GB holds about 420)
+    frame_memory_mb: float = 1024
     holdout_every: int = 0  # >0: every n-th frame is left out of training (for evaluation)
     device: str = "auto"  # "auto": CUDA (gsplat's rasterizer) when available, else the CPU backend
     seed: int = 0
@@ -133,17 +139,14 @@ class TrainOptions:
 @dataclass
 class TrainingData:
     cameras: CameraSet
-    images: torch.Tensor  # [F, H, W, 3] uint8
-    masks: torch.Tensor  # [F, H, W] bool, True = person (grown by `mask_dilate`)
+    frames: FrameStore  # images, person masks and loss weights at the training resolution, read on demand
+    size: tuple[int, int]  # training (width, height)
     Ks: torch.Tensor  # [F, 3, 3] at the training resolution
     viewmats: torch.Tensor  # [F, 4, 4]
     scene_scale: float
     points: np.ndarray
     point_colors: np.ndarray
     keypoints: list[torch.Tensor]  # per frame [K, 3]: (x, y) at the training resolution, camera depth
-    # [F, H, W] loss weight of each background pixel: below 1 on the ring around a person where the frame
-    # blends person and background (losses.edge_weights); None: every background pixel weighs 1
-    pixel_weights: torch.Tensor | None = None
 
 
 def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData:
@@ -156,25 +159,12 @@ def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData
     if options.resolution and max(cameras.width, cameras.height) > options.resolution:
         scale = options.resolution / max(cameras.width, cameras.height)
     width, height = round(cameras.width * scale), round(cameras.height * scale)
-    images, masks = [], []
     unmasked = [n for n in cameras.names if not (layout.masks / f"{Path(n).stem}.png").is_file()]
     if unmasked:
         log.warning("no person mask for %d of %d frames (first %s): all their pixels are trained as background",
                     len(unmasked), len(cameras.names), unmasked[0])
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * options.mask_dilate + 1,) * 2)
-    for name in cameras.names:
-        image = io.read_image(layout.frames / name)
-        mask_path = layout.masks / f"{Path(name).stem}.png"
-        mask = io.read_gray(mask_path) > 0 if mask_path.is_file() else np.zeros(image.shape[:2], bool)
-        if scale != 1.0:
-            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR) > 0
-        if options.mask_dilate > 0:
-            mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0
-        images.append(image)
-        masks.append(mask)
-    weights = torch.from_numpy(np.stack([edge_weights(i, m) for i, m in zip(images, masks)])) \
-        if options.edge_matting else None
+    frames = FrameStore(layout, cameras.names, (width, height), options.mask_dilate, options.edge_matting,
+                        options.frame_memory_mb)
     Ks = torch.tensor(cameras.Ks, dtype=torch.float32).clone()
     Ks[:, :2] *= scale
     viewmats = torch.tensor(cameras.viewmats, dtype=torch.float32)
@@ -188,8 +178,8 @@ def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData
     depths = read_keypoint_depths(layout.sparse)
     to_training_size = np.array([scale, scale, 1.0], np.float32)
     keypoints = [torch.from_numpy(depths[name] * to_training_size) for name in cameras.names]
-    return TrainingData(cameras, torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(masks)), Ks,
-                        viewmats, max(scene_scale, 1e-3), points, colors, keypoints, weights)
+    return TrainingData(cameras, frames, (width, height), Ks, viewmats, max(scene_scale, 1e-3), points, colors,
+                        keypoints)
 
 
 def _optimizers(params: torch.nn.ParameterDict, options: TrainOptions, scene_scale: float):
@@ -234,7 +224,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     generator = np.random.default_rng(options.seed)
     layout.splat.mkdir(parents=True, exist_ok=True)
     checkpoint_path = layout.splat / "checkpoint.pt"
-    n_frames, height, width = data.images.shape[:3]
+    n_frames, (width, height) = len(data.frames), data.size
     training_frames = training_indices(n_frames, options.holdout_every)
 
     mcmc = options.strategy == "mcmc"
@@ -249,9 +239,10 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     if beside_people is not None:
         data.keypoints = [torch.cat([k, torch.from_numpy(b)]) for k, b in zip(data.keypoints, beside_people)]
     carved = 0
-    residual_ema = torch.zeros(n_frames, height, width)
+    # mask refinement keeps a residual image per frame: memory that grows with the clip, so only when asked
+    residual_ema = torch.zeros(n_frames, height, width) if options.refine_masks else None
     seen = torch.zeros(n_frames)
-    refined = torch.zeros(n_frames, height, width, dtype=torch.bool)
+    refined = torch.zeros(n_frames, height, width, dtype=torch.bool) if options.refine_masks else None
     corrections = CameraCorrections(n_frames, options.camera_knot_every).to(device)
     camera_optimizer = torch.optim.Adam([
         {"params": list(corrections.rotation), "lr": options.rotation_lr},
@@ -286,8 +277,9 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     psnr_ema = None
     for step in bar:
         index = int(training_frames[generator.integers(len(training_frames))])
-        target = data.images[index].to(device).float() / 255.0
-        person = (data.masks[index] | refined[index]).to(device)
+        frame = data.frames[index]
+        target = frame.image.to(device).float() / 255.0
+        person = (frame.person | refined[index] if refined is not None else frame.person).to(device)
         sh_degree = min(options.sh_degree, step * (options.sh_degree + 1) // max(1, int(0.6 * options.steps)))
         background = torch.rand(1, 3).to(device) if options.random_background else None
         refining_cameras = options.refine_cameras and step >= options.refine_cameras_start * options.steps
@@ -304,8 +296,8 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         weight = valid.float()
         if options.robust and step >= options.robust_start * options.steps:
             weight = robust_weights(residual, valid, options.inlier_quantile, options.residual_floor)
-        if data.pixel_weights is not None:  # the blended ring around people, also when trimming
-            weight = weight * data.pixel_weights[index].to(device)
+        if frame.weights is not None:  # the blended ring around people, also when trimming
+            weight = weight * frame.weights.to(device)
         loss = photometric_loss(image.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None], weight[None, None],
                                 options.ssim_weight)
         if options.depth_weight > 0 and len(data.keypoints[index]):
@@ -336,12 +328,12 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         if carving and step % strategy.refine_every == 0:
             carved += _carve(params, optimizers, state, strategy, viewmats, Ks, limits)
 
-        # what the static scene keeps failing to explain, per frame
-        rate = 0.5 if seen[index] == 0 else 0.3
-        residual_ema[index] = (1 - rate) * residual_ema[index] + rate * residual.cpu()
+        if options.refine_masks:  # what the static scene keeps failing to explain, per frame
+            rate = 0.5 if seen[index] == 0 else 0.3
+            residual_ema[index] = (1 - rate) * residual_ema[index] + rate * residual.cpu()
+            if step >= options.refine_masks_at * options.steps:
+                refined[index] = _unexplained_blobs(residual_ema[index], frame.person, options.unexplained)
         seen[index] += 1
-        if options.refine_masks and step >= options.refine_masks_at * options.steps:
-            refined[index] = _unexplained_blobs(residual_ema[index], data.masks[index], options.unexplained)
 
         with torch.no_grad():
             mse = ((image.detach() - target) ** 2).mean(-1)[valid].mean().item() if valid.any() else 0.0
@@ -360,17 +352,19 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         write_corrected_cameras(layout.refined_cameras, data.cameras, corrections.cpu())
     elif layout.refined_cameras.exists():
         layout.refined_cameras.unlink()
-    with atomic_dir(layout.splat / "refined_masks", overwrite=True) as tmp:
-        for name, frame_mask, extra in zip(data.cameras.names, data.masks, refined):
-            full = cv2.resize((frame_mask | extra).numpy().astype(np.uint8) * 255,
-                              (data.cameras.width, data.cameras.height), interpolation=cv2.INTER_NEAREST)
-            io.write_image(tmp / f"{Path(name).stem}.png", full)
+    if options.refine_masks:
+        with atomic_dir(layout.splat / "refined_masks", overwrite=True) as tmp:
+            for index, name in enumerate(data.cameras.names):
+                full = cv2.resize((data.frames[index].person | refined[index]).numpy().astype(np.uint8) * 255,
+                                  (data.cameras.width, data.cameras.height), interpolation=cv2.INTER_NEAREST)
+                io.write_image(tmp / f"{Path(name).stem}.png", full)
     write_json(layout.splat / "train.json", {
         "options": asdict(options), "gaussians": len(params["means"]), "frames": n_frames,
         "resolution": [width, height], "scene_scale": data.scene_scale, "seconds": seconds,
         "steps_run": options.steps - start_step, "final_psnr_train_ema": psnr_ema,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "refined_mask_fraction": float(refined.float().mean()),
+        "refined_mask_fraction": float(refined.float().mean()) if refined is not None else None,
+        "frames_read": data.frames.reads,
         "free_space": None if limits is None else {**free_space, "carved_this_run": carved},
     })
     if checkpoint_path.exists():
