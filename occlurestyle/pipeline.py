@@ -191,16 +191,17 @@ def _stylize(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 
 
 def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
+    """Two passes over the frames, one frame in memory at a time: the person records (depth needs every
+    frame's, for tracking and smoothing), then each frame's layer and depth map."""
     from .occlusion.masks import read_masks
-    from .occlusion.people import person_layers, write_people
+    from .occlusion.people import person_layer, person_records, write_people
     from .recon.exports import read_run_cameras
     from .recon.gaussians import load_ply
     from .scenes import io
     from .stylize.regions import SceneRegions
 
     cameras = read_run_cameras(layout)
-    frames = [io.read_image(layout.frames / n) for n in cameras.names]
-    masks = read_masks(layout.root, cameras.names, (cameras.height, cameras.width), undilated=True)
+    shape = (cameras.height, cameras.width)
     floor = None
     regions_path = layout.stylize / "scene_regions.json"
     if regions_path.is_file():
@@ -212,15 +213,28 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     if floor is None:
         log.warning("no floor among the scene regions: each person's depth comes from the background around their "
                     "feet, and new views place them less well")
-    depths = [np.load(p) for p in _render_depths(layout, cameras)]
-    if config.masker == "auto":  # motion masks spill and lag; the background model corrects them
-        from .occlusion.matte import refine_with_background
+    depth_paths = _render_depths(layout, cameras)
 
-        renders = layout.renders / "background"
-        masks = [refine_with_background(mask, frame / 255.0, io.read_image(renders / f"{Path(name).stem}.png") / 255.0)
-                 for mask, frame, name in zip(masks, frames, cameras.names)]
-    layers, depth_maps, records = person_layers(frames, masks, cameras.Ks, cameras.viewmats, floor, depths)
-    write_people(layout.people, cameras.names, layers, depth_maps, records, progress=progress)
+    def mask(index: int) -> np.ndarray:
+        name = cameras.names[index]
+        found = read_masks(layout.root, [name], shape, undilated=True)[0]
+        if config.masker == "auto":  # motion masks spill and lag; the background model corrects them
+            from .occlusion.matte import refine_with_background
+
+            render = io.read_image(layout.renders / "background" / f"{Path(name).stem}.png") / 255.0
+            found = refine_with_background(found, io.read_image(layout.frames / name) / 255.0, render)
+        return found
+
+    packed = [np.packbits(mask(i)) for i in range(len(cameras.names))]  # 1 bit a pixel
+
+    def unpacked(index: int) -> np.ndarray:
+        return np.unpackbits(packed[index], count=shape[0] * shape[1]).reshape(shape).astype(bool)
+
+    records = person_records((unpacked(i) for i in range(len(packed))), cameras.Ks, cameras.viewmats, floor,
+                             (np.load(p) for p in depth_paths))
+    layers = (person_layer(io.read_image(layout.frames / name), unpacked(i), records[i], np.load(depth_paths[i]))
+              for i, name in enumerate(cameras.names))
+    write_people(layout.people, cameras.names, layers, records, progress=progress)
 
 
 def _render_depths(layout: RunLayout, cameras) -> list[Path]:

@@ -100,21 +100,38 @@ def test_clean_up_drops_flicker_fills_holes_removes_specks_and_dilates():
     speck = np.zeros((40, 40), bool)
     speck[35, 35] = True
     masks = [person, holed | speck, person, np.zeros((40, 40), bool), person]
-    out = clean_masks(masks, dilate_px=0, min_blob_fraction=0.002)
+    out = list(clean_masks(masks, dilate_px=0, min_blob_fraction=0.002))
     assert out[1][10, 14], "hole filled"
     assert not out[1][35, 35], "one-pixel speck removed"
     assert np.array_equal(out[3], person), "a one-frame drop-out is filled by the temporal median"
     lone = [np.zeros((40, 40), bool), person, np.zeros((40, 40), bool)]
-    assert not clean_masks(lone, dilate_px=0)[1].any(), "a one-frame flash is removed"
-    grown = clean_masks([person], dilate_px=2, temporal=False)[0]
+    assert not list(clean_masks(lone, dilate_px=0))[1].any(), "a one-frame flash is removed"
+    grown = next(clean_masks([person], dilate_px=2, temporal=False))
     assert grown.sum() > person.sum() and grown[person].all() and grown[4:20, 10:20].all()
+
+
+def test_the_temporal_median_is_a_vote_of_each_frame_and_its_neighbours_read_one_at_a_time():
+    rng = np.random.default_rng(0)
+    masks = [rng.random((6, 7)) < 0.5 for _ in range(9)]
+    read = []
+
+    def stream():
+        for index, mask in enumerate(masks):
+            read.append(index)
+            yield mask
+
+    out = []
+    for index, mask in enumerate(clean_masks(stream(), dilate_px=0, fill_holes=False, min_blob_fraction=0)):
+        assert len(read) <= index + 2, "at most one frame ahead"
+        out.append(mask)
+    padded = [masks[0], *masks, masks[-1]]
+    expected = [(padded[i].astype(int) + padded[i + 1] + padded[i + 2]) >= 2 for i in range(len(masks))]
+    assert all(np.array_equal(a, b) for a, b in zip(out, expected)) and len(out) == len(masks)
 
 
 def test_auto_masker_finds_people_with_the_true_static_scene(tmp_path):
     """Plates and segmentation, with the sample scene's true cameras and surface points standing in
     for SfM: the masks must overlap the ground-truth people well and avoid the room."""
-    import cv2
-
     from occlurestyle.eval.metrics import sequence_mask_iou
     from occlurestyle.occlusion import auto_masker, plates
     from occlurestyle.scenes.generate import SampleScene, SceneConfig
@@ -126,13 +143,13 @@ def test_auto_masker_finds_people_with_the_true_static_scene(tmp_path):
     surface = sample_surface(scene, 4000, seed=1)
     geometry = plates.StaticGeometry(K=scene.K, viewmats={i: v for i, v in enumerate(scene.viewmats[::2])},
                                      points=surface["points"])
-    work = [im.astype(np.float32) / 255 for im in images]
-    gray = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in images]
+    window = auto_masker._Window(io.write_png_sequence(tmp_path / "frames", images), 320, reach=15)
     offsets = [-15, -12, -9, -6, -4, -2, 2, 4, 6, 9, 12, 15]
     options = auto_masker.AutoMaskOptions()
     picks = range(4, 41, 4)
-    pairs = [(auto_masker.segment(images[t], auto_masker.frame_evidence(t, work, gray, geometry, offsets), options),
+    pairs = [(auto_masker.segment(images[t], auto_masker.frame_evidence(t, window, geometry, offsets), options),
               renders[t]["mask"]) for t in picks]
+    assert len(window._kept) <= 2 * 15 + 1, "only the frames within reach are held"
     result = sequence_mask_iou(pairs)
     print(f"auto masks with true geometry: IoU {result['iou']:.3f}")
     assert result["iou"] > 0.6

@@ -279,6 +279,8 @@ def test_stylized_room_takes_each_region_from_its_match_and_keeps_structure(styl
     classes = {c["id"]: c["name"] for c in json.loads((style_dir / "labels.json").read_text())["classes"]}
     accuracy = label_accuracy(labels, regions.names, semantics, classes)
     assert accuracy["floor_recall"] > 0.9 and accuracy["accuracy"] > 0.75, accuracy
+
+
 def test_strength_zero_keeps_the_original_colours(stylized_run, tmp_path):
     from occlurestyle.errors import InputError
     from occlurestyle.recon.gaussians import load_ply

@@ -20,6 +20,7 @@ import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -53,30 +54,54 @@ class AutoMaskOptions:
 
 
 def auto_masks(frames: list[Path], fps: float, options: AutoMaskOptions | None = None,
-               progress: bool = True) -> list[np.ndarray]:
-    """Boolean person masks (full frame size) for `frames`, a clip at `fps` frames per second."""
+               progress: bool = True) -> Iterator[np.ndarray]:
+    """Boolean person masks (full frame size) for `frames`, a clip at `fps` frames per second, one at a
+    time: each frame is compared with neighbours up to `max(offsets_s)` away, and only those are held."""
     options = options or AutoMaskOptions()
-    full = [io.read_image(f) for f in frames]
-    height, width = full[0].shape[:2]
-    images = [io.resize_max_side(f, options.working_side) for f in full]
-    sfm_images = [io.resize_max_side(f, options.sfm_side) for f in full]
-    geometry = static_geometry(sfm_images, options, progress)
-    if geometry is not None:  # intrinsics of the SfM images → of the working images
-        geometry.K = np.diag([images[0].shape[1] / sfm_images[0].shape[1]] * 2 + [1.0]) @ geometry.K
+    height, width = io.read_image(frames[0]).shape[:2]
+    geometry = static_geometry(frames, options, progress)
     offsets = sorted({max(1, round(s * fps)) for s in options.offsets_s})
     offsets = [-o for o in reversed(offsets)] + offsets
-    work = [im.astype(np.float32) / 255.0 for im in images]
-    gray = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in images]
-    masks = []
-    for t in tqdm(range(len(work)), desc="mask: auto", unit="frame", disable=not progress):
-        evidence = frame_evidence(t, work, gray, geometry, offsets)
-        mask = segment(images[t], evidence, options)
-        masks.append(cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR) > 0)
-    return masks
+    window = _Window(frames, options.working_side, reach=offsets[-1])
+    if geometry is not None:  # intrinsics of the SfM images → of the working images
+        geometry.K = np.diag([window.size[0] / geometry.size[0]] * 2 + [1.0]) @ geometry.K
+    for t in tqdm(range(len(frames)), desc="mask: auto", unit="frame", disable=not progress):
+        evidence = frame_evidence(t, window, geometry, offsets)
+        mask = segment(window.image(t), evidence, options)
+        yield cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR) > 0
 
 
-def frame_evidence(t: int, work: list[np.ndarray], gray: list[np.ndarray],
-                   geometry: plates.StaticGeometry | None, offsets: list[int]) -> np.ndarray:
+class _Window:
+    """The frames at the working size (uint8, float 0-1 and grey), read when first asked for and dropped
+    once the clip has moved `reach` frames past them."""
+
+    def __init__(self, frames: list[Path], working_side: int, reach: int):
+        self.frames, self.working_side, self.reach = frames, working_side, reach
+        self._kept: dict[int, tuple] = {}
+        self.size = self.image(0).shape[1::-1]  # (width, height)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def _get(self, index: int) -> tuple:
+        if index not in self._kept:
+            for old in [i for i in self._kept if i < index - self.reach]:
+                del self._kept[old]
+            image = io.resize_max_side(io.read_image(self.frames[index]), self.working_side)
+            self._kept[index] = (image, image.astype(np.float32) / 255.0, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+        return self._kept[index]
+
+    def image(self, index: int) -> np.ndarray:
+        return self._get(index)[0]
+
+    def work(self, index: int) -> np.ndarray:
+        return self._get(index)[1]
+
+    def gray(self, index: int) -> np.ndarray:
+        return self._get(index)[2]
+
+
+def frame_evidence(t: int, window: _Window, geometry: plates.StaticGeometry | None, offsets: list[int]) -> np.ndarray:
     """How much frame t differs from its background plate, in units of the plate's own uncertainty.
 
     With poses, a plate is made for each depth hypothesis and each pixel keeps the better one; the
@@ -84,22 +109,23 @@ def frame_evidence(t: int, work: list[np.ndarray], gray: list[np.ndarray],
     the warps disagree count for little and a person in front of a well-agreed background counts a lot.
     Pixels that are just the plate darkened (moving shadows) count for a quarter.
     """
-    height, width = work[t].shape[:2]
-    neighbours = [t + o for o in offsets if 0 <= t + o < len(work)]
+    current = window.work(t)
+    height, width = current.shape[:2]
+    neighbours = [t + o for o in offsets if 0 <= t + o < len(window)]
     candidates = []
     if geometry is not None and t in geometry.viewmats:
         registered = [s for s in neighbours if s in geometry.viewmats]
         for depth in plates.depth_hypotheses(geometry, t, width, height):
-            warped = [plates.warp_with_depth(work[s], depth, geometry.K, geometry.viewmats[t], geometry.viewmats[s])
-                      for s in registered]
+            warped = [plates.warp_with_depth(window.work(s), depth, geometry.K, geometry.viewmats[t],
+                                             geometry.viewmats[s]) for s in registered]
             if warped:
                 candidates.append(plates.median_plate(warped))
     if not candidates:
         warped = []
         for s in neighbours:
-            H = plates.estimate_homography(gray[t], gray[s])
+            H = plates.estimate_homography(window.gray(t), window.gray(s))
             if H is not None:
-                warped.append(plates.warp_with_homography(work[s], H))
+                warped.append(plates.warp_with_homography(window.work(s), H))
         if not warped:
             return np.zeros((height, width), np.float32)
         candidates.append(plates.median_plate(warped))
@@ -108,14 +134,14 @@ def frame_evidence(t: int, work: list[np.ndarray], gray: list[np.ndarray],
     # sample rooms but 0.45 on davis_parkour, against 0.83/0.72/0.51 for this rule.)
     evidence = []
     for plate, spread in candidates:
-        score = plates.tolerant_difference(work[t], plate) / (spread + NOISE_FLOOR)
-        score[plates.shadow_like(work[t], plate)] *= SHADOW_WEIGHT
+        score = plates.tolerant_difference(current, plate) / (spread + NOISE_FLOOR)
+        score[plates.shadow_like(current, plate)] *= SHADOW_WEIGHT
         evidence.append(score)
     return np.min(evidence, axis=0)
 
 
-def static_geometry(images: list[np.ndarray], options: AutoMaskOptions, progress: bool) -> plates.StaticGeometry | None:
-    """Poses and consistently seen points from a quick SfM of the (working-size) frames, or None."""
+def static_geometry(frames: list[Path], options: AutoMaskOptions, progress: bool) -> plates.StaticGeometry | None:
+    """Poses and consistently seen points from a quick SfM of the frames (at `sfm_side`), or None."""
     from ..recon.colmap import RegistrationOptions, run_sfm
     import pycolmap
 
@@ -123,9 +149,11 @@ def static_geometry(images: list[np.ndarray], options: AutoMaskOptions, progress
     with tempfile.TemporaryDirectory(prefix="occlurestyle-automask-") as tmp:
         tmp = Path(tmp)
         names = []
-        for index, image in enumerate(images):
+        for index, frame in enumerate(frames):
             names.append(f"{index:06d}.png")
+            image = io.resize_max_side(io.read_image(frame), options.sfm_side)
             io.write_image(tmp / "images" / names[-1], image)
+        size = image.shape[1::-1]
         sfm_options = RegistrationOptions(max_num_features=2048, overlap=8, seed=options.seed)
         try:
             reconstructions = run_sfm(tmp / "images", names, tmp / "database.db", tmp / "models", None, sfm_options,
@@ -135,9 +163,9 @@ def static_geometry(images: list[np.ndarray], options: AutoMaskOptions, progress
             return None
         options.timings.update({f"sfm_{k}": v for k, v in sfm_options.timings.items()})
     best = max(reconstructions.values(), key=lambda r: r.num_reg_images(), default=None)
-    if best is None or best.num_reg_images() < 0.5 * len(images):
+    if best is None or best.num_reg_images() < 0.5 * len(frames):
         log.warning("auto masker: the quick SfM registered %d of %d frames; background plates from homographies "
-                    "instead", 0 if best is None else best.num_reg_images(), len(images))
+                    "instead", 0 if best is None else best.num_reg_images(), len(frames))
         return None
     viewmats = {}
     for image in best.images.values():
@@ -155,7 +183,7 @@ def static_geometry(images: list[np.ndarray], options: AutoMaskOptions, progress
                     "instead", len(points))
         return None
     K = best.cameras[next(iter(best.cameras))].calibration_matrix()
-    return plates.StaticGeometry(K=K, viewmats=viewmats, points=np.array(points))
+    return plates.StaticGeometry(K=K, viewmats=viewmats, points=np.array(points), size=size)
 
 
 def segment(image: np.ndarray, evidence: np.ndarray, options: AutoMaskOptions) -> np.ndarray:

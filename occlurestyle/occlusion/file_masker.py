@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -19,8 +20,15 @@ from ..scenes.io import IMAGE_EXTENSIONS, read_gray
 
 
 def read_mask_folder(folder: str | Path, frames: list[Path], source_names: dict[str, str],
-                     size: tuple[int, int], source_size: tuple[int, int] | None = None) -> list[np.ndarray]:
-    """Boolean masks for `frames` (size = (width, height)) from `folder`."""
+                     size: tuple[int, int], source_size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """Boolean masks for `frames` (size = (width, height)) from `folder`, read one at a time; every frame's
+    mask is found before the first is read (a missing one fails at once)."""
+    paths = match_mask_files(folder, frames, source_names)
+    return (_read_mask(path, size, source_size) for path in paths)
+
+
+def match_mask_files(folder: str | Path, frames: list[Path], source_names: dict[str, str]) -> list[Path]:
+    """The mask file of each frame in `folder`, by name, else by the source frame's number."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"mask folder not found: {folder}; pass the folder holding one mask image per frame")
@@ -29,7 +37,7 @@ def read_mask_folder(folder: str | Path, frames: list[Path], source_names: dict[
     for stem, path in by_stem.items():
         if _number(stem) is not None:
             by_number.setdefault(_number(stem), []).append(path)
-    masks = []
+    paths = []
     for frame in frames:
         source = source_names.get(frame.stem)
         candidates = [frame.stem, source]
@@ -42,16 +50,19 @@ def read_mask_folder(folder: str | Path, frames: list[Path], source_names: dict[
             clash = f"; several masks are numbered {number}" if len(by_number.get(number, [])) > 1 else ""
             raise InputError(f"no mask for frame {frame.name} in {folder} (looked for {names}, or one numbered "
                              f"{number}{clash}); every frame needs a mask")
-        mask = read_gray(path) > 0
-        h, w = mask.shape
-        if (w, h) != tuple(size):
-            if source_size is not None and (w, h) == tuple(source_size):
-                mask = cv2.resize(mask.astype(np.uint8), tuple(size), interpolation=cv2.INTER_NEAREST) > 0
-            else:
-                raise InputError(f"mask {path} is {w}x{h} but the frames are {size[0]}x{size[1]}; "
-                                 "masks must match the frames (or the source video) in size")
-        masks.append(mask)
-    return masks
+        paths.append(path)
+    return paths
+
+
+def _read_mask(path: Path, size: tuple[int, int], source_size: tuple[int, int] | None) -> np.ndarray:
+    mask = read_gray(path) > 0
+    h, w = mask.shape
+    if (w, h) != tuple(size):
+        if source_size is not None and (w, h) == tuple(source_size):
+            return cv2.resize(mask.astype(np.uint8), tuple(size), interpolation=cv2.INTER_NEAREST) > 0
+        raise InputError(f"mask {path} is {w}x{h} but the frames are {size[0]}x{size[1]}; "
+                         "masks must match the frames (or the source video) in size")
+    return mask
 
 
 def _number(stem: str | None) -> int | None:

@@ -40,7 +40,8 @@ class MaskOptions:
 
 
 def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress: bool = True) -> Path:
-    """Write `RUN/masks/` (replacing it only when every mask is ready) and `masks.json`; returns masks/."""
+    """Write `RUN/masks/` (replacing it only when every mask is ready) and `masks.json`; returns masks/.
+    Maskers hand their masks over one at a time, so memory does not grow with the clip (`sam` excepted)."""
     options = options or MaskOptions()
     layout = RunLayout(run_dir)
     frames = layout.frame_paths()
@@ -63,13 +64,14 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
     else:
         raise InputError(f"unknown masker {options.masker!r}; choose one of {', '.join(MASKERS)}")
     masks = clean_masks(raw, options.dilate, options.fill_holes, options.min_blob, options.temporal)
+    coverage = {}
     with atomic_dir(layout.masks, overwrite=True) as tmp:
-        for frame, mask in tqdm(list(zip(frames, masks)), desc="mask: writing", unit="frame", disable=not progress):
+        for frame, mask in zip(tqdm(frames, desc="mask: writing", unit="frame", disable=not progress), masks):
             io.write_image(tmp / f"{frame.stem}.png", mask.astype(np.uint8) * 255)
-    write_json(layout.root / "masks.json", {
-        "options": asdict(options),
-        "coverage": {f.stem: float(m.mean()) for f, m in zip(frames, masks)},
-    })
+            coverage[frame.stem] = float(mask.mean())
+        if len(coverage) != len(frames):
+            raise InputError(f"the {options.masker} masker gave {len(coverage)} masks for {len(frames)} frames")
+    write_json(layout.root / "masks.json", {"options": asdict(options), "coverage": coverage})
     return layout.masks
 
 

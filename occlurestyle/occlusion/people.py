@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -81,29 +82,40 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
                   min_area: float = 0.001, smooth: int = 5, cap_percentile: float = 0.0
                   ) -> tuple[list[np.ndarray], list[np.ndarray], list[list[dict]]]:
     """RGBA layers [H,W,4] (float), per-pixel person depth [H,W] (inf elsewhere) and per-frame person
-    records for a clip. `floor` = (normal, offset) in world coordinates, or None."""
+    records for a clip held in memory. `floor` = (normal, offset) in world coordinates, or None."""
+    records = person_records(masks, Ks, viewmats, floor, background_depths, min_area, smooth, cap_percentile)
+    layers, depth_maps = [], []
+    for f, (frame, mask) in enumerate(zip(frames, masks)):
+        layer, depth_map = person_layer(frame, mask, records[f], None if background_depths is None
+                                        else background_depths[f], min_area)
+        layers.append(layer)
+        depth_maps.append(depth_map)
+    return layers, depth_maps, records
+
+
+def person_records(masks: Iterable[np.ndarray], Ks: np.ndarray, viewmats: np.ndarray,
+                   floor: tuple[np.ndarray, float] | None, background_depths: Iterable[np.ndarray] | None = None,
+                   min_area: float = 0.001, smooth: int = 5, cap_percentile: float = 0.0) -> list[list[dict]]:
+    """Per frame, a record for each person blob (in `ndimage.label` order): track, depth and its source,
+    placement. Reads one mask and one background depth at a time (both may be generators)."""
     records: list[list[dict]] = []
-    blobs_per_frame, fragments_per_frame = [], []
     tracks: list[PersonTrack] = []
     next_track = 0
+    depths_iter = iter(background_depths) if background_depths is not None else None
     for f, (mask, K, viewmat) in enumerate(zip(masks, Ks, viewmats)):
-        labels, count = ndimage.label(mask)
-        frame_records, blobs, fragments = [], [], []
-        for blob in range(1, count + 1):
-            pixels = labels == blob
-            if pixels.mean() < min_area:
-                fragments.append(pixels)
-                continue
+        background_depth = next(depths_iter) if depths_iter is not None else None
+        frame_records = []
+        for pixels in _blobs(mask, min_area)[0]:
             ys, xs = np.nonzero(pixels)
             bottom = ys >= np.percentile(ys, 97)
             feet = np.c_[xs[bottom] + 0.5, ys[bottom] + 0.5]
             depth, source = None, None
             if floor is not None:
                 depth, source = contact_depth(feet, K, viewmat, *floor), "floor contact"
-            if depth is None and background_depths is not None:
+            if depth is None and background_depth is not None:
                 ring = cv2.dilate(pixels.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool) & ~pixels
                 ring &= np.arange(mask.shape[0])[:, None] >= np.percentile(ys, 90)
-                values = background_depths[f][ring]
+                values = background_depth[ring]
                 values = values[np.isfinite(values) & (values > 0)]
                 if len(values):
                     depth, source = float(np.percentile(values, 25)), "background around the feet"
@@ -125,11 +137,11 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
             # Measured on the demo (auto masks): cap at the minimum 0.79 IoU, 2nd percentile 0.78,
             # 10th 0.73, no cap 0.62: floor-contact depth is for new views, the mask for this one
             cap = float("inf")
-            if background_depths is not None:
-                cap = _in_front_of(background_depths[f], pixels, cap_percentile)
+            if background_depth is not None:
+                cap = _in_front_of(background_depth, pixels, cap_percentile)
             # a person cut by the frame's side may be an arm reaching in: its lowest pixels are no feet
             whole = ys.max() - ys.min() > xs.max() - xs.min() and xs.min() > 0 and xs.max() < mask.shape[1] - 1
-            ground = _ground_below(background_depths[f], feet) if background_depths is not None and whole else None
+            ground = _ground_below(background_depth, feet) if background_depth is not None and whole else None
             feet_on_floor = source == "floor contact" and ground is not None and abs(ground - depth) <= 0.15 * depth
             # feet resting on something nearer than the floor behind it (a bed, a step): they stand on it
             standing = ground if ground is not None and not feet_on_floor and ground < depth else depth
@@ -138,30 +150,41 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
                                   "source": source, "foot_pixel": [float(feet[:, 0].mean()), float(feet[:, 1].max())],
                                   "feet_on_floor": bool(feet_on_floor),
                                   "standing_depth": standing})
-            blobs.append((match.track, pixels))
         records.append(frame_records)
-        blobs_per_frame.append(blobs)
-        fragments_per_frame.append(fragments)
 
     _smooth_depths(records, smooth)
     for f, frame_records in enumerate(records):
         for record in frame_records:
             record["depth"] = min(record["floor_depth"], record.pop("cap"))
             record.update(_world_placement(record, Ks[f], viewmats[f]))
-    layers, depth_maps = [], []
-    for f, (frame, mask) in enumerate(zip(frames, masks)):
-        alpha = alpha_matte(mask)
-        layers.append(np.dstack([frame.astype(np.float32) / 255.0, alpha]))
-        depth_map = np.full(mask.shape, np.inf, np.float32)
-        for record, (_, pixels) in zip(records[f], blobs_per_frame[f]):
-            _paint_depth(depth_map, pixels, record["depth"])
-        for pixels in fragments_per_frame[f]:
-            # too small to place in 3D (a hand seen between furniture), but seen here: in front of
-            # what it covers, so shown along the original path
-            depth = _in_front_of(background_depths[f], pixels) if background_depths is not None else float("inf")
-            _paint_depth(depth_map, pixels, depth if np.isfinite(depth) else 0.0)
-        depth_maps.append(depth_map)
-    return layers, depth_maps, records
+    return records
+
+
+def person_layer(frame: np.ndarray, mask: np.ndarray, frame_records: list[dict],
+                 background_depth: np.ndarray | None, min_area: float = 0.001) -> tuple[np.ndarray, np.ndarray]:
+    """One frame's RGBA person layer [H,W,4] (float) and per-pixel person depth [H,W] (inf where no
+    person), from its records (`person_records`, same `min_area`)."""
+    layer = np.dstack([frame.astype(np.float32) / 255.0, alpha_matte(mask)])
+    depth_map = np.full(mask.shape, np.inf, np.float32)
+    blobs, fragments = _blobs(mask, min_area)
+    for record, pixels in zip(frame_records, blobs):
+        _paint_depth(depth_map, pixels, record["depth"])
+    for pixels in fragments:
+        # too small to place in 3D (a hand seen between furniture), but seen here: in front of
+        # what it covers, so shown along the original path
+        depth = _in_front_of(background_depth, pixels) if background_depth is not None else float("inf")
+        _paint_depth(depth_map, pixels, depth if np.isfinite(depth) else 0.0)
+    return layer, depth_map
+
+
+def _blobs(mask: np.ndarray, min_area: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The mask's connected blobs in label order: people (at least `min_area` of the image) and fragments."""
+    labels, count = ndimage.label(mask)
+    people, fragments = [], []
+    for blob in range(1, count + 1):
+        pixels = labels == blob
+        (fragments if pixels.mean() < min_area else people).append(pixels)
+    return people, fragments
 
 
 def _in_front_of(background_depth: np.ndarray, pixels: np.ndarray, percentile: float = 0.0) -> float:
@@ -223,11 +246,13 @@ def _smooth_depths(records: list[list[dict]], window: int) -> None:
             record["feet_on_floor"] = bool(on_floor[max(0, i - half): i + half + 1].mean() > 0.5)  # no popping shadows
 
 
-def write_people(folder: str | Path, names: list[str], layers, depth_maps, records, progress: bool = True) -> Path:
-    """people/NNNNNN.png (RGBA), people/NNNNNN_depth.npy, people/depth.json."""
+def write_people(folder: str | Path, names: list[str], layers: Iterable[tuple[np.ndarray, np.ndarray]],
+                 records: list[list[dict]], progress: bool = True) -> Path:
+    """people/NNNNNN.png (RGBA), people/NNNNNN_depth.npy from `layers` ((layer, depth map) per frame, which
+    may be a generator: one frame in memory), and people/depth.json from `records`."""
     folder = Path(folder)
     with atomic_dir(folder, overwrite=True) as tmp:
-        for name, layer, depth in zip(tqdm(names, desc="people", disable=not progress), layers, depth_maps):
+        for name, (layer, depth) in zip(tqdm(names, desc="people", disable=not progress), layers):
             stem = Path(name).stem
             io.write_image(tmp / f"{stem}.png", layer)
             np.save(tmp / f"{stem}_depth.npy", depth)

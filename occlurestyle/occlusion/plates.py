@@ -25,6 +25,7 @@ class StaticGeometry:
     K: np.ndarray
     viewmats: dict[int, np.ndarray]
     points: np.ndarray  # [M, 3] world points seen consistently over many frames
+    size: tuple[int, int] | None = None  # (width, height) of the images K is for
 
 
 def _pixel_grid(width: int, height: int) -> np.ndarray:

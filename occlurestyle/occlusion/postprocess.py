@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import cv2
 import numpy as np
 from scipy import ndimage
 
 
-def clean_masks(masks: list[np.ndarray], dilate_px: int = 3, fill_holes: bool = True,
-                min_blob_fraction: float = 0.0005, temporal: bool = True) -> list[np.ndarray]:
+def clean_masks(masks: Iterable[np.ndarray], dilate_px: int = 3, fill_holes: bool = True,
+                min_blob_fraction: float = 0.0005, temporal: bool = True) -> Iterator[np.ndarray]:
     """Boolean person masks after, in order: a 3-frame temporal median (drops one-frame flicker,
     fills one-frame gaps), removal of blobs smaller than `min_blob_fraction` of the image, filling of
     enclosed holes, and dilation by `dilate_px` pixels (so person edges and motion blur stay out of
-    the background)."""
-    masks = [np.asarray(m, bool) for m in masks]
-    if temporal and len(masks) >= 3:
-        stacked = np.stack(masks)
-        before = np.concatenate([stacked[:1], stacked[:-1]])
-        after = np.concatenate([stacked[1:], stacked[-1:]])
-        masks = list((stacked.astype(np.uint8) + before + after) >= 2)
-    out = []
-    for mask in masks:
+    the background). Reads and yields one mask at a time (three in memory)."""
+    for mask in _temporal_median(masks) if temporal else (np.asarray(m, bool) for m in masks):
         if min_blob_fraction > 0 and mask.any():
             labels, count = ndimage.label(mask)
             sizes = np.bincount(labels.ravel(), minlength=count + 1)
@@ -32,5 +27,18 @@ def clean_masks(masks: list[np.ndarray], dilate_px: int = 3, fill_holes: bool = 
         if dilate_px > 0 and mask.any():
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1, 2 * dilate_px + 1))
             mask = cv2.dilate(mask.astype(np.uint8), kernel) > 0
-        out.append(mask)
-    return out
+        yield mask
+
+
+def _temporal_median(masks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Each mask voted with its neighbours (the first and last frame count twice: they are kept as they are)."""
+    stream = iter(masks)
+    current = next(stream, None)
+    if current is None:
+        return
+    before = current = np.asarray(current, bool)
+    for after in stream:
+        after = np.asarray(after, bool)
+        yield (before.astype(np.uint8) + current + after) >= 2
+        before, current = current, after
+    yield (before.astype(np.uint8) + current + current) >= 2
