@@ -166,7 +166,7 @@ def test_ours_is_steadier_than_2d_baselines_and_leaves_people_untouched(evaluate
     assert ours["style_distance"] < ours["style_distance_input"]
     assert metrics["pose"]["rotation_error_mean_deg"] < 2.0
     assert set(metrics["runtime"]) == {"ours", "inpaint", "naive"}
-    assert len(metrics["per_frame_warping_error"]["ours"]["1"]) == 29
+    assert len(metrics["per_frame_warping_error"]["ours"]["1"]) == metrics["frames"] - 1  # the registered frames
 
 
 def test_report_opens_in_a_real_browser_with_its_videos_and_table(evaluated_run, tmp_path):
@@ -218,3 +218,18 @@ def test_depth_error_brings_the_run_to_the_scenes_scale(tmp_path):
     error = depth_error(depths, alphas, run_viewmats, tmp_path)
     assert error["median"] == pytest.approx(0.0, abs=1e-6)
     assert error["p90"] == pytest.approx(0.2, abs=1e-6)
+
+
+def test_inpainting_windows_keep_every_frame_once_within_the_memory_budget():
+    from occlurestyle.eval.baselines import INPAINT_BYTES_PER_PIXEL, INPAINT_MEMORY, inpaint_windows
+
+    assert inpaint_windows(90, 320 * 240) == [(0, 90, 0, 90)], "a sample clip is one window: the whole clip"
+    for count in (200, 1800):
+        windows = inpaint_windows(count, 640 * 480)
+        kept = [t for _, _, keep_from, keep_to in windows for t in range(keep_from, keep_to)]
+        assert kept == list(range(count))
+        for start, stop, keep_from, keep_to in windows:
+            assert (stop - start) * INPAINT_BYTES_PER_PIXEL * 640 * 480 <= INPAINT_MEMORY
+            assert start <= keep_from < keep_to <= stop
+            assert keep_from - start == 10 or start == 0, "frames before the kept ones are seen"
+            assert stop - keep_to == 10 or stop == count, "and after"

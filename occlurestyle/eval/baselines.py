@@ -31,7 +31,7 @@ from ..scenes import io
 from ..stylize.correspond import match_regions
 from ..stylize.style_regions import StyleRegions, auto_style_regions, load_style
 from ..stylize.transfer import transfer_colors
-from .inpaint import inpaint_video
+from .inpaint import PROPAGATED, SPATIAL, inpaint_video
 
 KINDS = ("inpaint", "naive")
 
@@ -55,7 +55,10 @@ def stylize_frame(image: np.ndarray, style: StyleRegions, regions: int = 6, ligh
 
 def run_baseline(run_dir: str | Path, kind: str, style: str | Path, style_labels: str | Path | None = None,
                  progress: bool = True) -> Path:
-    """Run one baseline on the run's frames and masks; returns its folder."""
+    """Run one baseline on the run's frames and masks; returns its folder.
+
+    The clip is inpainted in windows of frames (`inpaint_windows`), so memory stays bounded: a short clip
+    is one window (the whole clip), a long one overlapping windows of which each keeps its middle."""
     if kind not in KINDS:
         raise InputError(f"unknown baseline {kind!r}; choose one of {', '.join(KINDS)}")
     layout = RunLayout(run_dir)
@@ -65,41 +68,76 @@ def run_baseline(run_dir: str | Path, kind: str, style: str | Path, style_labels
         raise InputError(f"{layout.masks} has no mask for {missing[0]} (and {len(missing) - 1} more); "
                          f"run `occlurestyle mask {layout.root}` first")
     style_regions = load_style(style, style_labels)
-    frames = np.stack([io.read_image(p) for p in paths])
-    masks = np.stack([io.read_gray(layout.mask_path(p)) > 0 for p in paths])
-    if masks.shape != frames.shape[:3]:
-        raise InputError(f"masks are {masks.shape[2]}x{masks.shape[1]}, frames {frames.shape[2]}x{frames.shape[1]}; "
-                         "re-run the masks stage")
+    height, width = io.read_image(paths[0]).shape[:2]
+    if io.read_gray(layout.mask_path(paths[0])).shape != (height, width):
+        raise InputError(f"masks are not {width}x{height} as the frames are; re-run the masks stage")
     folder = layout.root / "baselines" / kind
-    timings = {}
+    timings = {"inpaint": 0.0, "stylize": 0.0} if kind == "inpaint" else {"stylize": 0.0}
+    filled = {PROPAGATED: 0, SPATIAL: 0}
+    hidden = 0
     with atomic_dir(folder, overwrite=True) as tmp:
-        start = time.perf_counter()
-        if kind == "inpaint":
-            background, how = inpaint_video(frames, masks, progress=progress)
-            io.write_png_sequence(tmp / "inpainted", background, [p.stem for p in paths])
-            timings["inpaint"] = time.perf_counter() - start
-        else:
-            background, how = frames, None
-        start = time.perf_counter()
-
-        def one_frame(t: int) -> np.ndarray:
-            styled = io.to_uint8(stylize_frame(background[t].astype(np.float32) / 255.0, style_regions))
+        windows = inpaint_windows(len(paths), height * width) if kind == "inpaint" else \
+            [(start, min(start + 64, len(paths)), start, min(start + 64, len(paths)))
+             for start in range(0, len(paths), 64)]
+        bar = tqdm(total=len(paths), desc=f"baseline {kind}", unit="frame", disable=not progress)
+        for start, stop, keep_from, keep_to in windows:
+            frames = np.stack([io.read_image(p) for p in paths[start:stop]])
+            masks = np.stack([io.read_gray(layout.mask_path(p)) > 0 for p in paths[start:stop]])
+            kept = range(keep_from - start, keep_to - start)
             if kind == "inpaint":
-                styled[masks[t]] = frames[t][masks[t]]  # the people pasted back
-            return styled
+                began = time.perf_counter()
+                background, how = inpaint_video(frames, masks)
+                timings["inpaint"] += time.perf_counter() - began
+                io.write_png_sequence(tmp / "inpainted", background[kept], [p.stem for p in paths[keep_from:keep_to]])
+                hidden += int(masks[kept].sum())
+                for key in filled:
+                    filled[key] += int((how[kept] == key).sum())
+            else:
+                background = frames
+            began = time.perf_counter()
 
-        # frames are independent; NumPy's sorts release the GIL, so threads share the cores
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            out = list(tqdm(pool.map(one_frame, range(len(frames))), total=len(frames),
-                            desc=f"baseline {kind}: stylize", disable=not progress))
-        timings["stylize"] = time.perf_counter() - start
-        io.write_png_sequence(tmp / "frames", out, [p.stem for p in paths])
-        io.write_video(tmp / "video.mp4", out, fps=layout.fps())
+            def one_frame(t: int) -> np.ndarray:
+                styled = io.to_uint8(stylize_frame(background[t].astype(np.float32) / 255.0, style_regions))
+                if kind == "inpaint":
+                    styled[masks[t]] = frames[t][masks[t]]  # the people pasted back
+                return styled
+
+            # frames are independent; NumPy's sorts release the GIL, so threads share the cores
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                out = list(pool.map(one_frame, kept))
+            timings["stylize"] += time.perf_counter() - began
+            io.write_png_sequence(tmp / "frames", out, [p.stem for p in paths[keep_from:keep_to]])
+            bar.update(len(kept))
+        bar.close()
+        io.write_video(tmp / "video.mp4", (io.read_image(tmp / "frames" / f"{p.stem}.png") for p in paths),
+                       fps=layout.fps())
         info = {"kind": kind, "style": str(style), "style_labels": str(style_labels) if style_labels else None,
                 "frames": len(paths), "seconds": {k: round(v, 2) for k, v in timings.items()}}
-        if how is not None:
-            hidden = masks.sum()
-            info["filled_from_other_frames"] = round(float((how == 1).sum() / max(hidden, 1)), 4)
-            info["filled_spatially"] = round(float((how == 2).sum() / max(hidden, 1)), 4)
+        if kind == "inpaint":
+            info["windows"] = len(windows)
+            info["filled_from_other_frames"] = round(filled[PROPAGATED] / max(hidden, 1), 4)
+            info["filled_spatially"] = round(filled[SPATIAL] / max(hidden, 1), 4)
         write_json(tmp / "baseline.json", info)
     return folder
+
+
+# bytes a pixel of a frame takes while a window is inpainted (frames, masks, flows, both sweeps' pointers),
+# and what a window may take: 288 frames at 320x240 (the sample clips are one window), 72 at 640x480
+INPAINT_BYTES_PER_PIXEL = 90
+INPAINT_MEMORY = 2e9
+
+
+def inpaint_windows(count: int, pixels: int, overlap: int = 10) -> list[tuple[int, int, int, int]]:
+    """(start, stop, keep_from, keep_to) per window of frames to inpaint together: each window is what
+    INPAINT_MEMORY holds, overlaps its neighbours by `overlap` frames each way (so propagation near its
+    ends still sees both sides) and keeps the frames in between; together they keep every frame once."""
+    size = max(3 * overlap, int(INPAINT_MEMORY / (INPAINT_BYTES_PER_PIXEL * pixels)))
+    if count <= size:
+        return [(0, count, 0, count)]
+    step = size - 2 * overlap
+    windows = []
+    for keep_from in range(0, count, step):
+        keep_to = min(keep_from + step, count)
+        start, stop = max(0, keep_from - overlap), min(count, keep_to + overlap)
+        windows.append((start, stop, keep_from, keep_to))
+    return windows

@@ -14,7 +14,9 @@ Per method (ours = `renders/final`, the composited frames along the original pat
   person-free frames, PSNR and SSIM over all pixels and over the pixels people hid; pose error; and
   for ours the visible-person IoU: the people as composited (alpha > 0.5) against their true visible
   pixels, which is what depth order and the mattes decide together.
-Runtime per stage comes from the manifest and the baselines' own timings.
+Runtime per stage comes from the manifest and the baselines' own timings. One pass over the frames,
+holding the last `max(gaps)` of each method (the warping error's) and a bounded sample of each region's
+pixels (the style distance's): memory does not grow with the clip.
 """
 
 from __future__ import annotations
@@ -24,19 +26,21 @@ import math
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ..errors import InputError
 from ..fsutil import write_json
 from ..layout import RunLayout
 from ..occlusion.composite import person_alpha
-from ..occlusion.file_masker import read_mask_folder
+from ..occlusion.file_masker import match_mask_files, read_mask_file
 from ..occlusion.masks import read_masks
 from ..occlusion.people import read_people
 from ..scenes import io
 from .background import ground_truth, true_cameras
 from .baselines import KINDS, run_baseline
-from .metrics import background_psnr, background_ssim, leakage, pose_errors, sequence_mask_iou
-from .temporal import WarpingError
+from .metrics import BackgroundScores, Leakage, SequenceIoU, pose_errors
+from .style import RegionSamples, sample_style_distances
+from .temporal import WarpingErrors
 
 LABELS = {"input": "input video (reference)", "ours": "OccluReStyle3D (ours)",
           "inpaint": "inpaint-then-stylize", "naive": "naive 2D (people stylized)"}
@@ -68,52 +72,64 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     for kind in KINDS:
         if baselines and not (layout.root / "baselines" / kind / "frames").is_dir():
             run_baseline(layout.root, kind, config["style"], config.get("style_labels"), progress=progress)
-
-    inputs = [io.read_image(layout.frames / n) for n in names]
-    outputs = {"input": inputs, "ours": _read_folder(final, names)}
-    for kind in KINDS:
-        folder = layout.root / "baselines" / kind / "frames"
-        if folder.is_dir():
-            outputs[kind] = _read_folder(folder, names)
-    masks = read_masks(layout.root, names, shape)
+    folders = {"ours": final, **{kind: layout.root / "baselines" / kind / "frames" for kind in KINDS
+                                 if (layout.root / "baselines" / kind / "frames").is_dir()}}
     scene = Path(scene_dir) if scene_dir else find_scene(layout)
-    truths = true_people = None
+    source = layout.source_names()
+    stems = [source.get(Path(n).stem, Path(n).stem) for n in names]
+    true_mask_files = None
+    if scene is None and true_masks is not None:
+        true_mask_files = match_mask_files(true_masks, [layout.frames / n for n in names], source)
+    backgrounds = {}
     if scene is not None:
-        source = layout.source_names()
-        truths, true_people = ground_truth(scene, [source.get(Path(n).stem, Path(n).stem) for n in names], shape)
-    elif true_masks is not None:
-        size = (cameras.width, cameras.height)
-        true_people = read_mask_folder(true_masks, [layout.frames / n for n in names], layout.source_names(), size,
-                                       layout.source_size())
+        backgrounds["ours"] = layout.renders / "background"
+        if (layout.root / "baselines" / "inpaint" / "inpainted").is_dir():
+            backgrounds["inpaint"] = layout.root / "baselines" / "inpaint" / "inpainted"
+    for folder in (*folders.values(), *backgrounds.values()):
+        _check_folder(folder, names)
+    style = _StyleMeasure.start(layout, config, cameras)
 
-    warp = WarpingError(np.stack(inputs), np.stack(masks), gaps, progress=progress)
+    warp = WarpingErrors(gaps)
+    leak = {method: Leakage() for method in folders}
+    recovered = {method: BackgroundScores() for method in backgrounds}
+    visible = SequenceIoU()
+    for index, name in enumerate(tqdm(names, desc="eval", unit="frame", disable=not progress)):
+        stem = Path(name).stem
+        frame = io.read_image(layout.frames / name)
+        person = read_masks(layout.root, [name], shape)[0]
+        outputs = {method: io.read_image(folder / f"{stem}.png") for method, folder in folders.items()}
+        warp.add(frame, person, {"input": frame, **outputs})
+        true_people = None
+        if scene is not None:
+            truths, people = ground_truth(scene, [stems[index]], shape)
+            true_people = people[0]
+            visible.add(_shown_people(layout, name) > 0.5, true_people)
+            for method, folder in backgrounds.items():
+                render = io.read_image(folder / f"{stem}.png").astype(np.float32) / 255.0
+                recovered[method].add(render, truths[0], true_people)
+        elif true_mask_files is not None:
+            true_people = read_mask_file(true_mask_files[index], (cameras.width, cameras.height), layout.source_size())
+        if true_people is not None:
+            for method, output in outputs.items():
+                leak[method].add(output, frame, true_people)
+        if style is not None:
+            style.add(index, person, {"input": frame, **outputs})
+
     per_frame, methods = {}, {}
-    for method, frames in outputs.items():
-        errors = warp(frames)
+    for method in ("input", *folders):
+        errors = warp.errors.get(method, {gap: [] for gap in gaps})
         per_frame[method] = {str(gap): errors[gap] for gap in gaps}
-        row = {f"warping_error_gap{gap}": _mean(errors[gap]) for gap in gaps}
-        if method != "input" and true_people is not None:
-            row.update(leakage(frames, inputs, true_people))
-        methods[method] = row
-    _style_distances(layout, config, cameras, inputs, outputs, masks, methods)
-
+        methods[method] = {f"warping_error_gap{gap}": _mean(errors[gap]) for gap in gaps}
+        if method in leak and (scene is not None or true_mask_files is not None):
+            methods[method].update(leak[method].result())
+    if style is not None:
+        style.write_into(methods)
     pose = None
     if scene is not None:
-        shown = _shown_people(layout, names)
-        methods["ours"].update({f"visible_person_{k}": v for k, v in
-                                sequence_mask_iou((a > 0.5, t) for a, t in zip(shown, true_people)).items()})
-        backgrounds = {"ours": _read_folder(layout.renders / "background", names)}
-        inpainted = layout.root / "baselines" / "inpaint" / "inpainted"
-        if inpainted.is_dir():
-            backgrounds["inpaint"] = _read_folder(inpainted, names)
-        for method, frames in backgrounds.items():
-            recovered = [f.astype(np.float32) / 255.0 for f in frames]
-            scores = {**background_psnr(recovered, truths, true_people),
-                      **background_ssim(recovered, truths, true_people)}
-            methods[method].update({f"background_{k}": v for k, v in scores.items()})
-        truth = true_cameras(scene)[3]
-        estimated = {f"{source.get(Path(n).stem, Path(n).stem)}.png": v for n, v in zip(names, cameras.viewmats)}
-        pose = pose_errors(estimated, truth)
+        methods["ours"].update({f"visible_person_{k}": v for k, v in visible.result().items()})
+        for method, scores in recovered.items():
+            methods[method].update({f"background_{k}": v for k, v in {**scores.psnr(), **scores.ssim()}.items()})
+        pose = pose_errors({f"{stem}.png": v for stem, v in zip(stems, cameras.viewmats)}, true_cameras(scene)[3])
 
     metrics_path = layout.root / "metrics.json"
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
@@ -126,57 +142,67 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     return metrics
 
 
-def _shown_people(layout: RunLayout, names: list[str]) -> list[np.ndarray]:
-    """Per frame, the alpha with which the composite showed the run's person layer (depth-tested
+def _shown_people(layout: RunLayout, name: str) -> np.ndarray:
+    """The alpha with which the composite showed the run's person layer of frame `name` (depth-tested
     against the stylized background along the original path)."""
-    shown = []
-    for name in names:
-        layer, person_depth = read_people(layout.people, name)
-        background_depth = np.load(layout.renders / "original" / f"{Path(name).stem}_depth.npy")
-        shown.append(person_alpha(layer, person_depth, background_depth))
-    return shown
+    layer, person_depth = read_people(layout.people, name)
+    background_depth = np.load(layout.renders / "original" / f"{Path(name).stem}_depth.npy")
+    return person_alpha(layer, person_depth, background_depth)
 
 
-def _read_folder(folder: Path, names: list[str]) -> list[np.ndarray]:
+def _check_folder(folder: Path, names: list[str]) -> None:
     missing = [n for n in names if not (folder / f"{Path(n).stem}.png").is_file()]
     if missing:
         raise InputError(f"{folder} lacks {missing[0]} (and {len(missing) - 1} more); re-run the stage that writes it")
-    return [io.read_image(folder / f"{Path(n).stem}.png") for n in names]
+
+
+class _StyleMeasure:
+    """Per-region style distance of each method's output (people excluded), on the stylized model's
+    regions rendered at each camera as the frames go by, from a bounded sample of each region's pixels."""
+
+    def __init__(self, params: dict, regions, matches: list[dict], style, cameras):
+        self.params, self.regions, self.matches, self.style, self.cameras = params, regions, matches, style, cameras
+        self.samples = RegionSamples()
+
+    @classmethod
+    def start(cls, layout: RunLayout, config: dict, cameras) -> "_StyleMeasure | None":
+        from ..recon.gaussians import load_ply
+        from ..stylize.regions import SceneRegions
+        from ..stylize.style_regions import load_style
+
+        regions_path, matches_path = layout.stylize / "scene_regions.json", layout.stylize / "matches.json"
+        if not (regions_path.is_file() and matches_path.is_file() and config.get("style")):
+            return None
+        return cls(load_ply(layout.background_ply), SceneRegions.load(regions_path),
+                   json.loads(matches_path.read_text())["matches"],
+                   load_style(config["style"], config.get("style_labels")), cameras)
+
+    def add(self, index: int, person: np.ndarray, images: dict[str, np.ndarray]) -> None:
+        """Frame `index`'s images (the input and each method's output, uint8), its person mask left out."""
+        from ..stylize.regions import render_labels
+
+        c = self.cameras
+        labels = render_labels(self.params, self.regions.labels, len(self.regions.names),
+                               c.viewmats[index:index + 1], c.Ks[index:index + 1], c.width, c.height)[0]
+        labels[person] = -1
+        self.samples.add(labels, {method: image.astype(np.float32) / 255.0 for method, image in images.items()})
+
+    def write_into(self, methods: dict) -> None:
+        for method in methods:
+            if method == "input":
+                continue
+            distances = sample_style_distances(self.samples, "input", method, self.regions.names, self.matches,
+                                               self.style)
+            if "overall" in distances:
+                methods[method]["style_distance"] = distances["overall"]["after"]
+                methods[method]["style_distance_input"] = distances["overall"]["before"]
+                methods[method]["style_distance_by_region"] = {k: v["after"] for k, v in distances.items()
+                                                               if k != "overall"}
 
 
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
-
-
-def _style_distances(layout, config, cameras, inputs, outputs, masks, methods) -> None:
-    """Per-region style distance of each method's output (people excluded), on the stylized model's
-    regions rendered at every camera."""
-    from ..recon.gaussians import load_ply
-    from ..stylize.regions import SceneRegions, render_labels
-    from ..stylize.style_regions import load_style
-    from .style import region_style_distances
-
-    regions_path, matches_path = layout.stylize / "scene_regions.json", layout.stylize / "matches.json"
-    if not (regions_path.is_file() and matches_path.is_file() and config.get("style")):
-        return
-    regions = SceneRegions.load(regions_path)
-    labels = render_labels(load_ply(layout.background_ply), regions.labels, len(regions.names), cameras.viewmats,
-                           cameras.Ks, cameras.width, cameras.height)
-    labels[np.stack(masks)] = -1
-    style = load_style(config["style"], config.get("style_labels"))
-    matches = json.loads(matches_path.read_text())["matches"]
-    before = np.stack(inputs).astype(np.float32) / 255.0
-    for method, frames in outputs.items():
-        if method == "input":
-            continue
-        after = np.stack(frames).astype(np.float32) / 255.0
-        distances = region_style_distances(before, after, labels, regions.names, matches, style)
-        if "overall" in distances:
-            methods[method]["style_distance"] = distances["overall"]["after"]
-            methods[method]["style_distance_input"] = distances["overall"]["before"]
-            methods[method]["style_distance_by_region"] = {k: v["after"] for k, v in distances.items()
-                                                           if k != "overall"}
 
 
 def _runtime(layout: RunLayout) -> dict:

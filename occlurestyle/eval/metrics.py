@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
+import cv2
 import numpy as np
 
 from ..cameras import rotation_angle_deg
@@ -54,45 +55,79 @@ def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
     return 1.0 if union == 0 else np.count_nonzero(pred & gt) / union
 
 
-def sequence_mask_iou(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict:
-    """IoU over a whole clip (pixels pooled) and the mean of per-frame IoUs over frames with a person."""
-    inter = union = 0
-    per_frame = []
-    for pred, gt in pairs:
+class SequenceIoU:
+    """IoU of masks over a clip fed frame by frame: pixels pooled, and the mean of per-frame IoUs over
+    the frames with a person."""
+
+    def __init__(self):
+        self.inter = self.union = 0
+        self.per_frame: list[float] = []
+
+    def add(self, pred: np.ndarray, gt: np.ndarray) -> None:
         pred, gt = np.asarray(pred, bool), np.asarray(gt, bool)
         i, u = np.count_nonzero(pred & gt), np.count_nonzero(pred | gt)
-        inter, union = inter + i, union + u
+        self.inter, self.union = self.inter + i, self.union + u
         if gt.any():
-            per_frame.append(i / u)
-    return {"iou": float(inter / union) if union else 1.0, "mean_frame_iou": float(np.mean(per_frame)) if per_frame else 1.0,
-            "frames": len(per_frame)}
+            self.per_frame.append(i / u)
+
+    def result(self) -> dict:
+        return {"iou": float(self.inter / self.union) if self.union else 1.0,
+                "mean_frame_iou": float(np.mean(self.per_frame)) if self.per_frame else 1.0,
+                "frames": len(self.per_frame)}
+
+
+def sequence_mask_iou(pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """`SequenceIoU` of (predicted, true) mask pairs."""
+    measure = SequenceIoU()
+    for pred, gt in pairs:
+        measure.add(pred, gt)
+    return measure.result()
 
 
 def psnr(mse: float) -> float:
     return float(-10.0 * np.log10(max(mse, 1e-12)))
 
 
+class BackgroundScores:
+    """PSNR and SSIM of background renders against the true person-free frames, fed frame by frame: over
+    all pixels, and over the pixels a person hid in that frame ("disoccluded": what the frame itself could
+    not show). Squared errors and SSIM are pooled over the clip. Images are float in [0, 1]."""
+
+    def __init__(self):
+        self.sq_all = self.n_all = self.sq_hidden = self.n_hidden = 0.0
+        self.ssim_all = self.ssim_hidden = 0.0
+
+    def add(self, render: np.ndarray, truth: np.ndarray, hidden: np.ndarray, ssim: bool = True) -> None:
+        render, truth, hidden = np.asarray(render, np.float64), np.asarray(truth, np.float64), np.asarray(hidden, bool)
+        sq = ((render - truth) ** 2).mean(axis=-1)
+        self.sq_all, self.n_all = self.sq_all + sq.sum(), self.n_all + sq.size
+        self.sq_hidden, self.n_hidden = self.sq_hidden + sq[hidden].sum(), self.n_hidden + hidden.sum()
+        if ssim:
+            s = ssim_map(render, truth)
+            self.ssim_all, self.ssim_hidden = self.ssim_all + s.sum(), self.ssim_hidden + s[hidden].sum()
+
+    def psnr(self) -> dict:
+        return {"psnr_all": psnr(self.sq_all / max(self.n_all, 1)),
+                "psnr_disoccluded": psnr(self.sq_hidden / self.n_hidden) if self.n_hidden else float("nan"),
+                "disoccluded_pixels": int(self.n_hidden)}
+
+    def ssim(self) -> dict:
+        return {"ssim_all": float(self.ssim_all / max(self.n_all, 1)),
+                "ssim_disoccluded": float(self.ssim_hidden / self.n_hidden) if self.n_hidden else float("nan")}
+
+
 def background_psnr(renders: Iterable[np.ndarray], truths: Iterable[np.ndarray],
                     person_masks: Iterable[np.ndarray]) -> dict:
-    """PSNR of background renders against the true person-free frames: over all pixels, and over the
-    pixels a person hid in that frame ("disoccluded": what the frame itself could not show).
-    Squared errors are pooled over the clip. Images are float in [0, 1]."""
-    sum_all = n_all = sum_hidden = n_hidden = 0.0
+    """`BackgroundScores.psnr` of a clip given as lists (or any iterables)."""
+    scores = BackgroundScores()
     for render, truth, hidden in zip(renders, truths, person_masks):
-        sq = ((np.asarray(render, np.float64) - np.asarray(truth, np.float64)) ** 2).mean(axis=-1)
-        sum_all, n_all = sum_all + sq.sum(), n_all + sq.size
-        hidden = np.asarray(hidden, bool)
-        sum_hidden, n_hidden = sum_hidden + sq[hidden].sum(), n_hidden + hidden.sum()
-    return {"psnr_all": psnr(sum_all / max(n_all, 1)),
-            "psnr_disoccluded": psnr(sum_hidden / n_hidden) if n_hidden else float("nan"),
-            "disoccluded_pixels": int(n_hidden)}
+        scores.add(render, truth, hidden, ssim=False)
+    return scores.psnr()
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-pixel SSIM [H,W] of two RGB images (0-1), Wang et al.'s 11x11 Gaussian window (sigma 1.5),
     averaged over channels."""
-    import cv2
-
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     c1, c2 = 0.01**2, 0.03**2
 
@@ -106,37 +141,35 @@ def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ssim.mean(-1)
 
 
-def background_ssim(renders: Iterable[np.ndarray], truths: Iterable[np.ndarray],
-                    person_masks: Iterable[np.ndarray]) -> dict:
-    """Mean SSIM over all pixels and over the pixels a person hid (pooled over the clip)."""
-    sum_all = n_all = sum_hidden = n_hidden = 0.0
-    for render, truth, hidden in zip(renders, truths, person_masks):
-        s = ssim_map(render, truth)
-        hidden = np.asarray(hidden, bool)
-        sum_all, n_all = sum_all + s.sum(), n_all + s.size
-        sum_hidden, n_hidden = sum_hidden + s[hidden].sum(), n_hidden + hidden.sum()
-    return {"ssim_all": float(sum_all / max(n_all, 1)),
-            "ssim_disoccluded": float(sum_hidden / n_hidden) if n_hidden else float("nan")}
+class Leakage:
+    """How much a method changed the people, fed frame by frame: over the TRUE person pixels (ground-truth
+    masks, eroded by `erode` px so that a soft edge or a blended outline does not count), the mean absolute
+    change against the input (0-1, over channels) and the fraction of those pixels changed by more than
+    2/255. A person (or a part of one) that the masker missed was stylized with the room, and counts here."""
+
+    def __init__(self, erode: int = 2):
+        self.kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1,) * 2) if erode > 0 else None
+        self.total = self.changed = self.count = 0.0
+
+    def add(self, output: np.ndarray, source: np.ndarray, true_people: np.ndarray) -> None:
+        person = np.asarray(true_people, bool)
+        if self.kernel is not None:
+            person = cv2.erode(person.astype(np.uint8), self.kernel) > 0
+        diff = np.abs(np.asarray(output, np.int16)[person] - np.asarray(source, np.int16)[person])
+        self.total += diff.mean(-1).sum() / 255.0
+        self.changed += (diff.max(-1) > 2).sum()
+        self.count += person.sum()
+
+    def result(self) -> dict:
+        return {"leakage": float(self.total / self.count) if self.count else float("nan"),
+                "leakage_changed_fraction": float(self.changed / self.count) if self.count else float("nan"),
+                "leakage_pixels": int(self.count)}
 
 
 def leakage(outputs: Iterable[np.ndarray], inputs: Iterable[np.ndarray], true_people: Iterable[np.ndarray],
             erode: int = 2) -> dict:
-    """How much a method changed the people: over the TRUE person pixels (ground-truth masks, eroded by
-    `erode` px so that a soft edge or a blended outline does not count), the mean absolute change against
-    the input (0-1, over channels) and the fraction of those pixels changed by more than 2/255. A person
-    (or a part of one) that the masker missed was stylized with the room, and counts here."""
-    import cv2
-
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1,) * 2) if erode > 0 else None
-    total = changed = count = 0.0
+    """`Leakage` of a clip given as lists (or any iterables)."""
+    measure = Leakage(erode)
     for output, source, person in zip(outputs, inputs, true_people):
-        person = np.asarray(person, bool)
-        if kernel is not None:
-            person = cv2.erode(person.astype(np.uint8), kernel) > 0
-        diff = np.abs(np.asarray(output, np.int16)[person] - np.asarray(source, np.int16)[person])
-        total += diff.mean(-1).sum() / 255.0
-        changed += (diff.max(-1) > 2).sum()
-        count += person.sum()
-    return {"leakage": float(total / count) if count else float("nan"),
-            "leakage_changed_fraction": float(changed / count) if count else float("nan"),
-            "leakage_pixels": int(count)}
+        measure.add(output, source, person)
+    return measure.result()

@@ -51,11 +51,12 @@ def _side_by_side(layout: RunLayout, out: Path, fps: float) -> bool:
     if not names:
         return False
     video = layout.root / "flythrough.mp4"
-    flythrough = [image for _, image in io.iter_frames(video)] if video.is_file() else []
+    flythrough = (image for _, image in io.iter_frames(video)) if video.is_file() else iter(())
     inpaint = layout.root / "baselines" / "inpaint" / "frames"
 
     def panels():
-        for t, name in enumerate(names):
+        fly = None
+        for name in names:
             frame = io.read_image(layout.frames / name)
             mask = layout.masks / name
             tinted = frame.copy()
@@ -66,8 +67,9 @@ def _side_by_side(layout: RunLayout, out: Path, fps: float) -> bool:
             if (inpaint / name).is_file():
                 row.append((io.read_image(inpaint / name), "inpaint-then-stylize"))
             row.append((io.read_image(final / name), "ours"))
-            if flythrough:
-                row.append((flythrough[min(t, len(flythrough) - 1)][:frame.shape[0], :frame.shape[1]], "flythrough"))
+            fly = next(flythrough, fly)  # decoded alongside; its last frame holds if it is shorter
+            if fly is not None:
+                row.append((fly[:frame.shape[0], :frame.shape[1]], "flythrough"))
             yield np.concatenate([_label(_fit(image), text) for image, text in row], axis=1)
 
     io.write_video(out, panels(), fps=fps)

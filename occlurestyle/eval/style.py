@@ -60,27 +60,65 @@ def structure_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(gradient(a), gradient(b))[0, 1])
 
 
+class RegionSamples:
+    """A uniform random sample of each region's pixels over a clip fed frame by frame (`add`), the same
+    pixels' colours kept from every image given with them (the input and each method's output), at most
+    `capacity` per region: every pixel gets a random key and the smallest keys are kept (a bottom-k
+    sample), so memory stays bounded however long the clip."""
+
+    def __init__(self, capacity: int = 20000, seed: int = 0):
+        self.capacity = capacity
+        self.rng = np.random.default_rng(seed)
+        self.pixels: dict[int, int] = {}  # region → pixels seen
+        self.kept: dict[int, dict[str, np.ndarray]] = {}  # region → "key" and each image's colours
+
+    def add(self, labels: np.ndarray, images: dict[str, np.ndarray]) -> None:
+        """`labels` [H,W] region index (-1: none), `images` name → [H,W,3] colours (0-1)."""
+        keys = self.rng.random(labels.shape)
+        for region in np.unique(labels[labels >= 0]):
+            here = labels == region
+            self.pixels[int(region)] = self.pixels.get(int(region), 0) + int(here.sum())
+            new = {"key": keys[here], **{name: np.asarray(image, np.float32)[here] for name, image in images.items()}}
+            old = self.kept.get(int(region))
+            merged = new if old is None else {name: np.concatenate([old[name], new[name]]) for name in new}
+            if len(merged["key"]) > self.capacity:
+                smallest = np.argpartition(merged["key"], self.capacity)[:self.capacity]
+                merged = {name: values[smallest] for name, values in merged.items()}
+            self.kept[int(region)] = merged
+
+
 def region_style_distances(before: np.ndarray, after: np.ndarray, label_maps: np.ndarray, names: list[str],
                            matches: list[dict], style, min_pixels: int = 200) -> dict:
     """Per scene region (pixels where it renders), the sliced Wasserstein distance of its colours to its
     matched style region's colours (the whole style image when unmatched), before and after stylization.
 
-    `before`/`after` [V,H,W,3] renders, `label_maps` [V,H,W] from `render_labels`, `style` StyleRegions.
+    `before`/`after` [V,H,W,3] renders, `label_maps` [V,H,W] from `render_labels`, `style` StyleRegions."""
+    samples = RegionSamples()
+    for view_before, view_after, labels in zip(before, after, label_maps):
+        samples.add(labels, {"before": view_before, "after": view_after})
+    return sample_style_distances(samples, "before", "after", names, matches, style, min_pixels)
+
+
+def sample_style_distances(samples: RegionSamples, before: str, after: str, names: list[str], matches: list[dict],
+                           style, min_pixels: int = 200) -> dict:
+    """`region_style_distances` from a clip's `RegionSamples`, comparing its images `before` and `after`.
     The "overall" entry pools regions weighted by pixel count."""
     result, pooled, weight = {}, {"before": 0.0, "after": 0.0}, 0
     for match in matches:
         if match["scene"] not in names:
             continue
-        here = label_maps == names.index(match["scene"])
-        if here.sum() < min_pixels:
+        region = names.index(match["scene"])
+        count = samples.pixels.get(region, 0)
+        if count < min_pixels:
             continue
+        kept = samples.kept[region]
         target = style.colors(match["style"]) if match["style"] else style.image.reshape(-1, 3)
-        d_before, d_after = sliced_wasserstein(before[here], target), sliced_wasserstein(after[here], target)
-        result[match["scene"]] = {"style": match["style"], "pixels": int(here.sum()), "before": round(d_before, 2),
+        d_before, d_after = sliced_wasserstein(kept[before], target), sliced_wasserstein(kept[after], target)
+        result[match["scene"]] = {"style": match["style"], "pixels": count, "before": round(d_before, 2),
                                   "after": round(d_after, 2), "reduction": round(1 - d_after / d_before, 3)}
-        pooled["before"] += d_before * here.sum()
-        pooled["after"] += d_after * here.sum()
-        weight += here.sum()
+        pooled["before"] += d_before * count
+        pooled["after"] += d_after * count
+        weight += count
     if weight:
         result["overall"] = {"before": round(pooled["before"] / weight, 2), "after": round(pooled["after"] / weight, 2),
                              "reduction": round(1 - pooled["after"] / pooled["before"], 3)}

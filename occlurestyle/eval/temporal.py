@@ -9,7 +9,7 @@ still where the input room is still scores low; flicker and sliding textures sco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
 
 import cv2
 import numpy as np
@@ -36,48 +36,53 @@ def consistent_flow(forward: np.ndarray, backward: np.ndarray) -> tuple[np.ndarr
     return np.stack([map_x, map_y], -1), (round_trip < bound) & inside
 
 
-@dataclass
-class _Pair:
-    t: int
-    source: int
-    maps: np.ndarray  # [H,W,2] where each pixel of frame t is found in frame `source`
-    valid: np.ndarray  # [H,W] bool
+class WarpingErrors:
+    """The warping error of several methods' outputs, fed one frame at a time (`add`): the flow between
+    input frames t-gap and t is computed once for all methods, and only the last `max(gaps)` frames of
+    the input, the masks and each method are held. `errors[method][gap]` lists, per frame t from t = gap
+    on, the mean over valid pixels of the squared RGB difference (0-1 images, averaged over channels)
+    between output t and output t-gap warped to t (nan where no pixel is valid)."""
+
+    def __init__(self, gaps=(1, 7)):
+        self.gaps = tuple(gaps)
+        self._recent: deque = deque(maxlen=max(self.gaps))  # (input, mask, outputs) of the frames before t
+        self.errors: dict[str, dict[int, list[float]]] = {}
+
+    def add(self, frame: np.ndarray, mask: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
+        """Frame t of the input (RGB uint8), its person mask (bool) and each method's output frame t."""
+        mask = np.asarray(mask, bool)
+        outputs = {method: _float(image) for method, image in outputs.items()}
+        for gap in self.gaps:
+            if gap > len(self._recent):
+                continue
+            before, before_mask, before_outputs = self._recent[-gap]
+            maps, valid = consistent_flow(dis_flow(frame, before), dis_flow(before, frame))
+            person_there = cv2.remap(before_mask.astype(np.float32), maps[..., 0], maps[..., 1],
+                                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) > 0
+            valid &= ~mask & ~person_there
+            n = valid.sum()
+            for method, current in outputs.items():
+                warped = cv2.remap(before_outputs[method], maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REPLICATE)
+                error = float(((current - warped) ** 2).mean(-1)[valid].sum() / n) if n else float("nan")
+                self.errors.setdefault(method, {g: [] for g in self.gaps})[gap].append(error)
+        self._recent.append((frame, mask, outputs))
 
 
 class WarpingError:
-    """Flows of the input clip at the given frame gaps, computed once; `__call__` scores an output clip.
-
-    `frames` [T,H,W,3] uint8 input; `masks` [T,H,W] bool person pixels (excluded)."""
+    """The warping error of output clips against one input clip held in memory (`frames` [T,H,W,3]
+    uint8, `masks` [T,H,W] bool person pixels, excluded); `__call__` scores an output clip."""
 
     def __init__(self, frames: np.ndarray, masks: np.ndarray, gaps=(1, 7), progress: bool = False):
-        self.gaps = tuple(gaps)
-        self.pairs: dict[int, list[_Pair]] = {}
-        masks = np.asarray(masks, bool)
-        todo = [(gap, t) for gap in self.gaps for t in range(gap, len(frames))]
-        for gap, t in tqdm(todo, desc="warping error: flow", disable=not progress):
-            forward = dis_flow(frames[t], frames[t - gap])
-            backward = dis_flow(frames[t - gap], frames[t])
-            maps, valid = consistent_flow(forward, backward)
-            person_there = cv2.remap(masks[t - gap].astype(np.float32), maps[..., 0], maps[..., 1],
-                                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) > 0
-            valid &= ~masks[t] & ~person_there
-            self.pairs.setdefault(gap, []).append(_Pair(t, t - gap, maps, valid))
+        self.frames, self.masks, self.gaps, self.progress = frames, np.asarray(masks, bool), tuple(gaps), progress
 
     def __call__(self, outputs) -> dict[int, list[float]]:
-        """Per gap, per frame t (from t = gap on): mean over valid pixels of the squared RGB difference
-        (0-1 images, averaged over channels) between output t and output t-gap warped to t.
-        `outputs` is indexable by frame: uint8 or float images."""
-        result = {}
-        for gap, pairs in self.pairs.items():
-            errors = []
-            for pair in pairs:
-                current = _float(outputs[pair.t])
-                warped = cv2.remap(_float(outputs[pair.source]), pair.maps[..., 0], pair.maps[..., 1],
-                                   cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                n = pair.valid.sum()
-                errors.append(float(((current - warped) ** 2).mean(-1)[pair.valid].sum() / n) if n else float("nan"))
-            result[gap] = errors
-        return result
+        """Per gap, per frame t (from t = gap on): see `WarpingErrors`. `outputs` is indexable by frame:
+        uint8 or float images."""
+        errors = WarpingErrors(self.gaps)
+        for t in tqdm(range(len(self.frames)), desc="warping error", disable=not self.progress):
+            errors.add(self.frames[t], self.masks[t], {"output": outputs[t]})
+        return errors.errors.get("output", {gap: [] for gap in self.gaps})
 
 
 def _float(image: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ def read_mask_folder(folder: str | Path, frames: list[Path], source_names: dict[
     """Boolean masks for `frames` (size = (width, height)) from `folder`, read one at a time; every frame's
     mask is found before the first is read (a missing one fails at once)."""
     paths = match_mask_files(folder, frames, source_names)
-    return (_read_mask(path, size, source_size) for path in paths)
+    return (read_mask_file(path, size, source_size) for path in paths)
 
 
 def match_mask_files(folder: str | Path, frames: list[Path], source_names: dict[str, str]) -> list[Path]:
@@ -54,7 +54,8 @@ def match_mask_files(folder: str | Path, frames: list[Path], source_names: dict[
     return paths
 
 
-def _read_mask(path: Path, size: tuple[int, int], source_size: tuple[int, int] | None) -> np.ndarray:
+def read_mask_file(path: Path, size: tuple[int, int], source_size: tuple[int, int] | None) -> np.ndarray:
+    """One mask (bool) at the frames' `size` (width, height); one at the source's size is scaled to it."""
     mask = read_gray(path) > 0
     h, w = mask.shape
     if (w, h) != tuple(size):
