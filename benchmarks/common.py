@@ -7,7 +7,7 @@ from pathlib import Path
 
 from occlurestyle.occlusion.masks import MaskOptions, make_masks
 from occlurestyle.scenes.capture import extract_frames
-from occlurestyle.scenes.generate import SceneConfig, make_scene
+from occlurestyle.scenes.generate import SceneConfig, make_scene, scene_is_current
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -15,8 +15,8 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def sample_scene(out: Path, name: str) -> Path:
     """`out/scenes/NAME` at default size, made once and reused."""
     scene = out / "scenes" / name
-    if not scene.exists():
-        make_scene(name, scene, SceneConfig(), progress=False, style=False)
+    if not scene_is_current(scene, name, SceneConfig()):
+        make_scene(name, scene, SceneConfig(), progress=False, style=False, overwrite=True)
     return scene
 
 

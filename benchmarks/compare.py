@@ -23,7 +23,7 @@ from pathlib import Path
 from occlurestyle.eval.evaluate import evaluate_run
 from occlurestyle.eval.report import write_report
 from occlurestyle.pipeline import RunConfig, run_pipeline
-from occlurestyle.scenes.generate import SceneConfig, make_scene
+from occlurestyle.scenes.generate import SceneConfig, make_scene, scene_is_current
 
 from common import DATA  # noqa: E402  (benchmarks/ is the script folder)
 
@@ -33,7 +33,7 @@ CLIPS = ("living_room", "office", "davis_parkour", "sam2_bedroom")
 def clip_config(name: str, out: Path, masks: str, train_steps: int) -> RunConfig:
     if name in ("living_room", "office"):
         scene = out / "scenes" / name
-        if not (scene / "video.mp4").is_file():
+        if not scene_is_current(scene, name, SceneConfig()):
             make_scene(name, scene, SceneConfig(), progress=False, overwrite=True)
         extra = {"masker": "file", "mask_dir": str(scene / "masks")} if masks == "true" else {}
         return RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),

@@ -1,6 +1,9 @@
-"""Time `scene make` for every sample scene at its default size and print the figures.
+"""Time `scene make` for every sample scene at its default size and print the figures: seconds, and
+how many frames show people, people partly hidden by furniture, and people hiding furniture.
 
-Usage: python benchmarks/scenes.py [--frames 90] [--json]
+Usage: python benchmarks/scenes.py [--frames 90] [--people real|capsule] [--sheet docs/sample_people.jpg] [--json]
+
+`--sheet` also writes a contact sheet of 6 frames per scene: frame, true mask, true background.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from occlurestyle.scenes import io
 from occlurestyle.scenes.generate import SampleScene, SceneConfig, make_scene
 from occlurestyle.scenes.rooms import SCENES
 
@@ -38,19 +42,36 @@ def occlusion_stats(name: str, config: SceneConfig) -> dict:
             "frames_person_hides_furniture": int(hiding)}
 
 
+def contact_rows(folder: Path, count: int = 6) -> np.ndarray:
+    """`count` evenly spaced frames of a written scene, each as frame | mask | background."""
+    frames = sorted((folder / "frames").glob("*.png"))
+    rows = []
+    for path in [frames[round(i)] for i in np.linspace(0, len(frames) - 1, count)]:
+        mask = io.read_gray(folder / "masks" / path.name)
+        rows.append(np.concatenate([io.read_image(path), np.repeat(mask[..., None], 3, 2),
+                                    io.read_image(folder / "background" / path.name)], axis=1))
+    return np.concatenate(rows, axis=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=90)
+    parser.add_argument("--people", choices=["real", "capsule"], default="real")
+    parser.add_argument("--sheet", type=Path, help="write a contact sheet (jpg) of every scene here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results = {}
+    results, sheets = {}, []
     for name in sorted(SCENES):
-        config = SceneConfig(frames=args.frames)
+        config = SceneConfig(frames=args.frames, people=args.people)
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             make_scene(name, Path(tmp) / name, config, progress=False)
             seconds = time.perf_counter() - start
+            if args.sheet:
+                sheets.append(contact_rows(Path(tmp) / name))
         results[name] = {"make_seconds": round(seconds, 2), **occlusion_stats(name, config)}
+    if args.sheet:
+        io.write_image(args.sheet, np.concatenate(sheets, axis=1))
     if args.json:
         print(json.dumps(results))
     else:

@@ -73,12 +73,20 @@ def scene_make(
     height: int = typer.Option(240, help="image height"),
     seed: int = typer.Option(0, help="random seed (textures, clothes, camera shake)"),
     fps: float = typer.Option(30.0, help="frame rate"),
+    people: Optional[str] = typer.Option(None, help="real: cut-outs of real people from clips with person masks; "
+                                         "capsule: capsule bodies of exact geometry [default: real when the "
+                                         "clips are found]"),
+    people_clip: Optional[list[Path]] = typer.Option(None, help="a clip folder (frames/ and masks/) to cut a "
+                                                     "person from; repeat for several [default: the runner of "
+                                                     "davis_parkour and the dancer of davis_dance_twirl]"),
     overwrite: bool = typer.Option(False, help="replace an existing output folder"),
 ) -> None:
     """Render a sample scene: frames, ground truth (background, masks, depth, semantics, cameras), video.mp4."""
-    from .scenes.generate import SceneConfig, make_scene
+    from .scenes.generate import SceneConfig, choose_people, make_scene
 
-    config = SceneConfig(frames=frames, width=width, height=height, seed=seed, fps=fps)
+    clips = tuple(str(clip) for clip in people_clip or ())
+    config = SceneConfig(frames=frames, width=width, height=height, seed=seed, fps=fps,
+                         people=choose_people(people, clips), people_clips=clips)
     out = make_scene(name, out, config, overwrite=overwrite, progress=_progress())
     _say(f"wrote {out}")
 
@@ -282,11 +290,12 @@ def demo(
     """The whole pipeline on the built-in living-room sample with its bundled style exemplar, then the
     comparison with the 2D baselines (report.html)."""
     from .pipeline import RunConfig, run_pipeline
-    from .scenes.generate import make_scene
+    from .scenes.generate import SceneConfig, choose_people, make_scene, scene_is_current
 
     scene = out / "scene"
-    if not (scene / "video.mp4").is_file():
-        make_scene("living_room", scene, overwrite=True, progress=_progress())
+    scene_config = SceneConfig(people=choose_people(None))
+    if not scene_is_current(scene, "living_room", scene_config):
+        make_scene("living_room", scene, scene_config, overwrite=True, progress=_progress())
     config = RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
                        style_labels=str(scene / "style" / "labels.png"), train_steps=train_steps)
     run_pipeline(config, out / "run", progress=_progress(), log=_say)

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data():
     """`shared_data(name)`: path to a real clip in ../shared/data, or skip the test saying why."""
 
@@ -30,7 +30,8 @@ def small_scene_dir(tmp_path_factory) -> Path:
     from occlurestyle.scenes.generate import SceneConfig, make_scene
 
     out = tmp_path_factory.mktemp("scenes") / "living_room"
-    make_scene("living_room", out, SceneConfig(frames=12, width=96, height=72), progress=False, workers=2)
+    config = SceneConfig(frames=12, width=96, height=72, people="capsule")
+    make_scene("living_room", out, config, progress=False, workers=2)
     return out
 
 
@@ -49,7 +50,7 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
     from occlurestyle.scenes.generate import SampleScene, SceneConfig
     from occlurestyle.scenes.surface import sample_surface
 
-    scene = SampleScene(name, SceneConfig(frames=frames, width=width, height=height))
+    scene = SampleScene(name, SceneConfig(frames=frames, width=width, height=height, people="capsule"))
     names, viewmats, seen_by_frame = [], [], []
     for i in range(0, frames, stride):
         render = scene.render(i)
@@ -102,8 +103,8 @@ def small_run(tmp_path_factory):
     from occlurestyle.scenes.generate import SceneConfig, make_scene
 
     root = tmp_path_factory.mktemp("pipeline")
-    scene = make_scene("living_room", root / "scene", SceneConfig(frames=30, width=160, height=120), progress=False,
-                       workers=2)
+    scene_config = SceneConfig(frames=30, width=160, height=120, people="capsule")
+    scene = make_scene("living_room", root / "scene", scene_config, progress=False, workers=2)
     config = RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
                        style_labels=str(scene / "style" / "labels.png"), masker="file",
                        mask_dir=str(scene / "masks"), train_steps=500, max_gaussians=30_000, flythrough="orbit")

@@ -137,7 +137,7 @@ def test_auto_masker_finds_people_with_the_true_static_scene(tmp_path):
     from occlurestyle.scenes.generate import SampleScene, SceneConfig
     from occlurestyle.scenes.surface import sample_surface
 
-    scene = SampleScene("living_room", SceneConfig(width=160, height=120))
+    scene = SampleScene("living_room", SceneConfig(width=160, height=120, people="capsule"))
     renders = [scene.render(i) for i in range(0, 90, 2)]  # 15 fps
     images = [io.to_uint8(r["rgb"]) for r in renders]
     surface = sample_surface(scene, 4000, seed=1)
@@ -177,7 +177,7 @@ def test_sam_masker_segments_a_person_where_segment_anything_is_installed(tmp_pa
     from occlurestyle.occlusion.sam_masker import sam_masks
     from occlurestyle.scenes.generate import SampleScene, SceneConfig
 
-    scene = SampleScene("living_room", SceneConfig(width=320, height=240))
+    scene = SampleScene("living_room", SceneConfig(width=320, height=240, people="capsule"))
     render = scene.render(58)
     path = tmp_path / "f.png"
     io.write_image(path, render["rgb"])

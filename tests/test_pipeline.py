@@ -168,9 +168,9 @@ def test_run_writes_videos_keeps_people_and_orders_them_by_depth(small_run):
 
 
 def test_people_stand_on_the_floor_where_they_really_walk(tmp_path):
-    """On a room registered with its true cameras and points, the floor is found under the people, their
-    depth comes from where their feet meet it, their feet are at its height and their depth is the true one
-    (within the bias of the lowest mask pixels, which puts people some 10% too far)."""
+    """On a room registered with its true cameras and points, the floor is found under the people whose
+    feet the camera sees, their depth comes from where their feet meet it, their feet are at its height
+    and their depth is the true one."""
     import torch
 
     from conftest import make_true_run
@@ -181,7 +181,7 @@ def test_people_stand_on_the_floor_where_they_really_walk(tmp_path):
     from occlurestyle.recon.trainer import TrainOptions, train
     from occlurestyle.stylize.regions import label_gaussians
 
-    run, scene = make_true_run(tmp_path / "run", keypoints=True)
+    run, scene = make_true_run(tmp_path / "run", name="office", keypoints=True)
     train(run, TrainOptions(steps=500, max_gaussians=30_000), progress=False)
     layout = RunLayout(run)
     model, cameras = load_ply(layout.background_ply), read_cameras(layout.sparse)
@@ -193,18 +193,39 @@ def test_people_stand_on_the_floor_where_they_really_walk(tmp_path):
 
     records = [(int(f["name"][:6]), p) for f in json.loads((layout.people / "depth.json").read_text())["frames"]
                for p in f["people"]]
-    assert sum(p["source"] == "floor contact" for _, p in records) > 0.9 * len(records)
     heights, depth_errors = [], []
     for index, person in records:
-        truths = scene.people_ground_truth(index)
+        # the true person in this record's box whose feet the camera sees (feet behind the sofa are not
+        # where anyone could tell how far the person stands)
+        feet_seen = [t for t in scene.people_ground_truth(index) if _feet_in_view(scene, index, t, person["box"])]
+        if len(feet_seen) != 1:
+            continue
+        assert person["source"] == "floor contact", (index, person)
         foot = np.array(person["foot_world"])
-        nearest = min(truths, key=lambda t: np.linalg.norm(foot[:2] - t["floor_xy"]))
-        true_depth = (scene.viewmats[index] @ np.array([*nearest["floor_xy"], 0.0, 1.0]))[2]
+        true_depth = (scene.viewmats[index] @ np.array([*feet_seen[0]["floor_xy"], 0.0, 1.0]))[2]
         heights.append(foot[2])  # world z up, the floor at 0
         depth_errors.append(person["standing_depth"] / true_depth - 1)
-    # measured 0.01-0.04 m and +5% to +14% over thread counts and CPU targets
+    # the records come from the true masks, so this count is the same on every machine (12 of 80)
+    assert len(heights) >= 10, (len(heights), len(records))
+    print(f"{len(heights)} people with their feet in view: feet {np.median(heights):+.3f} m, "
+          f"depth {np.median(depth_errors):+.1%}")
     assert abs(np.median(heights)) < 0.15, f"feet {np.median(heights):.2f} m off the floor"
     assert abs(np.median(depth_errors)) < 0.25, f"depth {np.median(depth_errors):+.0%} off"
+
+
+def _feet_in_view(scene, index: int, truth: dict, box: list[int]) -> bool:
+    """Whether the true person's feet project into `box` (x0, y0, x1, y1) and nothing in the room hides them."""
+    from occlurestyle import cameras as cam
+
+    foot = np.array([*truth["floor_xy"], 0.02])
+    uv, z = cam.project(foot[None], scene.K, scene.viewmats[index])
+    x0, y0, x1, y1 = box
+    if not (z[0] > 0 and x0 <= uv[0, 0] <= x1 and y1 - 0.15 * (y1 - y0) <= uv[0, 1] <= y1 + 4):
+        return False
+    eye = cam.camera_center(scene.viewmats[index])
+    distance = np.linalg.norm(foot - eye)
+    t_hit, _ = scene._static.cast(np.array([[*eye, *((foot - eye) / distance)]]))
+    return t_hit[0] > distance - 0.05
 
 
 def test_rerun_skips_finished_stages(own_run):
@@ -271,12 +292,15 @@ def test_videos_play_at_the_frames_rate_source_fps_over_stride(own_run, tmp_path
     assert io.video_info(run / "final.mp4")["frames"] == registered
 
 
-def test_the_cli_says_fallbacks_by_default_more_with_v_and_nothing_but_errors_with_q(tmp_path, capsys):
+def test_the_cli_says_fallbacks_by_default_more_with_v_and_nothing_but_errors_with_q(tmp_path, capsys, monkeypatch):
     import logging
 
     from occlurestyle.cli import main
     from occlurestyle.occlusion.masks import read_masks
 
+    logger = logging.getLogger("occlurestyle")  # the CLI sets its level: give later tests back the one they had
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setattr(logger, "handlers", list(logger.handlers))
     (tmp_path / "masks").mkdir()
     for flags, level in (([], logging.WARNING), (["-v"], logging.INFO), (["-vv"], logging.DEBUG),
                          (["-q"], logging.ERROR)):

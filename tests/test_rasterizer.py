@@ -233,7 +233,8 @@ def test_fitting_2000_gaussians_to_a_64px_image_beats_30db_in_300_steps():
     from occlurestyle.scenes.generate import SampleScene, SceneConfig
 
     torch.manual_seed(0)
-    target = torch.from_numpy(SampleScene("living_room", SceneConfig(frames=1, width=64, height=64)).render(0)["rgb"])
+    scene = SampleScene("living_room", SceneConfig(frames=1, width=64, height=64, people="capsule"))
+    target = torch.from_numpy(scene.render(0)["rgb"])
     size, n = 64, 2000
     focal = 0.5 * size / math.tan(math.pi / 4)
     Ks = torch.tensor([[focal, 0, size / 2], [0, focal, size / 2], [0, 0, 1.0]])[None]

@@ -20,13 +20,14 @@ from occlurestyle.scenes.generate import SceneConfig, make_scene
 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
-    """`scenes(name)`: the sample scene at its default size, rendered once per module."""
+    """`scenes(name)`: the sample scene at its default size, 45 frames along its camera path (registration
+    time grows with the frames; accuracy does not need 90), rendered once per module."""
     cache = {}
 
     def get(name):
         if name not in cache:
             cache[name] = tmp_path_factory.mktemp("reg") / name
-            make_scene(name, cache[name], SceneConfig(), progress=False, style=False)
+            make_scene(name, cache[name], SceneConfig(frames=45, people="capsule"), progress=False, style=False)
         return cache[name]
 
     return get
@@ -160,7 +161,7 @@ def test_too_few_frames_fail_clearly(tmp_path):
 def test_a_static_camera_fails_with_the_likely_causes(tmp_path):
     from occlurestyle.scenes.generate import SampleScene
 
-    scene = SampleScene("living_room", SceneConfig(frames=20, width=320, height=240))
+    scene = SampleScene("living_room", SceneConfig(frames=20, width=320, height=240, people="capsule"))
     scene.viewmats = [scene.viewmats[10]] * 20  # a tripod: people walk, the camera does not move
     frames = [io.to_uint8(scene.render(i)["rgb"]) for i in range(20)]
     io.write_png_sequence(tmp_path / "run" / "frames", frames)
@@ -192,7 +193,7 @@ def tripod_and_turning_clips(tmp_path_factory):
     from occlurestyle.scenes.geometry import rotation_y
 
     folder = tmp_path_factory.mktemp("motion")
-    scene = SampleScene("living_room", SceneConfig(frames=40, width=320, height=240))
+    scene = SampleScene("living_room", SceneConfig(frames=40, width=320, height=240, people="capsule"))
     moving = [io.to_uint8(scene.render(i)["rgb"]) for i in range(0, 40, 2)]
     still = scene.viewmats[10]
     turning = []

@@ -9,16 +9,21 @@ import pytest
 
 from occlurestyle import cameras as cam
 from occlurestyle.scenes import io
+from occlurestyle.scenes.cutouts import data_folders, default_clips
 from occlurestyle.scenes.generate import FRAME_FOLDERS, SampleScene, SceneConfig
 
 SHELL = {"floor", "ceiling", "wall_north", "wall_south", "wall_east", "wall_west"}
 FLAT = SHELL | {"rug", "picture", "whiteboard"}
 
 
-@pytest.fixture(scope="module", params=["living_room", "office"])
+@pytest.fixture(scope="module", params=[("living_room", "capsule"), ("office", "capsule"), ("living_room", "real"),
+                                        ("office", "real")], ids=lambda p: "-".join(p))
 def rendered(request):
     """Every frame of a scene's default path, at low resolution, with all ground-truth layers."""
-    scene = SampleScene(request.param, SceneConfig(width=120, height=90, supersample=1))
+    name, people = request.param
+    if people == "real" and not default_clips():
+        pytest.skip(f"real people are cut from ../shared/data's clips, absent here (looked in {data_folders()})")
+    scene = SampleScene(name, SceneConfig(width=120, height=90, supersample=1, people=people))
     return scene, [scene.render(i) for i in range(scene.config.frames)]
 
 
@@ -68,12 +73,12 @@ def test_people_are_partly_hidden_by_furniture_and_hide_furniture(rendered):
 
 
 def test_same_seed_same_scene_other_seed_other_scene():
-    config = SceneConfig(frames=3, width=48, height=36)
+    config = SceneConfig(frames=3, width=48, height=36, people="capsule")
     a = SampleScene("office", config).render(2)
     b = SampleScene("office", config).render(2)
     for key in a:
         assert np.array_equal(a[key], b[key]), key
-    c = SampleScene("office", SceneConfig(frames=3, width=48, height=36, seed=1)).render(2)
+    c = SampleScene("office", SceneConfig(frames=3, width=48, height=36, seed=1, people="capsule")).render(2)
     assert np.abs(a["rgb"] - c["rgb"]).mean() > 0.01
 
 
@@ -118,7 +123,7 @@ def test_ray_cast_hits_project_back_onto_their_pixels(small_scene_dir):
     cameras = json.loads((small_scene_dir / "cameras.json").read_text())
     K = np.array(cameras["K"])
     W, H = cameras["width"], cameras["height"]
-    scene = SampleScene("living_room", SceneConfig(frames=12, width=W, height=H))
+    scene = SampleScene("living_room", SceneConfig(frames=12, width=W, height=H, people="capsule"))
     rng = np.random.default_rng(0)
     for index in (0, 7, 11):
         viewmat = np.array(cameras["frames"][index]["viewmat"])
@@ -131,3 +136,67 @@ def test_ray_cast_hits_project_back_onto_their_pixels(small_scene_dir):
         assert np.allclose(uv, np.stack([cols + 0.5, rows + 0.5], 1), atol=2e-3)
         depth = np.load(small_scene_dir / "background_depth" / f"{index:06d}.npy")
         assert np.allclose(z, depth[rows, cols], rtol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def real_living_room(shared_data):
+    shared_data("davis_parkour"), shared_data("davis_dance_twirl")
+    return SampleScene("living_room", SceneConfig(width=240, height=180, people="real"))
+
+
+def test_a_cutout_shows_the_clips_own_pixels_where_the_person_is_visible(real_living_room):
+    """Inside each visible cut-out the frame's colours are the clip's at the mapped pixel, up to the
+    room's shading: same chromaticity, same pattern (a mirrored, shifted or wrong-frame sprite fails)."""
+    import cv2
+
+    scene = real_living_room
+    checked = 0
+    for index in (20, 45, 70):
+        r = scene.render(index)
+        inside = cv2.erode(r["mask"].astype(np.uint8), np.ones((5, 5), np.uint8)).reshape(-1) > 0
+        for board, pixels, source_xy in scene.cutout_sources(index):
+            keep = inside[pixels]
+            if keep.sum() < 150:
+                continue
+            clip_frame = io.read_image(next((board.sprite.clip / "frames").glob(f"*{board.sprite.source:05d}.*")))
+            clip_frame = cv2.GaussianBlur(clip_frame.astype(np.float32) / 255, (0, 0), 1.0)
+            x, y = source_xy[keep].T.astype(np.float32)
+            clip_rgb = cv2.remap(clip_frame, x[None], y[None], cv2.INTER_LINEAR)[0]
+            frame_rgb = r["rgb"].reshape(-1, 3)[pixels[keep]]
+            chroma = lambda c: c / (c.sum(1, keepdims=True) + 1e-3)  # noqa: E731
+            assert np.abs(chroma(frame_rgb) - chroma(clip_rgb)).mean() < 0.03, (index, board.instance)
+            luma_f, luma_c = frame_rgb.mean(1), clip_rgb.mean(1)
+            assert np.corrcoef(luma_f, luma_c)[0, 1] > 0.8, (index, board.instance)
+            checked += 1
+    assert checked >= 4
+
+
+def test_a_real_person_stands_still_for_two_seconds_and_the_others_walk(real_living_room):
+    scene = real_living_room
+    fps = scene.config.fps
+    people = [scene.people_ground_truth(i) for i in range(scene.config.frames)]
+    still = [k for k in range(len(people[0]))
+             if len({(tuple(f[k]["floor_xy"]), f[k]["clip_frame"]) for f in people[: int(2 * fps) + 1]}) == 1]
+    assert still, "someone stands still, in the same pose, for two seconds"
+    walking = [k for k in range(len(people[0])) if k not in still]
+    for k in walking:
+        assert len({f[k]["clip_frame"] for f in people}) > 20, "a walker's pose follows the clip's frames"
+        assert np.linalg.norm(np.subtract(people[-1][k]["floor_xy"], people[0][k]["floor_xy"])) > 0.5
+    assert all(1.5 <= f[k]["height"] <= 1.9 for f in people for k in range(len(f)))
+
+
+def test_real_people_need_clips_with_masks_and_say_where_to_get_them(tmp_path, monkeypatch, caplog):
+    from occlurestyle.errors import InputError
+    from occlurestyle.scenes import cutouts
+    from occlurestyle.scenes.generate import choose_people
+
+    (tmp_path / "clip" / "frames").mkdir(parents=True)
+    with pytest.raises(InputError, match="masks/"):
+        SampleScene("office", SceneConfig(frames=2, people="real", people_clips=(str(tmp_path / "clip"),)))
+    monkeypatch.setattr(cutouts, "data_folders", lambda: [tmp_path / "nowhere"])
+    with pytest.raises(InputError, match="--people capsule"):
+        SampleScene("office", SceneConfig(frames=2, people="real"))
+    with caplog.at_level("WARNING", logger="occlurestyle"):
+        assert choose_people(None) == "capsule"
+    assert "capsule bodies" in caplog.text
+    assert choose_people(None, (str(tmp_path / "clip"),)) == "real" and choose_people("capsule") == "capsule"

@@ -9,6 +9,7 @@ mask == (person depth < background depth) holds exactly.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,10 +19,14 @@ import numpy as np
 from .. import cameras as cam
 from ..fsutil import atomic_dir, write_json
 from . import io
+from .cutouts import ALPHA_HIT, DEFAULT_CLIPS, Billboard, data_folders, default_clips, load_cutout
 from .geometry import Part, rotation_x, rotation_y, rotation_z
 from .rooms import SCENES, Room
 
+log = logging.getLogger(__name__)
+
 INVALID = np.uint32(0xFFFFFFFF)
+PERSON_IRRADIANCE = 1.0  # a cut-out lit this much by the room shows the clip's own colours
 
 
 def _open3d():
@@ -45,6 +50,40 @@ class SceneConfig:
     seed: int = 0
     supersample: int = 2  # samples per pixel side for colour
     person_shadows: bool = True
+    people: str = "real"  # "real": cut-outs of clips' masked people; "capsule": articulated capsule bodies
+    people_clips: tuple[str, ...] = ()  # clips (frames/ + masks/) for real people; () = the built-in ones
+
+
+def choose_people(people: str | None, clips: tuple[str, ...] = ()) -> str:
+    """`people` as asked; unasked, real people when clips are given or the built-in ones are on this
+    machine, else capsule bodies (said in the log)."""
+    if people is not None:
+        return people
+    if clips or default_clips():
+        return "real"
+    log.warning("no clips with person masks found (looked for davis_parkour and davis_dance_twirl in %s): the "
+                "scene's people are capsule bodies; pass --people-clip DIR for real ones",
+                ", ".join(str(folder) for folder in dict.fromkeys(data_folders())))
+    return "capsule"
+
+
+def resolve_people_clips(config: SceneConfig) -> list[tuple[str, int, int]]:
+    """The clips real people are cut from, each with the way its person faces and its first usable
+    frame number; [] for capsule people."""
+    from ..errors import InputError
+
+    if config.people == "capsule":
+        return []
+    if config.people != "real":
+        raise InputError(f"unknown people '{config.people}'; choose real or capsule")
+    if config.people_clips:
+        return [(str(Path(clip).resolve()), 0, 0) for clip in config.people_clips]
+    found = default_clips()
+    if not found:
+        raise InputError("real people are cut from clips with person masks (davis_parkour and davis_dance_twirl in "
+                         "../shared/data), which are not on this machine: pass --people-clip DIR (a folder with "
+                         "frames/ and masks/), set OCCLURESTYLE_DATA, or use --people capsule")
+    return [(clip, facing, first) for clip, (_, facing, first) in zip(found, DEFAULT_CLIPS)]
 
 
 class _Tracer:
@@ -90,6 +129,9 @@ class SampleScene:
 
             raise InputError("a scene needs at least 1 frame and 8x8 pixels")
         self.room: Room = SCENES[name](self.config.seed, style=style)
+        self.clips = resolve_people_clips(self.config)
+        for clip in self.clips:
+            load_cutout(*clip)  # a clip that cannot be cut fails here, before any rendering
         self.label_ids = {label: i + 1 for i, label in enumerate(self.room.labels)}
         self._part_label_ids = np.array([self.label_ids[part.label] for part in self.room.parts], np.uint8)
         self._static = _Tracer(self.room.parts)
@@ -125,8 +167,42 @@ class SampleScene:
         return index / self.config.fps
 
     def people_parts(self, index: int) -> list[Part]:
+        """The capsule bodies at frame `index`: the people themselves, or the shadow casters of cut-outs."""
         t = self.time_of(index)
         return [part for walker in self.room.walkers for part in walker.parts(t)]
+
+    def billboards(self, index: int, viewmat: np.ndarray | None = None) -> list[Billboard]:
+        """The cut-out people at frame `index`, facing its camera (none with capsule people)."""
+        if not self.clips:
+            return []
+        t = self.time_of(index)
+        viewmat = self.viewmats[index] if viewmat is None else viewmat
+        eye = -viewmat[:3, :3].T @ viewmat[:3, 3]
+        out = []
+        for walker in self.room.walkers:
+            clip, facing, first = self.clips[walker.clip_for(len(self.clips))]
+            position, heading, _ = walker.floor_position(t)
+            # people wearing the same clip are out of step, not twins
+            sprite = load_cutout(clip, facing, first).sprite_at(t + 0.7 * walker.instance, moving=walker.speed > 0)
+            out.append(Billboard(np.array([position[0], position[1], 0.0]), eye, walker.height, heading, sprite,
+                                 facing, walker.instance))
+        return out
+
+    def cutout_sources(self, index: int) -> list[tuple[Billboard, np.ndarray, np.ndarray]]:
+        """Each cut-out at frame `index` with the pixels (flat indices) where its sprite is the nearest
+        opaque person on the centre ray, and the clip's pixel (x, y) shown there."""
+        c = self.config
+        rays = cam.pixel_rays(self.K, self.viewmats[index], c.width, c.height, [(0.5, 0.5)]).reshape(-1, 6)
+        boards = self.billboards(index)
+        if not boards:
+            return []
+        t, nearest = _nearest_opaque([[board.intersect(rays[:, :3], rays[:, 3:]) for board in boards]])
+        out = []
+        for k, board in enumerate(boards):
+            pixels = np.flatnonzero(nearest[0] == k)
+            points = rays[pixels, :3] + rays[pixels, 3:] * t[0, pixels, None]
+            out.append((board, pixels, board.source_pixels(points)))
+        return out
 
     # ---------------------------------------------------------------- rendering
     def _sample_offsets(self) -> list[tuple[float, float]]:
@@ -178,6 +254,32 @@ class SampleScene:
         all_but_last = np.logical_and.reduce(visible[:-1]) if len(visible) > 1 else all_visible
         return ambient + direct * all_visible, ambient + direct * all_but_last
 
+    def _over_cutouts(self, colour, origins, directions, t_static, hits, boards, light):
+        """`colour` (the room along each ray) seen through the cut-outs in front of it, nearest first,
+        each lit by the room's light with its quad's normal (their own capsules do not shade them)."""
+        t = np.stack([np.where(t_hit < t_static, t_hit, np.inf) for t_hit, _, _ in hits])
+        order = np.argsort(t, axis=0, kind="stable")
+        rows = np.arange(t.shape[1])
+        shaded = []
+        for board, (t_hit, alpha, rgb) in zip(boards, hits):
+            shade = np.zeros(len(t_hit), np.float32)
+            seen = np.flatnonzero(np.isfinite(t_hit) & (t_hit < t_static) & (alpha > 0))
+            if len(seen):
+                points = origins[seen] + directions[seen] * t_hit[seen, None]
+                normals = np.broadcast_to(board.normal, points.shape)
+                shade[seen] = self._light(points, normals, light, [self._static])[0] / PERSON_IRRADIANCE
+            shaded.append((alpha, rgb * shade[:, None]))
+        out = np.zeros_like(colour)
+        transmitted = np.ones(len(colour))
+        for k in range(len(boards)):
+            b = order[k]
+            in_front = np.isfinite(t[b, rows])
+            alpha = np.stack([a for a, _ in shaded])[b, rows] * in_front
+            rgb = np.stack([c for _, c in shaded])[b, rows]
+            out += (transmitted * alpha)[:, None] * rgb
+            transmitted *= 1 - alpha
+        return out + transmitted[:, None] * colour
+
     def render(self, index: int, with_people: bool = True) -> dict[str, np.ndarray]:
         """Everything about frame `index`: rgb (float, people), background, mask, instances, depths, semantics.
 
@@ -191,9 +293,17 @@ class SampleScene:
         offsets = [(0.5, 0.5)] + self._sample_offsets()
         rays = cam.pixel_rays(self.K, viewmat, W, H, offsets).reshape(len(offsets), -1, 6)
         people = self.people_parts(index) if with_people else []
-        people_tracer = _Tracer(people, self._mesh_cache)
+        boards = self.billboards(index, viewmat) if with_people else []
+        # with cut-outs the capsules only cast shadows; the people are the quads
+        people_tracer = _Tracer(people if (not boards or c.person_shadows) else [], self._mesh_cache)
         t_static, g_static = self._static.cast(rays)
-        t_people, g_people = people_tracer.cast(rays)
+        if boards:
+            hits = [[board.intersect(rays[s, :, :3], rays[s, :, 3:]) for board in boards] for s in range(len(offsets))]
+            t_people, g_people = _nearest_opaque(hits)
+            instance_of = np.array([board.instance for board in boards], np.uint8)
+        else:
+            t_people, g_people = people_tracer.cast(rays)
+            instance_of = np.array([part.instance for part in people], np.uint8)
         depth_scale = rays[..., 3:] @ forward
 
         # ground truth from the centre ray
@@ -203,8 +313,7 @@ class SampleScene:
         depth = np.where(mask, person_depth, bg_depth).astype(np.float32)
         instances = np.zeros(W * H, np.uint8)
         person_on_ray = np.zeros(W * H, np.uint8)
-        if people:
-            instance_of = np.array([part.instance for part in people], np.uint8)
+        if len(instance_of):
             on_ray = np.isfinite(t_people[0])
             person_on_ray[on_ray] = instance_of[g_people[0][on_ray]]
             instances[mask.reshape(-1)] = person_on_ray[mask.reshape(-1)]
@@ -223,12 +332,15 @@ class SampleScene:
             lit_frame, lit_background = self._light(pts, normals, light, tracers)
             background += albedo * lit_background[:, None]
             col = albedo * lit_frame[:, None]
-            person_hit = t_people[s] < t_static[s]
-            if person_hit.any():
-                ppts = o[person_hit] + d[person_hit] * t_people[s][person_hit][:, None]
-                pn, pa = self._surface(ppts, g_people[s][person_hit], people, d[person_hit])
-                lit_person, _ = self._light(ppts, pn, light, [self._static, people_tracer])
-                col[person_hit] = pa * lit_person[:, None]
+            if boards:
+                col = self._over_cutouts(col, o, d, t_static[s], hits[s], boards, light)
+            else:
+                person_hit = t_people[s] < t_static[s]
+                if person_hit.any():
+                    ppts = o[person_hit] + d[person_hit] * t_people[s][person_hit][:, None]
+                    pn, pa = self._surface(ppts, g_people[s][person_hit], people, d[person_hit])
+                    lit_person, _ = self._light(ppts, pn, light, [self._static, people_tracer])
+                    col[person_hit] = pa * lit_person[:, None]
             frame += col
         n = len(offsets) - 1
         return {
@@ -258,12 +370,27 @@ class SampleScene:
 
     def people_ground_truth(self, index: int) -> list[dict]:
         t = self.time_of(index)
+        poses = {board.instance: board.sprite.source for board in self.billboards(index)}
         out = []
         for walker in self.room.walkers:
             pos, yaw, _ = walker.floor_position(t)
             out.append({"id": walker.instance, "floor_xy": [float(pos[0]), float(pos[1])], "yaw": yaw,
                         "height": walker.height})
+            if walker.instance in poses:
+                out[-1]["clip_frame"] = poses[walker.instance]
         return out
+
+
+def _nearest_opaque(hits: list[list[tuple]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample set, the nearest quad where the sprite is opaque enough to count as the person
+    (ALPHA_HIT): its ray parameter (inf where none) and its index."""
+    t_out, g_out = [], []
+    for per_board in hits:
+        t = np.stack([np.where(alpha >= ALPHA_HIT, t_hit, np.inf) for t_hit, alpha, _ in per_board])
+        nearest = np.argmin(t, axis=0)
+        t_out.append(t[nearest, np.arange(t.shape[1])])
+        g_out.append(np.where(np.isfinite(t_out[-1]), nearest, INVALID).astype(np.uint32))
+    return np.stack(t_out), np.stack(g_out)
 
 
 def _catmull_rom(points: np.ndarray, tau: float) -> np.ndarray:
@@ -372,8 +499,20 @@ def make_scene(name: str, out: str | Path, config: SceneConfig | None = None, ov
         write_json(tmp / "scene.json", {
             "name": name, "description": room.description, "config": asdict(c),
             "room_size": list(room.size), "up": [0.0, 0.0, 1.0], "people": len(room.walkers), "timings": timings,
+            "people_clips": [clip for clip, _, _ in scene.clips],
         })
     return Path(out)
+
+
+def scene_is_current(folder: str | Path, name: str, config: SceneConfig) -> bool:
+    """Whether `folder` holds scene `name` made with `config`, so a re-run can use it as it is."""
+    import json
+
+    info = Path(folder) / "scene.json"
+    if not info.is_file() or not (Path(folder) / "video.mp4").is_file():
+        return False
+    made = json.loads(info.read_text())
+    return made.get("name") == name and made.get("config") == json.loads(json.dumps(asdict(config)))
 
 
 def write_style_exemplar(name: str, folder: Path, seed: int = 0, size: tuple[int, int] = STYLE_SIZE) -> Path:

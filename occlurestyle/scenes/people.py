@@ -1,8 +1,9 @@
 """Articulated walking people for the sample scenes: a capsule skeleton whose limbs swing as it walks.
 
 A `Walker` follows a polyline on the floor at constant speed (back and forth when it reaches an
-end) and produces its textured parts posed for any time t. Body frame: x forward, y left, z up,
-origin on the floor under the pelvis.
+end; speed 0 stands still) and produces its textured parts posed for any time t. With real people
+(scenes/cutouts.py) the walker gives a cut-out its path and height, and its capsules cast the shadow.
+Body frame: x forward, y left, z up, origin on the floor under the pelvis.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Walker:
     start: float = 0.0
     seed: int = 0
     instance: int = 1
+    clip: int | None = None  # which of the scene's cut-out clips this person wears (default: by instance)
 
     def __post_init__(self):
         self.waypoints = np.asarray(self.waypoints, np.float64)
@@ -71,6 +73,9 @@ class Walker:
         self._seg_len = np.linalg.norm(seg, axis=1)
         self._cum = np.concatenate([[0.0], np.cumsum(self._seg_len)])
         self.outfit = Outfit.random(self.seed)
+
+    def clip_for(self, clips: int) -> int:
+        return (self.instance - 1 if self.clip is None else self.clip) % clips
 
     @property
     def path_length(self) -> float:

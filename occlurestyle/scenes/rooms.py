@@ -182,6 +182,8 @@ def living_room(seed: int = 0, style: bool = False) -> Room:
         Walker(np.array([[5.5, 4.85], [0.7, 4.85]]), height=1.78, speed=1.15, start=0.0, seed=seed * 7 + 1, instance=1),
         # across the room between the camera and the table, hiding table, rug and sofa
         Walker(np.array([[5.4, 1.85], [0.8, 1.65]]), height=1.68, speed=1.05, start=0.6, seed=seed * 7 + 2, instance=2),
+        # standing still all clip long behind the sofa's west end (legs hidden): motion cues miss her
+        Walker(np.array([[2.25, 4.6], [2.25, 4.0]]), height=1.63, speed=0.0, seed=seed * 7 + 3, instance=3, clip=1),
     ]
     camera = CameraPath(
         eyes=np.array([[1.8, 0.55, 1.50], [3.0, 0.80, 1.58], [4.2, 0.60, 1.45]]),
@@ -195,7 +197,7 @@ def living_room(seed: int = 0, style: bool = False) -> Room:
         style_eye=np.array([0.5, 0.4, 1.8]), style_target=np.array([3.6, 4.6, 0.6]),
         description="6x6x2.7 m living room: plank floor, wallpaper, sofa with cushions, coffee table on a rug, "
         "bookcase, floor lamp, plant, four framed pictures; one person walks behind the sofa and in front of the "
-        "bookcase, one crosses between the camera and the table.",
+        "bookcase, one crosses between the camera and the table, one stands still behind the sofa's west end.",
     )
 
 
