@@ -239,13 +239,13 @@ def test_rerun_skips_finished_stages(own_run):
 
 def test_a_stage_whose_output_was_deleted_runs_again_with_the_stages_after_it(own_run):
     run, _, config = own_run
-    (run / "splat" / "stylized.ply").unlink()
+    (run / "people" / "depth.json").unlink()
     logs = []
     run_pipeline(config, run, progress=False, log=logs.append)
-    assert sum("skipped" in line for line in logs) == 5  # frames, masks, register, depth, train
-    assert "[stylize] splat/stylized.ply is missing: running it again" in logs
-    assert all(f"[{name}] running" in logs for name in ("people", "render", "composite"))
-    assert (run / "splat" / "stylized.ply").is_file() and (run / "final.mp4").is_file()
+    assert sum("skipped" in line for line in logs) == 6  # frames, masks, register, depth, train, stylize
+    assert "[people] people/depth.json is missing: running it again" in logs
+    assert all(f"[{name}] running" in logs for name in ("render", "composite"))
+    assert (run / "people" / "depth.json").is_file() and (run / "final.mp4").is_file()
 
 
 def test_an_interrupted_run_resumes_at_the_stage_it_stopped_in(own_run, monkeypatch):
