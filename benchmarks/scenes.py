@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from occlurestyle.scenes import io
@@ -71,7 +72,9 @@ def main() -> None:
                 sheets.append(contact_rows(Path(tmp) / name))
         results[name] = {"make_seconds": round(seconds, 2), **occlusion_stats(name, config)}
     if args.sheet:
-        io.write_image(args.sheet, np.concatenate(sheets, axis=1))
+        sheet = np.concatenate(sheets, axis=1)
+        io.write_image(args.sheet, cv2.resize(sheet, (sheet.shape[1] * 2 // 3, sheet.shape[0] * 2 // 3),
+                                              interpolation=cv2.INTER_AREA))
     if args.json:
         print(json.dumps(results))
     else:

@@ -72,6 +72,9 @@ class Sprite:
     origin: tuple[float, float]  # source pixel (x, y) of texel (0, 0)'s centre
     source_per_texel: float
 
+    def __post_init__(self):
+        self.rgba = np.concatenate([self.rgb, self.alpha[..., None]], axis=2)  # one look-up for both
+
 
 class Cutout:
     """A clip's masked person as a sequence of sprites: the longest run of frames in which the mask
@@ -193,21 +196,28 @@ class Billboard:
             across = -across
         return rows, self.sprite.anchor_col + across
 
-    def intersect(self, origins: np.ndarray, directions: np.ndarray):
-        """Ray parameter (inf where the ray misses the plane or goes away from it), alpha and colour."""
-        facing = directions @ self.normal
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = ((self.base - origins) @ self.normal) / facing
-        t = np.where(np.isfinite(t) & (t > 1e-6), t, np.inf)
-        alpha = np.zeros(len(t), np.float32)
-        rgb = np.zeros((len(t), 3), np.float32)
-        near = np.flatnonzero(np.isfinite(t))
-        rows, cols = self.texel(origins[near] + directions[near] * t[near, None])
+    def intersect(self, directions: np.ndarray):
+        """For rays from the camera (`eye`): the ray parameter (inf where a ray does not meet the quad's
+        plane in front of the camera), the sprite's alpha and its colour there."""
+        t = np.full(len(directions), np.inf)
+        alpha = np.zeros(len(directions), np.float32)
+        rgb = np.zeros((len(directions), 3), np.float32)
+        # the plane is vertical and the eye on its normal: distance and heights need no 3D points
+        towards = directions[:, 0] * self.normal[0] + directions[:, 1] * self.normal[1]
+        distance = float(np.hypot(*(self.eye[:2] - self.base[:2])))
+        ahead = np.flatnonzero(towards < -1e-9)
+        t_ahead = distance / -towards[ahead]
+        rows = self.sprite.feet_row - (self.eye[2] + t_ahead * directions[ahead, 2]) / self.metres_per_texel
         h, w = self.sprite.alpha.shape
-        on_sprite = (rows > -1) & (rows < h) & (cols > -1) & (cols < w)
-        near, rows, cols = near[on_sprite], rows[on_sprite], cols[on_sprite]
-        alpha[near] = _bilinear(self.sprite.alpha, rows, cols)
-        rgb[near] = _bilinear(self.sprite.rgb, rows, cols)
+        keep = (rows > -1) & (rows < h)
+        ahead, t_ahead, rows = ahead[keep], t_ahead[keep], rows[keep]
+        across = t_ahead * (directions[ahead, 0] * self.right[0] + directions[ahead, 1] * self.right[1])
+        cols = self.sprite.anchor_col + (-across if self.mirrored else across) / self.metres_per_texel
+        keep = (cols > -1) & (cols < w)
+        ahead = ahead[keep]
+        t[ahead] = t_ahead[keep]
+        rgba = _bilinear(self.sprite.rgba, rows[keep], cols[keep])
+        alpha[ahead], rgb[ahead] = rgba[:, 3], rgba[:, :3]
         return t, alpha, rgb
 
     def source_pixels(self, points: np.ndarray) -> np.ndarray:

@@ -196,7 +196,7 @@ class SampleScene:
         boards = self.billboards(index)
         if not boards:
             return []
-        t, nearest = _nearest_opaque([[board.intersect(rays[:, :3], rays[:, 3:]) for board in boards]])
+        t, nearest = _nearest_opaque([[board.intersect(rays[:, 3:]) for board in boards]])
         out = []
         for k, board in enumerate(boards):
             pixels = np.flatnonzero(nearest[0] == k)
@@ -257,28 +257,33 @@ class SampleScene:
     def _over_cutouts(self, colour, origins, directions, t_static, hits, boards, light):
         """`colour` (the room along each ray) seen through the cut-outs in front of it, nearest first,
         each lit by the room's light with its quad's normal (their own capsules do not shade them)."""
-        t = np.stack([np.where(t_hit < t_static, t_hit, np.inf) for t_hit, _, _ in hits])
-        order = np.argsort(t, axis=0, kind="stable")
-        rows = np.arange(t.shape[1])
-        shaded = []
-        for board, (t_hit, alpha, rgb) in zip(boards, hits):
-            shade = np.zeros(len(t_hit), np.float32)
-            seen = np.flatnonzero(np.isfinite(t_hit) & (t_hit < t_static) & (alpha > 0))
+        in_front = np.stack([(t_hit < t_static) & (alpha > 0) for t_hit, alpha, _ in hits])
+        rays = np.flatnonzero(in_front.any(axis=0))  # most rays meet no one: only these are blended
+        if not len(rays):
+            return colour
+        t = np.where(in_front[:, rays], np.stack([t_hit[rays] for t_hit, _, _ in hits]), np.inf)
+        alphas = np.zeros(t.shape, np.float32)
+        colours = np.zeros(t.shape + (3,), np.float32)
+        for k, (board, (t_hit, alpha, rgb)) in enumerate(zip(boards, hits)):
+            seen = np.flatnonzero(np.isfinite(t[k]))
             if len(seen):
-                points = origins[seen] + directions[seen] * t_hit[seen, None]
+                ray = rays[seen]
+                points = origins[ray] + directions[ray] * t_hit[ray, None]
                 normals = np.broadcast_to(board.normal, points.shape)
-                shade[seen] = self._light(points, normals, light, [self._static])[0] / PERSON_IRRADIANCE
-            shaded.append((alpha, rgb * shade[:, None]))
-        out = np.zeros_like(colour)
-        transmitted = np.ones(len(colour))
+                shade = self._light(points, normals, light, [self._static])[0] / PERSON_IRRADIANCE
+                alphas[k, seen] = alpha[ray]
+                colours[k, seen] = rgb[ray] * shade[:, None]
+        order = np.argsort(t, axis=0, kind="stable")
+        columns = np.arange(len(rays))
+        out = colour.copy()
+        blended = np.zeros((len(rays), 3))
+        transmitted = np.ones(len(rays))
         for k in range(len(boards)):
-            b = order[k]
-            in_front = np.isfinite(t[b, rows])
-            alpha = np.stack([a for a, _ in shaded])[b, rows] * in_front
-            rgb = np.stack([c for _, c in shaded])[b, rows]
-            out += (transmitted * alpha)[:, None] * rgb
+            alpha = alphas[order[k], columns]
+            blended += (transmitted * alpha)[:, None] * colours[order[k], columns]
             transmitted *= 1 - alpha
-        return out + transmitted[:, None] * colour
+        out[rays] = blended + transmitted[:, None] * colour[rays]
+        return out
 
     def render(self, index: int, with_people: bool = True) -> dict[str, np.ndarray]:
         """Everything about frame `index`: rgb (float, people), background, mask, instances, depths, semantics.
@@ -298,7 +303,7 @@ class SampleScene:
         people_tracer = _Tracer(people if (not boards or c.person_shadows) else [], self._mesh_cache)
         t_static, g_static = self._static.cast(rays)
         if boards:
-            hits = [[board.intersect(rays[s, :, :3], rays[s, :, 3:]) for board in boards] for s in range(len(offsets))]
+            hits = [[board.intersect(rays[s, :, 3:]) for board in boards] for s in range(len(offsets))]
             t_people, g_people = _nearest_opaque(hits)
             instance_of = np.array([board.instance for board in boards], np.uint8)
         else:
