@@ -177,7 +177,7 @@ class SampleScene:
             return []
         t = self.time_of(index)
         viewmat = self.viewmats[index] if viewmat is None else viewmat
-        eye = -viewmat[:3, :3].T @ viewmat[:3, 3]
+        eye = cam.camera_center(viewmat)
         out = []
         for walker in self.room.walkers:
             clip, facing, first = self.clips[walker.clip_for(len(self.clips))]
