@@ -8,9 +8,14 @@ DEMO_OUT ?= out/demo
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: venv demo test clean
+.PHONY: venv models demo test clean
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed models
+
+# The people masker's model files, into the user's cache (checked, kept when already there). Offline,
+# the masker fetches them on first use instead, or says which command to run.
+models: $(VENV)/.installed
+	@$(BIN)/occlurestyle -q models fetch || echo "warning: could not fetch the people masker's models now; run '$(BIN)/occlurestyle models fetch' when online"
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-deps.sh
 	@scripts/install-system-deps.sh

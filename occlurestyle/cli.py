@@ -20,6 +20,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Restyle a room video in 3D from one style image, with the people composited back.")
 scene_app = typer.Typer(no_args_is_help=True, help="Built-in sample scenes with ground truth.")
 app.add_typer(scene_app, name="scene")
+models_app = typer.Typer(no_args_is_help=True, help="Model files the people masker runs (fetched, never shipped).")
+app.add_typer(models_app, name="models")
 _quiet = False
 
 
@@ -91,6 +93,19 @@ def scene_make(
     _say(f"wrote {out}")
 
 
+@models_app.command("fetch")
+def models_fetch(
+    models_dir: Optional[Path] = typer.Option(None, help="where to put them (default: $OCCLURESTYLE_MODELS or "
+                                              "~/.cache/occlurestyle/models)"),
+) -> None:
+    """Download the people masker's BlazePose files (from the PyPI wheel mediapipe==0.10.21, Apache-2.0)
+    into the model folder and check them; files already there and correct are kept."""
+    from .models import POSE, fetch
+
+    folder = fetch(POSE, models_dir)
+    _say(f"{', '.join(f.name for f in POSE.files)} checked in {folder}")
+
+
 @app.command()
 def frames(
     video: Path = typer.Argument(..., help="a video file (mp4/mov/avi/...) or a folder of images"),
@@ -112,8 +127,11 @@ def frames(
 @app.command()
 def mask(
     run_dir: Path = typer.Argument(..., help="a run folder with frames/"),
-    masker: str = typer.Option("auto", help="auto (no weights), file (a folder of masks) or sam (segment-anything)"),
+    masker: str = typer.Option("people", help="people (every person, learned models fetched from PyPI), auto (no "
+                               "weights, motion cue), file (a folder of masks) or sam (segment-anything)"),
     mask_dir: Optional[Path] = typer.Option(None, help="file masker: folder with one mask per frame"),
+    models_dir: Optional[Path] = typer.Option(None, help="people masker: a folder holding its model files "
+                                              "(default: the cache `occlurestyle models fetch` fills)"),
     sam_checkpoint: Optional[Path] = typer.Option(None, help="sam masker: local checkpoint, e.g. sam_vit_b_01ec64.pth"),
     sam_model: str = typer.Option("vit_b", help="sam masker: vit_b, vit_l or vit_h (must match the checkpoint)"),
     box: Optional[list[str]] = typer.Option(None, help="sam masker: a person box 'x0,y0,x1,y1' in the first frame "
@@ -129,7 +147,8 @@ def mask(
         raise OccluReStyleError("a --box is four numbers: x0,y0,x1,y1")
     options = MaskOptions(masker=masker, mask_dir=str(mask_dir) if mask_dir else None,
                           sam_checkpoint=str(sam_checkpoint) if sam_checkpoint else None, sam_model=sam_model,
-                          boxes=boxes, dilate=dilate, temporal=temporal)
+                          boxes=boxes, dilate=dilate, temporal=temporal,
+                          models_dir=str(models_dir) if models_dir else None)
     _say(f"wrote {make_masks(run_dir, options, progress=_progress())}")
 
 
@@ -248,8 +267,9 @@ def run_all(
     style: Path = typer.Option(..., "--style", help="the style image"),
     out: Path = typer.Option(..., "--out", help="the run folder"),
     style_labels: Path = typer.Option(None, help="label image of the style (+ .json names) or seg_dict.pth"),
-    masker: str = typer.Option("auto", help="auto, file (with --mask-dir) or sam"),
+    masker: str = typer.Option("people", help="people (learned), auto (motion cue), file (with --mask-dir) or sam"),
     mask_dir: Path = typer.Option(None, help="masks for the file masker"),
+    models_dir: Path = typer.Option(None, help="people masker: a folder holding its model files"),
     stride: int = typer.Option(1, help="keep every n-th frame"),
     max_side: int = typer.Option(640, help="longest image side of the frames"),
     max_frames: int = typer.Option(None, help="at most this many frames"),
@@ -272,7 +292,8 @@ def run_all(
     from .pipeline import RunConfig, run_pipeline
 
     config = RunConfig(video=str(video), style=str(style), style_labels=str(style_labels) if style_labels else None,
-                       masker=masker, mask_dir=str(mask_dir) if mask_dir else None, stride=stride, max_side=max_side,
+                       masker=masker, mask_dir=str(mask_dir) if mask_dir else None,
+                       models_dir=str(models_dir) if models_dir else None, stride=stride, max_side=max_side,
                        max_frames=max_frames, check_motion=motion_check, train_steps=train_steps,
                        person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
                        depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,

@@ -20,6 +20,8 @@ class RunLayout:
     frames = property(lambda self: self.root / "frames")
     frames_info = property(lambda self: self.root / "frames.json")
     masks = property(lambda self: self.root / "masks")
+    instances = property(lambda self: self.root / "instances")
+    mattes = property(lambda self: self.root / "mattes")
     colmap = property(lambda self: self.root / "colmap")
     colmap_masks = property(lambda self: self.root / "colmap" / "masks")
     colmap_database = property(lambda self: self.root / "colmap" / "database.db")

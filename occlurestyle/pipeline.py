@@ -33,8 +33,9 @@ class RunConfig:
     video: str
     style: str
     style_labels: str | None = None
-    masker: str = "auto"
+    masker: str = "people"
     mask_dir: str | None = None
+    models_dir: str | None = None  # people masker: its model files (checked by content, so not in a stage hash)
     stride: int = 1
     max_side: int = 640
     max_frames: int | None = None
@@ -95,6 +96,10 @@ def check_inputs(config: RunConfig) -> None:
     io.read_image(style)
     if config.style_labels and not Path(config.style_labels).is_file():
         raise InputError(f"style labels {config.style_labels} do not exist")
+    from .occlusion.masks import MASKERS
+
+    if config.masker not in MASKERS:
+        raise InputError(f"unknown masker {config.masker!r}; choose one of {', '.join(MASKERS)}")
     if config.masker == "file" and not (config.mask_dir and Path(config.mask_dir).is_dir()):
         raise InputError("the file masker needs --mask-dir pointing to a folder of masks")
     if config.person_depth_dir and config.depth_model:
@@ -106,6 +111,10 @@ def check_inputs(config: RunConfig) -> None:
     if config.person_depth_dir and not Path(config.person_depth_dir).is_dir():
         raise InputError(f"depth folder {config.person_depth_dir} does not exist; pass the folder holding one "
                          "depth map per frame")
+    if config.masker == "people":
+        from .models import model_paths
+
+        model_paths(folder=config.models_dir)  # fetched now (or a one-line error), not after the frames stage
 
 
 def stage_hashes(config: RunConfig) -> dict[str, str]:
@@ -159,7 +168,8 @@ def _frames(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 def _masks(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .occlusion.masks import MaskOptions, make_masks
 
-    make_masks(layout.root, MaskOptions(masker=config.masker, mask_dir=config.mask_dir), progress=progress)
+    make_masks(layout.root, MaskOptions(masker=config.masker, mask_dir=config.mask_dir,
+                                        models_dir=config.models_dir), progress=progress)
 
 
 def _register(layout: RunLayout, config: RunConfig, progress: bool) -> None:

@@ -228,3 +228,16 @@ def test_file_masks_named_by_another_tool_are_matched_by_frame_number(tmp_path):
     (tmp_path / "davis" / "00004.png").rename(tmp_path / "davis" / "mask_0004.png")
     with pytest.raises(InputError, match="several masks are numbered 4"):
         make_masks(tmp_path / "run", MaskOptions(masker="file", mask_dir=str(tmp_path / "davis")), progress=False)
+
+
+def test_trusted_masks_only_gain_pixels():
+    """A learned masker's fast limb (in one frame only) stays masked; its one-frame gap is filled."""
+    person = _person()
+    limb = np.zeros_like(person)
+    limb[2:4, 25:31] = True  # 12 pixels: a small blob too
+    found = [person, person | limb, np.zeros_like(person), person]
+    plain = list(clean_masks(found, dilate_px=0, fill_holes=False))
+    trusted = list(clean_masks(found, dilate_px=0, fill_holes=False, trusted=True))
+    assert not plain[1][limb].any(), "the vote drops what one frame alone saw"
+    assert trusted[1][limb].all() and np.array_equal(trusted[1], person | limb)
+    assert np.array_equal(trusted[2], person), "the missed frame is filled from its neighbours"

@@ -218,7 +218,8 @@ def test_a_clip_without_parallax_is_refused_by_the_frames_stage_before_any_other
     start = time.perf_counter()
     style = io.write_image(tmp_path / "style.png", np.full((16, 16, 3), 128, np.uint8))
     with pytest.raises(OccluReStyleError, match=reason) as info:
-        run_pipeline(RunConfig(video=str(tripod_and_turning_clips[clip]), style=str(style)), tmp_path / "run",
+        run_pipeline(RunConfig(video=str(tripod_and_turning_clips[clip]), style=str(style), masker="auto"),
+                     tmp_path / "run",
                      progress=False, log=lambda line: None)
     assert "\n" not in str(info.value) and "film while walking sideways" in str(info.value)
     assert not (tmp_path / "run" / "frames").exists() and not (tmp_path / "run" / "masks").exists()

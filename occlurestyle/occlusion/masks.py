@@ -1,15 +1,21 @@
 """The `mask` stage: person masks for every frame of a run, `masks/NNNNNN.png` (255 = person).
 
-Maskers, chosen by name: `auto` (weight-free, the default), `file` (a folder of masks from any tool)
-and `sam` (segment-anything with a local checkpoint). All go through the same clean-up.
+Maskers, chosen by name: `people` (the default: BlazePose models from a registry wheel, every person
+as an instance), `auto` (weight-free motion cue), `file` (a folder of masks from any tool) and `sam`
+(segment-anything with a local checkpoint). All go through the same clean-up. `people` also writes
+`instances/NNNNNN.png` (8-bit person ids, 0 = nobody, stable over time) and `mattes/NNNNNN.png` (soft
+alpha 0..255, undilated).
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import json
+import logging
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -22,12 +28,12 @@ from .postprocess import clean_masks
 
 log = logging.getLogger(__name__)
 
-MASKERS = ("auto", "file", "sam")
+MASKERS = ("people", "auto", "file", "sam")
 
 
 @dataclass
 class MaskOptions:
-    masker: str = "auto"
+    masker: str = "people"
     mask_dir: str | None = None  # file: the folder of masks
     sam_checkpoint: str | None = None  # sam: local checkpoint file
     sam_model: str = "vit_b"
@@ -37,6 +43,8 @@ class MaskOptions:
     min_blob: float = 0.0005  # fraction of the image; smaller blobs are dropped
     temporal: bool = True  # 3-frame temporal median
     auto: dict = field(default_factory=dict)  # AutoMaskOptions overrides
+    people: dict = field(default_factory=dict)  # PeopleMaskOptions overrides
+    models_dir: str | None = None  # people: the folder holding its model files (default: the cache)
 
 
 def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress: bool = True) -> Path:
@@ -47,32 +55,63 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
     frames = layout.frame_paths()
     first = io.read_image(frames[0])
     height, width = first.shape[:2]
+    coverage: dict[str, float] = {}
+    people: dict[int, int] = {}  # the people masker's person ids -> frames they were found in
+    with contextlib.ExitStack() as stack:
+        masks_tmp = stack.enter_context(atomic_dir(layout.masks, overwrite=True))
+        raw = _raw_masks(options, layout, frames, (width, height), people, stack, progress)
+        masks = clean_masks(raw, options.dilate, options.fill_holes, options.min_blob, options.temporal,
+                            trusted=options.masker == "people")
+        for frame, mask in zip(tqdm(frames, desc="mask: writing", unit="frame", disable=not progress), masks):
+            io.write_image(masks_tmp / f"{frame.stem}.png", mask.astype(np.uint8) * 255)
+            coverage[frame.stem] = float(mask.mean())
+        if len(coverage) != len(frames):
+            raise InputError(f"the {options.masker} masker gave {len(coverage)} masks for {len(frames)} frames")
+    info = {"options": asdict(options), "coverage": coverage}
+    if options.masker == "people":
+        info["people"] = {str(person): {"frames": count} for person, count in sorted(people.items())}
+    else:  # instances and mattes of an earlier people run would no longer match the masks
+        for folder in (layout.instances, layout.mattes):
+            if folder.is_dir():
+                shutil.rmtree(folder)
+    write_json(layout.root / "masks.json", info)
+    return layout.masks
+
+
+def _raw_masks(options: MaskOptions, layout: RunLayout, frames: list[Path], size: tuple[int, int],
+               people: dict[int, int], stack: contextlib.ExitStack, progress: bool) -> Iterator[np.ndarray]:
     if options.masker == "file":
         if not options.mask_dir:
             raise InputError("the file masker needs a folder of masks: pass --mask-dir DIR")
         from .file_masker import read_mask_folder
 
-        raw = read_mask_folder(options.mask_dir, frames, layout.source_names(), (width, height), layout.source_size())
-    elif options.masker == "sam":
+        return read_mask_folder(options.mask_dir, frames, layout.source_names(), size, layout.source_size())
+    if options.masker == "sam":
         from .sam_masker import sam_masks
 
-        raw = sam_masks(frames, options.sam_checkpoint, options.sam_model, options.boxes, progress)
-    elif options.masker == "auto":
+        return sam_masks(frames, options.sam_checkpoint, options.sam_model, options.boxes, progress)
+    if options.masker == "auto":
         from .auto_masker import AutoMaskOptions, auto_masks
 
-        raw = auto_masks(frames, layout.fps(), AutoMaskOptions(**options.auto), progress)
-    else:
-        raise InputError(f"unknown masker {options.masker!r}; choose one of {', '.join(MASKERS)}")
-    masks = clean_masks(raw, options.dilate, options.fill_holes, options.min_blob, options.temporal)
-    coverage = {}
-    with atomic_dir(layout.masks, overwrite=True) as tmp:
-        for frame, mask in zip(tqdm(frames, desc="mask: writing", unit="frame", disable=not progress), masks):
-            io.write_image(tmp / f"{frame.stem}.png", mask.astype(np.uint8) * 255)
-            coverage[frame.stem] = float(mask.mean())
-        if len(coverage) != len(frames):
-            raise InputError(f"the {options.masker} masker gave {len(coverage)} masks for {len(frames)} frames")
-    write_json(layout.root / "masks.json", {"options": asdict(options), "coverage": coverage})
-    return layout.masks
+        return auto_masks(frames, layout.fps(), AutoMaskOptions(**options.auto), progress)
+    if options.masker == "people":
+        from .people_masker import PeopleMaskOptions, people_frames
+
+        found = people_frames(frames, PeopleMaskOptions(**{"models_dir": options.models_dir, **options.people}),
+                              progress)  # loads the models now: a missing file fails before any frame
+        instances_tmp = stack.enter_context(atomic_dir(layout.instances, overwrite=True))
+        mattes_tmp = stack.enter_context(atomic_dir(layout.mattes, overwrite=True))
+
+        def unions() -> Iterator[np.ndarray]:
+            for frame, result in zip(frames, found):
+                io.write_image(instances_tmp / f"{frame.stem}.png", result.instances)
+                io.write_image(mattes_tmp / f"{frame.stem}.png", result.matte)
+                for person in result.ids:
+                    people[person] = people.get(person, 0) + 1
+                yield result.mask
+
+        return unions()
+    raise InputError(f"unknown masker {options.masker!r}; choose one of {', '.join(MASKERS)}")
 
 
 def read_masks(run_dir: str | Path, names: list[str], shape: tuple[int, int], undilated: bool = False

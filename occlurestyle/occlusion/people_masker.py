@@ -1,0 +1,227 @@
+"""The `people` masker: every person in every frame, as an instance with a stable id and a soft matte.
+
+Per frame, in this order:
+1. each tracked person's pose is re-estimated in the region its previous pose predicts (MediaPipe's own
+   tracking: no detector needed while a person stays found);
+2. the detector looks for people not tracked yet on the frame with the tracked people painted out
+   (it reports one person per body and favours the largest, so painting lets it see the next one),
+   a few rounds a frame, and every `tile_every` frames also on four overlapping tiles (small, far or
+   partly hidden people);
+3. a detection becomes a person when the landmark model confirms someone in its region and its matte
+   is not someone already found; a person lost for at most `max_missing` frames keeps their id when
+   found again where they were lost.
+Two tracks that converge on one body are merged (the younger is dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..scenes import io
+from .blazepose import Pose, PoseDetector, PoseLandmarker
+
+log = logging.getLogger(__name__)
+
+MAX_ID = 255  # instance maps are 8-bit PNGs
+
+
+@dataclass
+class PeopleMaskOptions:
+    detector_threshold: float = 0.5
+    presence_threshold: float = 0.5  # the landmark model's "a person is in this region", for a new person
+    track_presence_threshold: float = 0.5  # ... and for one already followed
+    matte_threshold: float = 0.5
+    detect_rounds: int = 3  # detector passes a frame, each with the people found so far painted out
+    tile_every: int = 5  # frames between searches on tiles (0: never)
+    max_people: int = 16
+    max_missing: int = 30  # frames a lost person keeps their id
+    mirror_up_to: int = 3  # frames with at most this many people also segment each crop mirrored (steadier edges)
+    retry_lost: int = 10  # frames a lost person is looked for where their last pose was
+    min_area: float = 0.0005  # fraction of the frame below which a matte is no person
+    duplicate_overlap: float = 0.5  # share of a matte inside another person's above which it is theirs
+    models_dir: str | None = None
+
+
+@dataclass
+class Track:
+    id: int
+    pose: Pose | None = None
+    matte: np.ndarray | None = None  # float32 0..1, frame-sized; None while lost
+    box: np.ndarray = field(default_factory=lambda: np.zeros(4))  # last matte bounds [x0, y0, x1, y1]
+    missing: int = 0
+    found: int = 0  # frames found so far
+
+
+@dataclass
+class PeopleFrame:
+    mask: np.ndarray  # bool union of the people
+    matte: np.ndarray  # uint8 0..255, the largest of the people's mattes
+    instances: np.ndarray  # uint8 person ids, 0 = nobody
+    ids: list[int]
+
+
+def _bounds(mask: np.ndarray) -> np.ndarray:
+    ys = np.flatnonzero(mask.any(1))
+    xs = np.flatnonzero(mask.any(0))
+    if not len(ys):
+        return np.zeros(4)
+    return np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], float)
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+
+class PeopleTracker:
+    """Frame by frame (in order): the people in each frame, with ids that hold over time."""
+
+    def __init__(self, detector: PoseDetector, landmarker: PoseLandmarker, options: PeopleMaskOptions):
+        self.detector, self.landmarker, self.options = detector, landmarker, options
+        self.tracks: list[Track] = []
+        self.next_id = 1
+        self.frame_index = 0
+
+    def _confirm(self, image: np.ndarray, pose: Pose, threshold: float) -> np.ndarray | None:
+        """The pose's matte when it is a person (present, large enough), else None."""
+        if pose.presence < threshold:
+            return None
+        matte = pose.matte(image.shape[:2])
+        if (matte > self.options.matte_threshold).mean() < self.options.min_area:
+            return None
+        return matte
+
+    def _taken(self) -> np.ndarray | None:
+        mattes = [t.matte for t in self.tracks if t.matte is not None]
+        return np.max(mattes, axis=0) > self.options.matte_threshold if mattes else None
+
+    def _painted(self, image: np.ndarray, taken: np.ndarray | None) -> np.ndarray:
+        if taken is None:
+            return image
+        grown = cv2.dilate(taken.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        painted = image.copy()
+        painted[grown] = 127
+        return painted
+
+    def _detections(self, image: np.ndarray):
+        height, width = image.shape[:2]
+        found = [(d, None) for d in self.detector(image)]
+        if self.options.tile_every and self.frame_index % self.options.tile_every == 0:
+            tile_w, tile_h = int(round(width * 0.6)), int(round(height * 0.6))
+            for x0 in (0, width - tile_w):
+                for y0 in (0, height - tile_h):
+                    for detection in self.detector(image[y0:y0 + tile_h, x0:x0 + tile_w]):
+                        detection.box = detection.box + np.array([x0, y0, x0, y0])
+                        detection.keypoints = detection.keypoints + np.array([x0, y0])
+                        found.append((detection, (x0, y0)))
+        return sorted(found, key=lambda item: -item[0].score)
+
+    def _add(self, pose: Pose, matte: np.ndarray) -> None:
+        box = _bounds(matte > self.options.matte_threshold)
+        lost = [t for t in self.tracks if t.matte is None and _box_iou(t.box, box) > 0.3]
+        if lost:
+            track = max(lost, key=lambda t: _box_iou(t.box, box))
+        else:
+            track = Track(self.next_id)
+            self.next_id = self.next_id % MAX_ID + 1
+            self.tracks.append(track)
+        track.pose, track.matte, track.box, track.missing = pose, matte, box, 0
+        track.found += 1
+
+    def __call__(self, image: np.ndarray) -> PeopleFrame:
+        options = self.options
+        mirrored = sum(t.matte is not None for t in self.tracks) <= options.mirror_up_to
+        for track in self.tracks:
+            matte = None
+            if track.pose is not None and track.missing <= options.retry_lost:
+                pose = self.landmarker(image, track.pose.next_roi(), mirrored)
+                matte = self._confirm(image, pose, options.track_presence_threshold)
+            if matte is None:
+                # keep the last pose: a person lost behind someone is looked for where they were
+                track.matte = None
+                track.missing += 1
+            else:
+                track.pose, track.matte, track.missing = pose, matte, 0
+                track.box = _bounds(matte > options.matte_threshold)
+                track.found += 1
+        self._merge_duplicates()
+        for _ in range(options.detect_rounds):
+            active = sum(t.matte is not None for t in self.tracks)
+            if active >= options.max_people:
+                break
+            taken = self._taken()
+            added = False
+            for detection, _tile in self._detections(self._painted(image, taken)):
+                if sum(t.matte is not None for t in self.tracks) >= options.max_people:
+                    break
+                pose = self.landmarker(image, detection.roi(), mirrored)
+                matte = self._confirm(image, pose, options.presence_threshold)
+                if matte is None:
+                    continue
+                mine = matte > options.matte_threshold
+                taken = self._taken()
+                if taken is not None and (mine & taken).sum() > options.duplicate_overlap * mine.sum():
+                    continue
+                self._add(pose, matte)
+                added = True
+            if not added:
+                break
+        self.tracks = [t for t in self.tracks if t.missing <= options.max_missing]
+        self.frame_index += 1
+        return self._frame(image.shape[:2])
+
+    def _merge_duplicates(self) -> None:
+        active = sorted((t for t in self.tracks if t.matte is not None), key=lambda t: (-t.found, t.id))
+        kept: list[Track] = []
+        for track in active:
+            mine = track.matte > self.options.matte_threshold
+            area = max(int(mine.sum()), 1)
+            if any((mine & (k.matte > self.options.matte_threshold)).sum() > self.options.duplicate_overlap * area
+                   for k in kept):
+                self.tracks.remove(track)
+            else:
+                kept.append(track)
+
+    def _frame(self, shape: tuple[int, int]) -> PeopleFrame:
+        active = sorted((t for t in self.tracks if t.matte is not None), key=lambda t: t.id)
+        if not active:
+            empty = np.zeros(shape, np.uint8)
+            return PeopleFrame(np.zeros(shape, bool), empty, empty.copy(), [])
+        stack = np.stack([t.matte for t in active])
+        best = stack.argmax(0)
+        matte = np.take_along_axis(stack, best[None], 0)[0]
+        mask = matte > self.options.matte_threshold
+        ids = np.array([t.id for t in active], np.uint8)
+        instances = np.where(mask, ids[best], 0).astype(np.uint8)
+        return PeopleFrame(mask, np.round(matte * 255).astype(np.uint8), instances, [t.id for t in active])
+
+
+def load_models(options: PeopleMaskOptions) -> tuple[PoseDetector, PoseLandmarker]:
+    from ..models import model_paths
+
+    paths = model_paths(folder=options.models_dir)
+    return (PoseDetector(paths["pose_detection.tflite"], options.detector_threshold),
+            PoseLandmarker(paths["pose_landmark_full.tflite"]))
+
+
+def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, progress: bool = True
+                  ) -> Iterator[PeopleFrame]:
+    """The people in each of `frames` (read one at a time, in order). The models load before this
+    returns, so a missing model file fails before any frame is read."""
+    options = options or PeopleMaskOptions()
+    tracker = PeopleTracker(*load_models(options), options)
+
+    def stream() -> Iterator[PeopleFrame]:
+        for frame in tqdm(frames, desc="mask: people", unit="frame", disable=not progress):
+            yield tracker(io.read_image(frame))
+
+    return stream()

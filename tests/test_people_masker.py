@@ -1,0 +1,165 @@
+"""The people masker: its model files (fetch, cache, missing), BlazePose's geometry, and real frames."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import zipfile
+
+import numpy as np
+import pytest
+
+from occlurestyle import models
+from occlurestyle.errors import InputError, OccluReStyleError
+from occlurestyle.occlusion.blazepose import Roi, ssd_anchors, weighted_nms
+from occlurestyle.scenes import io
+
+
+def _fake_source(tmp_path, contents: dict[str, bytes]):
+    """A container wheel holding `contents` and the WheelSource that expects exactly them."""
+    files = tuple(models.ModelFile(name, f"pkg/modules/{name}", hashlib.sha256(data).hexdigest())
+                  for name, data in contents.items())
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in contents.items():
+            archive.writestr(f"pkg/modules/{name}", data)
+    return models.WheelSource("pkg==1.0", "any", "3.11", files, "test"), wheel
+
+
+def _downloader(wheel, calls):
+    def download(requirement, platform, python_version, destination):
+        calls.append(requirement)
+        target = destination / wheel.name
+        target.write_bytes(wheel.read_bytes())
+        return target
+
+    return download
+
+
+def test_fetch_extracts_checks_and_caches(tmp_path):
+    source, wheel = _fake_source(tmp_path, {"a.tflite": b"detector", "b.tflite": b"landmarks"})
+    calls = []
+    folder = tmp_path / "cache"
+    assert models.fetch(source, folder, _downloader(wheel, calls)) == folder
+    assert (folder / "a.tflite").read_bytes() == b"detector" and (folder / "b.tflite").read_bytes() == b"landmarks"
+    assert sorted(p.name for p in folder.iterdir()) == ["a.tflite", "b.tflite"], "no wheel or staging left"
+    models.fetch(source, folder, _downloader(wheel, calls))
+    assert calls == ["pkg==1.0"], "files already there and correct are not downloaded again"
+    paths = models.model_paths(source, folder, allow_fetch=False)
+    assert paths == {"a.tflite": folder / "a.tflite", "b.tflite": folder / "b.tflite"}
+
+
+def test_fetch_refuses_a_wheel_with_other_files_and_leaves_nothing(tmp_path):
+    source, _ = _fake_source(tmp_path, {"a.tflite": b"detector"})
+    (tmp_path / "other").mkdir()
+    _, other = _fake_source(tmp_path / "other", {"a.tflite": b"tampered"})
+    folder = tmp_path / "cache"
+    with pytest.raises(OccluReStyleError, match="SHA-256"):
+        models.fetch(source, folder, _downloader(other, []))
+    assert not list(folder.iterdir())
+
+
+def test_missing_models_name_the_command_to_run(tmp_path, monkeypatch):
+    source, _ = _fake_source(tmp_path, {"a.tflite": b"detector"})
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    with pytest.raises(InputError, match=r"mine/a\.tflite is missing: run `occlurestyle models fetch` --models-dir"):
+        models.model_paths(source, folder)  # a folder the user gave is never written to
+    (folder / "a.tflite").write_bytes(b"something else")
+    with pytest.raises(InputError, match="not the expected file"):
+        models.model_paths(source, folder)
+
+    def offline(*args):
+        raise OccluReStyleError("could not download pkg==1.0 from the package index (no network)")
+
+    monkeypatch.setenv("OCCLURESTYLE_MODELS", str(tmp_path / "cache"))
+    with pytest.raises(OccluReStyleError, match=r"no network.*occlurestyle models fetch.*--models-dir DIR"):
+        models.model_paths(source, download=offline)
+    with pytest.raises(InputError, match="occlurestyle models fetch"):
+        models.model_paths(source, allow_fetch=False)
+
+
+def test_roi_follows_the_body_axis_and_maps_crop_to_frame():
+    upright = Roi.from_axis(np.array([100.0, 200.0]), np.array([100.0, 120.0]))
+    assert upright.rotation == pytest.approx(0.0) and upright.size == pytest.approx(2 * 80 * 1.25)
+    leaning_right = Roi.from_axis(np.array([0.0, 0.0]), np.array([10.0, -10.0]))
+    assert leaning_right.rotation == pytest.approx(math.pi / 4)
+    # the crop's "up" is the body's axis
+    up = leaning_right.to_frame(np.array([[128.0, 0.0]]), 256)[0] - np.array(leaning_right.center)
+    assert up / np.linalg.norm(up) == pytest.approx(np.array([1, -1]) / math.sqrt(2))
+    # crop_matrix (pixel index, cv2) and to_frame (continuous) agree
+    roi = Roi((37.5, 81.25), 150.0, 0.3)
+    matrix = roi.crop_matrix(256)
+    index = np.array([17.0, 201.0])
+    assert matrix[:, :2] @ index + matrix[:, 2] + 0.5 == pytest.approx(roi.to_frame(index + 0.5, 256))
+
+
+def test_detector_anchors_and_weighted_suppression():
+    anchors = ssd_anchors()
+    assert anchors.shape == (2254, 2)
+    assert anchors[0] == pytest.approx([0.5 / 28, 0.5 / 28]) and anchors[1] == pytest.approx(anchors[0])
+    assert anchors[-1] == pytest.approx([6.5 / 7, 6.5 / 7])
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], float)
+    points = np.zeros((3, 4, 2))
+    points[:, 0] = [[0, 0], [3, 0], [55, 55]]
+    kept_boxes, kept_points, scores = weighted_nms(boxes, points, np.array([0.9, 0.3, 0.6]))
+    assert scores.tolist() == [0.9, 0.6]
+    assert kept_boxes[0] == pytest.approx([0.25, 0, 10.25, 10]) and kept_points[0, 0] == pytest.approx([0.75, 0])
+
+
+def _models_or_skip():
+    try:
+        return models.model_paths(allow_fetch=False)
+    except InputError as exc:
+        pytest.skip(f"the people masker's model files are not on this machine ({exc})")
+
+
+def _iou(a, b):
+    return np.count_nonzero(a & b) / np.count_nonzero(a | b)
+
+
+def test_people_masker_segments_the_runner(shared_data):
+    """On real frames: a broken crop (wrong rotation or offset) or a flipped matte scores far lower."""
+    _models_or_skip()
+    from occlurestyle.occlusion.people_masker import PeopleMaskOptions, PeopleTracker, load_models
+
+    clip = shared_data("davis_parkour")
+    tracker = PeopleTracker(*load_models(PeopleMaskOptions()), PeopleMaskOptions())
+    mirrored = PeopleTracker(*load_models(PeopleMaskOptions()), PeopleMaskOptions())
+    for index in (0, 1, 2, 3):
+        image = io.read_image(clip / "frames" / f"{index:05d}.jpg")
+        truth = io.read_gray(clip / "masks" / f"{index:05d}.png") > 127
+        found = tracker(image)
+        assert _iou(found.mask, truth) > 0.85, index
+        flipped = mirrored(np.ascontiguousarray(image[:, ::-1]))
+        assert _iou(flipped.mask[:, ::-1], truth) > 0.85, index
+    assert found.ids == [1], "the runner keeps one id"
+    assert found.matte.dtype == np.uint8 and 0 < np.mean((found.matte > 0) & (found.matte < 255)) < 0.05
+
+
+def test_people_masker_writes_instances_and_mattes_and_fails_early_without_models(shared_data, tmp_path):
+    _models_or_skip()
+    from occlurestyle.occlusion.masks import MaskOptions, make_masks
+    from occlurestyle.scenes.capture import extract_frames
+
+    clip = shared_data("sam2_bedroom")
+    run = tmp_path / "run"
+    extract_frames(clip / "frames", run, max_frames=8, max_side=480, check_motion=False, progress=False)
+    with pytest.raises(InputError, match="occlurestyle models fetch"):
+        make_masks(run, MaskOptions(models_dir=str(tmp_path / "empty")), progress=False)
+    assert not (run / "masks").exists() and not (run / "instances").exists(), "nothing written before the check"
+    make_masks(run, MaskOptions(), progress=False)
+    info = json.loads((run / "masks.json").read_text())
+    assert info["options"]["masker"] == "people"
+    assert sorted(info["people"]) == ["1", "2"] and all(p["frames"] == 8 for p in info["people"].values()), \
+        "both children, each with one id over the eight frames"
+    for name in ("000000.png", "000007.png"):
+        instances = io.read_gray(run / "instances" / name)
+        matte = io.read_gray(run / "mattes" / name)
+        mask = io.read_gray(run / "masks" / name) > 0
+        assert set(np.unique(instances)) == {0, 1, 2}
+        assert np.all(mask[instances > 0]), "the dilated masks hold every instance pixel"
+        assert np.all(matte[instances > 0] > 127) and np.all(matte[instances == 0] <= 127)
+    make_masks(run, MaskOptions(masker="file", mask_dir=str(run / "instances")), progress=False)
+    assert not (run / "instances").exists(), "another masker's masks do not keep stale instances"
