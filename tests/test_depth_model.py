@@ -111,7 +111,7 @@ def test_the_pipeline_checks_the_depth_model_before_any_work(tmp_path):
     video = tmp_path / "frames"
     _frames(tmp_path, count=1)
     style = tmp_path / "frames" / "000000.png"
-    with pytest.raises(InputError, match="depth model folder not found"):
+    with pytest.raises(InputError, match="model folder not found"):
         check_inputs(RunConfig(video=str(video), style=str(style), depth_model=str(tmp_path / "missing")))
     with pytest.raises(InputError, match="not both"):
         check_inputs(RunConfig(video=str(video), style=str(style), depth_model=str(tmp_path),

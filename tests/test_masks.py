@@ -157,46 +157,6 @@ def test_auto_masker_finds_people_with_the_true_static_scene(tmp_path):
     assert false_alarm < 0.05, "little of the room is taken for a person"
 
 
-def test_sam_masker_names_the_checkpoint_to_download(run_dir, tmp_path):
-    with pytest.raises(InputError, match=r"sam_vit_b_01ec64\.pth.*--sam-checkpoint"):
-        make_masks(run_dir, MaskOptions(masker="sam"), progress=False)
-    with pytest.raises(InputError, match=r"not found.*sam_vit_h_4b8939\.pth"):
-        make_masks(run_dir, MaskOptions(masker="sam", sam_checkpoint=str(tmp_path / "nope.pth"), sam_model="vit_h"),
-                   progress=False)
-
-
-def test_sam_masker_segments_a_person_where_segment_anything_is_installed(tmp_path):
-    try:
-        import segment_anything  # noqa: F401
-    except Exception as exc:  # torchvision cannot be imported on the CPU-only machines
-        pytest.skip(f"segment_anything cannot be imported here ({type(exc).__name__}: {exc}); "
-                    "the sam masker is tested on machines with the [sam] extra")
-    checkpoint = next((p for p in [tmp_path.parent / "sam_vit_b_01ec64.pth"] if p.is_file()), None)
-    if checkpoint is None:
-        pytest.skip("no local SAM checkpoint (sam_vit_b_01ec64.pth) to test with")
-    from occlurestyle.occlusion.sam_masker import sam_masks
-    from occlurestyle.scenes.generate import SampleScene, SceneConfig
-
-    scene = SampleScene("living_room", SceneConfig(width=320, height=240, people="capsule"))
-    render = scene.render(58)
-    path = tmp_path / "f.png"
-    io.write_image(path, render["rgb"])
-    ys, xs = np.nonzero(render["instances"] == 2)
-    mask = sam_masks([path], checkpoint, boxes=[[xs.min(), ys.min(), xs.max(), ys.max()]], progress=False)[0]
-    assert (mask & (render["instances"] == 2)).sum() / (mask | (render["instances"] == 2)).sum() > 0.7
-
-
-def test_track_box_follows_the_flow():
-    from occlurestyle.occlusion.sam_masker import track_box
-
-    mask = _person((40, 40))
-    flow = np.zeros((40, 40, 2), np.float32)
-    flow[..., 0] = 3.0
-    box = track_box(mask, flow, margin=0.0)
-    assert box.tolist() == [13.0, 6.0, 23.0, 18.0]
-    assert track_box(np.zeros((40, 40), bool), flow) is None
-
-
 def test_mask_cli_writes_masks_and_coverage(run_dir, tmp_path):
     from occlurestyle.cli import main
 

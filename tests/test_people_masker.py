@@ -163,3 +163,64 @@ def test_people_masker_writes_instances_and_mattes_and_fails_early_without_model
         assert np.all(matte[instances > 0] > 127) and np.all(matte[instances == 0] <= 127)
     make_masks(run, MaskOptions(masker="file", mask_dir=str(run / "instances")), progress=False)
     assert not (run / "instances").exists(), "another masker's masks do not keep stale instances"
+
+
+@pytest.fixture(scope="module")
+def tiny_sam(tmp_path_factory):
+    """A randomly initialised SAM with tiny layers, saved as a user's model folder would be."""
+    transformers = pytest.importorskip("transformers", reason="the sam masker needs transformers (the [sam] extra)")
+    import torch
+
+    torch.manual_seed(0)
+    vision = transformers.SamVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_dim=64,
+                                          output_channels=32, global_attn_indexes=[1], num_pos_feats=16)
+    prompt = transformers.SamPromptEncoderConfig(hidden_size=32)
+    decoder = transformers.SamMaskDecoderConfig(hidden_size=32, mlp_dim=64, num_attention_heads=2,
+                                                iou_head_hidden_dim=32)
+    config = transformers.SamConfig(vision_config=vision.to_dict(), prompt_encoder_config=prompt.to_dict(),
+                                    mask_decoder_config=decoder.to_dict())
+    folder = tmp_path_factory.mktemp("tiny_sam")
+    transformers.SamModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_sam_folder_errors_name_what_is_missing(tmp_path):
+    from occlurestyle.occlusion.sam_masker import check_sam_dir
+    from occlurestyle.pipeline import RunConfig, check_inputs
+
+    with pytest.raises(InputError, match=r"the sam masker needs a local model folder.*facebook/sam-vit-base"):
+        check_sam_dir(None)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(InputError, match="has no weights"):
+        check_sam_dir(tmp_path)
+    video = io.write_video(tmp_path / "v.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2)
+    style = io.write_image(tmp_path / "s.png", np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(InputError, match="--sam-model DIR"):  # before any stage runs, not after the frames
+        check_inputs(RunConfig(video=str(video), style=str(style), masker="sam"))
+
+
+def test_sam_masker_refines_the_people_with_a_local_transformers_model(shared_data, tiny_sam, tmp_path):
+    """Shapes, prompts and the stage's files with a random tiny SAM: its masks are noise, but they are
+    one per person found, at the frame's size, inside each person's box, and written as the people's."""
+    _models_or_skip()
+    from occlurestyle.occlusion.masks import MaskOptions, make_masks
+    from occlurestyle.occlusion.people_masker import people_frames
+    from occlurestyle.occlusion.sam_masker import SamRefiner
+    from occlurestyle.scenes.capture import extract_frames
+
+    clip = shared_data("sam2_bedroom")
+    run = tmp_path / "run"
+    extract_frames(clip / "frames", run, max_frames=8, max_side=320, check_motion=False, progress=False)
+    frames = sorted((run / "frames").glob("*.png"))
+    people = next(people_frames(frames[:1], progress=False))
+    assert people.ids == [1, 2] and all(people.landmarks[i].shape == (33, 3) for i in people.ids)
+    refined = SamRefiner(tiny_sam)(io.read_image(frames[0]), people)
+    assert refined.ids == people.ids and refined.instances.shape == people.instances.shape
+    assert set(np.unique(refined.instances)) <= {0, 1, 2}
+    assert np.array_equal(refined.mask, refined.instances > 0)
+    make_masks(run, MaskOptions(), progress=False)
+    found_by_people = json.loads((run / "masks.json").read_text())["people"]
+    make_masks(run, MaskOptions(masker="sam", sam_model=str(tiny_sam)), progress=False)
+    info = json.loads((run / "masks.json").read_text())
+    assert info["options"]["sam_model"] == str(tiny_sam) and info["people"] == found_by_people
+    assert len(list((run / "instances").glob("*.png"))) == len(list((run / "mattes").glob("*.png"))) == 8

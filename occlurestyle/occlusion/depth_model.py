@@ -19,12 +19,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import InputError, OccluReStyleError
+from ..errors import OccluReStyleError
 from ..fsutil import atomic_dir, write_json
 from ..layout import RunLayout
+from ..models import check_local_model
 from ..scenes import io
 
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 EXAMPLE = "depth-anything/Depth-Anything-V2-Small-hf"
 # Depth Anything's preprocessing, used when the folder has no preprocessor_config.json
 DEFAULT_PREPROCESSING = {"size": 518, "multiple": 14, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
@@ -32,18 +32,7 @@ DEFAULT_PREPROCESSING = {"size": 518, "multiple": 14, "mean": (0.485, 0.456, 0.4
 
 def check_model_dir(model_dir: str | Path | None) -> Path:
     """The model folder, or an error naming the file that is missing and where such a folder comes from."""
-    hint = (f"save a Hugging Face depth-estimation model to a folder (e.g. {EXAMPLE}: config.json and "
-            f"model.safetensors) and pass it with --depth-model DIR")
-    if not model_dir:
-        raise InputError(f"the depth stage needs a local model folder: {hint}")
-    folder = Path(model_dir)
-    if not folder.is_dir():
-        raise InputError(f"depth model folder not found: {folder}; {hint}")
-    if not (folder / "config.json").is_file():
-        raise InputError(f"{folder / 'config.json'} not found; {hint}")
-    if not any((folder / name).is_file() for name in WEIGHT_FILES):
-        raise InputError(f"{folder} has no weights ({' or '.join(WEIGHT_FILES)}); {hint}")
-    return folder
+    return check_local_model(model_dir, "the depth stage", EXAMPLE, "--depth-model DIR")
 
 
 def preprocessing(model_dir: Path) -> dict:

@@ -2,7 +2,8 @@
 
 Maskers, chosen by name: `people` (the default: BlazePose models from a registry wheel, every person
 as an instance), `auto` (weight-free motion cue), `file` (a folder of masks from any tool) and `sam`
-(segment-anything with a local checkpoint). All go through the same clean-up. `people` also writes
+(the people masker's people re-segmented by Segment Anything from a local folder). All go through
+the same clean-up. `people` and `sam` also write
 `instances/NNNNNN.png` (8-bit person ids, 0 = nobody, stable over time) and `mattes/NNNNNN.png` (soft
 alpha 0..255, undilated).
 """
@@ -35,9 +36,7 @@ MASKERS = ("people", "auto", "file", "sam")
 class MaskOptions:
     masker: str = "people"
     mask_dir: str | None = None  # file: the folder of masks
-    sam_checkpoint: str | None = None  # sam: local checkpoint file
-    sam_model: str = "vit_b"
-    boxes: list | None = None  # sam: person boxes [x0, y0, x1, y1] in the first frame (default: detected)
+    sam_model: str | None = None  # sam: a local folder with a transformers SAM model (config.json, weights)
     dilate: int = 3  # pixels
     fill_holes: bool = True
     min_blob: float = 0.0005  # fraction of the image; smaller blobs are dropped
@@ -49,7 +48,7 @@ class MaskOptions:
 
 def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress: bool = True) -> Path:
     """Write `RUN/masks/` (replacing it only when every mask is ready) and `masks.json`; returns masks/.
-    Maskers hand their masks over one at a time, so memory does not grow with the clip (`sam` excepted)."""
+    Maskers hand their masks over one at a time, so memory does not grow with the clip."""
     options = options or MaskOptions()
     layout = RunLayout(run_dir)
     frames = layout.frame_paths()
@@ -61,14 +60,14 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
         masks_tmp = stack.enter_context(atomic_dir(layout.masks, overwrite=True))
         raw = _raw_masks(options, layout, frames, (width, height), people, stack, progress)
         masks = clean_masks(raw, options.dilate, options.fill_holes, options.min_blob, options.temporal,
-                            trusted=options.masker == "people")
+                            trusted=options.masker in ("people", "sam"))
         for frame, mask in zip(tqdm(frames, desc="mask: writing", unit="frame", disable=not progress), masks):
             io.write_image(masks_tmp / f"{frame.stem}.png", mask.astype(np.uint8) * 255)
             coverage[frame.stem] = float(mask.mean())
         if len(coverage) != len(frames):
             raise InputError(f"the {options.masker} masker gave {len(coverage)} masks for {len(frames)} frames")
     info = {"options": asdict(options), "coverage": coverage}
-    if options.masker == "people":
+    if options.masker in ("people", "sam"):
         info["people"] = {str(person): {"frames": count} for person, count in sorted(people.items())}
     else:  # instances and mattes of an earlier people run would no longer match the masks
         for folder in (layout.instances, layout.mattes):
@@ -86,19 +85,20 @@ def _raw_masks(options: MaskOptions, layout: RunLayout, frames: list[Path], size
         from .file_masker import read_mask_folder
 
         return read_mask_folder(options.mask_dir, frames, layout.source_names(), size, layout.source_size())
-    if options.masker == "sam":
-        from .sam_masker import sam_masks
-
-        return sam_masks(frames, options.sam_checkpoint, options.sam_model, options.boxes, progress)
     if options.masker == "auto":
         from .auto_masker import AutoMaskOptions, auto_masks
 
         return auto_masks(frames, layout.fps(), AutoMaskOptions(**options.auto), progress)
-    if options.masker == "people":
+    if options.masker in ("people", "sam"):
         from .people_masker import PeopleMaskOptions, people_frames
 
-        found = people_frames(frames, PeopleMaskOptions(**{"models_dir": options.models_dir, **options.people}),
-                              progress)  # loads the models now: a missing file fails before any frame
+        people_options = PeopleMaskOptions(**{"models_dir": options.models_dir, **options.people})
+        if options.masker == "sam":  # the models load now: a missing file fails before any frame
+            from .sam_masker import sam_frames
+
+            found = sam_frames(frames, options.sam_model, people_options, progress)
+        else:
+            found = people_frames(frames, people_options, progress)
         instances_tmp = stack.enter_context(atomic_dir(layout.instances, overwrite=True))
         mattes_tmp = stack.enter_context(atomic_dir(layout.mattes, overwrite=True))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -35,14 +35,16 @@ MAX_ID = 255  # instance maps are 8-bit PNGs
 @dataclass
 class PeopleMaskOptions:
     detector_threshold: float = 0.5
-    presence_threshold: float = 0.5  # the landmark model's "a person is in this region", for a new person
-    track_presence_threshold: float = 0.5  # ... and for one already followed
+    presence_threshold: float = 0.8  # the landmark model's "a person is in this region", for a new person
+    track_presence_threshold: float = 0.2  # ... and for one already followed (its pose flickers on hard frames)
     matte_threshold: float = 0.5
     detect_rounds: int = 3  # detector passes a frame, each with the people found so far painted out
     tile_every: int = 5  # frames between searches on tiles (0: never)
+    tile_grids: tuple[int, ...] = (2,)  # n x n tilings searched (small, far or partly hidden people)
     max_people: int = 16
     max_missing: int = 30  # frames a lost person keeps their id
     mirror_up_to: int = 3  # frames with at most this many people also segment each crop mirrored (steadier edges)
+    max_doubtful: int = 8  # frames a person is followed while the pose model doubts them
     retry_lost: int = 10  # frames a lost person is looked for where their last pose was
     min_area: float = 0.0005  # fraction of the frame below which a matte is no person
     duplicate_overlap: float = 0.5  # share of a matte inside another person's above which it is theirs
@@ -56,6 +58,7 @@ class Track:
     matte: np.ndarray | None = None  # float32 0..1, frame-sized; None while lost
     box: np.ndarray = field(default_factory=lambda: np.zeros(4))  # last matte bounds [x0, y0, x1, y1]
     missing: int = 0
+    doubtful: int = 0  # frames in a row followed with a presence below a new person's threshold
     found: int = 0  # frames found so far
 
 
@@ -65,6 +68,7 @@ class PeopleFrame:
     matte: np.ndarray  # uint8 0..255, the largest of the people's mattes
     instances: np.ndarray  # uint8 person ids, 0 = nobody
     ids: list[int]
+    landmarks: dict[int, np.ndarray] = field(default_factory=dict)  # id -> (33, 3) frame x, y, visibility
 
 
 def _bounds(mask: np.ndarray) -> np.ndarray:
@@ -116,13 +120,16 @@ class PeopleTracker:
         height, width = image.shape[:2]
         found = [(d, None) for d in self.detector(image)]
         if self.options.tile_every and self.frame_index % self.options.tile_every == 0:
-            tile_w, tile_h = int(round(width * 0.6)), int(round(height * 0.6))
-            for x0 in (0, width - tile_w):
-                for y0 in (0, height - tile_h):
-                    for detection in self.detector(image[y0:y0 + tile_h, x0:x0 + tile_w]):
-                        detection.box = detection.box + np.array([x0, y0, x0, y0])
-                        detection.keypoints = detection.keypoints + np.array([x0, y0])
-                        found.append((detection, (x0, y0)))
+            for grid in self.options.tile_grids:
+                # `grid` x `grid` tiles, each a third wider than 1/grid of the frame so they overlap
+                tile_w = min(width, int(round(width / grid * 4 / 3)))
+                tile_h = min(height, int(round(height / grid * 4 / 3)))
+                for y0 in np.linspace(0, height - tile_h, grid).round().astype(int):
+                    for x0 in np.linspace(0, width - tile_w, grid).round().astype(int):
+                        for detection in self.detector(image[y0:y0 + tile_h, x0:x0 + tile_w]):
+                            detection.box = detection.box + np.array([x0, y0, x0, y0])
+                            detection.keypoints = detection.keypoints + np.array([x0, y0])
+                            found.append((detection, (x0, y0)))
         return sorted(found, key=lambda item: -item[0].score)
 
     def _add(self, pose: Pose, matte: np.ndarray) -> None:
@@ -145,10 +152,15 @@ class PeopleTracker:
             if track.pose is not None and track.missing <= options.retry_lost:
                 pose = self.landmarker(image, track.pose.next_roi(), mirrored)
                 matte = self._confirm(image, pose, options.track_presence_threshold)
+            if matte is not None:
+                track.doubtful = 0 if pose.presence >= options.presence_threshold else track.doubtful + 1
+                if track.doubtful > options.max_doubtful:
+                    matte = None  # a region the pose model has long doubted: it drifted off the person
             if matte is None:
                 # keep the last pose: a person lost behind someone is looked for where they were
                 track.matte = None
                 track.missing += 1
+                track.doubtful = 0
             else:
                 track.pose, track.matte, track.missing = pose, matte, 0
                 track.box = _bounds(matte > options.matte_threshold)
@@ -163,7 +175,10 @@ class PeopleTracker:
             for detection, _tile in self._detections(self._painted(image, taken)):
                 if sum(t.matte is not None for t in self.tracks) >= options.max_people:
                     break
-                pose = self.landmarker(image, detection.roi(), mirrored)
+                roi = detection.roi()
+                if roi.size < detection.box[2] - detection.box[0]:
+                    continue  # its keypoints collapsed: the body region is smaller than the head's box
+                pose = self.landmarker(image, roi, mirrored)
                 matte = self._confirm(image, pose, options.presence_threshold)
                 if matte is None:
                     continue
@@ -202,7 +217,8 @@ class PeopleTracker:
         mask = matte > self.options.matte_threshold
         ids = np.array([t.id for t in active], np.uint8)
         instances = np.where(mask, ids[best], 0).astype(np.uint8)
-        return PeopleFrame(mask, np.round(matte * 255).astype(np.uint8), instances, [t.id for t in active])
+        return PeopleFrame(mask, np.round(matte * 255).astype(np.uint8), instances, [t.id for t in active],
+                           {t.id: t.pose.landmarks for t in active})
 
 
 def load_models(options: PeopleMaskOptions) -> tuple[PoseDetector, PoseLandmarker]:
@@ -213,15 +229,18 @@ def load_models(options: PeopleMaskOptions) -> tuple[PoseDetector, PoseLandmarke
             PoseLandmarker(paths["pose_landmark_full.tflite"]))
 
 
-def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, progress: bool = True
-                  ) -> Iterator[PeopleFrame]:
-    """The people in each of `frames` (read one at a time, in order). The models load before this
-    returns, so a missing model file fails before any frame is read."""
+def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, progress: bool = True,
+                  refine: Callable[[np.ndarray, PeopleFrame], PeopleFrame] | None = None) -> Iterator[PeopleFrame]:
+    """The people in each of `frames` (read one at a time, in order), each frame's passed through
+    `refine(image, people)` if given (the sam masker's hook). The models load before this returns, so
+    a missing model file fails before any frame is read."""
     options = options or PeopleMaskOptions()
     tracker = PeopleTracker(*load_models(options), options)
 
     def stream() -> Iterator[PeopleFrame]:
         for frame in tqdm(frames, desc="mask: people", unit="frame", disable=not progress):
-            yield tracker(io.read_image(frame))
+            image = io.read_image(frame)
+            people = tracker(image)
+            yield refine(image, people) if refine is not None else people
 
     return stream()

@@ -1,125 +1,115 @@
-"""The `sam` masker: segment-anything's `SamPredictor` with a local checkpoint, prompted with person boxes.
+"""The `sam` masker: the people masker's people, each re-segmented by Segment Anything.
 
-Boxes come from the user for the first frame (then each person's box follows their mask from frame
-to frame, shifted by the optical flow inside it) or, by default, from OpenCV's built-in HOG people
-detector on every frame. Needs the optional extra: `pip install 'occlurestyle[sam]'` (segment-anything
-imports torchvision). Nothing is downloaded: the checkpoint is a local file.
+SAM runs through transformers' `SamModel` (no torchvision) from a local folder saved with
+`save_pretrained` (e.g. facebook/sam-vit-base: config.json and model.safetensors); nothing is
+downloaded. Per frame the image is embedded once and every person found by the people masker prompts
+the mask decoder with their box and the landmarks the pose model sees (shoulders, hips, nose). SAM's
+masks replace the pose model's mattes: sharper edges, hair and loose clothes, at seconds a frame on a
+CPU. Preprocessing is SAM's own (longest side 1024, ImageNet normalisation, padded square), done here
+because transformers' SamImageProcessor needs torchvision.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
-from ..errors import InputError, OccluReStyleError
-from ..scenes import io
+from ..models import check_local_model
+from .people_masker import PeopleFrame
 
-CHECKPOINTS = {
-    "vit_b": "sam_vit_b_01ec64.pth",
-    "vit_l": "sam_vit_l_0b3195.pth",
-    "vit_h": "sam_vit_h_4b8939.pth",
-}
-DOWNLOAD = "https://dl.fbaipublicfiles.com/segment_anything/"
-
-
-def check_checkpoint(checkpoint: str | Path | None, model: str) -> Path:
-    """The checkpoint path, or an error naming the file to download and how to pass it."""
-    if model not in CHECKPOINTS:
-        raise InputError(f"unknown SAM model {model!r}; choose one of {', '.join(CHECKPOINTS)}")
-    expected = CHECKPOINTS[model]
-    hint = (f"download {expected} from {DOWNLOAD}{expected} and pass it with --sam-checkpoint PATH "
-            f"(--sam-model {model})")
-    if checkpoint is None:
-        raise InputError(f"the sam masker needs a local checkpoint: {hint}")
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise InputError(f"SAM checkpoint not found: {path}; {hint}")
-    return path
+EXAMPLE = "facebook/sam-vit-base"
+INPUT_SIZE = 1024
+PIXEL_MEAN = np.array([123.675, 116.28, 103.53], np.float32)
+PIXEL_STD = np.array([58.395, 57.12, 57.375], np.float32)
+PROMPT_LANDMARKS = (0, 11, 12, 23, 24)  # nose, shoulders, hips
+MIN_VISIBILITY = 0.5
 
 
-def load_predictor(checkpoint: Path, model: str):
-    try:
-        from segment_anything import SamPredictor, sam_model_registry
-    except ImportError as exc:
-        raise OccluReStyleError(
-            f"the sam masker needs segment-anything ({exc}); install the extra: pip install 'occlurestyle[sam]' "
-            "(it needs a torchvision that matches your torch), or use --masker auto"
-        ) from None
-    import torch
-
-    sam = sam_model_registry[model](checkpoint=str(checkpoint))
-    sam.to("cuda" if torch.cuda.is_available() else "cpu")
-    return SamPredictor(sam)
+def check_sam_dir(model_dir: str | Path | None) -> Path:
+    return check_local_model(model_dir, "the sam masker", EXAMPLE, "--sam-model DIR")
 
 
-def detect_people(image: np.ndarray) -> list[np.ndarray]:
-    """Person boxes [x0, y0, x1, y1] from OpenCV's HOG people detector (upscaled for small frames)."""
-    hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-    scale = max(1.0, 480.0 / image.shape[0])
-    big = cv2.resize(image, None, fx=scale, fy=scale) if scale > 1 else image
-    rects, weights = hog.detectMultiScale(cv2.cvtColor(big, cv2.COLOR_RGB2GRAY), winStride=(8, 8), padding=(8, 8),
-                                          scale=1.05)
-    boxes = [np.array([x, y, x + w, y + h], np.float64) / scale
-             for (x, y, w, h), score in zip(rects, np.ravel(weights)) if score > 0.5]
-    return _suppress(boxes)
+@dataclass
+class SamRefiner:
+    """SAM from `model_dir`; call it with a frame and the people found in it."""
+
+    model_dir: Path
+
+    def __post_init__(self):
+        import torch
+        from transformers import SamModel
+
+        torch.manual_seed(0)
+        self.model = SamModel.from_pretrained(str(check_sam_dir(self.model_dir))).eval()
+
+    def embed(self, image: np.ndarray):
+        import torch
+
+        height, width = image.shape[:2]
+        scale = INPUT_SIZE / max(height, width)
+        size = (int(round(width * scale)), int(round(height * scale)))
+        resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        padded = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.float32)
+        padded[:size[1], :size[0]] = (resized - PIXEL_MEAN) / PIXEL_STD
+        with torch.no_grad():
+            embedding = self.model.get_image_embeddings(torch.from_numpy(padded).permute(2, 0, 1)[None])
+        return embedding, scale, size
+
+    def __call__(self, image: np.ndarray, people: PeopleFrame) -> PeopleFrame:
+        """`people` with each person's matte from SAM (prompted by their box and visible landmarks)."""
+        import torch
+        import torch.nn.functional as F
+
+        if not people.ids:
+            return people
+        embedding, scale, size = self.embed(image)
+        boxes, points = [], []
+        for person in people.ids:
+            ys, xs = np.nonzero(people.instances == person)
+            boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+            landmarks = people.landmarks.get(person)
+            chosen = [landmarks[i, :2] for i in PROMPT_LANDMARKS if landmarks is not None
+                      and landmarks[i, 2] >= MIN_VISIBILITY and people.instances[_pixel(landmarks[i], image)] == person]
+            if not chosen:  # the instance's innermost pixel
+                inner = cv2.distanceTransform((people.instances == person).astype(np.uint8), cv2.DIST_L2, 3)
+                y, x = np.unravel_index(np.argmax(inner), inner.shape)
+                chosen = [np.array([x + 0.5, y + 0.5])]
+            points.append(chosen)
+        most = max(len(p) for p in points)
+        point_array = np.zeros((1, len(points), most, 2), np.float32)
+        label_array = -np.ones((1, len(points), most), np.int64)  # -1: padding, not a point
+        for k, chosen in enumerate(points):
+            point_array[0, k, :len(chosen)] = np.array(chosen)
+            label_array[0, k, :len(chosen)] = 1
+        with torch.no_grad():
+            out = self.model(image_embeddings=embedding,
+                             input_boxes=torch.tensor(np.array(boxes, np.float32)[None] * scale),
+                             input_points=torch.tensor(point_array * scale), input_labels=torch.tensor(label_array),
+                             multimask_output=False)
+        logits = F.interpolate(out.pred_masks[0, :, 0][None], (INPUT_SIZE, INPUT_SIZE), mode="bilinear",
+                               align_corners=False)[..., :size[1], :size[0]]
+        logits = F.interpolate(logits, image.shape[:2], mode="bilinear", align_corners=False)[0].numpy()
+        mattes = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+        best = mattes.argmax(0)
+        matte = np.take_along_axis(mattes, best[None], 0)[0]
+        mask = matte > 0.5
+        ids = np.array(people.ids, np.uint8)
+        instances = np.where(mask, ids[best], 0).astype(np.uint8)
+        return PeopleFrame(mask, np.round(matte * 255).astype(np.uint8), instances, people.ids, people.landmarks)
 
 
-def _suppress(boxes: list[np.ndarray], overlap: float = 0.5) -> list[np.ndarray]:
-    kept: list[np.ndarray] = []
-    for box in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):
-        if all(_iou(box, k) < overlap for k in kept):
-            kept.append(box)
-    return kept
+def _pixel(landmark: np.ndarray, image: np.ndarray) -> tuple[int, int]:
+    height, width = image.shape[:2]
+    return (min(max(int(landmark[1]), 0), height - 1), min(max(int(landmark[0]), 0), width - 1))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
+def sam_frames(frames: list[Path], model_dir: str | Path | None, people_options=None,
+               progress: bool = True) -> Iterator[PeopleFrame]:
+    """The people of each frame, their masks from SAM. Both models load before this returns."""
+    from .people_masker import people_frames
 
-
-def track_box(mask: np.ndarray, flow: np.ndarray, margin: float = 0.1) -> np.ndarray | None:
-    """The box of `mask` moved by the median flow inside it and enlarged by `margin`; None if empty."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return None
-    shift = np.median(flow[ys, xs], axis=0)
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    pad_x, pad_y = margin * (x1 - x0), margin * (y1 - y0)
-    height, width = mask.shape
-    return np.array([max(0, x0 - pad_x + shift[0]), max(0, y0 - pad_y + shift[1]),
-                     min(width, x1 + pad_x + shift[0]), min(height, y1 + pad_y + shift[1])])
-
-
-def sam_masks(frames: list[Path], checkpoint: str | Path | None, model: str = "vit_b",
-              boxes: list | None = None, progress: bool = True) -> list[np.ndarray]:
-    """Boolean person masks for `frames`; `boxes` are first-frame person boxes (None: detect per frame)."""
-    predictor = load_predictor(check_checkpoint(checkpoint, model), model)
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    tracked = [np.asarray(b, np.float64) for b in boxes] if boxes else None
-    masks, previous_gray, previous_people = [], None, []
-    for path in tqdm(frames, desc="mask: sam", unit="frame", disable=not progress):
-        image = io.read_image(path)
-        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        if tracked is None:
-            prompts = detect_people(image)
-        elif previous_gray is None:
-            prompts = tracked
-        else:
-            flow = dis.calc(previous_gray, gray, None)
-            prompts = [b for b in (track_box(m, flow) for m in previous_people) if b is not None]
-        predictor.set_image(image)
-        union = np.zeros(image.shape[:2], bool)
-        people = []
-        for box in prompts:
-            predicted, _, _ = predictor.predict(box=np.asarray(box), multimask_output=False)
-            people.append(predicted[0].astype(bool))
-            union |= people[-1]
-        masks.append(union)
-        previous_gray, previous_people = gray, people
-    return masks
+    return people_frames(frames, people_options, progress, refine=SamRefiner(check_sam_dir(model_dir)))
