@@ -233,7 +233,7 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     def mask(index: int) -> np.ndarray:
         name = cameras.names[index]
         found = read_masks(layout.root, [name], shape, undilated=True)[0]
-        if config.masker == "auto":  # motion masks spill and lag; the background model corrects them
+        if config.masker in ("auto", "people", "sam"):  # masks spill, lag or miss limbs; the background model corrects them
             from .occlusion.matte import refine_with_background
 
             render = io.read_image(layout.renders / "background" / f"{Path(name).stem}.png") / 255.0

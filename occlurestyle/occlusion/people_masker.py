@@ -2,14 +2,17 @@
 
 Per frame, in this order:
 1. each tracked person's pose is re-estimated in the region its previous pose predicts (MediaPipe's own
-   tracking: no detector needed while a person stays found);
+   tracking: no detector needed while a person stays found), kept while the pose model's presence
+   score stays above a low bar (it flickers on hard frames) unless it stays doubtful for long (a
+   region that drifted off the person);
 2. the detector looks for people not tracked yet on the frame with the tracked people painted out
    (it reports one person per body and favours the largest, so painting lets it see the next one),
-   a few rounds a frame, and every `tile_every` frames also on four overlapping tiles (small, far or
+   a few rounds a frame, and every `tile_every` frames also on overlapping tiles (small, far or
    partly hidden people);
-3. a detection becomes a person when the landmark model confirms someone in its region and its matte
-   is not someone already found; a person lost for at most `max_missing` frames keeps their id when
-   found again where they were lost.
+3. a detection becomes a person when the landmark model is confident of someone in its region (a high
+   bar: at 0.5 pillows and paintings pass) and its matte is not someone already found; a person lost
+   for at most `max_missing` frames keeps their id when found again where they were lost (and is
+   looked for where their last pose was for `retry_lost` frames).
 Two tracks that converge on one body are merged (the younger is dropped).
 """
 
@@ -25,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..scenes import io
-from .blazepose import Pose, PoseDetector, PoseLandmarker
+from .blazepose import Detection, Pose, PoseDetector, PoseLandmarker
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ class PeopleMaskOptions:
     tile_grids: tuple[int, ...] = (2,)  # n x n tilings searched (small, far or partly hidden people)
     max_people: int = 16
     max_missing: int = 30  # frames a lost person keeps their id
-    mirror_up_to: int = 3  # frames with at most this many people also segment each crop mirrored (steadier edges)
+    mirror_up_to: int = 1  # frames with at most this many people also segment each crop mirrored (steadier edges)
     max_doubtful: int = 8  # frames a person is followed while the pose model doubts them
     retry_lost: int = 10  # frames a lost person is looked for where their last pose was
     min_area: float = 0.0005  # fraction of the frame below which a matte is no person
@@ -116,9 +119,10 @@ class PeopleTracker:
         painted[grown] = 127
         return painted
 
-    def _detections(self, image: np.ndarray):
+    def _detections(self, image: np.ndarray) -> list[Detection]:
+        """The detector's people in the frame and, every `tile_every` frames, in its tiles; best first."""
         height, width = image.shape[:2]
-        found = [(d, None) for d in self.detector(image)]
+        found = self.detector(image)
         if self.options.tile_every and self.frame_index % self.options.tile_every == 0:
             for grid in self.options.tile_grids:
                 # `grid` x `grid` tiles, each a third wider than 1/grid of the frame so they overlap
@@ -129,8 +133,8 @@ class PeopleTracker:
                         for detection in self.detector(image[y0:y0 + tile_h, x0:x0 + tile_w]):
                             detection.box = detection.box + np.array([x0, y0, x0, y0])
                             detection.keypoints = detection.keypoints + np.array([x0, y0])
-                            found.append((detection, (x0, y0)))
-        return sorted(found, key=lambda item: -item[0].score)
+                            found.append(detection)
+        return sorted(found, key=lambda detection: -detection.score)
 
     def _add(self, pose: Pose, matte: np.ndarray) -> None:
         box = _bounds(matte > self.options.matte_threshold)
@@ -172,7 +176,7 @@ class PeopleTracker:
                 break
             taken = self._taken()
             added = False
-            for detection, _tile in self._detections(self._painted(image, taken)):
+            for detection in self._detections(self._painted(image, taken)):
                 if sum(t.matte is not None for t in self.tracks) >= options.max_people:
                     break
                 roi = detection.roi()
