@@ -22,11 +22,11 @@ def sample_scene(out: Path, name: str) -> Path:
 
 def masked_run(scene: Path, run: Path, masks: str, source: str = "video.mp4") -> Path:
     """Frames of a sample scene (from its `video.mp4` as a user would, or its lossless `frames`) in
-    `run`, with the scene's true person masks (`masks="true"`) or the `auto` masker's."""
+    `run`, with the scene's true person masks (`masks="true"`) or those of the masker named `masks`."""
     extract_frames(scene / source, run, progress=False)
     if masks == "true":
         shutil.rmtree(run / "masks", ignore_errors=True)
         shutil.copytree(scene / "masks", run / "masks")
     else:
-        make_masks(run, MaskOptions(), progress=False)
+        make_masks(run, MaskOptions(masker=masks), progress=False)
     return run

@@ -4,13 +4,13 @@ scenes and the real clips in ../shared/data, printing one table.
 Each clip goes through `occlurestyle run` (every stage, a re-run skips finished ones) and
 `occlurestyle eval` (baselines on the same frames and masks, metrics.json, report.html):
 - living_room, office: sample scenes at default size with their bundled style exemplar and
-  ground truth (background PSNR/SSIM, pose error); masks from the auto masker (`--masks true` uses the
-  scenes' true masks through the file masker);
+  ground truth (background PSNR/SSIM, pose error); masks from the people masker (`--masks auto`: the
+  motion-cue masker; `--masks true`: the scenes' true masks through the file masker);
 - davis_parkour: its frames and masks (file masker), style mondrian.jpg;
-- sam2_bedroom: its video, every 2nd frame, auto masks, style en_campo_gris.jpg.
+- sam2_bedroom: its video, every 2nd frame, people masks, style en_campo_gris.jpg.
 
 Usage: python benchmarks/compare.py [--out out/bench_compare] [--clips living_room,office,...]
-                                    [--train-steps 3000] [--masks auto|true] [--json]
+                                    [--train-steps 3000] [--masks people|auto|true] [--json]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def clip_config(name: str, out: Path, masks: str, train_steps: int) -> RunConfig
         scene = out / "scenes" / name
         if not scene_is_current(scene, name, SceneConfig()):
             make_scene(name, scene, SceneConfig(), progress=False, overwrite=True)
-        extra = {"masker": "file", "mask_dir": str(scene / "masks")} if masks == "true" else {}
+        extra = {"masker": "file", "mask_dir": str(scene / "masks")} if masks == "true" else {"masker": masks}
         return RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
                          style_labels=str(scene / "style" / "labels.png"), train_steps=train_steps, **extra)
     if name == "davis_parkour":
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/bench_compare"))
     parser.add_argument("--clips", default=",".join(CLIPS))
     parser.add_argument("--train-steps", type=int, default=3000)
-    parser.add_argument("--masks", choices=("auto", "true"), default="auto")
+    parser.add_argument("--masks", choices=("people", "auto", "true"), default="people")
     parser.add_argument("--json", action="store_true", help="also print the metrics as JSON")
     args = parser.parse_args()
     results = {}
