@@ -142,8 +142,8 @@ def model_paths(source: WheelSource = POSE, folder: str | Path | None = None, al
                                     f"(from the wheel {source.requirement})") from None
         problems = _problems(target, source)
     if problems:
-        raise InputError(f"{problems[0]}: run `{FETCH_COMMAND}`"
-                         + (f" --models-dir {target}" if folder is not None else "")
+        command = FETCH_COMMAND + (f" --models-dir {target}" if folder is not None else "")
+        raise InputError(f"{problems[0]}: run `{command}`"
                          + f" to fetch {', '.join(f.name for f in source.files)} (from the wheel "
                          f"{source.requirement}), or use --masker auto")
     return {file.name: target / file.name for file in source.files}
