@@ -97,7 +97,7 @@ def check_inputs(config: RunConfig) -> None:
     io.read_image(style)
     if config.style_labels and not Path(config.style_labels).is_file():
         raise InputError(f"style labels {config.style_labels} do not exist")
-    from .occlusion.masks import MASKERS
+    from .occlusion.masks import INSTANCE_MASKERS, MASKERS
 
     if config.masker not in MASKERS:
         raise InputError(f"unknown masker {config.masker!r}; choose one of {', '.join(MASKERS)}")
@@ -116,7 +116,7 @@ def check_inputs(config: RunConfig) -> None:
         from .occlusion.sam_masker import check_sam_dir
 
         check_sam_dir(config.sam_model)
-    if config.masker in ("people", "sam"):
+    if config.masker in INSTANCE_MASKERS:
         from .models import model_paths
 
         model_paths(folder=config.models_dir)  # fetched now (or a one-line error), not after the frames stage
@@ -233,7 +233,7 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     def mask(index: int) -> np.ndarray:
         name = cameras.names[index]
         found = read_masks(layout.root, [name], shape, undilated=True)[0]
-        if config.masker in ("auto", "people", "sam"):  # masks spill, lag or miss limbs; the background model corrects them
+        if config.masker != "file":  # a masker's masks spill, lag or miss limbs; the background model corrects them
             from .occlusion.matte import refine_with_background
 
             render = io.read_image(layout.renders / "background" / f"{Path(name).stem}.png") / 255.0

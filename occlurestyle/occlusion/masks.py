@@ -30,6 +30,7 @@ from .postprocess import clean_masks
 log = logging.getLogger(__name__)
 
 MASKERS = ("people", "auto", "file", "sam")
+INSTANCE_MASKERS = ("people", "sam")  # the maskers that find each person (instances/, mattes/)
 
 
 @dataclass
@@ -60,14 +61,14 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
         masks_tmp = stack.enter_context(atomic_dir(layout.masks, overwrite=True))
         raw = _raw_masks(options, layout, frames, (width, height), people, stack, progress)
         masks = clean_masks(raw, options.dilate, options.fill_holes, options.min_blob, options.temporal,
-                            trusted=options.masker in ("people", "sam"))
+                            trusted=options.masker in INSTANCE_MASKERS)
         for frame, mask in zip(tqdm(frames, desc="mask: writing", unit="frame", disable=not progress), masks):
             io.write_image(masks_tmp / f"{frame.stem}.png", mask.astype(np.uint8) * 255)
             coverage[frame.stem] = float(mask.mean())
         if len(coverage) != len(frames):
             raise InputError(f"the {options.masker} masker gave {len(coverage)} masks for {len(frames)} frames")
     info = {"options": asdict(options), "coverage": coverage}
-    if options.masker in ("people", "sam"):
+    if options.masker in INSTANCE_MASKERS:
         info["people"] = {str(person): {"frames": count} for person, count in sorted(people.items())}
     else:  # instances and mattes of an earlier people run would no longer match the masks
         for folder in (layout.instances, layout.mattes):
@@ -89,7 +90,7 @@ def _raw_masks(options: MaskOptions, layout: RunLayout, frames: list[Path], size
         from .auto_masker import AutoMaskOptions, auto_masks
 
         return auto_masks(frames, layout.fps(), AutoMaskOptions(**options.auto), progress)
-    if options.masker in ("people", "sam"):
+    if options.masker in INSTANCE_MASKERS:
         from .people_masker import PeopleMaskOptions, people_frames
 
         people_options = PeopleMaskOptions(**{"models_dir": options.models_dir, **options.people})

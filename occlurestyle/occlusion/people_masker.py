@@ -18,7 +18,6 @@ Two tracks that converge on one body are merged (the younger is dropped).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -29,8 +28,6 @@ from tqdm import tqdm
 
 from ..scenes import io
 from .blazepose import Detection, Pose, PoseDetector, PoseLandmarker
-
-log = logging.getLogger(__name__)
 
 MAX_ID = 255  # instance maps are 8-bit PNGs
 
@@ -187,10 +184,10 @@ class PeopleTracker:
                 if matte is None:
                     continue
                 mine = matte > options.matte_threshold
-                taken = self._taken()
                 if taken is not None and (mine & taken).sum() > options.duplicate_overlap * mine.sum():
                     continue
                 self._add(pose, matte)
+                taken = mine if taken is None else taken | mine
                 added = True
             if not added:
                 break
@@ -212,17 +209,23 @@ class PeopleTracker:
 
     def _frame(self, shape: tuple[int, int]) -> PeopleFrame:
         active = sorted((t for t in self.tracks if t.matte is not None), key=lambda t: t.id)
-        if not active:
-            empty = np.zeros(shape, np.uint8)
-            return PeopleFrame(np.zeros(shape, bool), empty, empty.copy(), [])
-        stack = np.stack([t.matte for t in active])
-        best = stack.argmax(0)
-        matte = np.take_along_axis(stack, best[None], 0)[0]
-        mask = matte > self.options.matte_threshold
-        ids = np.array([t.id for t in active], np.uint8)
-        instances = np.where(mask, ids[best], 0).astype(np.uint8)
-        return PeopleFrame(mask, np.round(matte * 255).astype(np.uint8), instances, [t.id for t in active],
-                           {t.id: t.pose.landmarks for t in active})
+        return compose_people(shape, [t.matte for t in active], [t.id for t in active],
+                              {t.id: t.pose.landmarks for t in active}, self.options.matte_threshold)
+
+
+def compose_people(shape: tuple[int, int], mattes: list[np.ndarray], ids: list[int],
+                   landmarks: dict[int, np.ndarray], threshold: float = 0.5) -> PeopleFrame:
+    """One frame's people from each person's matte (float 0..1): a pixel is the person whose matte is
+    highest there, if above `threshold`."""
+    if not ids:
+        empty = np.zeros(shape, np.uint8)
+        return PeopleFrame(np.zeros(shape, bool), empty, empty.copy(), [])
+    stack = np.stack(mattes)
+    best = stack.argmax(0)
+    matte = np.take_along_axis(stack, best[None], 0)[0]
+    mask = matte > threshold
+    instances = np.where(mask, np.array(ids, np.uint8)[best], 0).astype(np.uint8)
+    return PeopleFrame(mask, np.round(matte * 255).astype(np.uint8), instances, list(ids), landmarks)
 
 
 def load_models(options: PeopleMaskOptions) -> tuple[PoseDetector, PoseLandmarker]:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ..models import check_local_model
-from .people_masker import PeopleFrame
+from .people_masker import PeopleFrame, compose_people
 
 EXAMPLE = "facebook/sam-vit-base"
 INPUT_SIZE = 1024
@@ -35,7 +35,7 @@ def check_sam_dir(model_dir: str | Path | None) -> Path:
 
 @dataclass
 class SamRefiner:
-    """SAM from `model_dir`; call it with a frame and the people found in it."""
+    """SAM from `model_dir` (checked with check_sam_dir); call it with a frame and the people in it."""
 
     model_dir: Path
 
@@ -44,7 +44,7 @@ class SamRefiner:
         from transformers import SamModel
 
         torch.manual_seed(0)
-        self.model = SamModel.from_pretrained(str(check_sam_dir(self.model_dir))).eval()
+        self.model = SamModel.from_pretrained(str(self.model_dir)).eval()
 
     def embed(self, image: np.ndarray):
         import torch
@@ -94,12 +94,7 @@ class SamRefiner:
                                align_corners=False)[..., :size[1], :size[0]]
         logits = F.interpolate(logits, image.shape[:2], mode="bilinear", align_corners=False)[0].numpy()
         mattes = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
-        best = mattes.argmax(0)
-        matte = np.take_along_axis(mattes, best[None], 0)[0]
-        mask = matte > 0.5
-        ids = np.array(people.ids, np.uint8)
-        instances = np.where(mask, ids[best], 0).astype(np.uint8)
-        return PeopleFrame(mask, np.round(matte * 255).astype(np.uint8), instances, people.ids, people.landmarks)
+        return compose_people(image.shape[:2], list(mattes), people.ids, people.landmarks)
 
 
 def _pixel(landmark: np.ndarray, image: np.ndarray) -> tuple[int, int]:
