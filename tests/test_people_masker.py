@@ -138,6 +138,29 @@ def test_people_masker_segments_the_runner(shared_data):
     assert found.matte.dtype == np.uint8 and 0 < np.mean((found.matte > 0) & (found.matte < 255)) < 0.05
 
 
+
+def test_people_are_followed_back_to_frames_before_they_were_found(shared_data, tmp_path):
+    """The runner, found by the tracker only in the last of five frames (the earlier ones given as
+    empty), is followed back through the four before it, each against its true mask."""
+    _models_or_skip()
+    from occlurestyle.occlusion.people_masker import (PeopleMaskOptions, PeopleTracker, compose_people, follow_back,
+                                                      load_models)
+
+    clip = shared_data("davis_parkour")
+    options = PeopleMaskOptions()
+    detector, landmarker = load_models(options)
+    frames = [clip / "frames" / f"{index:05d}.jpg" for index in range(5)]
+    tracker = PeopleTracker(detector, landmarker, options)
+    last = tracker(io.read_image(frames[4]))
+    assert last.ids == [1]
+    people = [compose_people(last.mask.shape, [], [], {}) for _ in range(4)] + [last]
+    follow_back(frames, people, {(4, 1): tracker.found_poses()[1]}, landmarker, options, progress=False)
+    for index in range(4):
+        truth = io.read_gray(clip / "masks" / f"{index:05d}.png") > 127
+        assert people[index].ids == [1] and _iou(people[index].mask, truth) > 0.85, index
+        assert np.array_equal(people[index].mask, people[index].instances == 1)
+
+
 def test_people_masker_writes_instances_and_mattes_and_fails_early_without_models(shared_data, tmp_path):
     _models_or_skip()
     from occlurestyle.occlusion.masks import MaskOptions, make_masks

@@ -14,10 +14,16 @@ Per frame, in this order:
    for at most `max_missing` frames keeps their id when found again where they were lost (and is
    looked for where their last pose was for `retry_lost` frames).
 Two tracks that converge on one body are merged (the younger is dropped).
+
+Then, backwards in time: from the first frame of each stretch in which a person was found, their pose
+is followed back frame by frame (the same tracking, run in reverse) until the pose model loses them or
+they run into someone else. This finds people in the frames before the detector first saw them (someone
+standing still who only turns to the camera later, someone walking in from the frame's edge).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -45,6 +51,7 @@ class PeopleMaskOptions:
     max_missing: int = 30  # frames a lost person keeps their id
     mirror_up_to: int = 1  # frames with at most this many people also segment each crop mirrored (steadier edges)
     max_doubtful: int = 8  # frames a person is followed while the pose model doubts them
+    follow_back: bool = True  # follow each person back in time from where they were first found
     retry_lost: int = 10  # frames a lost person is looked for where their last pose was
     min_area: float = 0.0005  # fraction of the frame below which a matte is no person
     duplicate_overlap: float = 0.5  # share of a matte inside another person's above which it is theirs
@@ -69,6 +76,17 @@ class PeopleFrame:
     instances: np.ndarray  # uint8 person ids, 0 = nobody
     ids: list[int]
     landmarks: dict[int, np.ndarray] = field(default_factory=dict)  # id -> (33, 3) frame x, y, visibility
+    seconds: float = 0.0  # time spent finding this frame's people
+
+    def add(self, person: int, matte: np.ndarray, landmarks: np.ndarray, threshold: float = 0.5) -> None:
+        """Adds a person (float 0..1 matte) the way `compose_people` would have: they take the pixels
+        where their matte is above `threshold` and above everyone else's."""
+        mine = (matte > threshold) & (np.round(matte * 255) > self.matte)
+        self.instances[mine] = person
+        self.matte[mine] = np.round(matte[mine] * 255).astype(np.uint8)
+        self.mask = self.instances > 0
+        self.ids = sorted(set(self.ids) | {person})
+        self.landmarks[person] = landmarks
 
 
 def _bounds(mask: np.ndarray) -> np.ndarray:
@@ -195,6 +213,10 @@ class PeopleTracker:
         self.frame_index += 1
         return self._frame(image.shape[:2])
 
+    def found_poses(self) -> dict[int, Pose]:
+        """The pose of each person found in the last frame, by id."""
+        return {t.id: t.pose for t in self.tracks if t.matte is not None}
+
     def _merge_duplicates(self) -> None:
         active = sorted((t for t in self.tracks if t.matte is not None), key=lambda t: (-t.found, t.id))
         kept: list[Track] = []
@@ -236,18 +258,59 @@ def load_models(options: PeopleMaskOptions) -> tuple[PoseDetector, PoseLandmarke
             PoseLandmarker(paths["pose_landmark_full.tflite"]))
 
 
+def follow_back(frames: list[Path], people: list[PeopleFrame], starts: dict[tuple[int, int], Pose],
+                landmarker: PoseLandmarker, options: PeopleMaskOptions, progress: bool = True) -> None:
+    """Adds to `people` each person followed back in time from the first frame of each stretch in which
+    they were found (`starts`: (frame index, id) -> pose there), until the pose model loses them, they
+    run into another person, or they are found there already."""
+    images: dict[int, np.ndarray] = {}
+    for (start, person), pose in tqdm(sorted(starts.items(), key=lambda item: (-item[0][0], item[0][1])),
+                                      desc="mask: people, back in time", unit="person", disable=not progress):
+        doubtful = 0
+        for index in range(start - 1, -1, -1):
+            frame = people[index]
+            if person in frame.ids:
+                break
+            began = time.perf_counter()
+            if index not in images:
+                images = {index: io.read_image(frames[index])}  # the frames go backwards: keep one
+            pose = landmarker(images[index], pose.next_roi(), len(frame.ids) < options.mirror_up_to)
+            doubtful = 0 if pose.presence >= options.presence_threshold else doubtful + 1
+            if pose.presence < options.track_presence_threshold or doubtful > options.max_doubtful:
+                break
+            matte = pose.matte(frame.matte.shape)
+            mine = matte > options.matte_threshold
+            if mine.mean() < options.min_area:
+                break
+            if np.count_nonzero(mine & frame.mask) > options.duplicate_overlap * np.count_nonzero(mine):
+                break  # someone already found there: this track ran into them
+            frame.add(person, matte, pose.landmarks, options.matte_threshold)
+            frame.seconds += time.perf_counter() - began
+
+
 def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, progress: bool = True,
                   refine: Callable[[np.ndarray, PeopleFrame], PeopleFrame] | None = None) -> Iterator[PeopleFrame]:
-    """The people in each of `frames` (read one at a time, in order), each frame's passed through
-    `refine(image, people)` if given (the sam masker's hook). The models load before this returns, so
-    a missing model file fails before any frame is read."""
+    """The people in each of `frames` (tracked forwards, then followed back in time), each frame's
+    passed through `refine(image, people)` if given (the sam masker's hook). The models load before
+    this returns, so a missing model file fails before any frame is read."""
     options = options or PeopleMaskOptions()
-    tracker = PeopleTracker(*load_models(options), options)
+    detector, landmarker = load_models(options)
 
     def stream() -> Iterator[PeopleFrame]:
-        for frame in tqdm(frames, desc="mask: people", unit="frame", disable=not progress):
-            image = io.read_image(frame)
-            people = tracker(image)
-            yield refine(image, people) if refine is not None else people
+        tracker = PeopleTracker(detector, landmarker, options)
+        people: list[PeopleFrame] = []
+        starts: dict[tuple[int, int], Pose] = {}  # (frame index, id) -> pose where a stretch of frames begins
+        for index, frame in enumerate(tqdm(frames, desc="mask: people", unit="frame", disable=not progress)):
+            began = time.perf_counter()
+            found = tracker(io.read_image(frame))
+            found.seconds = time.perf_counter() - began
+            for person, pose in tracker.found_poses().items():
+                if index and person not in people[-1].ids:
+                    starts[(index, person)] = pose
+            people.append(found)
+        if options.follow_back:
+            follow_back(frames, people, starts, landmarker, options, progress)
+        for frame, found in zip(frames, people):
+            yield refine(io.read_image(frame), found) if refine is not None else found
 
     return stream()
