@@ -245,9 +245,15 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     def unpacked(index: int) -> np.ndarray:
         return np.unpackbits(packed[index], count=shape[0] * shape[1]).reshape(shape).astype(bool)
 
+    def instances(index: int) -> np.ndarray | None:
+        """The masker's person ids (a people or sam run), so people who overlap are placed one by one."""
+        path = layout.instances / f"{Path(cameras.names[index]).stem}.png"
+        return io.read_gray(path) if path.is_file() else None
+
     records = person_records((unpacked(i) for i in range(len(packed))), cameras.Ks, cameras.viewmats, floor,
-                             (np.load(p) for p in depth_paths))
-    layers = (person_layer(io.read_image(layout.frames / name), unpacked(i), records[i], np.load(depth_paths[i]))
+                             (np.load(p) for p in depth_paths), instances=(instances(i) for i in range(len(packed))))
+    layers = (person_layer(io.read_image(layout.frames / name), unpacked(i), records[i], np.load(depth_paths[i]),
+                           instances=instances(i))
               for i, name in enumerate(cameras.names))
     write_people(layout.people, cameras.names, layers, records, progress=progress)
 

@@ -49,6 +49,31 @@ def test_a_person_standing_on_a_bed_is_placed_on_it_not_on_the_floor_behind():
     assert person["standing_depth"] == pytest.approx(4.0, rel=0.15) and person["foot_world"][2] == pytest.approx(0.5, abs=0.1)
 
 
+
+def test_people_who_overlap_get_a_depth_each_from_their_instances():
+    """Two people in one blob (the nearer one in front of the other): with the masker's instances each
+    stands where their own feet are, on the same frame; without them, one depth for both."""
+    K = np.array([[100.0, 0, 80], [0, 100.0, 60], [0, 0, 1]])
+    viewmat = look_at(np.array([0.0, 0.0, 1.5]), np.array([0.0, 5.0, 1.5]), np.array([0.0, 0.0, 1.0]))
+    slope = (np.mgrid[:120, :160][0] + 0.5 - 60) / 100
+    with np.errstate(divide="ignore"):
+        depth = np.where(slope > 0, 1.5 / slope, np.inf).clip(max=8.0).astype(np.float32)  # floor, wall at 8 m
+    instances = np.zeros((120, 160), np.uint8)
+    instances[30:85, 75:95] = 2  # feet 6 m ahead (row 60 + 100 * 1.5 / 6)
+    instances[40:110, 60:80] = 1  # feet 3 m ahead, in front of person 2
+    mask = instances > 0
+    frame = np.zeros((120, 160, 3), np.uint8)
+    floor = (np.array([0.0, 0.0, 1.0]), 0.0)
+    _, depth_maps, records = person_layers([frame], [mask], K[None], viewmat[None], floor, [depth],
+                                           instances=[instances])
+    placed = {r["track"]: r for r in records[0]}
+    assert sorted(placed) == [1, 2]
+    assert placed[1]["depth"] == pytest.approx(3.0, rel=0.1) and placed[2]["depth"] == pytest.approx(6.0, rel=0.1)
+    assert depth_maps[0][50, 90] == pytest.approx(placed[2]["depth"]) and depth_maps[0][100, 65] == placed[1]["depth"]
+    _, _, together = person_layers([frame], [mask], K[None], viewmat[None], floor, [depth])
+    assert len(together[0]) == 1 and together[0][0]["depth"] == pytest.approx(3.0, rel=0.1)
+
+
 def test_depth_order_and_soft_edges():
     mask = np.zeros((20, 20), bool)
     mask[5:15, 5:15] = True

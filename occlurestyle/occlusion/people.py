@@ -1,8 +1,11 @@
 """The `people` stage: RGBA person layers with soft edges and each person's depth from floor contact.
 
 For every frame, the person mask becomes an alpha matte (a 1-2 px ramp at the boundary), the frame's
-person pixels an RGBA cut-out (`people/NNNNNN.png`). Each connected person blob is tracked from frame
-to frame and given a depth: the camera rays through its lowest mask pixels meet the floor plane
+person pixels an RGBA cut-out (`people/NNNNNN.png`). Each person is given a depth: with the masker's
+instances (`instances/`), each person's pixels are the mask's pixels nearest their instance and their
+track is their id, so two people who overlap get a depth each; without them (or for mask pixels far
+from every instance), each connected blob is a person, tracked from frame to frame by its centroid.
+The depth: the camera rays through its lowest mask pixels meet the floor plane
 (fitted to the floor Gaussians of the scene regions); when the feet are not visible or the rays miss
 the floor, the rendered background depth just around the feet stands in, then the previous frame's.
 Depths are median-smoothed over time, and in each frame capped to stay in front of the background the
@@ -31,6 +34,8 @@ from ..scenes import io
 
 
 IN_FRONT_MARGIN = 0.06  # relative depth; wider than composite.depth_visibility's ±3% band
+INSTANCE_REACH = 0.02  # of the frame's longer side: how far a mask pixel may lie from the instance it joins
+INSTANCE_TRACKS = 256  # blob tracks are numbered from here, above every instance id (8-bit)
 
 
 def alpha_matte(mask: np.ndarray, feather: float = 1.5) -> np.ndarray:
@@ -79,15 +84,18 @@ class PersonTrack:
 
 def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndarray, viewmats: np.ndarray,
                   floor: tuple[np.ndarray, float] | None, background_depths: list[np.ndarray] | None = None,
-                  min_area: float = 0.001, smooth: int = 5, cap_percentile: float = 0.0
+                  min_area: float = 0.001, smooth: int = 5, cap_percentile: float = 0.0,
+                  instances: list[np.ndarray | None] | None = None
                   ) -> tuple[list[np.ndarray], list[np.ndarray], list[list[dict]]]:
     """RGBA layers [H,W,4] (float), per-pixel person depth [H,W] (inf elsewhere) and per-frame person
     records for a clip held in memory. `floor` = (normal, offset) in world coordinates, or None."""
-    records = person_records(masks, Ks, viewmats, floor, background_depths, min_area, smooth, cap_percentile)
+    records = person_records(masks, Ks, viewmats, floor, background_depths, min_area, smooth, cap_percentile,
+                             instances)
     layers, depth_maps = [], []
     for f, (frame, mask) in enumerate(zip(frames, masks)):
         layer, depth_map = person_layer(frame, mask, records[f], None if background_depths is None
-                                        else background_depths[f], min_area)
+                                        else background_depths[f], min_area,
+                                        None if instances is None else instances[f])
         layers.append(layer)
         depth_maps.append(depth_map)
     return layers, depth_maps, records
@@ -95,17 +103,21 @@ def person_layers(frames: list[np.ndarray], masks: list[np.ndarray], Ks: np.ndar
 
 def person_records(masks: Iterable[np.ndarray], Ks: np.ndarray, viewmats: np.ndarray,
                    floor: tuple[np.ndarray, float] | None, background_depths: Iterable[np.ndarray] | None = None,
-                   min_area: float = 0.001, smooth: int = 5, cap_percentile: float = 0.0) -> list[list[dict]]:
-    """Per frame, a record for each person blob (in `ndimage.label` order): track, depth and its source,
-    placement. Reads one mask and one background depth at a time (both may be generators)."""
+                   min_area: float = 0.001, smooth: int = 5, cap_percentile: float = 0.0,
+                   instances: Iterable[np.ndarray | None] | None = None) -> list[list[dict]]:
+    """Per frame, a record for each person (in `people_pixels` order): track, depth and its source,
+    placement. Reads one mask, background depth and instance map at a time (all may be generators)."""
     records: list[list[dict]] = []
-    tracks: list[PersonTrack] = []
-    next_track = 0
+    tracks: list[PersonTrack] = []  # blobs, matched by centroid
+    known: dict[int, PersonTrack] = {}  # instances, by id
+    next_track = INSTANCE_TRACKS
     depths_iter = iter(background_depths) if background_depths is not None else None
+    instances_iter = iter(instances) if instances is not None else None
     for f, (mask, K, viewmat) in enumerate(zip(masks, Ks, viewmats)):
         background_depth = next(depths_iter) if depths_iter is not None else None
+        frame_instances = next(instances_iter) if instances_iter is not None else None
         frame_records = []
-        for pixels in _blobs(mask, min_area)[0]:
+        for person, pixels in people_pixels(mask, frame_instances, min_area)[0]:
             ys, xs = np.nonzero(pixels)
             bottom = ys >= np.percentile(ys, 97)
             feet = np.c_[xs[bottom] + 0.5, ys[bottom] + 0.5]
@@ -120,14 +132,19 @@ def person_records(masks: Iterable[np.ndarray], Ks: np.ndarray, viewmats: np.nda
                 if len(values):
                     depth, source = float(np.percentile(values, 25)), "background around the feet"
             centroid = np.array([xs.mean(), ys.mean()])
-            match = min(tracks, key=lambda t: np.linalg.norm(t.centroid - centroid), default=None)
-            if match is not None and np.linalg.norm(match.centroid - centroid) > 0.15 * max(mask.shape):
-                match = None
+            if person is not None:
+                match = known.get(person)
+            else:
+                match = min(tracks, key=lambda t: np.linalg.norm(t.centroid - centroid), default=None)
+                if match is not None and np.linalg.norm(match.centroid - centroid) > 0.15 * max(mask.shape):
+                    match = None
             if depth is None and match is not None:
                 depth, source = match.depth, "previous frame"
             if depth is None:
                 depth, source = float("inf"), "unknown (always in front)"
-            if match is None:
+            if match is None and person is not None:
+                match = known[person] = PersonTrack(person, centroid, depth)
+            elif match is None:
                 match = PersonTrack(next_track, centroid, depth)
                 tracks.append(match)
                 next_track += 1
@@ -161,13 +178,14 @@ def person_records(masks: Iterable[np.ndarray], Ks: np.ndarray, viewmats: np.nda
 
 
 def person_layer(frame: np.ndarray, mask: np.ndarray, frame_records: list[dict],
-                 background_depth: np.ndarray | None, min_area: float = 0.001) -> tuple[np.ndarray, np.ndarray]:
+                 background_depth: np.ndarray | None, min_area: float = 0.001,
+                 instances: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One frame's RGBA person layer [H,W,4] (float) and per-pixel person depth [H,W] (inf where no
-    person), from its records (`person_records`, same `min_area`)."""
+    person), from its records (`person_records`, same `min_area` and instances)."""
     layer = np.dstack([frame.astype(np.float32) / 255.0, alpha_matte(mask)])
     depth_map = np.full(mask.shape, np.inf, np.float32)
-    blobs, fragments = _blobs(mask, min_area)
-    for record, pixels in zip(frame_records, blobs):
+    people, fragments = people_pixels(mask, instances, min_area)
+    for record, (_, pixels) in zip(frame_records, people):
         _paint_depth(depth_map, pixels, record["depth"])
     for pixels in fragments:
         # too small to place in 3D (a hand seen between furniture), but seen here: in front of
@@ -175,6 +193,30 @@ def person_layer(frame: np.ndarray, mask: np.ndarray, frame_records: list[dict],
         depth = _in_front_of(background_depth, pixels) if background_depth is not None else float("inf")
         _paint_depth(depth_map, pixels, depth if np.isfinite(depth) else 0.0)
     return layer, depth_map
+
+
+def people_pixels(mask: np.ndarray, instances: np.ndarray | None, min_area: float
+                  ) -> tuple[list[tuple[int | None, np.ndarray]], list[np.ndarray]]:
+    """The mask's people, as (instance id or None, pixels), and its fragments (pixel sets too small to
+    place). A mask pixel within `INSTANCE_REACH` of an instance belongs to the nearest one (the masks
+    stage's correction reaches a little beyond the masker's people); the rest, and everything when
+    there are no instances, is split into connected blobs (id None), as `_blobs` does."""
+    if instances is None or not instances.any():
+        people, fragments = _blobs(mask, min_area)
+        return [(None, pixels) for pixels in people], fragments
+    distance, (rows, cols) = ndimage.distance_transform_edt(instances == 0, return_indices=True)
+    nearest = instances[rows, cols]
+    near = mask & (distance <= INSTANCE_REACH * max(mask.shape))
+    people: list[tuple[int | None, np.ndarray]] = []
+    fragments = []
+    for person in np.unique(nearest[near]):
+        pixels = near & (nearest == person)
+        if pixels.mean() < min_area:
+            fragments.append(pixels)
+        else:
+            people.append((int(person), pixels))
+    blobs, small = _blobs(mask & ~near, min_area)
+    return people + [(None, pixels) for pixels in blobs], fragments + small
 
 
 def _blobs(mask: np.ndarray, min_area: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -257,7 +299,8 @@ def write_people(folder: str | Path, names: list[str], layers: Iterable[tuple[np
             io.write_image(tmp / f"{stem}.png", layer)
             np.save(tmp / f"{stem}_depth.npy", depth)
         (tmp / "depth.json").write_text(json.dumps({
-            "description": "per frame, each person: track id, box [x0,y0,x1,y1], floor_depth (camera z where the "
+            "description": "per frame, each person: track (the masker's person id, or from 256 up a blob followed "
+                           "by its centroid), box [x0,y0,x1,y1], floor_depth (camera z where the "
                            "feet meet the floor, and its source), depth (capped to stay in front of the background "
                            "the person covers in this frame), feet_on_floor (the lowest pixels are feet on floor the camera "
                            "sees: contact shadows are drawn), standing_depth (floor_depth, or the depth of what the "
