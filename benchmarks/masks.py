@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from occlurestyle.eval.metrics import sequence_mask_iou
+from occlurestyle.occlusion.masks import tint_people
 from occlurestyle.scenes import io
 from occlurestyle.scenes.capture import extract_frames
 from occlurestyle.scenes.generate import SampleScene, SceneConfig
@@ -36,8 +37,6 @@ from common import DATA, sample_scene  # noqa: E402  (benchmarks/ is the script 
 
 CLIPS = ("davis_parkour", "davis_dance_twirl", "living_room", "office", "sam2_bedroom")
 VISIBLE_SHARE = 0.2  # a person counts for the found rate in frames where this much of them is visible
-COLOURS = np.array([[0, 0, 0], [230, 60, 60], [60, 200, 60], [70, 110, 240], [240, 200, 40], [200, 70, 220],
-                    [40, 210, 220], [250, 140, 40], [140, 90, 40]], np.float32)
 
 
 def run_masker(masker: str, run: Path) -> tuple[list[np.ndarray], list[float]]:
@@ -164,10 +163,8 @@ def sheet(run: Path, maps: list[np.ndarray], path: Path, picks: int = 9) -> Path
     frames = sorted((run / "frames").glob("*.png"))
     tiles = []
     for index in np.linspace(0, len(frames) - 1, picks).round().astype(int):
-        image = io.read_image(frames[index]).astype(np.float32)
         ids = maps[index]
-        colour = COLOURS[1 + (ids.astype(int) - 1) % (len(COLOURS) - 1)]
-        tinted = np.where(ids[..., None] > 0, 0.45 * image + 0.55 * colour, image).astype(np.uint8)
+        tinted = tint_people(io.read_image(frames[index]), None, ids)
         cv2.putText(tinted, f"{index}: {len(np.unique(ids)) - 1}", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
                     (255, 255, 255), 2)
         tiles.append(tinted)

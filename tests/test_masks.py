@@ -201,3 +201,19 @@ def test_trusted_masks_only_gain_pixels():
     assert not plain[1][limb].any(), "the vote drops what one frame alone saw"
     assert trusted[1][limb].all() and np.array_equal(trusted[1], person | limb)
     assert np.array_equal(trusted[2], person), "the missed frame is filled from its neighbours"
+
+
+def test_people_are_tinted_one_colour_each_and_the_rest_is_untouched():
+    from occlurestyle.occlusion.masks import tint_people
+
+    image = np.full((10, 30, 3), 100, np.uint8)
+    instances = np.zeros((10, 30), np.uint8)
+    instances[:, 0:10], instances[:, 10:20] = 1, 2
+    mask = instances > 0
+    mask[:, 20:25] = True  # mask pixels no instance holds (the masks stage's correction)
+    tinted = tint_people(image, mask, instances)
+    assert np.array_equal(tinted[:, 25:], image[:, 25:])
+    colours = {tuple(tinted[5, x]) for x in (5, 15, 22)}
+    assert len({tuple(tinted[5, 5]), tuple(tinted[5, 15])}) == 2 and tuple(tinted[5, 22]) == tuple(tinted[5, 5])
+    assert len(colours) == 2
+    assert np.array_equal(tint_people(image, mask), tint_people(image, mask, np.zeros_like(instances)))

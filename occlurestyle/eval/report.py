@@ -1,7 +1,7 @@
 """`report.html`: what a run did, beside the baselines, for a person to look at.
 
-Self-contained apart from the videos beside it: `report/side_by_side.mp4` (input | masks |
-inpaint-then-stylize | ours | flythrough, one video so the panels stay in step), the run's own
+Self-contained apart from the videos beside it: `report/side_by_side.mp4` (input | masks, a colour
+per person when the masker found each one | inpaint-then-stylize | ours | flythrough, one video so the panels stay in step), the run's own
 `final.mp4`, `flythrough.mp4` and the baselines' videos by relative path, the metric table, the
 per-frame warping error as an inline SVG plot, pose error and time per stage. A small script marks
 each video `data-loaded` once the browser has decoded a frame, so a headless browser can check it.
@@ -18,6 +18,7 @@ import numpy as np
 
 from ..fsutil import write_text
 from ..layout import RunLayout
+from ..occlusion.masks import tint_people
 from ..scenes import io
 
 COLOURS = {"input": "#888888", "ours": "#1f77b4", "inpaint": "#d62728", "naive": "#ff7f0e"}
@@ -58,12 +59,10 @@ def _side_by_side(layout: RunLayout, out: Path, fps: float) -> bool:
         fly = None
         for name in names:
             frame = io.read_image(layout.frames / name)
-            mask = layout.masks / name
-            tinted = frame.copy()
-            if mask.is_file():
-                person = io.read_gray(mask) > 0
-                tinted[person] = (0.5 * tinted[person] + [127, 0, 0]).astype(np.uint8)
-            row = [(frame, "input"), (tinted, "masks")]
+            mask, instances = layout.masks / name, layout.instances / name
+            tinted = tint_people(frame, io.read_gray(mask) > 0 if mask.is_file() else None,
+                                 io.read_gray(instances) if instances.is_file() else None)
+            row = [(frame, "input"), (tinted, "people" if instances.is_file() else "masks")]
             if (inpaint / name).is_file():
                 row.append((io.read_image(inpaint / name), "inpaint-then-stylize"))
             row.append((io.read_image(final / name), "ours"))
