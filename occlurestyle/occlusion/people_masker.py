@@ -12,7 +12,8 @@ Per frame, in this order:
 3. a detection becomes a person when the landmark model is confident of someone in its region (a high
    bar: at 0.5 pillows and paintings pass) and its matte is not someone already found; a person lost
    for at most `max_missing` frames keeps their id when found again where they were lost (and is
-   looked for where their last pose was for `retry_lost` frames).
+   looked for where their last pose was for `retry_lost` frames, unless they were lost mostly outside
+   the frame: they walked out of it).
 Two tracks that converge on one body are merged (the younger is dropped).
 
 Then, backwards in time: from the first frame of each stretch in which a person was found, their pose
@@ -104,6 +105,13 @@ def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return w * h / union if union > 0 else 0.0
 
 
+def _inside_share(roi, shape: tuple[int, int]) -> float:
+    """The share of the ROI's bounding box inside a frame of `shape`."""
+    x0, y0, x1, y1 = roi.box()
+    inside = max(0.0, min(x1, shape[1]) - max(x0, 0.0)) * max(0.0, min(y1, shape[0]) - max(y0, 0.0))
+    return inside / max((x1 - x0) * (y1 - y0), 1e-9)
+
+
 class PeopleTracker:
     """Frame by frame (in order): the people in each frame, with ids that hold over time."""
 
@@ -168,7 +176,11 @@ class PeopleTracker:
         mirrored = sum(t.matte is not None for t in self.tracks) <= options.mirror_up_to
         for track in self.tracks:
             matte = None
-            if track.pose is not None and track.missing <= options.retry_lost:
+            # a person lost while mostly outside the frame walked out of it: where they were is now
+            # something else (the pose model has called a plant a person there)
+            retry = track.pose is not None and (track.missing == 0 or (
+                track.missing <= options.retry_lost and _inside_share(track.pose.roi, image.shape[:2]) >= 0.5))
+            if retry:
                 pose = self.landmarker(image, track.pose.next_roi(), mirrored)
                 matte = self._confirm(image, pose, options.track_presence_threshold)
             if matte is not None:
