@@ -18,7 +18,8 @@ Two tracks that converge on one body are merged (the younger is dropped).
 
 Then, backwards in time: from the first frame of each stretch in which a person was found, their pose
 is followed back frame by frame (the same tracking, run in reverse) until the pose model loses them or
-they run into someone else. This finds people in the frames before the detector first saw them (someone
+they run into someone else; while their region is partly outside the frame (someone walking in), the
+pose model's doubt does not stop it, only an empty matte does. This finds people in the frames before the detector first saw them (someone
 standing still who only turns to the camera later, someone walking in from the frame's edge).
 """
 
@@ -37,6 +38,7 @@ from ..scenes import io
 from .blazepose import Detection, Pose, PoseDetector, PoseLandmarker
 
 MAX_ID = 255  # instance maps are 8-bit PNGs
+EDGE_SHARE = 0.7  # a pose whose ROI is less inside the frame than this is at its edge
 
 
 @dataclass
@@ -288,7 +290,8 @@ def follow_back(frames: list[Path], people: list[PeopleFrame], starts: dict[tupl
                 images = {index: io.read_image(frames[index])}  # the frames go backwards: keep one
             pose = landmarker(images[index], pose.next_roi(), len(frame.ids) < options.mirror_up_to)
             doubtful = 0 if pose.presence >= options.presence_threshold else doubtful + 1
-            if pose.presence < options.track_presence_threshold or doubtful > options.max_doubtful:
+            at_edge = _inside_share(pose.roi, frame.matte.shape) < EDGE_SHARE
+            if not at_edge and (pose.presence < options.track_presence_threshold or doubtful > options.max_doubtful):
                 break
             matte = pose.matte(frame.matte.shape)
             mine = matte > options.matte_threshold
