@@ -19,8 +19,9 @@ Two tracks that converge on one body are merged (the younger is dropped).
 Then, backwards in time: from the first frame of each stretch in which a person was found, their pose
 is followed back frame by frame (the same tracking, run in reverse) until the pose model loses them or
 they run into someone else; while their region is partly outside the frame (someone walking in), the
-pose model's doubt does not stop it, only an empty matte does. This finds people in the frames before the detector first saw them (someone
-standing still who only turns to the camera later, someone walking in from the frame's edge).
+pose model's doubt does not stop it, only an empty matte does. This finds people in the frames before
+the detector first saw them (someone standing still who only turns to the camera later, someone
+walking in from the frame's edge). Every frame's people are held until then: three maps a frame.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .blazepose import Detection, Pose, PoseDetector, PoseLandmarker
 
 MAX_ID = 255  # instance maps are 8-bit PNGs
 EDGE_SHARE = 0.7  # a pose whose ROI is less inside the frame than this is at its edge
+GONE_SHARE = 0.5  # a person lost with less of their ROI inside the frame than this walked out of it
 
 
 @dataclass
@@ -181,7 +183,7 @@ class PeopleTracker:
             # a person lost while mostly outside the frame walked out of it: where they were is now
             # something else (the pose model has called a plant a person there)
             retry = track.pose is not None and (track.missing == 0 or (
-                track.missing <= options.retry_lost and _inside_share(track.pose.roi, image.shape[:2]) >= 0.5))
+                track.missing <= options.retry_lost and _inside_share(track.pose.roi, image.shape[:2]) >= GONE_SHARE))
             if retry:
                 pose = self.landmarker(image, track.pose.next_roi(), mirrored)
                 matte = self._confirm(image, pose, options.track_presence_threshold)
