@@ -348,6 +348,25 @@ np.savez(sys.argv[1], out=out.detach().numpy(), **{f"grad{i}": p.grad.numpy() fo
 """
 
 
+def test_no_compiled_kernel_takes_the_fast_math_flags_that_made_cached_code_differ():
+    """What the slow test below checks by compiling in one process and loading in another, read from
+    the kernels' own options: never fastmath=True, never reassociation and contraction together."""
+    import importlib
+
+    from numba.core.registry import CPUDispatcher
+
+    kernels = {}
+    for module in ("occlurestyle.render._composite", "occlurestyle.render._projection",
+                   "occlurestyle.render._fastmath", "occlurestyle.recon.losses"):
+        for name, value in vars(importlib.import_module(module)).items():
+            if isinstance(value, CPUDispatcher):
+                kernels[f"{module}.{name}"] = value.targetoptions.get("fastmath")
+    assert len(kernels) >= 15 and any(kernels.values()), kernels
+    for name, flags in kernels.items():
+        assert flags is not True and not {"reassoc", "contract"} <= set(flags or ()), (name, flags)
+
+
+@pytest.mark.slow  # 80 s of compiling; the test above reads the options that matter
 def test_a_process_that_compiles_the_kernels_computes_what_one_loading_them_from_the_cache_does(tmp_path):
     """numba's fastmath=True gave different bits in the two (and different trained models): see _numba_setup."""
     import os
