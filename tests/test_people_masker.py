@@ -138,8 +138,7 @@ def test_people_masker_segments_the_runner(shared_data):
     assert found.matte.dtype == np.uint8 and 0 < np.mean((found.matte > 0) & (found.matte < 255)) < 0.05
 
 
-
-def test_people_are_followed_back_to_frames_before_they_were_found(shared_data, tmp_path):
+def test_people_are_followed_back_to_frames_before_they_were_found(shared_data):
     """The runner, found by the tracker only in the last of five frames (the earlier ones given as
     empty), is followed back through the four before it, each against its true mask."""
     _models_or_skip()
@@ -157,7 +156,7 @@ def test_people_are_followed_back_to_frames_before_they_were_found(shared_data, 
     follow_back(frames, people, {(4, 1): tracker.found_poses()[1]}, landmarker, options, progress=False)
     for index in range(4):
         truth = io.read_gray(clip / "masks" / f"{index:05d}.png") > 127
-        assert people[index].ids == [1] and _iou(people[index].mask, truth) > 0.85, index
+        assert people[index].ids == [1] and _iou(people[index].mask, truth) > 0.85, index  # 0.93-0.95 measured
         assert np.array_equal(people[index].mask, people[index].instances == 1)
 
 

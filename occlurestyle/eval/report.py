@@ -1,8 +1,8 @@
 """`report.html`: what a run did, beside the baselines, for a person to look at.
 
 Self-contained apart from the videos beside it: `report/side_by_side.mp4` (input | masks, a colour
-per person when the masker found each one | inpaint-then-stylize | ours | flythrough, one video so the panels stay in step), the run's own
-`final.mp4`, `flythrough.mp4` and the baselines' videos by relative path, the metric table, the
+per person when the masker found each one | inpaint-then-stylize | ours | flythrough, one video so
+the panels stay in step), the run's own `final.mp4`, `flythrough.mp4` and the baselines' videos by relative path, the metric table, the
 per-frame warping error as an inline SVG plot, pose error and time per stage. A small script marks
 each video `data-loaded` once the browser has decoded a frame, so a headless browser can check it.
 """

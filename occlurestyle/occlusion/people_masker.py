@@ -279,7 +279,7 @@ def follow_back(frames: list[Path], people: list[PeopleFrame], starts: dict[tupl
     """Adds to `people` each person followed back in time from the first frame of each stretch in which
     they were found (`starts`: (frame index, id) -> pose there), until the pose model loses them, they
     run into another person, or they are found there already."""
-    images: dict[int, np.ndarray] = {}
+    read: tuple[int, np.ndarray] | None = None  # the last frame read (each person goes backwards frame by frame)
     for (start, person), pose in tqdm(sorted(starts.items(), key=lambda item: (-item[0][0], item[0][1])),
                                       desc="mask: people, back in time", unit="person", disable=not progress):
         doubtful = 0
@@ -288,21 +288,32 @@ def follow_back(frames: list[Path], people: list[PeopleFrame], starts: dict[tupl
             if person in frame.ids:
                 break
             began = time.perf_counter()
-            if index not in images:
-                images = {index: io.read_image(frames[index])}  # the frames go backwards: keep one
-            pose = landmarker(images[index], pose.next_roi(), len(frame.ids) < options.mirror_up_to)
+            if read is None or read[0] != index:
+                read = (index, io.read_image(frames[index]))
+            pose = landmarker(read[1], pose.next_roi(), len(frame.ids) < options.mirror_up_to)
             doubtful = 0 if pose.presence >= options.presence_threshold else doubtful + 1
-            at_edge = _inside_share(pose.roi, frame.matte.shape) < EDGE_SHARE
-            if not at_edge and (pose.presence < options.track_presence_threshold or doubtful > options.max_doubtful):
-                break
-            matte = pose.matte(frame.matte.shape)
-            mine = matte > options.matte_threshold
-            if mine.mean() < options.min_area:
-                break
-            if np.count_nonzero(mine & frame.mask) > options.duplicate_overlap * np.count_nonzero(mine):
-                break  # someone already found there: this track ran into them
-            frame.add(person, matte, pose.landmarks, options.matte_threshold)
+            matte = _followed_matte(pose, frame, doubtful, options)
             frame.seconds += time.perf_counter() - began
+            if matte is None:
+                break
+            frame.add(person, matte, pose.landmarks, options.matte_threshold)
+
+
+def _followed_matte(pose: Pose, frame: PeopleFrame, doubtful: int, options: PeopleMaskOptions) -> np.ndarray | None:
+    """The matte of a person followed back into `frame`, or None where the following stops: the pose
+    model lost them or doubted them for more than `max_doubtful` frames in a row (unless they are at
+    the frame's edge), the matte is empty, or it is someone already found there (this track ran into
+    them)."""
+    at_edge = _inside_share(pose.roi, frame.matte.shape) < EDGE_SHARE
+    if not at_edge and (pose.presence < options.track_presence_threshold or doubtful > options.max_doubtful):
+        return None
+    matte = pose.matte(frame.matte.shape)
+    mine = matte > options.matte_threshold
+    if mine.mean() < options.min_area:
+        return None
+    if np.count_nonzero(mine & frame.mask) > options.duplicate_overlap * np.count_nonzero(mine):
+        return None
+    return matte
 
 
 def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, progress: bool = True,
