@@ -129,6 +129,21 @@ def test_the_temporal_median_is_a_vote_of_each_frame_and_its_neighbours_read_one
     assert all(np.array_equal(a, b) for a, b in zip(out, expected)) and len(out) == len(masks)
 
 
+def test_plate_median_equals_numpys_nanmedian_for_any_count_of_views():
+    import warnings
+
+    from occlurestyle.occlusion.plates import nan_median
+
+    rng = np.random.default_rng(3)
+    for views in range(1, 7):
+        stack = rng.random((views, 17, 23, 3)).astype(np.float32)
+        stack[rng.random(stack.shape) < 0.4] = np.nan  # some pixels seen by no view at all
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanmedian(stack, axis=0)
+        np.testing.assert_array_equal(nan_median(stack), expected)
+
+
 def test_auto_masker_finds_people_with_the_true_static_scene(tmp_path):
     """Plates and segmentation, with the sample scene's true cameras and surface points standing in
     for SfM: the masks must overlap the ground-truth people well and avoid the room."""

@@ -95,6 +95,35 @@ def test_roi_follows_the_body_axis_and_maps_crop_to_frame():
     assert matrix[:, :2] @ index + matrix[:, 2] + 0.5 == pytest.approx(roi.to_frame(index + 0.5, 256))
 
 
+def test_a_track_the_pose_model_keeps_half_losing_is_dropped_and_a_confident_one_kept():
+    """A region the pose model alternately calls doubtful (presence 0.3) and empty (0.05) -- a dresser
+    it half takes for a person -- is dropped after `max_doubtful` frames: lost frames count as doubtful
+    too. The same region at presence 0.99 is followed for as long as it lasts."""
+    from occlurestyle.occlusion.blazepose import LANDMARK_SIZE, Pose
+    from occlurestyle.occlusion.people_masker import PeopleMaskOptions, PeopleTracker
+
+    roi = Roi((60.0, 60.0), 80.0, 0.0)
+    logits = np.full((LANDMARK_SIZE, LANDMARK_SIZE), -10.0, np.float32)
+    logits[64:192, 96:160] = 10.0  # a person-shaped block in the middle of the crop
+
+    def tracked_frames(presences):
+        calls = iter(presences)
+
+        def landmarker(image, region, mirrored=False):
+            return Pose(roi, next(calls), np.zeros((33, 3)), np.array([[60.0, 80.0], [60.0, 40.0]]), logits)
+
+        options = PeopleMaskOptions(max_doubtful=4, max_missing=100, retry_lost=100)
+        tracker = PeopleTracker(lambda image: [], landmarker, options)
+        first = Pose(roi, 0.99, np.zeros((33, 3)), np.array([[60.0, 80.0], [60.0, 40.0]]), logits)
+        tracker._add(first, first.matte((120, 120)))
+        image = np.zeros((120, 120, 3), np.uint8)
+        return [bool(tracker(image).ids) for _ in range(len(presences))]
+
+    flickering = tracked_frames([0.3, 0.05] * 10)
+    assert not any(flickering[8:]), flickering  # at most max_doubtful frames of doubt, however they alternate
+    assert all(tracked_frames([0.99] * 20))
+
+
 def test_detector_anchors_and_weighted_suppression():
     anchors = ssd_anchors()
     assert anchors.shape == (2254, 2)

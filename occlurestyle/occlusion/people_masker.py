@@ -70,7 +70,7 @@ class Track:
     matte: np.ndarray | None = None  # float32 0..1, frame-sized; None while lost
     box: np.ndarray = field(default_factory=lambda: np.zeros(4))  # last matte bounds [x0, y0, x1, y1]
     missing: int = 0
-    doubtful: int = 0  # frames in a row followed with a presence below a new person's threshold
+    doubtful: int = 0  # frames in a row lost or followed with a presence below a new person's threshold
     found: int = 0  # frames found so far
 
 
@@ -172,7 +172,7 @@ class PeopleTracker:
             track = Track(self.next_id)
             self.next_id = self.next_id % MAX_ID + 1
             self.tracks.append(track)
-        track.pose, track.matte, track.box, track.missing = pose, matte, box, 0
+        track.pose, track.matte, track.box, track.missing, track.doubtful = pose, matte, box, 0, 0
         track.found += 1
 
     def __call__(self, image: np.ndarray) -> PeopleFrame:
@@ -195,7 +195,7 @@ class PeopleTracker:
                 # keep the last pose: a person lost behind someone is looked for where they were
                 track.matte = None
                 track.missing += 1
-                track.doubtful = 0
+                track.doubtful += 1  # lost frames count as doubtful: a flickering track is no steadier
             else:
                 track.pose, track.matte, track.missing = pose, matte, 0
                 track.box = _bounds(matte > options.matte_threshold)

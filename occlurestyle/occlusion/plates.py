@@ -9,7 +9,6 @@ any depth, so plates are forgiving exactly where flow is not.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -115,12 +114,22 @@ def median_plate(warped: list[np.ndarray], min_votes: int = 2) -> tuple[np.ndarr
     their spread: the median absolute deviation, large where the warps disagree (wrong depth)."""
     stack = np.stack(warped)
     votes = np.sum(~np.isnan(stack[..., 0]), axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels: no neighbour sees them
-        plate = np.nanmedian(stack, axis=0)
-        spread = np.nanmedian(np.abs(stack - plate[None]).max(axis=-1), axis=0)
+    plate = nan_median(stack)
+    spread = nan_median(np.abs(stack - plate[None]).max(axis=-1))
     plate[votes < min_votes] = np.nan
     return plate, np.nan_to_num(spread, nan=1.0)
+
+
+def nan_median(stack: np.ndarray) -> np.ndarray:
+    """np.nanmedian over axis 0, several times faster for the few neighbours of a plate: NaNs sort
+    last, so the median of each pixel's n valid values sits at (n - 1) // 2 and n // 2."""
+    ordered = np.sort(stack, axis=0)
+    valid = np.sum(~np.isnan(ordered), axis=0)
+    low = np.take_along_axis(ordered, np.maximum(valid - 1, 0)[None] // 2, axis=0)[0]
+    high = np.take_along_axis(ordered, (valid // 2)[None].clip(max=len(stack) - 1), axis=0)[0]
+    median = (low + high) / 2
+    median[valid == 0] = np.nan
+    return median
 
 
 def tolerant_difference(frame: np.ndarray, plate: np.ndarray, radius: int = 1) -> np.ndarray:
