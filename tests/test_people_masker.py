@@ -189,6 +189,25 @@ def test_people_are_followed_back_to_frames_before_they_were_found(shared_data):
         assert np.array_equal(people[index].mask, people[index].instances == 1)
 
 
+def test_moving_people_are_found_where_the_detector_saw_nobody(shared_data):
+    """The motion pass alone (the detector's results replaced by empty frames) finds the runner of
+    davis_parkour in every one of its first 24 frames and segments him: measured mean IoU 0.93, the
+    worst frame 0.84 (mid-vault; 0.75 before moving shadows were left out: his shadow on the wall was
+    taken for a second person). Finding nothing, or a region beside him, scores 0."""
+    _models_or_skip()
+    from occlurestyle.occlusion.people_masker import PeopleMaskOptions, compose_people, find_moving_people, load_models
+
+    clip = shared_data("davis_parkour")
+    frames = sorted((clip / "frames").glob("*.jpg"))[:24]
+    shape = io.read_image(frames[0]).shape[:2]
+    options = PeopleMaskOptions()
+    people = [compose_people(shape, [], [], {}) for _ in frames]
+    find_moving_people(frames, people, load_models(options)[1], options, progress=False)
+    ious = [_iou(found.mask, io.read_gray(clip / "masks" / f"{index:05d}.png") > 127)
+            for index, found in enumerate(people)]
+    assert np.mean(ious) > 0.85 and min(ious) > 0.6, np.round(ious, 2)
+
+
 def test_people_masker_writes_instances_and_mattes_and_fails_early_without_models(shared_data, tmp_path):
     _models_or_skip()
     from occlurestyle.occlusion.masks import MaskOptions, make_masks

@@ -22,6 +22,12 @@ they run into someone else; while their region is partly outside the frame (some
 pose model's doubt does not stop it, only an empty matte does. This finds people in the frames before
 the detector first saw them (someone standing still who only turns to the camera later, someone
 walking in from the frame's edge). Every frame's people are held until then: three maps a frame.
+
+Last, people the detector never saw but who move (crouched behind a sofa, turned away, small): every
+`motion_every` frames, regions that move against the camera (`motion_cue`) and that nobody found
+explains are searched by the pose model at a few sizes and turns; a confident pose whose matte
+explains the motion is a new person, followed forwards and backwards like the others. This pass only
+adds people, after everything else, so it cannot change whom the tracker found.
 """
 
 from __future__ import annotations
@@ -36,11 +42,16 @@ import numpy as np
 from tqdm import tqdm
 
 from ..scenes import io
-from .blazepose import Detection, Pose, PoseDetector, PoseLandmarker
+from .blazepose import Detection, Pose, PoseDetector, PoseLandmarker, Roi
+from .motion_cue import MotionCue, MovingRegion
 
 MAX_ID = 255  # instance maps are 8-bit PNGs
 EDGE_SHARE = 0.7  # a pose whose ROI is less inside the frame than this is at its edge
 GONE_SHARE = 0.5  # a person lost with less of their ROI inside the frame than this walked out of it
+MOTION_SCALES = (1.5, 2.2)  # ROI sides tried on a moving region, times its longer side
+MOTION_TURNS = (0.0, np.pi / 2, -np.pi / 2, np.pi)  # ... and turns (a crouched or vaulting person is not upright)
+MOTION_EXPLAINED = 0.5  # share of a moving region a person found there must cover (and above which it is theirs)
+MOTION_MOVING = 0.4  # ... and share of their matte that must move
 
 
 @dataclass
@@ -57,6 +68,8 @@ class PeopleMaskOptions:
     mirror_up_to: int = 1  # frames with at most this many people also segment each crop mirrored (steadier edges)
     max_doubtful: int = 8  # frames a person is followed while the pose model doubts them
     follow_back: bool = True  # follow each person back in time from where they were first found
+    motion_every: int = 2  # frames between searches for moving people nobody found (0: never)
+    motion_gap: int = 4  # frames between the neighbours the motion cue compares a frame with
     retry_lost: int = 10  # frames a lost person is looked for where their last pose was
     min_area: float = 0.0005  # fraction of the frame below which a matte is no person
     duplicate_overlap: float = 0.5  # share of a matte inside another person's above which it is theirs
@@ -274,29 +287,106 @@ def load_models(options: PeopleMaskOptions) -> tuple[PoseDetector, PoseLandmarke
             PoseLandmarker(paths["pose_landmark_full.tflite"]))
 
 
+class FrameReader:
+    """Frames read on demand, the last one kept (people are followed one frame at a time)."""
+
+    def __init__(self, frames: list[Path]):
+        self.frames, self.last = frames, (-1, None)
+
+    def __call__(self, index: int) -> np.ndarray:
+        if self.last[0] != index:
+            self.last = (index, io.read_image(self.frames[index]))
+        return self.last[1]
+
+
+def follow(read: FrameReader, people: list[PeopleFrame], person: int, start: int, pose: Pose, step: int,
+           landmarker: PoseLandmarker, options: PeopleMaskOptions) -> None:
+    """Adds `person`, whose `pose` is known in frame `start`, to the frames after it (`step` 1) or before
+    it (-1), one at a time, until the pose model loses them, they run into another person, or they are
+    found there already."""
+    doubtful = 0
+    for index in range(start + step, len(people) if step > 0 else -1, step):
+        frame = people[index]
+        if person in frame.ids:
+            break
+        began = time.perf_counter()
+        pose = landmarker(read(index), pose.next_roi(), len(frame.ids) < options.mirror_up_to)
+        doubtful = 0 if pose.presence >= options.presence_threshold else doubtful + 1
+        matte = _followed_matte(pose, frame, doubtful, options)
+        frame.seconds += time.perf_counter() - began
+        if matte is None:
+            break
+        frame.add(person, matte, pose.landmarks, options.matte_threshold)
+
+
 def follow_back(frames: list[Path], people: list[PeopleFrame], starts: dict[tuple[int, int], Pose],
                 landmarker: PoseLandmarker, options: PeopleMaskOptions, progress: bool = True) -> None:
     """Adds to `people` each person followed back in time from the first frame of each stretch in which
-    they were found (`starts`: (frame index, id) -> pose there), until the pose model loses them, they
-    run into another person, or they are found there already."""
-    read: tuple[int, np.ndarray] | None = None  # the last frame read (each person goes backwards frame by frame)
+    they were found (`starts`: (frame index, id) -> pose there)."""
+    read = FrameReader(frames)
     for (start, person), pose in tqdm(sorted(starts.items(), key=lambda item: (-item[0][0], item[0][1])),
                                       desc="mask: people, back in time", unit="person", disable=not progress):
-        doubtful = 0
-        for index in range(start - 1, -1, -1):
-            frame = people[index]
-            if person in frame.ids:
+        follow(read, people, person, start, pose, -1, landmarker, options)
+
+
+def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker: PoseLandmarker,
+                       options: PeopleMaskOptions, progress: bool = True) -> None:
+    """Adds the people the detector never saw but who move (crouched, turned away, small): every
+    `motion_every` frames, each moving region (`MotionCue`) nobody found explains is searched by the
+    pose model at a few sizes and turns; a confident pose whose matte explains the motion is a new
+    person, followed forwards and backwards. Runs after everything else, so it only adds people."""
+    cue, read = MotionCue(frames, options.motion_gap), FrameReader(frames)
+    next_id = max((max(frame.ids, default=0) for frame in people), default=0) + 1
+    for index in tqdm(range(0, len(frames), options.motion_every), desc="mask: people, moving",
+                      unit="frame", disable=not progress):
+        frame = people[index]
+        began = time.perf_counter()
+        image = read(index)
+        moving, regions = cue.regions(index, image)
+        found = []
+        for region in regions:
+            if next_id > MAX_ID or len(frame.ids) >= options.max_people:
                 break
-            began = time.perf_counter()
-            if read is None or read[0] != index:
-                read = (index, io.read_image(frames[index]))
-            pose = landmarker(read[1], pose.next_roi(), len(frame.ids) < options.mirror_up_to)
-            doubtful = 0 if pose.presence >= options.presence_threshold else doubtful + 1
-            matte = _followed_matte(pose, frame, doubtful, options)
-            frame.seconds += time.perf_counter() - began
-            if matte is None:
-                break
-            frame.add(person, matte, pose.landmarks, options.matte_threshold)
+            pose = _moving_person(image, moving, region, frame.mask, landmarker, options)
+            if pose is not None:
+                frame.add(next_id, pose.matte(frame.mask.shape), pose.landmarks, options.matte_threshold)
+                found.append((next_id, pose))
+                next_id += 1
+        frame.seconds += time.perf_counter() - began
+        for person, pose in found:
+            follow(read, people, person, index, pose, 1, landmarker, options)
+            follow(read, people, person, index, pose, -1, landmarker, options)
+
+
+def _moving_person(image: np.ndarray, moving: np.ndarray, region: MovingRegion, taken: np.ndarray,
+                   landmarker: PoseLandmarker, options: PeopleMaskOptions) -> Pose | None:
+    """The pose of a person in a moving region nobody explains yet, or None: the pose model must be
+    confident of them, and their matte must cover most of the region and move itself (a pose model
+    shown a table edge can be confident too)."""
+    area = np.count_nonzero(region.pixels)
+    near_taken = cv2.dilate(taken.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    if np.count_nonzero(region.pixels & near_taken) > MOTION_EXPLAINED * area:
+        return None
+    x0, y0, x1, y1 = region.box
+    centre, side = ((x0 + x1) / 2, (y0 + y1) / 2), max(x1 - x0, y1 - y0)
+    pose = None
+    for turn in MOTION_TURNS:  # upright first: most people are, and each try costs a model run
+        for scale in MOTION_SCALES:
+            tried = landmarker(image, Roi(centre, side * scale, turn))
+            pose = tried if pose is None or tried.presence > pose.presence else pose
+        if pose.presence >= options.presence_threshold:
+            break
+    pose = max((pose, landmarker(image, pose.next_roi())), key=lambda p: p.presence)
+    if pose.presence < options.presence_threshold or _inside_share(pose.roi, image.shape[:2]) < EDGE_SHARE:
+        return None  # (someone at the frame's edge is left to following back from where they are whole)
+    mine = pose.matte(image.shape[:2]) > options.matte_threshold
+    size = np.count_nonzero(mine)
+    near_moving = cv2.dilate(moving.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    if (size < options.min_area * mine.size or np.count_nonzero(mine & region.pixels) < MOTION_EXPLAINED * area
+            or np.count_nonzero(mine & near_moving) < MOTION_MOVING * size
+            or np.count_nonzero(mine & taken) > options.duplicate_overlap * size):
+        return None
+    return pose
 
 
 def _followed_matte(pose: Pose, frame: PeopleFrame, doubtful: int, options: PeopleMaskOptions) -> np.ndarray | None:
@@ -338,6 +428,8 @@ def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, 
             people.append(found)
         if options.follow_back:
             follow_back(frames, people, starts, landmarker, options, progress)
+        if options.motion_every:
+            find_moving_people(frames, people, landmarker, options, progress)
         for frame, found in zip(frames, people):
             yield refine(io.read_image(frame), found) if refine is not None else found
 

@@ -71,23 +71,33 @@ def warp_with_depth(source: np.ndarray, depth: np.ndarray, K: np.ndarray, view_t
     return _remap(source, uv, z > 0)
 
 
-def estimate_homography(gray_t: np.ndarray, gray_s: np.ndarray) -> np.ndarray | None:
-    """Homography taking frame t's pixels to frame s's (ORB features + RANSAC)."""
-    orb = cv2.ORB_create(1500)
-    kt, dt = orb.detectAndCompute(gray_t, None)
-    ks, ds = orb.detectAndCompute(gray_s, None)
-    if dt is None or ds is None or len(kt) < 20 or len(ks) < 20:
+def orb_features(gray: np.ndarray, count: int = 1500) -> tuple[np.ndarray, np.ndarray | None]:
+    """A frame's ORB keypoint positions (N, 2) and descriptors (at most `count`), for `match_homography`."""
+    keypoints, descriptors = cv2.ORB_create(count).detectAndCompute(gray, None)
+    return np.float32([k.pt for k in keypoints]).reshape(-1, 2), descriptors
+
+
+def match_homography(features_t: tuple[np.ndarray, np.ndarray | None],
+                     features_s: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray | None:
+    """Homography taking frame t's pixels to frame s's, from their `orb_features` (RANSAC)."""
+    (points_t, dt), (points_s, ds) = features_t, features_s
+    if dt is None or ds is None or len(points_t) < 20 or len(points_s) < 20:
         return None
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(dt, ds)
     if len(matches) < 20:
         return None
-    a = np.float32([kt[m.queryIdx].pt for m in matches])
-    b = np.float32([ks[m.trainIdx].pt for m in matches])
+    a = points_t[[m.queryIdx for m in matches]]
+    b = points_s[[m.trainIdx for m in matches]]
     # RANSAC draws from OpenCV's global generator: seeded per call, a frame's plate (hence its mask)
     # does not depend on what ran before it in the process
     cv2.setRNGSeed(0)
     H, inliers = cv2.findHomography(a, b, cv2.RANSAC, 3.0)
     return H if H is not None and inliers.sum() >= 15 else None
+
+
+def estimate_homography(gray_t: np.ndarray, gray_s: np.ndarray) -> np.ndarray | None:
+    """Homography taking frame t's pixels to frame s's (ORB features + RANSAC)."""
+    return match_homography(orb_features(gray_t), orb_features(gray_s))
 
 
 def warp_with_homography(source: np.ndarray, H: np.ndarray) -> np.ndarray:
