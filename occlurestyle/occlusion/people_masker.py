@@ -336,7 +336,8 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
     pose model at a few sizes and turns; a confident pose whose matte explains the motion is a new
     person, followed forwards and backwards. Runs after everything else, so it only adds people."""
     cue, read = MotionCue(frames, options.motion_gap), FrameReader(frames)
-    next_id = max((max(frame.ids, default=0) for frame in people), default=0) + 1
+    used = set().union(*(frame.ids for frame in people))
+    free_ids = iter([person for person in range(1, MAX_ID + 1) if person not in used])
     for index in tqdm(range(0, len(frames), options.motion_every), desc="mask: people, moving",
                       unit="frame", disable=not progress):
         frame = people[index]
@@ -345,13 +346,13 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
         moving, regions = cue.regions(index, image)
         found = []
         for region in regions:
-            if next_id > MAX_ID or len(frame.ids) >= options.max_people:
+            if len(frame.ids) >= options.max_people:
                 break
-            pose = _moving_person(image, moving, region, frame.mask, landmarker, options)
-            if pose is not None:
-                frame.add(next_id, pose.matte(frame.mask.shape), pose.landmarks, options.matte_threshold)
-                found.append((next_id, pose))
-                next_id += 1
+            person = _moving_person(image, moving, region, frame.mask, landmarker, options)
+            if person is not None and (new_id := next(free_ids, None)) is not None:
+                pose, matte = person
+                frame.add(new_id, matte, pose.landmarks, options.matte_threshold)
+                found.append((new_id, pose))
         frame.seconds += time.perf_counter() - began
         for person, pose in found:
             follow(read, people, person, index, pose, 1, landmarker, options)
@@ -359,8 +360,8 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
 
 
 def _moving_person(image: np.ndarray, moving: np.ndarray, region: MovingRegion, taken: np.ndarray,
-                   landmarker: PoseLandmarker, options: PeopleMaskOptions) -> Pose | None:
-    """The pose of a person in a moving region nobody explains yet, or None: the pose model must be
+                   landmarker: PoseLandmarker, options: PeopleMaskOptions) -> tuple[Pose, np.ndarray] | None:
+    """The pose and matte of a person in a moving region nobody explains yet, or None: the pose model must be
     confident of them, and their matte must cover most of the region and move itself (a pose model
     shown a table edge can be confident too)."""
     area = np.count_nonzero(region.pixels)
@@ -379,14 +380,15 @@ def _moving_person(image: np.ndarray, moving: np.ndarray, region: MovingRegion, 
     pose = max((pose, landmarker(image, pose.next_roi())), key=lambda p: p.presence)
     if pose.presence < options.presence_threshold or _inside_share(pose.roi, image.shape[:2]) < EDGE_SHARE:
         return None  # (someone at the frame's edge is left to following back from where they are whole)
-    mine = pose.matte(image.shape[:2]) > options.matte_threshold
+    matte = pose.matte(image.shape[:2])
+    mine = matte > options.matte_threshold
     size = np.count_nonzero(mine)
     near_moving = cv2.dilate(moving.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     if (size < options.min_area * mine.size or np.count_nonzero(mine & region.pixels) < MOTION_EXPLAINED * area
             or np.count_nonzero(mine & near_moving) < MOTION_MOVING * size
             or np.count_nonzero(mine & taken) > options.duplicate_overlap * size):
         return None
-    return pose
+    return pose, matte
 
 
 def _followed_matte(pose: Pose, frame: PeopleFrame, doubtful: int, options: PeopleMaskOptions) -> np.ndarray | None:
