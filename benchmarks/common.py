@@ -1,4 +1,4 @@
-"""Set-up shared by the benchmarks: sample scenes at default size and run folders prepared from them."""
+"""Shared by the benchmarks: sample scenes at default size, run folders prepared from them, one line of figures a clip."""
 
 from __future__ import annotations
 
@@ -30,3 +30,8 @@ def masked_run(scene: Path, run: Path, masks: str, source: str = "video.mp4") ->
     else:
         make_masks(run, MaskOptions(masker=masks), progress=False)
     return run
+
+
+def print_figures(name: str, figures: dict) -> None:
+    """One clip's figures on one line, `key=value` each."""
+    print(f"{name:18s} " + "  ".join(f"{k}={v}" for k, v in figures.items()), flush=True)

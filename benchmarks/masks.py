@@ -33,7 +33,7 @@ from occlurestyle.scenes import io
 from occlurestyle.scenes.capture import extract_frames
 from occlurestyle.scenes.generate import SampleScene, SceneConfig
 
-from common import DATA, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
+from common import DATA, print_figures, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
 
 CLIPS = ("davis_parkour", "davis_dance_twirl", "living_room", "office", "sam2_bedroom")
 VISIBLE_SHARE = 0.2  # a person counts for the found rate in frames where this much of them is visible
@@ -194,7 +194,7 @@ def main() -> None:
         else:
             results[name] = davis_clip(name, args.out, args.masker)
         if not args.json:
-            print(f"{name:18s} " + "  ".join(f"{k}={v}" for k, v in results[name].items()), flush=True)
+            print_figures(name, results[name])
     if args.json:
         print(json.dumps(results))
 

@@ -271,6 +271,7 @@ def run_all(
     max_frames: int = typer.Option(None, help="at most this many frames"),
     motion_check: bool = typer.Option(True, help="refuse a clip whose camera stands still or only turns"),
     train_steps: int = typer.Option(3000, help="background training steps"),
+    holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
     person_depth_dir: Path = typer.Option(None, help="depth maps of the frames from any depth tool (one .npy or "
                                           "16-bit .png per frame, depth or disparity): clears splats in front of "
                                           "the people and holds the background beside them at the maps' depth"),
@@ -292,7 +293,7 @@ def run_all(
                        models_dir=str(models_dir) if models_dir else None,
                        sam_model=str(sam_model) if sam_model else None, stride=stride, max_side=max_side,
                        max_frames=max_frames, check_motion=motion_check, train_steps=train_steps,
-                       person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
+                       holdout_every=holdout_every, person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
                        depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,
                        keep_structure=keep_structure, harmonization=harmonization, shadow=shadow, flythrough=flythrough)
     run_pipeline(config, out, progress=_progress(), log=_say)

@@ -43,6 +43,7 @@ class RunConfig:
     check_motion: bool = True  # refuse a static or only turning camera in the frames stage (scenes/motion.py)
     train_steps: int = 3000
     max_gaussians: int = 80_000
+    holdout_every: int = 0  # >0: every n-th frame is left out of training, for evaluation (benchmarks/real.py)
     person_depth_dir: str | None = None  # depth maps of the frames from any depth tool (recon/free_space.py)
     depth_model: str | None = None  # or a local depth-estimation model that makes them (occlusion/depth_model.py)
     strength: float = 1.0
@@ -59,7 +60,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("masks", ("masker", "mask_dir", "sam_model")),
     ("register", ()),
     ("depth", ("depth_model",)),
-    ("train", ("train_steps", "max_gaussians", "person_depth_dir")),
+    ("train", ("train_steps", "max_gaussians", "holdout_every", "person_depth_dir")),
     ("stylize", ("style", "style_labels", "strength", "texture", "keep_structure")),
     ("people", ()),
     ("render", ("flythrough",)),
@@ -195,7 +196,8 @@ def _train(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 
     depth_maps = config.person_depth_dir or (str(layout.depth_maps) if config.depth_model else "")
     train(layout.root, TrainOptions(steps=config.train_steps, max_gaussians=config.max_gaussians,
-                                    person_depth_dir=depth_maps), progress=progress)
+                                    holdout_every=config.holdout_every, person_depth_dir=depth_maps),
+          progress=progress)
 
 
 def _stylize(layout: RunLayout, config: RunConfig, progress: bool) -> None:

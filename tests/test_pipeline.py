@@ -150,6 +150,8 @@ def test_a_changed_option_reruns_from_the_stage_it_affects():
     a, b = stage_hashes(base), stage_hashes(RunConfig(video="v.mp4", style="s.png", strength=0.5))
     changed = [name for name in a if a[name] != b[name]]
     assert changed == ["stylize", "people", "render", "composite"]
+    held_out = stage_hashes(RunConfig(video="v.mp4", style="s.png", holdout_every=8))
+    assert [name for name in a if a[name] != held_out[name]] == ["train", "stylize", "people", "render", "composite"]
 
 
 def test_bad_inputs_fail_before_any_work(tmp_path):
