@@ -6,6 +6,10 @@ Printed per clip:
   masks mark (the DAVIS clips annotate one person) or the run's own masks (everybody else: bystanders,
   the seated audience, sam2_bedroom's children), so a person the masker misses costs PSNR here;
 - registration: frames registered, 3D points, mean reprojection error;
+- flythrough coverage: the share of the flythrough's pixels (every 5th frame) showing a surface that at
+  least two training cameras saw (in their frame, unhidden: their own depth render agrees within 5%);
+  empty space (the background model's alpha below 0.5) counts as unseen; the same for the held-out
+  cameras, real views of what was filmed, shows the figure can say "good";
 - seconds per stage and in all;
 and a contact sheet `docs/real_<clip>.jpg`: three held-out frames, each as the frame, its people (tinted
 by id), the background render from its camera, final.mp4's frame and flythrough.mp4's.
@@ -13,6 +17,8 @@ by id), the background render from its camera, final.mp4's frame and flythrough.
 To stay within 30 minutes on 2 cores, sam2_bedroom runs with `--stride 2` (100 of its 200 frames); the
 DAVIS clips (100 and 90 frames) run whole. Frames come from a video, as a user's would: the DAVIS
 frames are encoded to H.264 first.
+
+A run folder whose stages are done is scored again without running them (`occlurestyle run` resumes).
 
 Usage: python benchmarks/real.py [--clips a,b] [--out DIR] [--sheets DIR] [--json]
 """
@@ -101,6 +107,52 @@ def heldout_scores(name: str, layout: RunLayout, stride: int) -> tuple[dict, dic
              "heldout_ssim": round(float(ssim_sum / count), 3)}, renders)
 
 
+def flythrough_coverage(layout: RunLayout, every: int = 5) -> dict:
+    """The flythrough's coverage, and the held-out cameras' (real views of what was filmed: near 1 when
+    the figure works)."""
+    cameras = read_run_cameras(layout)
+    held = np.setdiff1d(np.arange(len(cameras.names)), training_indices(len(cameras.names), HOLDOUT_EVERY))
+    path = json.loads((layout.renders / "flythrough" / "path.json").read_text())
+    return {"flythrough": path["kind"],
+            "flythrough_coverage": coverage(layout, np.array(path["viewmats"])[::every], np.array(path["Ks"])[::every]),
+            "heldout_coverage": coverage(layout, cameras.viewmats[held], cameras.Ks[held])}
+
+
+def coverage(layout: RunLayout, viewmats: np.ndarray, Ks: np.ndarray, tolerance: float = 0.05) -> float:
+    """Share of the pixels of cameras `viewmats`, `Ks` whose surface >= 2 training cameras saw."""
+    cameras = read_run_cameras(layout)
+    trained = training_indices(len(cameras.names), HOLDOUT_EVERY)
+    params = load_ply(layout.background_ply)
+    width, height = cameras.width, cameras.height
+    train_views = render_views(params, torch.tensor(cameras.viewmats[trained], dtype=torch.float32),
+                               torch.tensor(cameras.Ks[trained], dtype=torch.float32), width, height)
+    train_depth = train_views["depth"].numpy()
+    views = render_views(params, torch.tensor(viewmats, dtype=torch.float32), torch.tensor(Ks, dtype=torch.float32),
+                         width, height)
+    v, u = np.mgrid[0:height, 0:width] + 0.5
+    seen = total = 0
+    for depth, alpha, viewmat, K in zip(views["depth"].numpy(), views["alpha"].numpy(), viewmats, Ks):
+        total += depth.size
+        solid = alpha > 0.5
+        z = depth[solid]
+        rays = np.stack([(u[solid] - K[0, 2]) / K[0, 0], (v[solid] - K[1, 2]) / K[1, 1], np.ones_like(z)], -1)
+        camera_points = rays * z[:, None]
+        world = (camera_points - viewmat[:3, 3]) @ viewmat[:3, :3]  # R^T (x - t)
+        count = np.zeros(len(z), int)
+        for k, index in enumerate(trained):
+            view, intrinsics = cameras.viewmats[index], cameras.Ks[index]
+            local = world @ view[:3, :3].T + view[:3, 3]
+            in_front = local[:, 2] > 1e-3
+            x = intrinsics[0, 0] * local[:, 0] / np.where(in_front, local[:, 2], 1) + intrinsics[0, 2]
+            y = intrinsics[1, 1] * local[:, 1] / np.where(in_front, local[:, 2], 1) + intrinsics[1, 2]
+            inside = in_front & (x >= 0) & (x < width) & (y >= 0) & (y < height)
+            own = np.full(len(z), np.inf)
+            own[inside] = train_depth[k][y[inside].astype(int), x[inside].astype(int)]
+            count += inside & (np.abs(own - local[:, 2]) <= tolerance * local[:, 2])
+        seen += int(np.count_nonzero(count >= 2))
+    return round(seen / total, 3)
+
+
 def registration(layout: RunLayout) -> dict:
     info = json.loads((layout.root / "colmap" / "registration.json").read_text())
     return {"registered": f"{info['registered']}/{info['frames']}", "points": info["points"],
@@ -154,6 +206,7 @@ def run_clip(name: str, out: Path, sheets: Path) -> dict:
     layout = RunLayout(run)
     scores, renders = heldout_scores(name, layout, stride)
     sheet(layout, renders, sheets / f"real_{name}.jpg")
+    scores.update(flythrough_coverage(layout))
     stages = {stage: round(done["seconds"], 1) for stage, done in manifest["stages"].items()}
     return {"frames": len(read_run_cameras(layout).names), **scores, **registration(layout),
             "seconds": stages, "total_s": round(sum(stages.values()), 1), "this_call_s": round(seconds, 1)}
