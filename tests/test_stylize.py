@@ -195,6 +195,18 @@ def test_a_thick_noisy_floor_is_labelled_floor_as_a_whole(width, thickness):
     assert (predicted[(truth != "floor") & (truth != "object")] == "floor").mean() < 0.01
 
 
+def test_a_floor_layer_thinner_than_five_height_bins_is_found():
+    """What lies below the cameras may span fewer height bins than the 5-bin smoothing window (sam2_bedroom:
+    its stylize stage failed with an IndexError); the layer is still found whole."""
+    from occlurestyle.stylize.regions import _horizontal_layer
+
+    rng = np.random.default_rng(1)
+    points = np.c_[rng.random(2000), rng.random(2000), 0.05 * rng.random(2000)]  # 1 m square, 3 bins of 0.02
+    layer = _horizontal_layer(points, np.array([0.0, 0.0, 1.0]), np.arange(len(points)), camera_height=1.5,
+                              bin_width=0.02, seed_height=None, min_points=100)
+    assert len(layer) > 0.9 * len(points)
+
+
 def test_a_thick_noisy_ceiling_is_labelled_ceiling_as_a_whole_and_a_tall_shelf_is_not():
     """A 0.5 m thick ceiling layer over a 4×5 m room with a 2 m shelf: planes alone put 76% of the
     layer in the ceiling (the rest went to walls and objects)."""

@@ -204,7 +204,8 @@ def _horizontal_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray
     room = len(np.unique(cells, axis=0))
     if seed_height is None:
         counts, edges = np.histogram(height, bins=max(1, int(np.ptp(height) / bin_width)))
-        smooth = np.convolve(counts, np.ones(5), mode="same")  # the middle of a thick layer
+        # the middle of a thick layer; "full" cut to the bins, as "same" would give 5 values for fewer bins
+        smooth = np.convolve(counts, np.ones(5), mode="full")[2:2 + len(counts)]
         seeds = [float(edges[k] + edges[k + 1]) / 2 for k in np.argsort(-smooth)[:5]]
     else:
         seeds = [seed_height]
