@@ -34,11 +34,12 @@ import cv2
 import numpy as np
 import torch
 
+from occlurestyle.cameras import project
 from occlurestyle.eval.metrics import psnr, ssim_map
 from occlurestyle.layout import RunLayout
 from occlurestyle.occlusion.masks import tint_people
 from occlurestyle.pipeline import RunConfig, run_pipeline
-from occlurestyle.recon.exports import read_run_cameras
+from occlurestyle.recon.exports import CameraSet, read_run_cameras
 from occlurestyle.recon.gaussians import load_ply
 from occlurestyle.recon.trainer import render_views, training_indices
 from occlurestyle.scenes import io
@@ -111,44 +112,46 @@ def flythrough_coverage(layout: RunLayout, every: int = 5) -> dict:
     """The flythrough's coverage, and the held-out cameras' (real views of what was filmed: near 1 when
     the figure works)."""
     cameras = read_run_cameras(layout)
-    held = np.setdiff1d(np.arange(len(cameras.names)), training_indices(len(cameras.names), HOLDOUT_EVERY))
-    path = json.loads((layout.renders / "flythrough" / "path.json").read_text())
-    return {"flythrough": path["kind"],
-            "flythrough_coverage": coverage(layout, np.array(path["viewmats"])[::every], np.array(path["Ks"])[::every]),
-            "heldout_coverage": coverage(layout, cameras.viewmats[held], cameras.Ks[held])}
-
-
-def coverage(layout: RunLayout, viewmats: np.ndarray, Ks: np.ndarray, tolerance: float = 0.05) -> float:
-    """Share of the pixels of cameras `viewmats`, `Ks` whose surface >= 2 training cameras saw."""
-    cameras = read_run_cameras(layout)
-    trained = training_indices(len(cameras.names), HOLDOUT_EVERY)
     params = load_ply(layout.background_ply)
-    width, height = cameras.width, cameras.height
-    train_views = render_views(params, torch.tensor(cameras.viewmats[trained], dtype=torch.float32),
-                               torch.tensor(cameras.Ks[trained], dtype=torch.float32), width, height)
-    train_depth = train_views["depth"].numpy()
+    trained = training_indices(len(cameras.names), HOLDOUT_EVERY)
+    held = np.setdiff1d(np.arange(len(cameras.names)), trained)
+    depths, _ = render_depths(params, cameras.viewmats[trained], cameras.Ks[trained], cameras)
+    seen_from = [(cameras.viewmats[i], cameras.Ks[i], depth) for i, depth in zip(trained, depths)]
+    path = json.loads((layout.renders / "flythrough" / "path.json").read_text())
+    viewmats, Ks = np.array(path["viewmats"])[::every], np.array(path["Ks"])[::every]
+    return {"flythrough": path["kind"],
+            "flythrough_coverage": coverage(params, viewmats, Ks, cameras, seen_from),
+            "heldout_coverage": coverage(params, cameras.viewmats[held], cameras.Ks[held], cameras, seen_from)}
+
+
+def render_depths(params: dict, viewmats: np.ndarray, Ks: np.ndarray, cameras: CameraSet) -> tuple[np.ndarray, ...]:
+    """Depth and alpha renders of the background model from each camera, at the run's frame size."""
     views = render_views(params, torch.tensor(viewmats, dtype=torch.float32), torch.tensor(Ks, dtype=torch.float32),
-                         width, height)
+                         cameras.width, cameras.height)
+    return views["depth"].numpy(), views["alpha"].numpy()
+
+
+def coverage(params: dict, viewmats: np.ndarray, Ks: np.ndarray, cameras: CameraSet, seen_from: list,
+             tolerance: float = 0.05) -> float:
+    """Share of the pixels of cameras `viewmats`, `Ks` whose surface >= 2 of `seen_from` (viewmat, K, depth
+    render) saw: inside their frame and within `tolerance` of their own depth there (not hidden)."""
+    width, height = cameras.width, cameras.height
     v, u = np.mgrid[0:height, 0:width] + 0.5
     seen = total = 0
-    for depth, alpha, viewmat, K in zip(views["depth"].numpy(), views["alpha"].numpy(), viewmats, Ks):
+    for depth, alpha, viewmat, K in zip(*render_depths(params, viewmats, Ks, cameras), viewmats, Ks):
         total += depth.size
-        solid = alpha > 0.5
+        solid = alpha > 0.5  # empty space counts as unseen
         z = depth[solid]
         rays = np.stack([(u[solid] - K[0, 2]) / K[0, 0], (v[solid] - K[1, 2]) / K[1, 1], np.ones_like(z)], -1)
-        camera_points = rays * z[:, None]
-        world = (camera_points - viewmat[:3, 3]) @ viewmat[:3, :3]  # R^T (x - t)
+        world = (rays * z[:, None] - viewmat[:3, 3]) @ viewmat[:3, :3]  # R^T (x - t)
         count = np.zeros(len(z), int)
-        for k, index in enumerate(trained):
-            view, intrinsics = cameras.viewmats[index], cameras.Ks[index]
-            local = world @ view[:3, :3].T + view[:3, 3]
-            in_front = local[:, 2] > 1e-3
-            x = intrinsics[0, 0] * local[:, 0] / np.where(in_front, local[:, 2], 1) + intrinsics[0, 2]
-            y = intrinsics[1, 1] * local[:, 1] / np.where(in_front, local[:, 2], 1) + intrinsics[1, 2]
-            inside = in_front & (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        for view, intrinsics, own_depth in seen_from:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                uv, local_z = project(world, intrinsics, view)
+            inside = (local_z > 1e-3) & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
             own = np.full(len(z), np.inf)
-            own[inside] = train_depth[k][y[inside].astype(int), x[inside].astype(int)]
-            count += inside & (np.abs(own - local[:, 2]) <= tolerance * local[:, 2])
+            own[inside] = own_depth[uv[inside, 1].astype(int), uv[inside, 0].astype(int)]
+            count += inside & (np.abs(own - local_z) <= tolerance * local_z)
         seen += int(np.count_nonzero(count >= 2))
     return round(seen / total, 3)
 

@@ -293,7 +293,8 @@ def run_all(
                        models_dir=str(models_dir) if models_dir else None,
                        sam_model=str(sam_model) if sam_model else None, stride=stride, max_side=max_side,
                        max_frames=max_frames, check_motion=motion_check, train_steps=train_steps,
-                       holdout_every=holdout_every, person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
+                       holdout_every=holdout_every,
+                       person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
                        depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,
                        keep_structure=keep_structure, harmonization=harmonization, shadow=shadow, flythrough=flythrough)
     run_pipeline(config, out, progress=_progress(), log=_say)

@@ -141,7 +141,7 @@ def test_plate_median_equals_numpys_nanmedian_for_any_count_of_views():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             expected = np.nanmedian(stack, axis=0)
-        np.testing.assert_array_equal(nan_median(stack), expected)
+        np.testing.assert_allclose(nan_median(stack), expected, rtol=1e-6, atol=0)  # NaN where numpy's is
 
 
 def test_auto_masker_finds_people_with_the_true_static_scene(tmp_path):

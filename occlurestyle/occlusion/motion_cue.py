@@ -69,9 +69,7 @@ class MotionCue:
                 warped.append(plates.warp_with_homography(neighbour, H))
         if len(warped) < 2:
             return np.zeros(current.shape[:2], bool)
-        stack = np.stack(warped)
-        plate = plates.nan_median(stack)
-        plate[np.sum(~np.isnan(stack[..., 0]), axis=0) < 2] = np.nan  # one neighbour may show the person
+        plate, _ = plates.median_plate(warped)  # >= 2 votes a pixel: one neighbour may show the person
         differs = plates.tolerant_difference(current, plate, radius=1) > self.threshold
         return differs & ~plates.shadow_like(current, plate)
 

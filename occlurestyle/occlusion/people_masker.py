@@ -344,11 +344,12 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
         began = time.perf_counter()
         image = read(index)
         moving, regions = cue.regions(index, image)
+        near_moving = cv2.dilate(moving.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
         found = []
         for region in regions:
             if len(frame.ids) >= options.max_people:
                 break
-            person = _moving_person(image, moving, region, frame.mask, landmarker, options)
+            person = _moving_person(image, near_moving, region, frame.mask, landmarker, options)
             if person is not None and (new_id := next(free_ids, None)) is not None:
                 pose, matte = person
                 frame.add(new_id, matte, pose.landmarks, options.matte_threshold)
@@ -359,11 +360,11 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
             follow(read, people, person, index, pose, -1, landmarker, options)
 
 
-def _moving_person(image: np.ndarray, moving: np.ndarray, region: MovingRegion, taken: np.ndarray,
+def _moving_person(image: np.ndarray, near_moving: np.ndarray, region: MovingRegion, taken: np.ndarray,
                    landmarker: PoseLandmarker, options: PeopleMaskOptions) -> tuple[Pose, np.ndarray] | None:
     """The pose and matte of a person in a moving region nobody explains yet, or None: the pose model must be
     confident of them, and their matte must cover most of the region and move itself (a pose model
-    shown a table edge can be confident too)."""
+    shown a table edge can be confident too). `near_moving`: the frame's moving pixels, grown 3 px."""
     area = np.count_nonzero(region.pixels)
     near_taken = cv2.dilate(taken.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     if np.count_nonzero(region.pixels & near_taken) > MOTION_EXPLAINED * area:
@@ -383,7 +384,6 @@ def _moving_person(image: np.ndarray, moving: np.ndarray, region: MovingRegion, 
     matte = pose.matte(image.shape[:2])
     mine = matte > options.matte_threshold
     size = np.count_nonzero(mine)
-    near_moving = cv2.dilate(moving.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     if (size < options.min_area * mine.size or np.count_nonzero(mine & region.pixels) < MOTION_EXPLAINED * area
             or np.count_nonzero(mine & near_moving) < MOTION_MOVING * size
             or np.count_nonzero(mine & taken) > options.duplicate_overlap * size):
