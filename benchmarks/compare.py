@@ -8,6 +8,7 @@ Each clip goes through `occlurestyle run` (every stage, a re-run skips finished 
   motion-cue masker; `--masks true`: the scenes' true masks through the file masker);
 - davis_parkour: its frames and masks (file masker), style mondrian.jpg;
 - sam2_bedroom: its video, every 2nd frame, people masks, style en_campo_gris.jpg.
+Also printed: each run's flythrough, its coverage (eval/flythrough.py) and the filmed views'.
 
 Usage: python benchmarks/compare.py [--out out/bench_compare] [--clips living_room,office,...]
                                     [--train-steps 3000] [--masks people|auto|true] [--json]
@@ -97,6 +98,10 @@ def main() -> None:
         for clip, p in pose.items():
             print(f"pose {clip}: position error mean {p['position_error_mean']:.4f} max {p['position_error_max']:.4f} "
                   f"(scene units), rotation mean {p['rotation_error_mean_deg']:.2f} deg")
+        for clip, metrics in results.items():
+            fly = metrics["flythrough"]
+            print(f"flythrough {clip}: {fly['flythrough']} {fly['flythrough_size']}, coverage "
+                  f"{fly['flythrough_coverage']:.3f} (filmed views {fly['filmed_coverage']:.3f})")
     if args.json:
         print(json.dumps({k: {m: v for m, v in r.items() if m != "per_frame_warping_error"} for k, r in results.items()},
                          indent=2))

@@ -34,12 +34,12 @@ import cv2
 import numpy as np
 import torch
 
-from occlurestyle.cameras import project
+from occlurestyle.eval.flythrough import flythrough_coverage
 from occlurestyle.eval.metrics import psnr, ssim_map
 from occlurestyle.layout import RunLayout
 from occlurestyle.occlusion.masks import tint_people
 from occlurestyle.pipeline import RunConfig, run_pipeline
-from occlurestyle.recon.exports import CameraSet, read_run_cameras
+from occlurestyle.recon.exports import read_run_cameras
 from occlurestyle.recon.gaussians import load_ply
 from occlurestyle.recon.trainer import render_views, training_indices
 from occlurestyle.scenes import io
@@ -108,54 +108,6 @@ def heldout_scores(name: str, layout: RunLayout, stride: int) -> tuple[dict, dic
              "heldout_ssim": round(float(ssim_sum / count), 3)}, renders)
 
 
-def flythrough_coverage(layout: RunLayout, every: int = 5) -> dict:
-    """The flythrough's coverage, and the held-out cameras' (real views of what was filmed: near 1 when
-    the figure works)."""
-    cameras = read_run_cameras(layout)
-    params = load_ply(layout.background_ply)
-    trained = training_indices(len(cameras.names), HOLDOUT_EVERY)
-    held = np.setdiff1d(np.arange(len(cameras.names)), trained)
-    depths, _ = render_depths(params, cameras.viewmats[trained], cameras.Ks[trained], cameras)
-    seen_from = [(cameras.viewmats[i], cameras.Ks[i], depth) for i, depth in zip(trained, depths)]
-    path = json.loads((layout.renders / "flythrough" / "path.json").read_text())
-    viewmats, Ks = np.array(path["viewmats"])[::every], np.array(path["Ks"])[::every]
-    return {"flythrough": path["kind"],
-            "flythrough_coverage": coverage(params, viewmats, Ks, cameras, seen_from),
-            "heldout_coverage": coverage(params, cameras.viewmats[held], cameras.Ks[held], cameras, seen_from)}
-
-
-def render_depths(params: dict, viewmats: np.ndarray, Ks: np.ndarray, cameras: CameraSet) -> tuple[np.ndarray, ...]:
-    """Depth and alpha renders of the background model from each camera, at the run's frame size."""
-    views = render_views(params, torch.tensor(viewmats, dtype=torch.float32), torch.tensor(Ks, dtype=torch.float32),
-                         cameras.width, cameras.height)
-    return views["depth"].numpy(), views["alpha"].numpy()
-
-
-def coverage(params: dict, viewmats: np.ndarray, Ks: np.ndarray, cameras: CameraSet, seen_from: list,
-             tolerance: float = 0.05) -> float:
-    """Share of the pixels of cameras `viewmats`, `Ks` whose surface >= 2 of `seen_from` (viewmat, K, depth
-    render) saw: inside their frame and within `tolerance` of their own depth there (not hidden)."""
-    width, height = cameras.width, cameras.height
-    v, u = np.mgrid[0:height, 0:width] + 0.5
-    seen = total = 0
-    for depth, alpha, viewmat, K in zip(*render_depths(params, viewmats, Ks, cameras), viewmats, Ks):
-        total += depth.size
-        solid = alpha > 0.5  # empty space counts as unseen
-        z = depth[solid]
-        rays = np.stack([(u[solid] - K[0, 2]) / K[0, 0], (v[solid] - K[1, 2]) / K[1, 1], np.ones_like(z)], -1)
-        world = (rays * z[:, None] - viewmat[:3, 3]) @ viewmat[:3, :3]  # R^T (x - t)
-        count = np.zeros(len(z), int)
-        for view, intrinsics, own_depth in seen_from:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                uv, local_z = project(world, intrinsics, view)
-            inside = (local_z > 1e-3) & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
-            own = np.full(len(z), np.inf)
-            own[inside] = own_depth[uv[inside, 1].astype(int), uv[inside, 0].astype(int)]
-            count += inside & (np.abs(own - local_z) <= tolerance * local_z)
-        seen += int(np.count_nonzero(count >= 2))
-    return round(seen / total, 3)
-
-
 def registration(layout: RunLayout) -> dict:
     info = json.loads((layout.root / "colmap" / "registration.json").read_text())
     return {"registered": f"{info['registered']}/{info['frames']}", "points": info["points"],
@@ -209,7 +161,7 @@ def run_clip(name: str, out: Path, sheets: Path) -> dict:
     layout = RunLayout(run)
     scores, renders = heldout_scores(name, layout, stride)
     sheet(layout, renders, sheets / f"real_{name}.jpg")
-    scores.update(flythrough_coverage(layout))
+    scores.update(flythrough_coverage(layout, HOLDOUT_EVERY))
     stages = {stage: round(done["seconds"], 1) for stage, done in manifest["stages"].items()}
     return {"frames": len(read_run_cameras(layout).names), **scores, **registration(layout),
             "seconds": stages, "total_s": round(sum(stages.values()), 1), "this_call_s": round(seconds, 1)}

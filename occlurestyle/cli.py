@@ -283,7 +283,8 @@ def run_all(
                                                    "keep (0-1; lower = bolder lightness changes)"),
     harmonization: float = typer.Option(0.0, help="people's lighting follows the restyled room (0 = untouched)"),
     shadow: float = typer.Option(0.35, help="darkening of the floor under the people's feet (0 = none)"),
-    flythrough: str = typer.Option("orbit", help="new camera path: orbit, dolly, spline, fixed, original"),
+    flythrough: str = typer.Option("auto", help="new camera path: auto (of orbit, spline, dolly, the one that "
+                                   "shows most of what was filmed), orbit, dolly, spline, fixed, original"),
 ) -> None:
     """Every stage, video to final.mp4 and flythrough.mp4; a re-run skips finished stages."""
     from .pipeline import RunConfig, run_pipeline
@@ -298,7 +299,19 @@ def run_all(
                        depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,
                        keep_structure=keep_structure, harmonization=harmonization, shadow=shadow, flythrough=flythrough)
     run_pipeline(config, out, progress=_progress(), log=_say)
-    _say(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'}")
+    _say(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'} ({_flythrough_note(out)})")
+
+
+def _flythrough_note(run: Path) -> str:
+    import json
+
+    path = json.loads((run / "renders" / "flythrough" / "path.json").read_text())
+    sizes = ", ".join(f"{k} {v:g}" for k, v in path.get("size", {}).items())
+    name = f"{path['kind']} ({sizes})" if sizes else path["kind"]
+    note = f"{name}: {path['coverage']:.0%} of its pixels show what two cameras saw"
+    if path["coverage"] < 0.95:
+        note += "; the capture saw too little for a new path to stay inside it: film the room from more places"
+    return note
 
 
 @app.command()
@@ -319,7 +332,7 @@ def demo(
     config = RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
                        style_labels=str(scene / "style" / "labels.png"), train_steps=train_steps)
     run_pipeline(config, out / "run", progress=_progress(), log=_say)
-    _say(f"wrote {out / 'run' / 'final.mp4'} and {out / 'run' / 'flythrough.mp4'}")
+    _say(f"wrote {out / 'run' / 'final.mp4'} and {out / 'run' / 'flythrough.mp4'} ({_flythrough_note(out / 'run')})")
     if evaluate:
         from .eval.evaluate import evaluate_run
         from .eval.report import write_report

@@ -51,7 +51,7 @@ class RunConfig:
     keep_structure: float = 0.82
     harmonization: float = 0.0
     shadow: float = 0.35
-    flythrough: str = "orbit"
+    flythrough: str = "auto"  # a path kind of render/planning.py, sized to stay inside what was filmed
 
 
 # stage name → the options it depends on
@@ -84,8 +84,12 @@ def stage_outputs(layout: RunLayout, config: RunConfig) -> dict[str, tuple[Path,
 
 
 def check_inputs(config: RunConfig) -> None:
-    """Fail before any work on a missing or unreadable video or style image."""
+    """Fail before any work on a missing or unreadable video or style image, or an unknown option."""
+    from .render.planning import KINDS
     from .scenes import io
+
+    if config.flythrough not in KINDS:
+        raise InputError(f"unknown flythrough {config.flythrough!r}; choose one of {', '.join(KINDS)}")
 
     video = Path(config.video)
     if not video.exists():
@@ -99,7 +103,6 @@ def check_inputs(config: RunConfig) -> None:
     if config.style_labels and not Path(config.style_labels).is_file():
         raise InputError(f"style labels {config.style_labels} do not exist")
     from .occlusion.masks import INSTANCE_MASKERS, MASKERS
-
     if config.masker not in MASKERS:
         raise InputError(f"unknown masker {config.masker!r}; choose one of {', '.join(MASKERS)}")
     if config.masker == "file" and not (config.mask_dir and Path(config.mask_dir).is_dir()):
@@ -274,18 +277,26 @@ def _render_depths(layout: RunLayout, cameras) -> list[Path]:
 
 def _render(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     from .recon.exports import read_run_cameras
-    from .render.paths import camera_path
+    from .recon.gaussians import load_ply
+    from .recon.trainer import training_indices
+    from .render.coverage import SeenSurface
+    from .render.planning import plan_flythrough
     from .render.video import render_path
 
     cameras = read_run_cameras(layout)
     render_path(layout.stylized_ply, cameras.viewmats, cameras.Ks, cameras.width, cameras.height,
                 layout.renders / "original", cameras.names, progress=progress)
-    path = camera_path(config.flythrough, cameras.viewmats)
-    Ks = np.repeat(cameras.Ks[:1], len(path), axis=0)
-    render_path(layout.stylized_ply, path, Ks, cameras.width, cameras.height, layout.renders / "flythrough",
-                cameras.names[:len(path)], progress=progress)
-    write_json(layout.renders / "flythrough" / "path.json", {"kind": config.flythrough, "viewmats": path.tolist(),
-                                                             "Ks": Ks.tolist()})
+    trained = training_indices(len(cameras.names), config.holdout_every)
+    scale = min(1.0, max(0.25, 160 / cameras.width))  # plan on views 160 px wide or more
+    seen = SeenSurface(load_ply(layout.background_ply), cameras.viewmats[trained], cameras.Ks[trained],
+                       cameras.width, cameras.height, scale=scale)
+    planned = plan_flythrough(config.flythrough, cameras.viewmats, cameras.Ks[0], seen)
+    Ks = np.repeat(cameras.Ks[:1], len(planned.viewmats), axis=0)
+    render_path(layout.stylized_ply, planned.viewmats, Ks, cameras.width, cameras.height,
+                layout.renders / "flythrough", cameras.names[:len(planned.viewmats)], progress=progress)
+    write_json(layout.renders / "flythrough" / "path.json",
+               {"requested": config.flythrough, **planned.summary(), "viewmats": planned.viewmats.tolist(),
+                "Ks": Ks.tolist()})
 
 
 def _composite(layout: RunLayout, config: RunConfig, progress: bool) -> None:

@@ -170,7 +170,7 @@ def test_ours_is_steadier_than_2d_baselines_and_leaves_people_untouched(evaluate
 
 
 def test_report_opens_in_a_real_browser_with_its_videos_and_table(evaluated_run, tmp_path):
-    run, _ = evaluated_run
+    run, metrics = evaluated_run
     browser = chromium()
     command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -185,6 +185,8 @@ def test_report_opens_in_a_real_browser_with_its_videos_and_table(evaluated_run,
     table = re.search(r'<table id="metrics">.*?</table>', dom, re.S).group(0)
     assert all(f'data-method="{m}"' in table for m in ("input", "ours", "inpaint", "naive"))
     assert "<polyline" in dom
+    fly = metrics["flythrough"]
+    assert re.search(rf'id="flythrough">Flythrough: {fly["flythrough"]} .*{fly["flythrough_coverage"]:.1%} of its', dom)
 
 
 def test_eval_and_baseline_refuse_bad_input_with_a_clear_error(tmp_path, capsys):

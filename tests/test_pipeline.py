@@ -10,13 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
+from occlurestyle.cameras import look_at
 from occlurestyle.errors import InputError
 from occlurestyle.occlusion.composite import composite, depth_visibility
 from occlurestyle.occlusion.matte import refine_with_background
 from occlurestyle.occlusion.people import alpha_matte, contact_depth, person_layers
 from occlurestyle.occlusion.shadows import contact_shading
 from occlurestyle.pipeline import RunConfig, run_pipeline, stage_hashes
-from occlurestyle.render.paths import PATHS, camera_path, look_at
+from occlurestyle.render.paths import PATHS, camera_path
 
 
 def test_contact_depth_meets_the_floor():

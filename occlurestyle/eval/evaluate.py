@@ -38,6 +38,7 @@ from ..occlusion.people import read_people
 from ..scenes import io
 from .background import ground_truth, true_cameras
 from .baselines import KINDS, run_baseline
+from .flythrough import flythrough_coverage
 from .metrics import BackgroundScores, Leakage, SequenceIoU, pose_errors
 from .style import RegionSamples, sample_style_distances
 from .temporal import WarpingErrors
@@ -137,6 +138,7 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
         "methods": methods, "labels": {m: LABELS[m] for m in methods}, "gaps": list(gaps),
         "scene": str(scene) if scene else None, "pose": pose, "runtime": _runtime(layout),
         "per_frame_warping_error": per_frame,
+        "flythrough": flythrough_coverage(layout, config.get("holdout_every", 0)),
     })
     write_json(metrics_path, _finite(metrics))
     return metrics

@@ -192,6 +192,15 @@ def _page(title: str, metrics: dict, videos: list[tuple[str, str]]) -> str:
     pose_text = ("<p>Camera registration against the scene's true cameras (after similarity alignment): "
                  f"mean position error {pose['position_error_mean']:.4f}, max {pose['position_error_max']:.4f} "
                  f"(scene units), mean rotation error {pose['rotation_error_mean_deg']:.2f}°.</p>") if pose else ""
+    fly = metrics.get("flythrough")
+    fly_text = ""
+    if fly:
+        sizes = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in fly.get("flythrough_size", {}).items())
+        filmed = fly.get("heldout_coverage", fly.get("filmed_coverage"))
+        name = f"{fly['flythrough']} ({sizes})" if sizes else fly["flythrough"]
+        fly_text = (f'<p id="flythrough">Flythrough: {html.escape(name)}; '
+                    f"{fly['flythrough_coverage']:.1%} of its pixels show a surface that two training cameras saw "
+                    f"(filmed views: {filmed:.1%}).</p>")
     scene = metrics.get("scene")
     truth = (f"<p>Ground truth: sample scene <code>{html.escape(scene)}</code>.</p>" if scene else
              "<p>No ground truth for this clip: background PSNR/SSIM and pose error are not measured.</p>")
@@ -225,6 +234,7 @@ all pixels and over the pixels people hid.</p>
 <h2>Time per stage (s)</h2>
 {_runtime_table(metrics.get("runtime", {}))}
 {pose_text}
+{fly_text}
 <script>
 const videos = Array.from(document.querySelectorAll("video"));
 let loaded = 0;

@@ -1,0 +1,81 @@
+"""What the training cameras saw of a background model, and how much of a new view shows it.
+
+A pixel of a view is covered when the surface it shows was seen by at least `min_views` training
+cameras: it projects inside their frame, in front of them, and their own depth render there agrees
+within `tolerance` (so it was not hidden from them). Empty space (alpha below 0.5) is never covered.
+Flythrough planning keeps its paths where coverage is high; benchmarks/real.py reports it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..cameras import project
+
+
+def render_depths(params: dict, viewmats: np.ndarray, Ks: np.ndarray, width: int,
+                  height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Depth and alpha renders of the model from each camera, [N, height, width] each."""
+    from ..recon.trainer import render_views
+
+    views = render_views(params, torch.as_tensor(np.asarray(viewmats), dtype=torch.float32),
+                         torch.as_tensor(np.asarray(Ks), dtype=torch.float32), width, height)
+    return views["depth"].numpy(), views["alpha"].numpy()
+
+
+def scaled(Ks: np.ndarray, scale: float) -> np.ndarray:
+    """Intrinsics of the same cameras at `scale` times the image size."""
+    out = np.array(Ks, np.float64)
+    out[..., :2, :] *= scale
+    return out
+
+
+class SeenSurface:
+    """Depth renders of `params` from the training cameras, at `scale` times the frame size, and the
+    coverage of other views measured against them."""
+
+    def __init__(self, params: dict, viewmats: np.ndarray, Ks: np.ndarray, width: int, height: int,
+                 scale: float = 1.0, tolerance: float = 0.05, min_views: int = 2):
+        self.params, self.scale, self.tolerance, self.min_views = params, scale, tolerance, min_views
+        self.width, self.height = max(int(round(width * scale)), 1), max(int(round(height * scale)), 1)
+        self.viewmats, self.frame_Ks = np.asarray(viewmats, np.float64), np.asarray(Ks, np.float64)
+        self.Ks = scaled(Ks, scale)
+        self.depths, self.alphas = render_depths(params, self.viewmats, self.Ks, self.width, self.height)
+
+    def render(self, viewmats: np.ndarray, Ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Depth and alpha of other views (full-size `Ks`) at this surface's scale."""
+        return render_depths(self.params, viewmats, scaled(Ks, self.scale), self.width, self.height)
+
+    def surface(self, viewmats: np.ndarray, Ks: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per view (full-size `Ks`): the world points of its solid pixels and how many training
+        cameras saw each; pixels of empty space are left out (they count as unseen)."""
+        depths, alphas = self.render(viewmats, Ks)
+        Ks = scaled(Ks, self.scale)
+        v, u = np.mgrid[0:self.height, 0:self.width] + 0.5
+        out = []
+        for depth, alpha, viewmat, K in zip(depths, alphas, np.asarray(viewmats, np.float64), Ks):
+            solid = alpha > 0.5
+            z = depth[solid].astype(np.float64)
+            rays = np.stack([(u[solid] - K[0, 2]) / K[0, 0], (v[solid] - K[1, 2]) / K[1, 1], np.ones_like(z)], -1)
+            world = (rays * z[:, None] - viewmat[:3, 3]) @ viewmat[:3, :3]  # R^T (x - t)
+            out.append((world, self.seen_counts(world)))
+        return out
+
+    def seen_counts(self, world: np.ndarray) -> np.ndarray:
+        """How many training cameras saw each world point (unhidden, inside their frame)."""
+        count = np.zeros(len(world), int)
+        for viewmat, K, own_depth in zip(self.viewmats, self.Ks, self.depths):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                uv, z = project(world, K, viewmat)
+            inside = (z > 1e-3) & (uv[:, 0] >= 0) & (uv[:, 0] < self.width) & (uv[:, 1] >= 0) & (uv[:, 1] < self.height)
+            own = np.full(len(world), np.inf)
+            own[inside] = own_depth[uv[inside, 1].astype(int), uv[inside, 0].astype(int)]
+            count += inside & (np.abs(own - z) <= self.tolerance * z)
+        return count
+
+    def coverage(self, viewmats: np.ndarray, Ks: np.ndarray) -> np.ndarray:
+        """Each view's share of pixels whose surface `min_views` training cameras saw."""
+        total = self.width * self.height
+        return np.array([np.count_nonzero(counts >= self.min_views) / total
+                         for _, counts in self.surface(viewmats, Ks)])
