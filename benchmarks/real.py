@@ -2,7 +2,9 @@
 options (style: the Mondrian of ../shared/data/styles), every 8th frame held out of training.
 
 Printed per clip:
-- held-out background PSNR and SSIM over the pixels of no person: a person is whatever the clip's true
+- held-out background PSNR and SSIM over the pixels of no person, each held-out frame rendered under
+  the exposure and white balance its training neighbours were learnt with (recon/appearance.py; PSNR
+  in the neutral appearance too): a person is whatever the clip's true
   masks mark (the DAVIS clips annotate one person) or the run's own masks (everybody else: bystanders,
   the seated audience, sam2_bedroom's children), so a person the masker misses costs PSNR here;
 - registration: frames registered, 3D points, mean reprojection error;
@@ -39,6 +41,7 @@ from occlurestyle.eval.metrics import psnr, ssim_map
 from occlurestyle.layout import RunLayout
 from occlurestyle.occlusion.masks import tint_people
 from occlurestyle.pipeline import RunConfig, run_pipeline
+from occlurestyle.recon.appearance import apply_appearance, read_appearance
 from occlurestyle.recon.exports import read_run_cameras
 from occlurestyle.recon.gaussians import load_ply
 from occlurestyle.recon.trainer import render_views, training_indices
@@ -86,7 +89,9 @@ def people_masks(name: str, layout: RunLayout, names: list[str], stride: int,
 
 
 def heldout_scores(name: str, layout: RunLayout, stride: int) -> tuple[dict, dict]:
-    """Held-out PSNR / SSIM over non-person pixels, and the renders by frame index (for the sheet)."""
+    """Held-out PSNR / SSIM over non-person pixels, each frame rendered under the appearance (exposure,
+    white balance) of its training neighbours, and PSNR in the neutral appearance; the renders by frame
+    index (for the sheet)."""
     cameras = read_run_cameras(layout)
     held = np.setdiff1d(np.arange(len(cameras.names)), training_indices(len(cameras.names), HOLDOUT_EVERY))
     params = load_ply(layout.background_ply)
@@ -94,18 +99,22 @@ def heldout_scores(name: str, layout: RunLayout, stride: int) -> tuple[dict, dic
                          torch.tensor(cameras.Ks[held], dtype=torch.float32), cameras.width, cameras.height)
     shape = (cameras.height, cameras.width)
     people = people_masks(name, layout, [cameras.names[i] for i in held], stride, shape)
-    sq = ssim_sum = count = 0.0
+    appearance = read_appearance(layout.appearance)
+    sq = sq_neutral = ssim_sum = count = 0.0
     renders = {}
     for k, index in enumerate(held):
         frame = io.read_image(layout.frames / cameras.names[index]).astype(np.float64) / 255.0
-        render = views["rgb"][k].numpy().astype(np.float64)
+        neutral = views["rgb"][k].numpy().astype(np.float64)
+        render = apply_appearance(neutral, appearance.get(cameras.names[index]))
         background = ~people[k]
         sq += ((render - frame) ** 2).mean(-1)[background].sum()
+        sq_neutral += ((neutral - frame) ** 2).mean(-1)[background].sum()
         ssim_sum += ssim_map(render, frame)[background].sum()
         count += background.sum()
         renders[int(index)] = (render * 255).round().astype(np.uint8)
     return ({"heldout_frames": int(len(held)), "heldout_psnr": round(psnr(sq / count), 2),
-             "heldout_ssim": round(float(ssim_sum / count), 3)}, renders)
+             "heldout_ssim": round(float(ssim_sum / count), 3),
+             "heldout_psnr_neutral": round(psnr(sq_neutral / count), 2)}, renders)
 
 
 def registration(layout: RunLayout) -> dict:

@@ -209,6 +209,8 @@ def train(
     holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
     refine_cameras: bool = typer.Option(False, help="refine the poses and the focal length while training "
                                                     "(splat/cameras.json, used by later stages)"),
+    appearance: bool = typer.Option(False, help="fit each frame's exposure and white balance "
+                                    "(splat/appearance.json, used when compositing)"),
     seed: int = typer.Option(0),
 ) -> None:
     """Fit the static background with Gaussians (people left out): splat/background.ply."""
@@ -221,6 +223,7 @@ def train(
                            max_gaussians=max_gaussians or defaults.max_gaussians, strategy=strategy, robust=robust,
                            person_depth_dir=str(person_depth_dir) if person_depth_dir else "",
                            refine_masks=robust, holdout_every=holdout_every, refine_cameras=refine_cameras,
+                           appearance=appearance,
                            depth_weight=defaults.depth_weight if depth_weight is None else depth_weight, seed=seed)
     _say(f"wrote {run_training(run_dir, options, progress=_progress())}")
 
@@ -270,7 +273,9 @@ def run_all(
     max_side: int = typer.Option(640, help="longest image side of the frames"),
     max_frames: int = typer.Option(None, help="at most this many frames"),
     motion_check: bool = typer.Option(True, help="refuse a clip whose camera stands still or only turns"),
-    train_steps: int = typer.Option(3000, help="background training steps"),
+    train_steps: int = typer.Option(5000, help="background training steps"),
+    appearance: bool = typer.Option(False, help="fit each frame's exposure and white balance while training "
+                                    "(for clips whose exposure changes over the same surfaces)"),
     holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
     person_depth_dir: Path = typer.Option(None, help="depth maps of the frames from any depth tool (one .npy or "
                                           "16-bit .png per frame, depth or disparity): clears splats in front of "
@@ -294,6 +299,7 @@ def run_all(
                        models_dir=str(models_dir) if models_dir else None,
                        sam_model=str(sam_model) if sam_model else None, stride=stride, max_side=max_side,
                        max_frames=max_frames, check_motion=motion_check, train_steps=train_steps,
+                       appearance=appearance,
                        holdout_every=holdout_every,
                        person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
                        depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,
@@ -317,7 +323,7 @@ def _flythrough_note(run: Path) -> str:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("out/demo"), "--out", help="output folder"),
-    train_steps: int = typer.Option(1500, help="background training steps (3000 for full quality)"),
+    train_steps: int = typer.Option(1500, help="background training steps (5000 for full quality)"),
     evaluate: bool = typer.Option(True, "--eval/--no-eval", help="also run the 2D baselines and write report.html"),
 ) -> None:
     """The whole pipeline on the built-in living-room sample with its bundled style exemplar, then the

@@ -32,6 +32,7 @@ class RunLayout:
     background_ply = property(lambda self: self.root / "splat" / "background.ply")
     stylized_ply = property(lambda self: self.root / "splat" / "stylized.ply")
     refined_cameras = property(lambda self: self.root / "splat" / "cameras.json")
+    appearance = property(lambda self: self.root / "splat" / "appearance.json")
     stylize = property(lambda self: self.root / "stylize")
     depth_maps = property(lambda self: self.root / "depth_maps")
     people = property(lambda self: self.root / "people")

@@ -41,9 +41,10 @@ class RunConfig:
     max_side: int = 640
     max_frames: int | None = None
     check_motion: bool = True  # refuse a static or only turning camera in the frames stage (scenes/motion.py)
-    train_steps: int = 3000
+    train_steps: int = 5000
     max_gaussians: int = 80_000
     holdout_every: int = 0  # >0: every n-th frame is left out of training, for evaluation (benchmarks/real.py)
+    appearance: bool = False  # per-frame exposure and white balance (recon/appearance.py)
     person_depth_dir: str | None = None  # depth maps of the frames from any depth tool (recon/free_space.py)
     depth_model: str | None = None  # or a local depth-estimation model that makes them (occlusion/depth_model.py)
     strength: float = 1.0
@@ -60,7 +61,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("masks", ("masker", "mask_dir", "sam_model")),
     ("register", ()),
     ("depth", ("depth_model",)),
-    ("train", ("train_steps", "max_gaussians", "holdout_every", "person_depth_dir")),
+    ("train", ("train_steps", "max_gaussians", "holdout_every", "person_depth_dir", "appearance")),
     ("stylize", ("style", "style_labels", "strength", "texture", "keep_structure")),
     ("people", ()),
     ("render", ("flythrough",)),
@@ -199,7 +200,8 @@ def _train(layout: RunLayout, config: RunConfig, progress: bool) -> None:
 
     depth_maps = config.person_depth_dir or (str(layout.depth_maps) if config.depth_model else "")
     train(layout.root, TrainOptions(steps=config.train_steps, max_gaussians=config.max_gaussians,
-                                    holdout_every=config.holdout_every, person_depth_dir=depth_maps),
+                                    holdout_every=config.holdout_every, person_depth_dir=depth_maps,
+                                    appearance=config.appearance),
           progress=progress)
 
 
@@ -215,6 +217,7 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
     frame's, for tracking and smoothing), then each frame's layer and depth map."""
     from .occlusion.masks import read_masks
     from .occlusion.people import person_layer, person_records, write_people
+    from .recon.appearance import apply_appearance, read_appearance
     from .recon.exports import read_run_cameras
     from .recon.gaussians import load_ply
     from .scenes import io
@@ -234,6 +237,7 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
         log.warning("no floor among the scene regions: each person's depth comes from the background around their "
                     "feet, and new views place them less well")
     depth_paths = _render_depths(layout, cameras)
+    appearance = read_appearance(layout.appearance)
 
     def mask(index: int) -> np.ndarray:
         name = cameras.names[index]
@@ -242,6 +246,7 @@ def _people(layout: RunLayout, config: RunConfig, progress: bool) -> None:
             from .occlusion.matte import refine_with_background
 
             render = io.read_image(layout.renders / "background" / f"{Path(name).stem}.png") / 255.0
+            render = apply_appearance(render, appearance.get(name))  # as the frame was exposed
             found = refine_with_background(found, io.read_image(layout.frames / name) / 255.0, render)
         return found
 

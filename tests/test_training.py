@@ -377,3 +377,21 @@ def test_training_frames_are_read_on_demand_within_their_memory_budget(tmp_path)
     assert tight.reads > 100, "a clip beyond it is read again"
     mask = cv2.imread(str(run / "masks" / names[3]), cv2.IMREAD_GRAYSCALE) > 0
     assert torch.equal(whole[3].person, torch.from_numpy(mask)) and whole[3].image.shape == (48, 64, 3)
+
+
+def test_a_coarse_step_sees_the_frame_camera_and_people_at_half_size():
+    from occlurestyle.recon.trainer import _halved
+
+    K = torch.tensor([[[100.0, 0.0, 40.0], [0.0, 90.0, 30.0], [0.0, 0.0, 1.0]]])
+    target = torch.rand(60, 80, 3)
+    person = torch.zeros(60, 80, dtype=torch.bool)
+    person[11, 21] = True  # one pixel: the half-size pixel holding it is a person's
+    keypoints = torch.tensor([[40.0, 30.0, 2.0]])
+    size, half_K, half_target, half_person, ring, half_keypoints = _halved((80, 60), K, target, person, None,
+                                                                           keypoints)
+    assert size == (40, 30) and half_target.shape == (30, 40, 3) and ring is None
+    point = torch.tensor([0.3, -0.2, 2.0])  # a camera-space point lands on the same spot of the smaller image
+    assert torch.allclose((half_K[0] @ point)[:2], (K[0] @ point)[:2] / 2)
+    assert torch.allclose(half_keypoints, torch.tensor([[20.0, 15.0, 2.0]]))
+    assert half_person.sum() == 1 and half_person[5, 10]
+    assert torch.allclose(half_target[5, 10], target[10:12, 20:22].mean((0, 1)))

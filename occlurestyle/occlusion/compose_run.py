@@ -1,7 +1,9 @@
 """The `composite` stage of a run: people over the stylized renders, along the original path and a new one.
 
 final.mp4: each registered frame's person layer composited by depth over the stylized background
-rendered from that frame's camera (frames also kept as renders/final/*.png, lossless). flythrough.mp4:
+rendered from that frame's camera and seen under that frame's exposure and white balance (its
+appearance map from training, so the people, as filmed, sit in it), frames also kept as
+renders/final/*.png, lossless. flythrough.mp4:
 the stylized room along the new path with, at each time step, that frame's people as billboards at
 their floor positions. Both with soft contact shadows under the people's feet (`shadows`). Returns
 figures for metrics.json. Both videos play at the frames' rate (the source's divided by the stride).
@@ -18,6 +20,7 @@ from tqdm import tqdm
 
 from ..fsutil import atomic_dir
 from ..layout import RunLayout
+from ..recon.appearance import apply_appearance, read_appearance
 from ..scenes import io
 from .billboards import people_on_new_view
 from .composite import composite
@@ -37,6 +40,7 @@ def composite_run(layout: RunLayout, harmonization: float = 0.0, shadow: float =
     original = layout.renders / "background"
     up = -cameras.viewmats[:, 1, :3].mean(0)
     up /= np.linalg.norm(up)
+    appearance = read_appearance(layout.appearance)
     leak = 0.0
 
     def final_frames(folder: Path):
@@ -45,13 +49,15 @@ def composite_run(layout: RunLayout, harmonization: float = 0.0, shadow: float =
         for index, name in enumerate(tqdm(cameras.names, desc="composite", disable=not progress)):
             stem = Path(name).stem
             background = io.read_image(stylized / f"{stem}.png").astype(np.float32) / 255.0
+            background = apply_appearance(background, appearance.get(name))
             background_depth = np.load(stylized / f"{stem}_depth.npy")
             layer, person_depth = read_people(layout.people, name)
             background *= contact_shading(records.get(name, []), cameras.viewmats[index], cameras.Ks[index], up,
                                           background_depth, shadow)[..., None]
             before = None
             if harmonization > 0 and (original / f"{stem}.png").is_file():
-                before = io.read_image(original / f"{stem}.png").astype(np.float32) / 255.0
+                before = apply_appearance(io.read_image(original / f"{stem}.png").astype(np.float32) / 255.0,
+                                          appearance.get(name))
             elif harmonization > 0:
                 log.warning("no background render %s: frame %s is not harmonized", original / f"{stem}.png", stem)
             image, alpha = composite(background, background_depth, layer, person_depth,
