@@ -7,6 +7,8 @@ Printed per clip:
   in the neutral appearance too): a person is whatever the clip's true
   masks mark (the DAVIS clips annotate one person) or the run's own masks (everybody else: bystanders,
   the seated audience, sam2_bedroom's children), so a person the masker misses costs PSNR here;
+- floaters: opaque splats that a held-out camera sees at less than half the depth of the nearest
+  registered point in that direction (eval/floaters.py), and per thousand opaque splats;
 - registration: frames registered, 3D points, mean reprojection error;
 - flythrough coverage: the share of the flythrough's pixels (every 5th frame) showing a surface that at
   least two training cameras saw (in their frame, unhidden: their own depth render agrees within 5%);
@@ -36,6 +38,7 @@ import cv2
 import numpy as np
 import torch
 
+from occlurestyle.eval.floaters import count_floaters
 from occlurestyle.eval.flythrough import flythrough_coverage
 from occlurestyle.eval.metrics import psnr, ssim_map
 from occlurestyle.layout import RunLayout
@@ -171,6 +174,8 @@ def run_clip(name: str, out: Path, sheets: Path) -> dict:
     scores, renders = heldout_scores(name, layout, stride)
     sheet(layout, renders, sheets / f"real_{name}.jpg")
     scores.update(flythrough_coverage(layout, HOLDOUT_EVERY))
+    floaters = count_floaters(layout, HOLDOUT_EVERY)
+    scores.update(floaters=floaters["floaters"], floaters_per_mille=floaters["floaters_per_mille"])
     stages = {stage: round(done["seconds"], 1) for stage, done in manifest["stages"].items()}
     return {"frames": len(read_run_cameras(layout).names), **scores, **registration(layout),
             "seconds": stages, "total_s": round(sum(stages.values()), 1), "this_call_s": round(seconds, 1)}

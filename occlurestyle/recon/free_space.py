@@ -1,4 +1,5 @@
-"""Free space in front of people: where a frame sees a person, no part of the static scene lies in front.
+"""Free space: where a frame sees a person, or a point the registration triangulated, nothing of the
+static scene lies in front of it.
 
 Person pixels are left out of the photometric loss, so nothing stops training from putting splats in
 front of a person: walking past a bookcase close to the camera, a person hides a wedge of space that
@@ -18,6 +19,14 @@ to, and pinned at their depth they are explained by the surface that is really t
 sample, true depth there alone lifted the background where people stood by ~2 dB; true depth anywhere
 else in the frame, or flow-triangulated depth beside people (textured pixels only, with outliers),
 gave nothing.
+
+The registration gives free space too, with no depth tool: a frame that observed a triangulated point
+looked through the space in front of it, so a splat well in front of it hangs in the air (a floater,
+fitted to some frame's pixels and in the way from others). `keypoint_limits` keeps, per frame, the
+pixels at its keypoints with a fraction of their depth; the trainer removes what lies in front
+(`TrainOptions.floater_margin`) and eval/floaters.py counts what does from frames training left out.
+Only what a frame observed counts, not every registered point that projects nearby: a thin railing
+near the camera has few points of its own, and the ground seen past it would otherwise condemn it.
 """
 
 from __future__ import annotations
@@ -126,6 +135,53 @@ def in_front_of_people(means: torch.Tensor, viewmats: torch.Tensor, Ks: torch.Te
         index = inside.nonzero()[:, 0]
         found[index] |= z[index] < limit[v[index], u[index]]
     return found
+
+
+FrameLimits = tuple[torch.Tensor, torch.Tensor]  # sorted flat pixel indices [P] int64, depth limits [P]
+
+
+def keypoint_limits(keypoints: list, shape: tuple[int, int], margin: float = 0.5, radius: int = 1
+                    ) -> list[FrameLimits]:
+    """Per frame, the free space its keypoints ([K, 3]: x, y, camera depth, (0, 0) at the first pixel's
+    top-left corner) vouch for: the pixels within `radius` (a square) of a keypoint with `margin` times
+    its depth (the nearest keypoint's where several reach), as sorted flat indices into [H, W]."""
+    height, width = shape
+    dx, dy = np.meshgrid(np.arange(-radius, radius + 1), np.arange(-radius, radius + 1))
+    result = []
+    for points in keypoints:
+        points = np.asarray(points, np.float64).reshape(-1, 3)
+        x = (np.floor(points[:, 0]).astype(np.int64)[:, None] + dx.ravel()).ravel()
+        y = (np.floor(points[:, 1]).astype(np.int64)[:, None] + dy.ravel()).ravel()
+        limit = np.repeat(margin * points[:, 2], dx.size)
+        keep = (x >= 0) & (x < width) & (y >= 0) & (y < height) & (limit > 0)
+        flat, limit = y[keep] * width + x[keep], limit[keep]
+        order = np.lexsort((limit, flat))
+        flat, limit = flat[order], limit[order]
+        first = np.r_[True, flat[1:] != flat[:-1]] if len(flat) else np.zeros(0, bool)
+        result.append((torch.from_numpy(flat[first]), torch.from_numpy(limit[first].astype(np.float32))))
+    return result
+
+
+def in_free_space(means: torch.Tensor, viewmats: torch.Tensor, Ks: torch.Tensor, limits: list[FrameLimits],
+                  shape: tuple[int, int]) -> torch.Tensor:
+    """[N] int: for each Gaussian, how many frames see its centre on a pixel with a limit (from
+    `keypoint_limits`, made at the same `shape` (H, W)) at a camera depth below that limit."""
+    height, width = shape
+    count = torch.zeros(len(means), dtype=torch.int32, device=means.device)
+    for viewmat, K, (pixels, limit) in zip(viewmats, Ks, limits):
+        if len(pixels) == 0:
+            continue
+        pixels, limit = pixels.to(means.device), limit.to(means.device)
+        camera = means @ viewmat[:3, :3].T + viewmat[:3, 3]
+        z = camera[:, 2]
+        x = K[0, 0] * camera[:, 0] / z.clamp_min(1e-9) + K[0, 2]
+        y = K[1, 1] * camera[:, 1] / z.clamp_min(1e-9) + K[1, 2]
+        index = ((z > 0) & (x >= 0) & (x < width) & (y >= 0) & (y < height)).nonzero()[:, 0]
+        flat = torch.floor(y[index]).long() * width + torch.floor(x[index]).long()
+        at = torch.searchsorted(pixels, flat).clamp_max(len(pixels) - 1)
+        ahead = (pixels[at] == flat) & (z[index] < limit[at])
+        count[index[ahead]] += 1
+    return count
 
 
 def depth_beside_people(depths: list[np.ndarray | None], masks: list[np.ndarray], band: float = 0.05,

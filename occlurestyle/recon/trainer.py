@@ -50,6 +50,7 @@ from .camera_opt import CameraCorrections, write_corrected_cameras
 from .exports import CameraSet, read_cameras, read_keypoint_depths
 from .gaussians import PARAM_NAMES, init_from_points, render, save_ply
 from .frames import FrameStore
+from .free_space import in_free_space, in_front_of_people, keypoint_limits
 from .losses import photometric_loss, robust_weights
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,10 @@ class TrainOptions:
     person_depth_dir: str = ""
     person_depth_kind: str = "auto"  # "depth", "disparity" or "auto" (whichever fits the keypoints better)
     free_space_margin: float = 0.95  # remove what lies nearer than this fraction of the person's depth
+    # floaters (free_space.keypoint_limits): every refinement, remove the Gaussians that a training frame
+    # sees on the pixel of one of its keypoints (or the 8 around it) nearer than this fraction of the
+    # keypoint's depth: it looked through them at the point (0: off)
+    floater_margin: float = 0.5
     # the depth maps' depth of the background beside people (within this fraction of the image's longer
     # side) joins the keypoint depth term: splats fitted to slivers of background next to a person at the
     # wrong depth are what shows where that person stood (0: off)
@@ -250,9 +255,13 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     strategy = _strategy(options, len(data.points))
     state = strategy.initialize_state() if mcmc else strategy.initialize_state(scene_scale=data.scene_scale)
     limits, beside_people, free_space = _person_depth(layout, data, options, (height, width))
+    floater_limits = None
+    if options.floater_margin > 0:  # the registration's keypoints only (not the depth maps' points below)
+        floater_limits = keypoint_limits([data.keypoints[i] for i in training_frames], (height, width),
+                                         options.floater_margin)
     if beside_people is not None:
         data.keypoints = [torch.cat([k, torch.from_numpy(b)]) for k, b in zip(data.keypoints, beside_people)]
-    carved = 0
+    carved = floaters_removed = 0
     # mask refinement keeps a residual image per frame: memory that grows with the clip, so only when asked
     residual_ema = torch.zeros(n_frames, height, width) if options.refine_masks else None
     seen = torch.zeros(n_frames)
@@ -349,9 +358,13 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             group["lr"] *= decay
         if len(params["means"]) > options.max_gaussians:
             _cap(params, optimizers, state, options.max_gaussians)
-        carving = limits is not None and strategy.refine_start_iter <= step < 0.9 * options.steps
-        if carving and step % strategy.refine_every == 0:
-            carved += _carve(params, optimizers, state, strategy, viewmats, Ks, limits)
+        pruning = strategy.refine_start_iter <= step < 0.9 * options.steps and step % strategy.refine_every == 0
+        if pruning and limits is not None:
+            carved += _carve(params, optimizers, state, strategy,
+                             in_front_of_people(params["means"], viewmats, Ks, limits.to(device)))
+        if pruning and floater_limits is not None:
+            floaters_removed += _carve(params, optimizers, state, strategy, in_free_space(
+                params["means"], viewmats[training_frames], Ks[training_frames], floater_limits, (height, width)) > 0)
 
         if options.refine_masks:  # what the static scene keeps failing to explain, per frame
             rate = 0.5 if seen[index] == 0 else 0.3
@@ -395,6 +408,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         "refined_mask_fraction": float(refined.float().mean()) if refined is not None else None,
         "frames_read": data.frames.reads,
         "free_space": None if limits is None else {**free_space, "carved_this_run": carved},
+        "floaters_removed_this_run": floaters_removed,
     })
     if checkpoint_path.exists():
         checkpoint_path.unlink()
@@ -426,15 +440,12 @@ def _person_depth(layout: RunLayout, data: TrainingData, options: TrainOptions, 
 
 
 @torch.no_grad()
-def _carve(params, optimizers, state, strategy, viewmats, Ks, limits) -> int:
-    """Remove the Gaussians in front of a person some frame sees (MCMC: make them transparent, to be
-    relocated) and return how many; none when that would be all of them (depth maps of other frames)."""
+def _carve(params, optimizers, state, strategy, ahead: torch.Tensor) -> int:
+    """Remove the Gaussians marked in `ahead` [N] bool (in front of a person, or floating; MCMC: make
+    them transparent, to be relocated) and return how many; none when that would be all of them."""
     from gsplat.strategy import MCMCStrategy
     from gsplat.strategy.ops import remove
 
-    from .free_space import in_front_of_people
-
-    ahead = in_front_of_people(params["means"], viewmats, Ks, limits.to(params["means"].device))
     count = int(ahead.sum())
     if count == 0 or count == len(ahead):
         return 0
