@@ -61,6 +61,25 @@ def test_a_surface_hidden_from_every_camera_is_not_seen():
     assert seen.seen_counts(in_view).tolist() == [2, 2]
 
 
+def test_a_surface_seen_only_from_far_round_is_not_covered():
+    """A wall point seen from 40 degrees round from where the cameras looked counts only when the angle
+    limit allows it; from the cameras' own side, the cameras within the limit count."""
+    cameras = cameras_along_x()
+    Ks = np.repeat(K[None], len(cameras), 0)
+    wall_point = np.array([[0.0, 0.5, 6.0]])
+    swung = np.array([6.0 * np.sin(np.radians(40)), 0.5, 6.0 - 6.0 * np.cos(np.radians(40))])
+    strict = SeenSurface(corner_room(), cameras, Ks, WIDTH, HEIGHT)  # rays within 10 degrees
+    lenient = SeenSurface(corner_room(), cameras, Ks, WIDTH, HEIGHT, max_angle=90.0)
+    assert strict.seen_counts(wall_point, swung).tolist() == [0]
+    assert lenient.seen_counts(wall_point, swung).tolist() == [10]
+    centres = np.array([-v[:3, :3].T @ v[:3, 3] for v in cameras])
+    viewer = np.array([0.0, 0.5, 0.5])  # in front of the middle cameras: the six within 10 degrees count
+    rays = (wall_point - centres) / np.linalg.norm(wall_point - centres, axis=1, keepdims=True)
+    within = int((rays @ ((wall_point[0] - viewer) / np.linalg.norm(wall_point[0] - viewer)) >= np.cos(np.radians(10))).sum())
+    assert 0 < within < 10 and strict.seen_counts(wall_point, viewer).tolist() == [within]
+    assert strict.seen_counts(wall_point).tolist() == [10]
+
+
 @pytest.mark.parametrize("kind", ["orbit", "dolly", "spline"])
 def test_planned_paths_stay_inside_what_was_seen(kind):
     cameras = cameras_along_x()
