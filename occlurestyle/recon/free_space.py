@@ -120,20 +120,27 @@ def person_depth_limits(depths: list[np.ndarray], masks: list[np.ndarray], margi
     return limits
 
 
+def pixels_of(means: torch.Tensor, viewmat: torch.Tensor, K: torch.Tensor, shape: tuple[int, int]
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The Gaussians whose centre a camera sees inside its [H, W] frame: their indices, pixel column and
+    row (floor of the projection) and camera depth."""
+    height, width = shape
+    camera = means @ viewmat[:3, :3].T + viewmat[:3, 3]
+    z = camera[:, 2]
+    x = K[0, 0] * camera[:, 0] / z.clamp_min(1e-9) + K[0, 2]
+    y = K[1, 1] * camera[:, 1] / z.clamp_min(1e-9) + K[1, 2]
+    index = ((z > 0) & (x >= 0) & (x < width) & (y >= 0) & (y < height)).nonzero()[:, 0]
+    return index, torch.floor(x[index]).long(), torch.floor(y[index]).long(), z[index]
+
+
 def in_front_of_people(means: torch.Tensor, viewmats: torch.Tensor, Ks: torch.Tensor,
                        limits: torch.Tensor) -> torch.Tensor:
     """[N] bool: Gaussians whose centre projects, in some frame, onto a pixel with a limit (from
     `person_depth_limits`) at a camera depth below that limit."""
-    height, width = limits.shape[1:]
     found = torch.zeros(len(means), dtype=torch.bool, device=means.device)
     for viewmat, K, limit in zip(viewmats, Ks, limits):
-        camera = means @ viewmat[:3, :3].T + viewmat[:3, 3]
-        z = camera[:, 2]
-        u = torch.floor(K[0, 0] * camera[:, 0] / z.clamp_min(1e-9) + K[0, 2]).long()
-        v = torch.floor(K[1, 1] * camera[:, 1] / z.clamp_min(1e-9) + K[1, 2]).long()
-        inside = (z > 0) & (u >= 0) & (u < width) & (v >= 0) & (v < height)
-        index = inside.nonzero()[:, 0]
-        found[index] |= z[index] < limit[v[index], u[index]]
+        index, u, v, z = pixels_of(means, viewmat, K, limit.shape)
+        found[index] |= z < limit[v, u]
     return found
 
 
@@ -166,20 +173,15 @@ def in_free_space(means: torch.Tensor, viewmats: torch.Tensor, Ks: torch.Tensor,
                   shape: tuple[int, int]) -> torch.Tensor:
     """[N] int: for each Gaussian, how many frames see its centre on a pixel with a limit (from
     `keypoint_limits`, made at the same `shape` (H, W)) at a camera depth below that limit."""
-    height, width = shape
     count = torch.zeros(len(means), dtype=torch.int32, device=means.device)
     for viewmat, K, (pixels, limit) in zip(viewmats, Ks, limits):
         if len(pixels) == 0:
             continue
         pixels, limit = pixels.to(means.device), limit.to(means.device)
-        camera = means @ viewmat[:3, :3].T + viewmat[:3, 3]
-        z = camera[:, 2]
-        x = K[0, 0] * camera[:, 0] / z.clamp_min(1e-9) + K[0, 2]
-        y = K[1, 1] * camera[:, 1] / z.clamp_min(1e-9) + K[1, 2]
-        index = ((z > 0) & (x >= 0) & (x < width) & (y >= 0) & (y < height)).nonzero()[:, 0]
-        flat = torch.floor(y[index]).long() * width + torch.floor(x[index]).long()
+        index, u, v, z = pixels_of(means, viewmat, K, shape)
+        flat = v * shape[1] + u
         at = torch.searchsorted(pixels, flat).clamp_max(len(pixels) - 1)
-        ahead = (pixels[at] == flat) & (z[index] < limit[at])
+        ahead = (pixels[at] == flat) & (z < limit[at])
         count[index[ahead]] += 1
     return count
 

@@ -259,6 +259,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     if options.floater_margin > 0:  # the registration's keypoints only (not the depth maps' points below)
         floater_limits = keypoint_limits([data.keypoints[i] for i in training_frames], (height, width),
                                          options.floater_margin)
+        floater_cameras = viewmats[training_frames], Ks[training_frames]
     if beside_people is not None:
         data.keypoints = [torch.cat([k, torch.from_numpy(b)]) for k, b in zip(data.keypoints, beside_people)]
     carved = floaters_removed = 0
@@ -364,7 +365,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
                              in_front_of_people(params["means"], viewmats, Ks, limits.to(device)))
         if pruning and floater_limits is not None:
             floaters_removed += _carve(params, optimizers, state, strategy, in_free_space(
-                params["means"], viewmats[training_frames], Ks[training_frames], floater_limits, (height, width)) > 0)
+                params["means"], *floater_cameras, floater_limits, (height, width)) > 0)
 
         if options.refine_masks:  # what the static scene keeps failing to explain, per frame
             rate = 0.5 if seen[index] == 0 else 0.3
