@@ -273,7 +273,7 @@ def run_all(
     max_side: int = typer.Option(640, help="longest image side of the frames"),
     max_frames: int = typer.Option(None, help="at most this many frames"),
     motion_check: bool = typer.Option(True, help="refuse a clip whose camera stands still or only turns"),
-    train_steps: int = typer.Option(5000, help="background training steps"),
+    train_steps: int = typer.Option(4000, help="background training steps"),
     appearance: bool = typer.Option(False, help="fit each frame's exposure and white balance while training "
                                     "(for clips whose exposure changes over the same surfaces)"),
     holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
@@ -323,7 +323,7 @@ def _flythrough_note(run: Path) -> str:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("out/demo"), "--out", help="output folder"),
-    train_steps: int = typer.Option(1500, help="background training steps (5000 for full quality)"),
+    train_steps: int = typer.Option(1500, help="background training steps (4000 for full quality)"),
     evaluate: bool = typer.Option(True, "--eval/--no-eval", help="also run the 2D baselines and write report.html"),
 ) -> None:
     """The whole pipeline on the built-in living-room sample with its bundled style exemplar, then the

@@ -41,7 +41,7 @@ class RunConfig:
     max_side: int = 640
     max_frames: int | None = None
     check_motion: bool = True  # refuse a static or only turning camera in the frames stage (scenes/motion.py)
-    train_steps: int = 5000
+    train_steps: int = 4000
     max_gaussians: int = 80_000
     holdout_every: int = 0  # >0: every n-th frame is left out of training, for evaluation (benchmarks/real.py)
     appearance: bool = False  # per-frame exposure and white balance (recon/appearance.py)

@@ -58,9 +58,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainOptions:
-    # davis_parkour held out, 640x360: 3000 full-size steps 24.53 dB; 6000 25.34 dB; 5000 with the first
-    # 40% at half size 25.34 dB in 70% of 6000's time (benchmarks/real.py)
-    steps: int = 5000
+    # held out, 640x360 (benchmarks/real.py): davis_parkour 3000 full-size steps 24.53 dB; 6000 25.34 dB;
+    # 5000 with the first 40% at half size 25.58 dB; 4000 with the first half at half size 25.47 dB
+    # (davis_dance_twirl -0.06 dB, sam2_bedroom +0.07) in 75% of 5000's time
+    steps: int = 4000
     resolution: int = 0  # longest image side used for training; 0 = the frames' size
     # view-dependent colour up to degree 1 (gsplat: 3). Surfaces that few frames see are then shown from
     # other viewpoints where people stood, and higher degrees fitted those few views at the expense of
@@ -145,7 +146,7 @@ class TrainOptions:
     appearance_start: float = 0.1  # fraction of steps
     # coarse to fine: this fraction of the steps (the first) renders and compares at half the size, at
     # about half the cost of a full-size step (not with mask refinement, which keeps full-size residuals)
-    coarse_fraction: float = 0.4
+    coarse_fraction: float = 0.5
     checkpoint_every: int = 1000
     # frames (with masks and weights) kept in memory; more are read again from the run folder when needed
     # (a 640x480 frame takes 2.4 MB: 1 GB holds about 420)
