@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from occlurestyle.occlusion.masks import MaskOptions, make_masks
-from occlurestyle.scenes.capture import extract_frames
+from occlurestyle.stages.masks import MaskOptions, make_masks
 from occlurestyle.scenes.generate import SceneConfig, make_scene, scene_is_current
+from occlurestyle.stages.frames import extract_frames
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -36,16 +36,16 @@ def clip_config(name: str, out: Path, masks: str, train_steps: int) -> RunConfig
         scene = out / "scenes" / name
         if not scene_is_current(scene, name, SceneConfig()):
             make_scene(name, scene, SceneConfig(), progress=False, overwrite=True)
-        extra = {"masker": "file", "mask_dir": str(scene / "masks")} if masks == "true" else {"masker": masks}
-        return RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
-                         style_labels=str(scene / "style" / "labels.png"), train_steps=train_steps, **extra)
+        masker = {"masker": "file", "mask_dir": str(scene / "masks")} if masks == "true" else {"masker": masks}
+        return RunConfig.create(scene / "video.mp4", scene / "style" / "style.png", scene / "style" / "labels.png",
+                                masks=masker, train={"steps": train_steps})
     if name == "davis_parkour":
         clip = DATA / "davis_parkour"
-        return RunConfig(video=str(clip / "frames"), style=str(DATA / "styles" / "mondrian.jpg"), masker="file",
-                         mask_dir=str(clip / "masks"), max_side=480, train_steps=train_steps)
+        return RunConfig.create(clip / "frames", DATA / "styles" / "mondrian.jpg", frames={"max_side": 480},
+                                masks={"masker": "file", "mask_dir": str(clip / "masks")}, train={"steps": train_steps})
     if name == "sam2_bedroom":
-        return RunConfig(video=str(DATA / "sam2_bedroom" / "bedroom.mp4"), style=str(DATA / "styles" / "en_campo_gris.jpg"),
-                         stride=2, max_side=480, train_steps=train_steps)
+        return RunConfig.create(DATA / "sam2_bedroom" / "bedroom.mp4", DATA / "styles" / "en_campo_gris.jpg",
+                                frames={"stride": 2, "max_side": 480}, train={"steps": train_steps})
     raise SystemExit(f"unknown clip {name}; choose from {', '.join(CLIPS)}")
 
 

@@ -26,14 +26,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from common import DATA, print_figures, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
 
+from occlurestyle import media
 from occlurestyle.eval.metrics import sequence_mask_iou
 from occlurestyle.occlusion.masks import tint_people
-from occlurestyle.scenes import io
-from occlurestyle.scenes.capture import extract_frames
 from occlurestyle.scenes.generate import SampleScene, SceneConfig
-
-from common import DATA, print_figures, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
+from occlurestyle.stages.frames import extract_frames
 
 CLIPS = ("davis_parkour", "davis_dance_twirl", "living_room", "office", "sam2_bedroom")
 VISIBLE_SHARE = 0.2  # a person counts for the found rate in frames where this much of them is visible
@@ -50,12 +49,12 @@ def run_masker(masker: str, run: Path) -> tuple[list[np.ndarray], list[float]]:
             seconds.append(result.seconds)  # decoding and the frame's share of following people back
             maps.append(result.instances)
     else:
-        from occlurestyle.occlusion.masks import MaskOptions, make_masks
+        from occlurestyle.stages.masks import MaskOptions, make_masks
 
         start = time.perf_counter()
         make_masks(run, MaskOptions(masker=masker, dilate=0), progress=False)
         seconds = [(time.perf_counter() - start) / len(frames)] * len(frames)
-        maps = [(io.read_gray(run / "masks" / f.name) > 0).astype(np.uint8) for f in frames]
+        maps = [(media.read_gray(run / "masks" / f.name) > 0).astype(np.uint8) for f in frames]
     return maps, seconds
 
 
@@ -84,11 +83,11 @@ def davis_clip(name: str, out: Path, masker: str) -> dict:
     clip = DATA / name
     video = out / f"{name}.mp4"
     if not video.is_file():
-        io.write_video(video, (io.read_image(p) for p in io.list_images(clip / "frames")), fps=24)
+        media.write_video(video, (media.read_image(p) for p in media.list_images(clip / "frames")), fps=24)
     run = out / f"{name}_{masker}"
     extract_frames(video, run, check_motion=False, progress=False)
     maps, seconds = run_masker(masker, run)
-    truths = [io.read_gray(p) > 127 for p in io.list_images(clip / "masks")]
+    truths = [media.read_gray(p) > 127 for p in media.list_images(clip / "masks")]
     shape = maps[0].shape
     truths = [cv2.resize(t.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0 for t in truths]
     result = {"frames": len(maps),
@@ -129,7 +128,7 @@ def scene_clip(name: str, out: Path, masker: str) -> dict:
     people = json.loads((folder / "people.json").read_text())["frames"]
     pairs, eligible, found = [], {}, {}
     for index, instances in enumerate(maps):
-        truth = io.read_gray(folder / "instances" / f"{index:06d}.png")
+        truth = media.read_gray(folder / "instances" / f"{index:06d}.png")
         pairs.append((instances > 0, truth > 0))
         on_ray = scene.render(index)["person_on_ray"]  # unhidden by furniture, but cut by the frame
         viewmat = np.array(cameras["frames"][index]["viewmat"])
@@ -164,12 +163,12 @@ def sheet(run: Path, maps: list[np.ndarray], path: Path, picks: int = 9) -> Path
     tiles = []
     for index in np.linspace(0, len(frames) - 1, picks).round().astype(int):
         ids = maps[index]
-        tinted = tint_people(io.read_image(frames[index]), None, ids)
+        tinted = tint_people(media.read_image(frames[index]), None, ids)
         cv2.putText(tinted, f"{index}: {len(np.unique(ids)) - 1}", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
                     (255, 255, 255), 2)
         tiles.append(tinted)
     rows = [np.concatenate(tiles[i:i + 3], axis=1) for i in range(0, len(tiles), 3)]
-    return io.write_image(path, np.concatenate(rows, axis=0))
+    return media.write_image(path, np.concatenate(rows, axis=0))
 
 
 def main() -> None:

@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 from plyfile import PlyData, PlyElement
 
+from occlurestyle import media
 from occlurestyle.cameras import write_colmap_text
 from occlurestyle.eval.evaluate import evaluate_run
 from occlurestyle.layout import RunLayout
-from occlurestyle.pipeline import STAGE_FUNCTIONS, RunConfig, run_pipeline
+from occlurestyle.pipeline import STAGES, RunConfig, run_pipeline
 from occlurestyle.recon.exports import write_transforms
-from occlurestyle.scenes import io
 from occlurestyle.scenes.generate import SampleScene, SceneConfig, make_scene
 from occlurestyle.scenes.surface import sample_surface
 
@@ -66,7 +66,7 @@ def looped_clip(scene_dir: Path, out: Path, frames: int) -> tuple[Path, list[int
         cameras = json.loads((scene_dir / "cameras.json").read_text())
         cameras["frames"] = [{**cameras["frames"][source], "name": f"{i:06d}.png"} for i, source in enumerate(order)]
         (out / "cameras.json").write_text(json.dumps(cameras))
-        io.write_video(out / "video.mp4", (io.read_image(scene_dir / "frames" / f"{order[i]:06d}.png")
+        media.write_video(out / "video.mp4", (media.read_image(scene_dir / "frames" / f"{order[i]:06d}.png")
                                            for i in range(frames)), fps=30)
     return out / "video.mp4", order
 
@@ -113,15 +113,16 @@ def main() -> None:
     scene = SampleScene("living_room", SceneConfig(width=width, height=height))
     run = args.out / f"run_{args.frames}_{width}x{height}_{args.masker}_{args.register}"
     shutil.rmtree(run, ignore_errors=True)
-    config = RunConfig(video=str(video), style=str(scene_dir / "style" / "style.png"),
-                       style_labels=str(scene_dir / "style" / "labels.png"), masker=args.masker,
-                       mask_dir=str(clip_dir / "masks") if args.masker == "file" else None, max_side=max(width, height),
-                       train_steps=args.train_steps)
+    config = RunConfig.create(video, scene_dir / "style" / "style.png", scene_dir / "style" / "labels.png",
+                              masks={"masker": args.masker,
+                                     "mask_dir": str(clip_dir / "masks") if args.masker == "file" else None},
+                              frames={"max_side": max(width, height)}, train={"steps": args.train_steps})
 
     peaks, seconds = {}, {}
-    real_register = STAGE_FUNCTIONS["register"]
+    register_stage = STAGES["register"]
+    real_register = register_stage.run
     if args.register == "true":
-        STAGE_FUNCTIONS["register"] = lambda layout, config, progress: register_with_true_cameras(layout, scene, order)
+        register_stage.run = lambda layout, options, progress: register_with_true_cameras(layout, scene, order)
 
     def log(line: str) -> None:
         print(line, flush=True)
@@ -136,7 +137,7 @@ def main() -> None:
     try:
         run_pipeline(config, run, progress=False, log=log)
     finally:
-        STAGE_FUNCTIONS["register"] = real_register
+        register_stage.run = real_register
     if not args.no_eval:
         reset_peak()
         start = time.perf_counter()

@@ -21,8 +21,8 @@ import numba
 import numpy as np
 import torch
 
-from occlurestyle.render import _composite, _projection
-from occlurestyle.render.rasterize import rasterize
+from occlurestyle.render import _blend, _projection
+from occlurestyle.render.rasterizer import rasterization
 
 
 def image_fitting_workload(n: int, size: int = 256, seed: int = 0):
@@ -51,7 +51,7 @@ def bench_image_fitting(n: int, iters: int) -> dict:
     times = {"forward": [], "backward": [], "optimizer": []}
     for it in range(iters + 3):
         t0 = time.perf_counter()
-        out, _, _ = rasterize(means, quats / quats.norm(dim=-1, keepdim=True), scales, torch.sigmoid(opacities),
+        out, _, _ = rasterization(means, quats / quats.norm(dim=-1, keepdim=True), scales, torch.sigmoid(opacities),
                               torch.sigmoid(rgbs), viewmat, K, gt.shape[1], gt.shape[0])
         loss = torch.nn.functional.mse_loss(out[0], gt)
         t1 = time.perf_counter()
@@ -82,9 +82,9 @@ def stage_profile(means, quats, scales, opacities, rgb, viewmat, K, width, heigh
     vm, k = viewmat.double().numpy(), K.double().numpy()
     means2d, depths = np.zeros((n, 2), np.float32), np.zeros(n, np.float32)
     conics, radii = np.zeros((n, 3), np.float32), np.zeros((n, 2), np.int32)
-    packed = np.empty((n, _composite.N_PARAMS), np.float32)
+    packed = np.empty((n, _blend.N_PARAMS), np.float32)
     chunks = numba.get_num_threads()
-    tiles_x, tiles_y = -(-width // _composite.TILE), -(-height // _composite.TILE)
+    tiles_x, tiles_y = -(-width // _blend.TILE), -(-height // _blend.TILE)
     out = {
         "colors": np.zeros((height, width, 4), np.float32), "T": np.ones((height, width), np.float32),
         "last": np.full((height, width), -1, np.int32),
@@ -96,24 +96,24 @@ def stage_profile(means, quats, scales, opacities, rgb, viewmat, K, width, heigh
                                     radii)
 
     def pack():
-        _composite.pack_params(means2d, conics, o, radii, packed)
-        state["valid"] = np.flatnonzero(packed[:, _composite.P_YMAX] > 0).astype(np.int32)
+        _blend.pack_params(means2d, conics, o, radii, packed)
+        state["valid"] = np.flatnonzero(packed[:, _blend.P_YMAX] > 0).astype(np.int32)
 
     def sort():
-        state["order"] = _composite.depth_order(state["valid"], depths)
+        state["order"] = _blend.depth_order(state["valid"], depths)
 
     def binning():
-        state["offsets"], state["ids"] = _composite.bin_gaussians(state["order"], packed, tiles_x, tiles_y, chunks)
+        state["offsets"], state["ids"] = _blend.bin_gaussians(state["order"], packed, tiles_x, tiles_y, chunks)
 
     def composite_forward():
-        _composite.composite_forward(state["offsets"], state["ids"], packed, colors, np.zeros(4, np.float32), width,
+        _blend.composite_forward(state["offsets"], state["ids"], packed, colors, np.zeros(4, np.float32), width,
                                      height, tiles_x, chunks, out["colors"], out["T"], out["last"])
 
     v_colors = np.random.default_rng(0).random((height, width, 4)).astype(np.float32)
 
     def composite_backward():
-        grads = np.zeros((chunks, n, _composite.N_GRADS), np.float32)
-        _composite.composite_backward(state["offsets"], state["ids"], packed, colors, np.zeros(4, np.float32), width,
+        grads = np.zeros((chunks, n, _blend.N_GRADS), np.float32)
+        _blend.composite_backward(state["offsets"], state["ids"], packed, colors, np.zeros(4, np.float32), width,
                                       height, tiles_x, chunks, out["T"], out["last"], v_colors,
                                       np.zeros((height, width), np.float32), False, grads)
         grads.sum(axis=0)
@@ -165,10 +165,10 @@ def bench_room_render(count: int = 200_000, views: int = 10) -> dict:
     params, viewmats, K = room_gaussians(count)
     picks = np.linspace(0, len(viewmats) - 1, views).astype(int)
     with torch.no_grad():
-        rasterize(*params, viewmats[:1], K[None], 640, 480)
+        rasterization(*params, viewmats[:1], K[None], 640, 480)
         start = time.perf_counter()
         for i in picks:
-            _, alphas, _ = rasterize(*params, viewmats[i:i + 1], K[None], 640, 480)
+            _, alphas, _ = rasterization(*params, viewmats[i:i + 1], K[None], 640, 480)
         seconds = (time.perf_counter() - start) / views
     return {"gaussians": count, "width": 640, "height": 480, "ms_per_frame": round(1000 * seconds, 1),
             "frames_per_second": round(1.0 / seconds, 1), "mean_alpha": round(float(alphas.mean()), 3)}

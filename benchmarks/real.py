@@ -37,7 +37,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from common import DATA, print_figures  # noqa: E402  (benchmarks/ is the script folder)
 
+from occlurestyle import media
 from occlurestyle.eval.floaters import count_floaters
 from occlurestyle.eval.flythrough import flythrough_coverage
 from occlurestyle.eval.metrics import psnr, ssim_map
@@ -46,11 +48,8 @@ from occlurestyle.occlusion.masks import tint_people
 from occlurestyle.pipeline import RunConfig, run_pipeline
 from occlurestyle.recon.appearance import apply_appearance, read_appearance
 from occlurestyle.recon.exports import read_run_cameras
-from occlurestyle.recon.gaussians import load_ply
-from occlurestyle.recon.trainer import render_views, training_indices
-from occlurestyle.scenes import io
-
-from common import DATA, print_figures  # noqa: E402  (benchmarks/ is the script folder)
+from occlurestyle.recon.trainer import training_indices
+from occlurestyle.render.gaussians import load_ply, render_views
 
 CLIPS = {  # clip -> (video or frames folder, true masks folder or None, stride)
     "davis_parkour": ("frames", "masks", 1),
@@ -68,7 +67,7 @@ def clip_video(name: str, out: Path) -> Path:
     video = out / f"{name}.mp4"
     if not video.is_file():
         out.mkdir(parents=True, exist_ok=True)
-        io.write_video(video, (io.read_image(p) for p in io.list_images(source)), fps=24)
+        media.write_video(video, (media.read_image(p) for p in media.list_images(source)), fps=24)
     return video
 
 
@@ -78,14 +77,14 @@ def people_masks(name: str, layout: RunLayout, names: list[str], stride: int,
     joined with the clip's true masks where it has them (frame NNNNNN of the run is the clip's
     NNNNNN * stride)."""
     truth_folder = CLIPS[name][1]
-    truths = io.list_images(DATA / name / truth_folder) if truth_folder else []
+    truths = media.list_images(DATA / name / truth_folder) if truth_folder else []
     masks = []
     for frame_name in names:
         stem = Path(frame_name).stem
-        person = io.read_gray(layout.masks / f"{stem}.png") > 0
+        person = media.read_gray(layout.masks / f"{stem}.png") > 0
         source = int(stem) * stride
         if source < len(truths):
-            truth = io.read_gray(truths[source]) > 127
+            truth = media.read_gray(truths[source]) > 127
             person |= cv2.resize(truth.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
         masks.append(person)
     return masks
@@ -106,7 +105,7 @@ def heldout_scores(name: str, layout: RunLayout, stride: int) -> tuple[dict, dic
     sq = sq_neutral = ssim_sum = count = 0.0
     renders = {}
     for k, index in enumerate(held):
-        frame = io.read_image(layout.frames / cameras.names[index]).astype(np.float64) / 255.0
+        frame = media.read_image(layout.frames / cameras.names[index]).astype(np.float64) / 255.0
         neutral = views["rgb"][k].numpy().astype(np.float64)
         render = apply_appearance(neutral, appearance.get(cameras.names[index]))
         background = ~people[k]
@@ -148,10 +147,10 @@ def sheet(layout: RunLayout, renders: dict[int, np.ndarray], path: Path, rows: i
     lines = []
     for index in picks:
         stem = Path(cameras.names[index]).stem
-        frame = io.read_image(layout.frames / cameras.names[index])
+        frame = media.read_image(layout.frames / cameras.names[index])
         instances = layout.instances / f"{stem}.png"
-        people = tint_people(frame, io.read_gray(layout.masks / f"{stem}.png") > 0,
-                             io.read_gray(instances) if instances.is_file() else None)
+        people = tint_people(frame, media.read_gray(layout.masks / f"{stem}.png") > 0,
+                             media.read_gray(instances) if instances.is_file() else None)
         tiles = [frame, people, renders[index], finals.get(index), flights.get(index)]
         height = int(round(frame.shape[0] * width / frame.shape[1]))
         tiles = [cv2.resize(t, (width, height), interpolation=cv2.INTER_AREA) if t is not None
@@ -159,14 +158,14 @@ def sheet(layout: RunLayout, renders: dict[int, np.ndarray], path: Path, rows: i
         cv2.putText(tiles[0], f"{index}", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
         lines.append(np.concatenate(tiles, axis=1))
     path.parent.mkdir(parents=True, exist_ok=True)
-    return io.write_image(path, np.concatenate(lines, axis=0))
+    return media.write_image(path, np.concatenate(lines, axis=0))
 
 
 def run_clip(name: str, out: Path, sheets: Path) -> dict:
     stride = CLIPS[name][2]
     run = out / name
-    config = RunConfig(video=str(clip_video(name, out)), style=str(STYLE), stride=stride,
-                       holdout_every=HOLDOUT_EVERY)
+    config = RunConfig.create(clip_video(name, out), STYLE, frames={"stride": stride},
+                              train={"holdout_every": HOLDOUT_EVERY})
     start = time.perf_counter()
     manifest = run_pipeline(config, run, progress=False, log=lambda message: None)
     seconds = time.perf_counter() - start

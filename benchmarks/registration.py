@@ -13,14 +13,14 @@ import json
 import time
 from pathlib import Path
 
+from common import DATA, masked_run, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
+
 from occlurestyle.eval.background import true_cameras
 from occlurestyle.eval.metrics import pose_errors
-from occlurestyle.occlusion.masks import MaskOptions, make_masks
+from occlurestyle.stages.masks import MaskOptions, make_masks
 from occlurestyle.recon.colmap import register
 from occlurestyle.recon.exports import read_cameras
-from occlurestyle.scenes.capture import extract_frames
-
-from common import DATA, masked_run, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
+from occlurestyle.stages.frames import extract_frames
 
 
 def summary(run: Path, seconds: float) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from occlurestyle.scenes import io
+from occlurestyle import media
 from occlurestyle.scenes.generate import SampleScene, SceneConfig, make_scene
 from occlurestyle.scenes.rooms import SCENES
 
@@ -48,9 +48,9 @@ def contact_rows(folder: Path, count: int = 6) -> np.ndarray:
     frames = sorted((folder / "frames").glob("*.png"))
     rows = []
     for path in [frames[round(i)] for i in np.linspace(0, len(frames) - 1, count)]:
-        mask = io.read_gray(folder / "masks" / path.name)
-        rows.append(np.concatenate([io.read_image(path), np.repeat(mask[..., None], 3, 2),
-                                    io.read_image(folder / "background" / path.name)], axis=1))
+        mask = media.read_gray(folder / "masks" / path.name)
+        rows.append(np.concatenate([media.read_image(path), np.repeat(mask[..., None], 3, 2),
+                                    media.read_image(folder / "background" / path.name)], axis=1))
     return np.concatenate(rows, axis=0)
 
 
@@ -73,7 +73,7 @@ def main() -> None:
         results[name] = {"make_seconds": round(seconds, 2), **occlusion_stats(name, config)}
     if args.sheet:
         sheet = np.concatenate(sheets, axis=1)
-        io.write_image(args.sheet, cv2.resize(sheet, (sheet.shape[1] * 2 // 3, sheet.shape[0] * 2 // 3),
+        media.write_image(args.sheet, cv2.resize(sheet, (sheet.shape[1] * 2 // 3, sheet.shape[0] * 2 // 3),
                                               interpolation=cv2.INTER_AREA))
     if args.json:
         print(json.dumps(results))

@@ -21,23 +21,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from occlurestyle.eval.style import label_accuracy, region_style_distances, structure_correlation
+from occlurestyle import media
+from occlurestyle.eval.style import label_accuracy, region_style_distances
 from occlurestyle.layout import RunLayout
 from occlurestyle.recon.exports import read_run_cameras
-from occlurestyle.recon.gaussians import load_ply
-from occlurestyle.recon.trainer import render_views
-from occlurestyle.scenes import io
+from occlurestyle.render.gaussians import load_ply, render_views
 from occlurestyle.scenes.generate import write_style_exemplar
-from occlurestyle.stylize.pipeline import stylize
+from occlurestyle.stages.stylize import StylizeOptions, stylize
 from occlurestyle.stylize.regions import SceneRegions, render_labels
 from occlurestyle.stylize.style_regions import load_style
+from occlurestyle.stylize.transfer import structure_correlation
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def evaluate(run: Path, scene: Path, style: Path, labels: Path | None, **options) -> tuple[dict, np.ndarray]:
     start = time.perf_counter()
-    stylize(run, style, labels, **options)
+    stylize(run, StylizeOptions(style=str(style), style_labels=str(labels) if labels else None, **options))
     seconds = time.perf_counter() - start
     cameras = read_run_cameras(RunLayout(run))
     info = json.loads((run / "stylize" / "matches.json").read_text())
@@ -62,7 +62,7 @@ def evaluate(run: Path, scene: Path, style: Path, labels: Path | None, **options
                                        3),
         "matches": {m["scene"]: m["style"] for m in info["matches"]},
     }
-    semantics = np.stack([io.read_gray(scene / "semantics" / f"{Path(cameras.names[i]).stem}.png") for i in picks])
+    semantics = np.stack([media.read_gray(scene / "semantics" / f"{Path(cameras.names[i]).stem}.png") for i in picks])
     classes = {c["id"]: c["name"] for c in json.loads((scene / "semantics.json").read_text())["classes"]}
     figures["labels"] = {k: round(v, 3) for k, v in label_accuracy(label_maps, regions.names, semantics,
                                                                    classes).items()}
@@ -96,7 +96,7 @@ def main() -> None:
             if not args.json:
                 print(f"{name}/{style_name}: {figures}", flush=True)
     if args.strip and rows:
-        io.write_image(args.strip, (np.concatenate(rows[:4], axis=0) * 255).astype(np.uint8))
+        media.write_image(args.strip, (np.concatenate(rows[:4], axis=0) * 255).astype(np.uint8))
     if args.json:
         print(json.dumps(results))
 

@@ -33,19 +33,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import DATA, masked_run, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
 
+from occlurestyle import media
 from occlurestyle.eval.background import evaluate_background
 from occlurestyle.eval.metrics import align_sim3, psnr
 from occlurestyle.layout import RunLayout
-from occlurestyle.occlusion.masks import MaskOptions, make_masks
+from occlurestyle.stages.masks import MaskOptions, make_masks
 from occlurestyle.recon.colmap import register
 from occlurestyle.recon.exports import read_run_cameras
-from occlurestyle.recon.gaussians import load_ply
-from occlurestyle.recon.trainer import TrainOptions, render_views, train, training_indices
-from occlurestyle.scenes import io
-from occlurestyle.scenes.capture import extract_frames
-
-from common import DATA, masked_run, sample_scene  # noqa: E402  (benchmarks/ is the script folder)
+from occlurestyle.recon.trainer import TrainOptions, train, training_indices
+from occlurestyle.render.gaussians import load_ply, render_views
+from occlurestyle.stages.frames import extract_frames
 
 
 def option_value(setting: str) -> tuple[str, object]:
@@ -117,8 +116,8 @@ def heldout_psnr(run: Path, holdout_every: int) -> dict:
     total = count = 0.0
     for k, i in enumerate(held):
         stem = Path(cameras.names[i]).stem
-        frame = io.read_image(layout.frames / cameras.names[i]).astype(np.float32) / 255.0
-        person = io.read_gray(layout.masks / f"{stem}.png") > 0
+        frame = media.read_image(layout.frames / cameras.names[i]).astype(np.float32) / 255.0
+        person = media.read_gray(layout.masks / f"{stem}.png") > 0
         sq = ((views["rgb"][k].numpy() - frame) ** 2).mean(-1)[~person]
         total, count = total + sq.sum(), count + sq.size
     return {"heldout_frames": int(len(held)), "heldout_background_psnr": round(psnr(total / count), 2)}

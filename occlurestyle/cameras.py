@@ -6,12 +6,15 @@ Pixel centres sit at half-integer coordinates (COLMAP and gsplat convention): th
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from .fsutil import write_text
+
+log = logging.getLogger(__name__)
 
 
 def intrinsics_from_fov(width: int, height: int, hfov_deg: float) -> np.ndarray:
@@ -39,9 +42,27 @@ def pose_to_viewmat(cam_to_world_rotation: np.ndarray, position: np.ndarray) -> 
     return viewmat
 
 
-def camera_center(viewmat: np.ndarray) -> np.ndarray:
-    """Position of the camera in world coordinates."""
-    return -viewmat[:3, :3].T @ viewmat[:3, 3]
+def camera_center(viewmats: np.ndarray) -> np.ndarray:
+    """World position of a camera ([4,4] → [3]) or of several ([N,4,4] → [N,3]): -Rᵀt."""
+    viewmats = np.asarray(viewmats, np.float64)
+    return -np.einsum("...ji,...j->...i", viewmats[..., :3, :3], viewmats[..., :3, 3])
+
+
+def camera_up(viewmats: np.ndarray) -> np.ndarray:
+    """World up from the cameras [N,4,4]: handheld cameras pitch a lot but roll little, so their x axes
+    are nearly horizontal and up is the direction most orthogonal to all of them (sign: the cameras'
+    -y). Cameras that roll every way fall back to their mean -y axis."""
+    viewmats = np.asarray(viewmats, np.float64)
+    rights = viewmats[:, 0, :3]  # row 0 of R: the camera x axis in world coordinates
+    mean_up = -viewmats[:, 1, :3].mean(axis=0)
+    _, singular, axes = np.linalg.svd(rights, full_matrices=True)
+    up = axes[-1]
+    if len(rights) < 2 or singular[-1] > 0.2 * singular[0]:
+        log.warning("the cameras roll too much to tell up from their x axes; up is their mean -y axis")
+        up = mean_up
+    if up @ mean_up < 0:
+        up = -up
+    return up / np.linalg.norm(up)
 
 
 def rotation_angle_deg(a: np.ndarray, b: np.ndarray) -> float:

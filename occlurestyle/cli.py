@@ -7,6 +7,8 @@ discarded checkpoint, a floor not found, ...) says so in one line.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import sys
 from pathlib import Path
@@ -15,6 +17,14 @@ from typing import Optional
 import typer
 
 from .errors import OccluReStyleError
+from .stages.composite import CompositeOptions
+from .stages.depth import DepthOptions
+from .stages.frames import FramesOptions
+from .stages.masks import MaskOptions
+from .stages.register import RegistrationOptions
+from .stages.render import RenderOptions
+from .stages.stylize import StylizeOptions
+from .stages.train import TrainOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Restyle a room video in 3D from one style image, with the people composited back.")
@@ -106,72 +116,106 @@ def models_fetch(
     _say(f"{', '.join(f.name for f in POSE.files)} checked in {folder}")
 
 
+def _field(options_class, name: str):
+    return {f.name: f for f in dataclasses.fields(options_class)}[name]
+
+
+def _default(options_class, name: str):
+    """A stage option's default, from its options class (the one place it is written)."""
+    spec = _field(options_class, name)
+    return spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
+
+
+def _option(options_class, name: str, *flags: str, shown: bool = True):
+    """A typer option whose default and help come from the stage's options class. `shown=False`: the
+    command's default is None (only what the user gives overrides a config), the real one is in the help."""
+    spec = _field(options_class, name)
+    text = spec.metadata.get("help", "")
+    if not shown:
+        return typer.Option(None, *flags, help=f"{text} [default: {_default(options_class, name)}]")
+    return typer.Option(_default(options_class, name), *flags, help=text)
+
+
+SET_HELP = ("set any option of the stage: NAME=VALUE (repeatable; `occlurestyle options` lists them)")
+
+
+def _with_sets(options, sets: Optional[list[str]], stage: str):
+    """`options` with `--set NAME=VALUE` applied (parsed by the option's type)."""
+    from .pipeline import RunConfig
+
+    config = RunConfig()
+    setattr(config, stage, options)
+    for item in sets or ():
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise OccluReStyleError(f"--set {item!r}: write NAME=VALUE")
+        config.set(key if "." in key else f"{stage}.{key}", value)
+    return getattr(config, stage)
+
+
 @app.command()
 def frames(
     video: Path = typer.Argument(..., help="a video file (mp4/mov/avi/...) or a folder of images"),
     run_dir: Path = typer.Argument(..., help="the run folder to create or update"),
-    stride: int = typer.Option(1, help="keep every n-th frame"),
-    max_side: int = typer.Option(640, help="downscale so the longer side is at most this (0: keep size)"),
-    max_frames: Optional[int] = typer.Option(None, help="stop after this many frames"),
-    motion_check: bool = typer.Option(True, help="refuse a clip whose camera stands still or only turns (no "
-                                      "depth can be recovered from it)"),
+    stride: int = _option(FramesOptions, "stride"),
+    max_side: int = _option(FramesOptions, "max_side"),
+    max_frames: Optional[int] = _option(FramesOptions, "max_frames"),
+    motion_check: bool = _option(FramesOptions, "check_motion", "--motion-check/--no-motion-check"),
 ) -> None:
     """Extract the frames a run works on: RUN/frames/000000.png ... and frames.json."""
-    from .scenes.capture import extract_frames
+    from .layout import RunLayout
+    from .stages import frames as stage
 
-    out = extract_frames(video, run_dir, stride=stride, max_side=max_side or None, max_frames=max_frames,
-                         check_motion=motion_check, progress=_progress())
-    _say(f"wrote {out}")
+    options = FramesOptions(video=str(video), stride=stride, max_side=max_side, max_frames=max_frames,
+                            check_motion=motion_check)
+    _say(f"wrote {stage.run(RunLayout(run_dir), options, progress=_progress())}")
 
 
 @app.command()
 def mask(
     run_dir: Path = typer.Argument(..., help="a run folder with frames/"),
-    masker: str = typer.Option("people", help="people (every person, learned models fetched from PyPI), auto (no "
-                               "weights, motion cue), file (a folder of masks) or sam (people refined by SAM)"),
-    mask_dir: Optional[Path] = typer.Option(None, help="file masker: folder with one mask per frame"),
-    models_dir: Optional[Path] = typer.Option(None, help="people masker: a folder holding its model files "
-                                              "(default: the cache `occlurestyle models fetch` fills)"),
-    sam_model: Optional[Path] = typer.Option(None, help="sam masker: a local folder with a transformers SAM model "
-                                             "(e.g. facebook/sam-vit-base saved with save_pretrained)"),
-    dilate: int = typer.Option(3, help="grow masks by this many pixels"),
-    temporal: bool = typer.Option(True, help="3-frame temporal median"),
+    masker: str = _option(MaskOptions, "masker"),
+    mask_dir: Optional[Path] = _option(MaskOptions, "mask_dir"),
+    models_dir: Optional[Path] = _option(MaskOptions, "models_dir"),
+    sam_model: Optional[Path] = _option(MaskOptions, "sam_model"),
+    dilate: int = _option(MaskOptions, "dilate"),
+    temporal: bool = _option(MaskOptions, "temporal"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Make person masks: RUN/masks/000000.png (255 = person)."""
-    from .occlusion.masks import MaskOptions, make_masks
+    from .layout import RunLayout
+    from .stages import masks as stage
 
-    options = MaskOptions(masker=masker, mask_dir=str(mask_dir) if mask_dir else None,
-                          sam_model=str(sam_model) if sam_model else None, dilate=dilate, temporal=temporal,
-                          models_dir=str(models_dir) if models_dir else None)
-    _say(f"wrote {make_masks(run_dir, options, progress=_progress())}")
+    options = _with_sets(MaskOptions(masker=masker, mask_dir=_text(mask_dir), sam_model=_text(sam_model),
+                                     dilate=dilate, temporal=temporal, models_dir=_text(models_dir)), set_, "masks")
+    stage.check(options)
+    stage.prepare(options)
+    _say(f"wrote {stage.run(RunLayout(run_dir), options, progress=_progress())}")
 
 
 @app.command()
 def register(
     run_dir: Path = typer.Argument(..., help="a run folder with frames/ (and masks/, which are honoured)"),
-    mapper: str = typer.Option("incremental", help="incremental or global"),
-    camera_model: str = typer.Option("SIMPLE_PINHOLE", help="SIMPLE_PINHOLE or PINHOLE"),
-    features: int = typer.Option(4096, help="SIFT features per frame"),
-    overlap: int = typer.Option(10, help="sequential matching window"),
-    peak_threshold: float = typer.Option(0.002, help="SIFT detection threshold (COLMAP's default 0.0067 finds "
-                                         "fewer features in small frames)"),
-    max_reproj_error: float = typer.Option(1.0, help="incremental mapper's outlier filter in pixels (COLMAP's "
-                                           "default 4.0 is faster, its cameras less accurate)"),
+    mapper: str = _option(RegistrationOptions, "mapper"),
+    camera_model: str = _option(RegistrationOptions, "camera_model"),
+    features: int = _option(RegistrationOptions, "max_num_features", "--features"),
+    overlap: int = _option(RegistrationOptions, "overlap"),
+    peak_threshold: float = _option(RegistrationOptions, "sift_peak_threshold", "--peak-threshold"),
+    max_reproj_error: float = _option(RegistrationOptions, "filter_max_reproj_error", "--max-reproj-error"),
     no_masks: bool = typer.Option(False, "--no-masks", help="ignore masks/"),
-    vocab_tree: Optional[Path] = typer.Option(None, help="a local vocabulary tree file: turns on loop detection"),
+    vocab_tree: Optional[Path] = _option(RegistrationOptions, "vocab_tree"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
     verbose: bool = typer.Option(False, help="show COLMAP's log"),
 ) -> None:
     """Register the frames with COLMAP (people masked): colmap/sparse/0, transforms.json, colmap/points.ply."""
-    from .recon.colmap import RegistrationOptions
-    from .recon.colmap import register as run_registration
+    from .layout import RunLayout
+    from .stages import register as stage
 
-    options = RegistrationOptions(camera_model=camera_model, max_num_features=features, overlap=overlap,
-                                  sift_peak_threshold=peak_threshold, filter_max_reproj_error=max_reproj_error,
-                                  mapper=mapper, use_masks=not no_masks, loop_detection=vocab_tree is not None,
-                                  vocab_tree=str(vocab_tree) if vocab_tree else None)
-    sparse = run_registration(run_dir, options, progress=_progress(), verbose=verbose)
-    import json
-
+    options = _with_sets(RegistrationOptions(
+        camera_model=camera_model, max_num_features=features, overlap=overlap, sift_peak_threshold=peak_threshold,
+        filter_max_reproj_error=max_reproj_error, mapper=mapper, use_masks=not no_masks,
+        loop_detection=vocab_tree is not None, vocab_tree=_text(vocab_tree)), set_, "register")
+    sparse = stage.run(RunLayout(run_dir), options, progress=_progress(), verbose=verbose)
     info = json.loads((sparse.parent.parent / "registration.json").read_text())
     _say(f"registered {info['registered']}/{info['frames']} frames, {info['points']} points; wrote {sparse}")
 
@@ -179,83 +223,93 @@ def register(
 @app.command()
 def depth(
     run_dir: Path = typer.Argument(..., help="a run folder with frames/"),
-    model: Path = typer.Option(..., "--model", help="a local Hugging Face depth-estimation model folder (config.json "
-                               "and model.safetensors), e.g. depth-anything/Depth-Anything-V2-Small-hf saved locally"),
+    model: Path = typer.Option(..., "--model", help=_field(DepthOptions, "model").metadata["help"]),
 ) -> None:
     """Per-frame depth maps from a monocular depth model: RUN/depth_maps/<frame>.npy, for
     `train --person-depth-dir RUN/depth_maps`."""
-    from .occlusion.depth_model import estimate_depths
+    from .layout import RunLayout
+    from .stages import depth as stage
 
-    _say(f"wrote {estimate_depths(run_dir, model, progress=_progress())}")
+    options = DepthOptions(model=str(model))
+    stage.prepare(options)
+    _say(f"wrote {stage.run(RunLayout(run_dir), options, progress=_progress())}")
 
 
 @app.command()
 def train(
     run_dir: Path = typer.Argument(..., help="a registered run folder"),
-    steps: int = typer.Option(None, help="optimisation steps [default: TrainOptions.steps]"),
-    resolution: int = typer.Option(0, help="train at this longest side (0: the frames' size)"),
-    sh_degree: int = typer.Option(None, help="spherical-harmonics degree of the colours [default: TrainOptions]"),
-    max_gaussians: int = typer.Option(None, help="cap on the number of Gaussians [default: TrainOptions]"),
-    strategy: str = typer.Option("default", help="densification: default (gsplat's clone/split/prune) or mcmc "
-                                 "(gsplat's MCMC: a fixed budget, relocated; behind default at 3,000 steps)"),
-    person_depth_dir: Path = typer.Option(None, help="per-frame depth maps of the frames, people included, from "
-                                          "any depth tool (<frame>.npy or 16-bit .png; depth or disparity, any "
-                                          "scale): splats in front of a person a frame sees are removed, and the "
-                                          "background beside people is held at the maps' depth"),
-    robust: bool = typer.Option(False, help="drop persistently unexplained pixels (shadows or limbs the masks "
-                                "missed); off by default: it also drops real background that is hard to fit"),
-    depth_weight: float = typer.Option(None, help="weight of the rendered depth's relative error at the "
-                                       "registration's keypoints (0: off) [default: TrainOptions]"),
-    holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
-    refine_cameras: bool = typer.Option(False, help="refine the poses and the focal length while training "
-                                                    "(splat/cameras.json, used by later stages)"),
-    appearance: bool = typer.Option(False, help="fit each frame's exposure and white balance "
-                                    "(splat/appearance.json, used when compositing)"),
-    seed: int = typer.Option(0),
+    steps: int = _option(TrainOptions, "steps"),
+    resolution: int = _option(TrainOptions, "resolution"),
+    sh_degree: int = _option(TrainOptions, "sh_degree"),
+    max_gaussians: int = _option(TrainOptions, "max_gaussians"),
+    strategy: str = _option(TrainOptions, "strategy"),
+    person_depth_dir: Optional[Path] = typer.Option(None, help=_field(TrainOptions, "person_depth_dir")
+                                                    .metadata["help"]),
+    robust: bool = _option(TrainOptions, "robust"),
+    depth_weight: float = _option(TrainOptions, "depth_weight"),
+    holdout_every: int = _option(TrainOptions, "holdout_every"),
+    refine_cameras: bool = _option(TrainOptions, "refine_cameras"),
+    appearance: bool = _option(TrainOptions, "appearance"),
+    seed: int = _option(TrainOptions, "seed"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Fit the static background with Gaussians (people left out): splat/background.ply."""
-    from .recon.trainer import TrainOptions
-    from .recon.trainer import train as run_training
+    from .layout import RunLayout
+    from .stages import train as stage
 
-    defaults = TrainOptions()
-    options = TrainOptions(steps=steps or defaults.steps, resolution=resolution,
-                           sh_degree=defaults.sh_degree if sh_degree is None else sh_degree,
-                           max_gaussians=max_gaussians or defaults.max_gaussians, strategy=strategy, robust=robust,
-                           person_depth_dir=str(person_depth_dir) if person_depth_dir else "",
-                           refine_masks=robust, holdout_every=holdout_every, refine_cameras=refine_cameras,
-                           appearance=appearance,
-                           depth_weight=defaults.depth_weight if depth_weight is None else depth_weight, seed=seed)
-    _say(f"wrote {run_training(run_dir, options, progress=_progress())}")
+    options = _with_sets(TrainOptions(
+        steps=steps, resolution=resolution, sh_degree=sh_degree, max_gaussians=max_gaussians, strategy=strategy,
+        robust=robust, refine_masks=robust, person_depth_dir=_text(person_depth_dir) or "",
+        holdout_every=holdout_every, refine_cameras=refine_cameras, appearance=appearance, depth_weight=depth_weight,
+        seed=seed), set_, "train")
+    _say(f"wrote {stage.run(RunLayout(run_dir), options, progress=_progress())}")
 
 
 @app.command()
 def stylize(
     run_dir: Path = typer.Argument(..., help="a trained run folder (splat/background.ply)"),
-    style: Path = typer.Option(None, "--style", help="the style image"),
-    style_labels: Path = typer.Option(None, help="label image of the style (+ names in a .json beside it) "
-                                                 "or ReStyle3D's seg_dict.pth; default: automatic regions"),
-    scene_labels: Path = typer.Option(None, help="per-Gaussian labels (stylize/scene_regions.json format)"),
-    strength: float = typer.Option(1.0, help="0 = original colours, 1 = full style"),
-    texture: bool = typer.Option(False, help="lay the style regions' textures onto the surfaces (patterns)"),
-    lightness: str = typer.Option("transport", help="how each region's lightness is transferred before it is "
-                                                    "softened: transport, rank or linear"),
-    keep_structure: float = typer.Option(0.82, help="soften the lightness until the key views keep this much "
-                                                   "of the scene's edges and texture (0-1; 0 = no check)"),
-    key_views: int = typer.Option(8, help="key views the colours are fitted to"),
-    stylized_views: Path = typer.Option(None, help="fit to key views stylized by another tool (names as exported)"),
-    export_key_views: Path = typer.Option(None, help="only write person-free key views + depth to this folder"),
-    seed: int = typer.Option(0),
+    style: Optional[Path] = _option(StylizeOptions, "style", "--style"),
+    style_labels: Optional[Path] = _option(StylizeOptions, "style_labels"),
+    scene_labels: Optional[Path] = _option(StylizeOptions, "scene_labels"),
+    strength: float = _option(StylizeOptions, "strength"),
+    texture: bool = _option(StylizeOptions, "texture"),
+    lightness: str = _option(StylizeOptions, "lightness"),
+    keep_structure: float = _option(StylizeOptions, "keep_structure"),
+    key_views: int = _option(StylizeOptions, "key_views"),
+    stylized_views: Optional[Path] = _option(StylizeOptions, "stylized_views"),
+    export_key_views: Optional[Path] = typer.Option(None, help="only write person-free key views + depth to this "
+                                                    "folder, for a 2D stylizer (see --stylized-views)"),
+    seed: int = _option(StylizeOptions, "seed"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help=SET_HELP),
 ) -> None:
     """Recolour the background Gaussians region by region from a style image: splat/stylized.ply."""
-    from .stylize.pipeline import export_background_key_views
-    from .stylize.pipeline import stylize as run_stylize
+    from .layout import RunLayout
+    from .stages import stylize as stage
 
     if export_key_views is not None:
-        _say(f"wrote {export_background_key_views(run_dir, export_key_views, key_views)}")
+        _say(f"wrote {stage.export_background_key_views(run_dir, export_key_views, key_views)}")
         return
-    path = run_stylize(run_dir, style, style_labels, strength, scene_labels, texture=texture, lightness=lightness,
-                       keep_structure=keep_structure, stylized_views=stylized_views, key_views=key_views, seed=seed, progress=_progress())
-    _say(f"wrote {path}")
+    options = _with_sets(StylizeOptions(
+        style=_text(style), style_labels=_text(style_labels), strength=strength, scene_labels=_text(scene_labels),
+        texture=texture, lightness=lightness, keep_structure=keep_structure, stylized_views=_text(stylized_views),
+        key_views=key_views, seed=seed), set_, "stylize")
+    _say(f"wrote {stage.run(RunLayout(run_dir), options, progress=_progress())}")
+
+
+@app.command("options")
+def list_options(stage: Optional[str] = typer.Argument(None, help="one stage [default: every stage]")) -> None:
+    """Every stage option with its default: what `run --set STAGE.NAME=VALUE` and a `--config` file take."""
+    from .pipeline import STAGES, RunConfig
+
+    config = RunConfig()
+    if stage is not None and stage not in STAGES:
+        raise OccluReStyleError(f"unknown stage {stage!r}; the stages are {', '.join(STAGES)}")
+    for name in [stage] if stage else STAGES:
+        typer.echo(f"[{name}]")
+        for spec in dataclasses.fields(getattr(config, name)):
+            value = getattr(getattr(config, name), spec.name)
+            text = spec.metadata.get("help", "")
+            typer.echo(f"  {name}.{spec.name} = {json.dumps(value)}" + (f"    # {text}" if text else ""))
 
 
 @app.command("run")
@@ -263,54 +317,66 @@ def run_all(
     video: Path = typer.Argument(..., help="the input video (mp4/mov/avi) or a folder of frames"),
     style: Path = typer.Option(..., "--style", help="the style image"),
     out: Path = typer.Option(..., "--out", help="the run folder"),
-    style_labels: Path = typer.Option(None, help="label image of the style (+ .json names) or seg_dict.pth"),
-    masker: str = typer.Option("people", help="people (learned), auto (motion cue), file (with --mask-dir) or sam "
-                               "(with --sam-model)"),
-    mask_dir: Path = typer.Option(None, help="masks for the file masker"),
-    sam_model: Path = typer.Option(None, help="sam masker: a local folder with a transformers SAM model"),
-    models_dir: Path = typer.Option(None, help="people masker: a folder holding its model files"),
-    stride: int = typer.Option(1, help="keep every n-th frame"),
-    max_side: int = typer.Option(640, help="longest image side of the frames"),
-    max_frames: int = typer.Option(None, help="at most this many frames"),
-    motion_check: bool = typer.Option(True, help="refuse a clip whose camera stands still or only turns"),
-    train_steps: int = typer.Option(4000, help="background training steps"),
-    appearance: bool = typer.Option(False, help="fit each frame's exposure and white balance while training "
-                                    "(for clips whose exposure changes over the same surfaces)"),
-    holdout_every: int = typer.Option(0, help="leave every n-th frame out of training, for evaluation"),
-    person_depth_dir: Path = typer.Option(None, help="depth maps of the frames from any depth tool (one .npy or "
-                                          "16-bit .png per frame, depth or disparity): clears splats in front of "
-                                          "the people and holds the background beside them at the maps' depth"),
-    depth_model: Path = typer.Option(None, help="or a local depth-estimation model folder (e.g. Depth Anything V2 "
-                                     "Small, saved from Hugging Face) that makes those maps (needs the [depth] extra)"),
-    strength: float = typer.Option(1.0, help="style strength, 0-1"),
-    texture: bool = typer.Option(False, help="lay the style's textures onto the surfaces"),
-    keep_structure: float = typer.Option(0.82, help="how much of the room's edges and texture the style must "
-                                                   "keep (0-1; lower = bolder lightness changes)"),
-    harmonization: float = typer.Option(0.0, help="people's lighting follows the restyled room (0 = untouched)"),
-    shadow: float = typer.Option(0.35, help="darkening of the floor under the people's feet (0 = none)"),
-    flythrough: str = typer.Option("auto", help="new camera path: auto (of orbit, spline, dolly, the one that "
-                                   "shows most of what was filmed), orbit, dolly, spline, fixed, original"),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="a .json or .toml file of {stage: {option: "
+                                                "value}} (a run's config.json is one); flags and --set override it"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="set any stage option: STAGE.NAME=VALUE, e.g. "
+                                             "--set train.strategy=mcmc (repeatable; `occlurestyle options` lists "
+                                             "them)"),
+    style_labels: Optional[Path] = _option(StylizeOptions, "style_labels", shown=False),
+    masker: Optional[str] = _option(MaskOptions, "masker", shown=False),
+    mask_dir: Optional[Path] = _option(MaskOptions, "mask_dir", shown=False),
+    sam_model: Optional[Path] = _option(MaskOptions, "sam_model", shown=False),
+    models_dir: Optional[Path] = _option(MaskOptions, "models_dir", shown=False),
+    stride: Optional[int] = _option(FramesOptions, "stride", shown=False),
+    max_side: Optional[int] = _option(FramesOptions, "max_side", shown=False),
+    max_frames: Optional[int] = _option(FramesOptions, "max_frames", shown=False),
+    motion_check: Optional[bool] = _option(FramesOptions, "check_motion", "--motion-check/--no-motion-check",
+                                           shown=False),
+    train_steps: Optional[int] = _option(TrainOptions, "steps", "--train-steps", shown=False),
+    appearance: Optional[bool] = _option(TrainOptions, "appearance", "--appearance/--no-appearance", shown=False),
+    holdout_every: Optional[int] = _option(TrainOptions, "holdout_every", shown=False),
+    person_depth_dir: Optional[Path] = _option(TrainOptions, "person_depth_dir", shown=False),
+    depth_model: Optional[Path] = _option(DepthOptions, "model", "--depth-model", shown=False),
+    strength: Optional[float] = _option(StylizeOptions, "strength", shown=False),
+    texture: Optional[bool] = _option(StylizeOptions, "texture", "--texture/--no-texture", shown=False),
+    keep_structure: Optional[float] = _option(StylizeOptions, "keep_structure", shown=False),
+    harmonization: Optional[float] = _option(CompositeOptions, "harmonization", shown=False),
+    shadow: Optional[float] = _option(CompositeOptions, "shadow", shown=False),
+    flythrough: Optional[str] = _option(RenderOptions, "flythrough", shown=False),
 ) -> None:
-    """Every stage, video to final.mp4 and flythrough.mp4; a re-run skips finished stages."""
+    """Every stage, video to final.mp4 and flythrough.mp4; a re-run skips finished stages. Every stage
+    option can be set (--set, --config); the flags here are the common ones."""
     from .pipeline import RunConfig, run_pipeline
 
-    config = RunConfig(video=str(video), style=str(style), style_labels=str(style_labels) if style_labels else None,
-                       masker=masker, mask_dir=str(mask_dir) if mask_dir else None,
-                       models_dir=str(models_dir) if models_dir else None,
-                       sam_model=str(sam_model) if sam_model else None, stride=stride, max_side=max_side,
-                       max_frames=max_frames, check_motion=motion_check, train_steps=train_steps,
-                       appearance=appearance,
-                       holdout_every=holdout_every,
-                       person_depth_dir=str(person_depth_dir) if person_depth_dir else None,
-                       depth_model=str(depth_model) if depth_model else None, strength=strength, texture=texture,
-                       keep_structure=keep_structure, harmonization=harmonization, shadow=shadow, flythrough=flythrough)
+    config = RunConfig.load(config_file) if config_file else RunConfig()
+    config.frames.video, config.stylize.style = str(video), str(style)
+    given = {
+        "stylize.style_labels": _text(style_labels), "masks.masker": masker, "masks.mask_dir": _text(mask_dir),
+        "masks.sam_model": _text(sam_model), "masks.models_dir": _text(models_dir), "frames.stride": stride,
+        "frames.max_side": max_side, "frames.max_frames": max_frames, "frames.check_motion": motion_check,
+        "train.steps": train_steps, "train.appearance": appearance, "train.holdout_every": holdout_every,
+        "train.person_depth_dir": _text(person_depth_dir), "depth.model": _text(depth_model),
+        "stylize.strength": strength, "stylize.texture": texture, "stylize.keep_structure": keep_structure,
+        "composite.harmonization": harmonization, "composite.shadow": shadow, "render.flythrough": flythrough,
+    }
+    for key, value in given.items():
+        if value is not None:
+            stage, name = key.split(".")
+            setattr(getattr(config, stage), name, value)
+    for item in set_ or ():
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise OccluReStyleError(f"--set {item!r}: write STAGE.NAME=VALUE, e.g. train.steps=2000")
+        config.set(key, value)
     run_pipeline(config, out, progress=_progress(), log=_say)
     _say(f"wrote {out / 'final.mp4'} and {out / 'flythrough.mp4'} ({_flythrough_note(out)})")
 
 
-def _flythrough_note(run: Path) -> str:
-    import json
+def _text(path: Optional[Path]) -> Optional[str]:
+    return str(path) if path is not None else None
 
+
+def _flythrough_note(run: Path) -> str:
     path = json.loads((run / "renders" / "flythrough" / "path.json").read_text())
     sizes = ", ".join(f"{k} {v:g}" for k, v in path.get("size", {}).items())
     name = f"{path['kind']} ({sizes})" if sizes else path["kind"]
@@ -335,8 +401,8 @@ def demo(
     scene_config = SceneConfig(people=choose_people(None))
     if not scene_is_current(scene, "living_room", scene_config):
         make_scene("living_room", scene, scene_config, overwrite=True, progress=_progress())
-    config = RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
-                       style_labels=str(scene / "style" / "labels.png"), train_steps=train_steps)
+    config = RunConfig.create(scene / "video.mp4", scene / "style" / "style.png", scene / "style" / "labels.png",
+                              train={"steps": train_steps})
     run_pipeline(config, out / "run", progress=_progress(), log=_say)
     _say(f"wrote {out / 'run' / 'final.mp4'} and {out / 'run' / 'flythrough.mp4'} ({_flythrough_note(out / 'run')})")
     if evaluate:
@@ -355,16 +421,16 @@ def baseline(
     style_labels: Path = typer.Option(None, help="label image of the style [default: the run's]"),
 ) -> None:
     """A 2D baseline on the run's frames and masks: baselines/KIND/frames, video.mp4."""
-    import json
-
     from .eval.baselines import run_baseline
 
     if style is None:
         config = run_dir / "config.json"
         if not config.is_file():
             raise OccluReStyleError(f"{run_dir} has no config.json to take the style from; pass --style")
-        values = json.loads(config.read_text())
-        style, style_labels = values["style"], style_labels or values.get("style_labels")
+        from .pipeline import RunConfig
+
+        values = RunConfig.load(config)
+        style, style_labels = values.style, style_labels or values.stylize.style_labels
     _say(f"wrote {run_baseline(run_dir, kind, style, style_labels, progress=_progress())}")
 
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
-from .scenes.io import IMAGE_EXTENSIONS, natural_key
+from .media import IMAGE_EXTENSIONS, natural_key
+
+MIN_FRAMES = 8  # fewer frames cannot be registered and trained on
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,13 @@ class RunLayout:
     appearance = property(lambda self: self.root / "splat" / "appearance.json")
     stylize = property(lambda self: self.root / "stylize")
     depth_maps = property(lambda self: self.root / "depth_maps")
+    depth_maps_info = property(lambda self: self.root / "depth_maps" / "model.json")
     people = property(lambda self: self.root / "people")
+    people_records = property(lambda self: self.root / "people" / "depth.json")
     renders = property(lambda self: self.root / "renders")
+    train_info = property(lambda self: self.root / "splat" / "train.json")
+    scene_regions = property(lambda self: self.root / "stylize" / "scene_regions.json")
+    masks_info = property(lambda self: self.root / "masks.json")
 
     def frame_paths(self) -> list[Path]:
         """The run's frames in order; an error saying how to make them if there are none."""

@@ -45,8 +45,8 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
     import numpy as np
     from plyfile import PlyData, PlyElement
 
+    from occlurestyle import media
     from occlurestyle.cameras import write_colmap_text
-    from occlurestyle.scenes import io
     from occlurestyle.scenes.generate import SampleScene, SceneConfig
     from occlurestyle.scenes.surface import sample_surface
 
@@ -59,8 +59,8 @@ def make_true_run(run: Path, name: str = "living_room", width: int = 160, height
             seen_by_frame.append((render["depth"], render["mask"]))
             (run / "true_depth").mkdir(parents=True, exist_ok=True)
             np.save(run / "true_depth" / f"{stem}.npy", render["depth"])
-        io.write_image(run / "frames" / f"{stem}.png", render["rgb"])
-        io.write_image(run / "masks" / f"{stem}.png", render["mask"].astype(np.uint8) * 255)
+        media.write_image(run / "frames" / f"{stem}.png", render["rgb"])
+        media.write_image(run / "masks" / f"{stem}.png", render["mask"].astype(np.uint8) * 255)
         names.append(f"{stem}.png")
         viewmats.append(scene.viewmats[i])
     surface = sample_surface(scene, points, seed=0)
@@ -105,10 +105,10 @@ def small_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     scene_config = SceneConfig(frames=30, width=160, height=120, people="capsule")
     scene = make_scene("living_room", root / "scene", scene_config, progress=False, workers=2)
-    config = RunConfig(video=str(scene / "video.mp4"), style=str(scene / "style" / "style.png"),
-                       style_labels=str(scene / "style" / "labels.png"), masker="file",
-                       mask_dir=str(scene / "masks"), train_steps=500, max_gaussians=30_000, flythrough="orbit",
-                       keep_structure=0.0)  # one colour fit, not five: softening is test_stylize's
+    config = RunConfig.create(scene / "video.mp4", scene / "style" / "style.png", scene / "style" / "labels.png",
+                              masks={"masker": "file", "mask_dir": str(scene / "masks")},
+                              train={"steps": 500, "max_gaussians": 30_000}, render={"flythrough": "orbit"},
+                              stylize={"keep_structure": 0.0})  # one colour fit, not five: softening is test_stylize's
     logs = []
     run_pipeline(config, root / "run", progress=False, log=logs.append)
     before = _snapshot(root)

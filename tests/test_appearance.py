@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import make_true_run
+
+from occlurestyle import media
 from occlurestyle.layout import RunLayout
 from occlurestyle.recon.appearance import IDENTITY, apply_appearance, read_appearance, write_appearance
 from occlurestyle.recon.exports import read_cameras
-from occlurestyle.recon.gaussians import load_ply
-from occlurestyle.recon.trainer import TrainOptions, render_views, train
-from occlurestyle.scenes import io
+from occlurestyle.recon.trainer import TrainOptions, train
+from occlurestyle.render.gaussians import load_ply, render_views
 
 GAIN = np.array([0.7, 0.8, 0.95])  # the second half of the clip: darker and bluer, as after a turn
 
@@ -40,7 +40,7 @@ def exposed_runs(tmp_path_factory):
                                    points=3000)
         frames = sorted((run / "frames").glob("*.png"))
         for path in frames[len(frames) // 2:]:
-            io.write_image(path, io.read_image(path).astype(np.float64) / 255.0 * GAIN)
+            media.write_image(path, media.read_image(path).astype(np.float64) / 255.0 * GAIN)
         train(run, TrainOptions(steps=600, refine_every=50, checkpoint_every=10_000, appearance=appearance),
               progress=False)
         runs[appearance] = run
@@ -56,8 +56,8 @@ def _fit_psnr(run) -> float:
     maps = read_appearance(layout.appearance)
     errors = []
     for k, name in enumerate(cameras.names):
-        frame = io.read_image(layout.frames / name).astype(np.float64) / 255.0
-        background = io.read_gray(layout.masks / name) == 0
+        frame = media.read_image(layout.frames / name).astype(np.float64) / 255.0
+        background = media.read_gray(layout.masks / name) == 0
         render = apply_appearance(views["rgb"][k].numpy().astype(np.float64), maps.get(name))
         errors.append(((render - frame) ** 2).mean(-1)[background].mean())
     return float(-10 * np.log10(np.mean(errors)))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from occlurestyle import media
 from occlurestyle.errors import InputError
-from occlurestyle.occlusion import depth_model
-from occlurestyle.scenes import io
+from occlurestyle.recon import depth_model
 
 
 def _frames(run, count=3, shape=(60, 80)):
@@ -22,7 +22,7 @@ def _frames(run, count=3, shape=(60, 80)):
         y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
         red = 40 + 180 * (x / shape[1]) ** 2 * (0.5 + y / shape[0]) / 1.5 + 5 * i
         image = np.stack([red, 255 - red, rng.uniform(0, 255, shape)], -1).astype(np.uint8)
-        io.write_image(run / "frames" / f"{i:06d}.png", image)
+        media.write_image(run / "frames" / f"{i:06d}.png", image)
         frames.append(image)
     return frames
 
@@ -81,7 +81,7 @@ def test_depth_maps_line_up_with_their_frames(tmp_path, monkeypatch):
         assert values.shape == frame.shape[:2] and values.dtype == np.float32
         # resized to 518 on the short side and back: the frame's red channel, not flipped or shifted
         assert np.abs(values * 255 - frame[..., 0]).mean() < 1.0
-    assert json.loads((folder / "depth.json").read_text())["frames"] == len(frames)
+    assert json.loads((folder / "model.json").read_text())["frames"] == len(frames)
     assert not list(tmp_path.glob("run/.depth_maps.partial-*"))
 
 
@@ -102,7 +102,7 @@ def test_a_hugging_face_depth_model_runs_from_a_local_folder(tmp_path):
     for i, frame in enumerate(frames):
         values = np.load(folder / f"{i:06d}.npy")
         assert values.shape == frame.shape[:2] and np.isfinite(values).all() and values.std() > 0
-    assert json.loads((folder / "depth.json").read_text())["model_type"] == "depth_anything"
+    assert json.loads((folder / "model.json").read_text())["model_type"] == "depth_anything"
 
 
 def test_the_pipeline_checks_the_depth_model_before_any_work(tmp_path):
@@ -112,7 +112,7 @@ def test_the_pipeline_checks_the_depth_model_before_any_work(tmp_path):
     _frames(tmp_path, count=1)
     style = tmp_path / "frames" / "000000.png"
     with pytest.raises(InputError, match="model folder not found"):
-        check_inputs(RunConfig(video=str(video), style=str(style), depth_model=str(tmp_path / "missing")))
+        check_inputs(RunConfig.create(video, style, depth={"model": str(tmp_path / "missing")}))
     with pytest.raises(InputError, match="not both"):
-        check_inputs(RunConfig(video=str(video), style=str(style), depth_model=str(tmp_path),
-                               person_depth_dir=str(tmp_path)))
+        check_inputs(RunConfig.create(video, style, depth={"model": str(tmp_path)},
+                                      train={"person_depth_dir": str(tmp_path)}))

@@ -9,11 +9,11 @@ import pytest
 
 from occlurestyle.cameras import look_at
 from occlurestyle.errors import InputError
-from occlurestyle.pipeline import RunConfig, check_inputs
 from occlurestyle.layout import RunLayout
+from occlurestyle.pipeline import RunConfig, check_inputs
 from occlurestyle.recon.exports import read_run_cameras
-from occlurestyle.recon.gaussians import init_from_points, load_ply
 from occlurestyle.render.coverage import SeenSurface
+from occlurestyle.render.gaussians import init_from_points, load_ply
 from occlurestyle.render.planning import SIZES, plan_flythrough
 
 UP = np.array([0.0, -1.0, 0.0])  # OpenCV world: y down
@@ -106,7 +106,7 @@ def test_auto_keeps_the_passing_path_that_shows_the_most():
 
 def test_an_unknown_flythrough_fails_before_any_work(tmp_path):
     with pytest.raises(InputError, match="unknown flythrough 'sideways'"):
-        check_inputs(RunConfig(video=str(tmp_path / "v.mp4"), style=str(tmp_path / "s.png"), flythrough="sideways"))
+        check_inputs(RunConfig.create(tmp_path / "v.mp4", tmp_path / "s.png", render={"flythrough": "sideways"}))
 
 
 def test_the_run_flythrough_is_covered_as_the_filmed_views_are(small_run):

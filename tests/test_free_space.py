@@ -12,8 +12,13 @@ import torch
 
 from occlurestyle.cameras import intrinsics_from_fov, look_at, project
 from occlurestyle.errors import InputError
-from occlurestyle.recon.free_space import (align_to_keypoints, depth_beside_people, in_front_of_people,
-                                           person_depth_limits, read_depth_maps)
+from occlurestyle.recon.free_space import (
+    align_to_keypoints,
+    depth_beside_people,
+    in_front_of_people,
+    person_depth_limits,
+    read_depth_maps,
+)
 
 
 def _tilted_plane(width: int = 80, height: int = 60) -> np.ndarray:
@@ -155,14 +160,13 @@ def test_carving_removes_exactly_the_splats_in_front_of_people(strategy):
 
 
 def test_training_with_people_depth_carves_splats_planted_in_front_of_a_person(tmp_path):
+    from conftest import make_true_run
     from plyfile import PlyData, PlyElement
 
+    from occlurestyle import media
     from occlurestyle.recon.exports import read_cameras
-    from occlurestyle.recon.gaussians import load_ply
     from occlurestyle.recon.trainer import TrainOptions, train
-    from occlurestyle.scenes import io
-
-    from conftest import make_true_run
+    from occlurestyle.render.gaussians import load_ply
 
     run, _ = make_true_run(tmp_path / "run", width=96, height=72, stride=6, points=2000, keypoints=True)
     cameras = read_cameras(run / "colmap" / "sparse" / "0")
@@ -171,7 +175,7 @@ def test_training_with_people_depth_carves_splats_planted_in_front_of_a_person(t
     for name, depth in zip(cameras.names, depths):  # as a depth tool writes it: disparity, unknown affine map
         np.save(run / "depth" / f"{name[:6]}.npy", 5.0 / depth + 0.1)
     # 150 points half way between the camera and a person: space the frame sees as empty
-    masks = [io.read_gray(run / "masks" / f"{name[:6]}.png") > 0 for name in cameras.names]
+    masks = [media.read_gray(run / "masks" / f"{name[:6]}.png") > 0 for name in cameras.names]
     k = int(np.argmax([m.sum() for m in masks]))
     ys, xs = np.nonzero(masks[k])
     pick = np.random.default_rng(0).choice(len(xs), 150)
@@ -196,11 +200,11 @@ def test_training_with_people_depth_carves_splats_planted_in_front_of_a_person(t
 
 
 def test_depth_maps_give_the_background_beside_people_to_the_depth_term(tmp_path):
+    from conftest import make_true_run
+
+    from occlurestyle import media
     from occlurestyle.layout import RunLayout
     from occlurestyle.recon.trainer import TrainOptions, _person_depth, load_training_data
-    from occlurestyle.scenes import io
-
-    from conftest import make_true_run
 
     run, _ = make_true_run(tmp_path / "run", width=96, height=72, stride=6, points=2000, keypoints=True)
     (run / "depth").mkdir()
@@ -213,7 +217,7 @@ def test_depth_maps_give_the_background_beside_people_to_the_depth_term(tmp_path
     _, beside, summary = _person_depth(RunLayout(run), data, options, (72, 96))
     assert summary["depth_points_beside_people"] == sum(len(b) for b in beside) > 0
     for name, extra in zip(data.cameras.names, beside):
-        mask = io.read_gray(run / "masks" / f"{name[:6]}.png") > 0
+        mask = media.read_gray(run / "masks" / f"{name[:6]}.png") > 0
         if not mask.any():
             assert len(extra) == 0
             continue
@@ -254,12 +258,12 @@ def test_floater_limits_match_a_brute_force_projection():
 
 @pytest.mark.parametrize("margin", [0.0, 0.5])
 def test_training_removes_gaussians_floating_in_front_of_the_registered_points(tmp_path, monkeypatch, margin):
+    from conftest import make_true_run
+
     import occlurestyle.recon.trainer as trainer
     from occlurestyle.recon.exports import read_cameras, read_keypoint_depths
     from occlurestyle.recon.free_space import in_free_space, keypoint_limits
-    from occlurestyle.recon.gaussians import load_ply
-
-    from conftest import make_true_run
+    from occlurestyle.render.gaussians import load_ply
 
     run, _ = make_true_run(tmp_path / "run", width=96, height=72, stride=6, points=2000, keypoints=True)
     cameras = read_cameras(run / "colmap" / "sparse" / "0")

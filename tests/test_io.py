@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from occlurestyle import media
 from occlurestyle.errors import InputError
-from occlurestyle.scenes import io
 
 
 def _frames(n=12, h=48, w=64):
@@ -30,45 +30,45 @@ def test_video_round_trip_keeps_count_size_and_content(tmp_path):
     for i in range(12):
         luma = 120 + 80 * np.sin(xx + 0.3 * i) * np.cos(yy - 0.2 * i)
         frames.append(np.stack([luma + 10, luma, luma - 10 * np.sin(0.5 * xx)], -1).astype(np.uint8))
-    path = io.write_video(tmp_path / "clip.mp4", frames, fps=30)
-    info = io.video_info(path)
+    path = media.write_video(tmp_path / "clip.mp4", frames, fps=30)
+    info = media.video_info(path)
     assert (info["width"], info["height"], info["frames"]) == (64, 48, 12)
     assert abs(info["fps"] - 30) < 1e-6
-    names, back = io.read_frames(path)
+    names, back = media.read_frames(path)
     assert names == [f"{i:06d}" for i in range(12)]
     assert all(b.shape == (48, 64, 3) for b in back)
     assert min(_psnr(a, b) for a, b in zip(frames, back)) > 35
 
 
 def test_video_stride_max_frames_and_max_side(tmp_path):
-    path = io.write_video(tmp_path / "clip.mp4", _frames(10), fps=25)
-    names, back = io.read_frames(path, stride=3, max_frames=3, max_side=32)
+    path = media.write_video(tmp_path / "clip.mp4", _frames(10), fps=25)
+    names, back = media.read_frames(path, stride=3, max_frames=3, max_side=32)
     assert names == ["000000", "000003", "000006"]
     assert back[0].shape == (24, 32, 3)
 
 
 def test_odd_sized_frames_are_padded_to_even(tmp_path):
     frames = [f[:47, :63] for f in _frames(3)]
-    path = io.write_video(tmp_path / "odd.mp4", frames)
-    info = io.video_info(path)
+    path = media.write_video(tmp_path / "odd.mp4", frames)
+    info = media.video_info(path)
     assert (info["width"], info["height"]) == (64, 48)
 
 
 def test_folder_is_read_in_natural_order(tmp_path):
     frames = _frames(3)
     for name, frame in zip(["frame10", "frame2", "frame1"], frames):
-        io.write_image(tmp_path / f"{name}.png", frame)
+        media.write_image(tmp_path / f"{name}.png", frame)
     (tmp_path / "notes.txt").write_text("not an image")
-    names, back = io.read_frames(tmp_path)
+    names, back = media.read_frames(tmp_path)
     assert names == ["frame1", "frame2", "frame10"]
     assert np.array_equal(back[2], frames[0])
 
 
 def test_png_sequence_round_trip(tmp_path):
     frames = _frames(4)
-    paths = io.write_png_sequence(tmp_path / "seq", frames)
+    paths = media.write_png_sequence(tmp_path / "seq", frames)
     assert [p.name for p in paths] == ["000000.png", "000001.png", "000002.png", "000003.png"]
-    _, back = io.read_frames(tmp_path / "seq")
+    _, back = media.read_frames(tmp_path / "seq")
     assert all(np.array_equal(a, b) for a, b in zip(frames, back))
 
 
@@ -81,32 +81,32 @@ def _error(fn, *args, **kwargs) -> str:
 
 
 def test_errors_say_what_is_wrong_and_what_to_do(tmp_path):
-    message = _error(io.read_frames, tmp_path / "missing.mp4")
+    message = _error(media.read_frames, tmp_path / "missing.mp4")
     assert "not found" in message and "pass a video" in message
 
     (tmp_path / "empty").mkdir()
-    message = _error(io.read_frames, tmp_path / "empty")
+    message = _error(media.read_frames, tmp_path / "empty")
     assert "no images" in message
 
     garbage = tmp_path / "broken.mp4"
     garbage.write_bytes(b"this is not a video" * 100)
-    message = _error(io.read_frames, garbage)
+    message = _error(media.read_frames, garbage)
     assert "cannot read video" in message and "valid video" in message
 
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    assert "cannot read video" in _error(io.read_frames, empty)
+    assert "cannot read video" in _error(media.read_frames, empty)
 
     mixed = tmp_path / "mixed"
-    io.write_image(mixed / "a.png", np.zeros((10, 12, 3), np.uint8))
-    io.write_image(mixed / "b.png", np.zeros((8, 12, 3), np.uint8))
-    message = _error(io.read_frames, mixed)
+    media.write_image(mixed / "a.png", np.zeros((10, 12, 3), np.uint8))
+    media.write_image(mixed / "b.png", np.zeros((8, 12, 3), np.uint8))
+    message = _error(media.read_frames, mixed)
     assert "different sizes" in message and "12x10" in message and "12x8" in message
 
-    message = _error(io.read_frames, mixed / "a.png")
+    message = _error(media.read_frames, mixed / "a.png")
     assert "single image" in message
 
-    assert "stride" in _error(io.read_frames, mixed, stride=0)
+    assert "stride" in _error(media.read_frames, mixed, stride=0)
 
 
 def test_write_image_is_atomic(tmp_path, monkeypatch):
@@ -115,7 +115,7 @@ def test_write_image_is_atomic(tmp_path, monkeypatch):
     target = tmp_path / "out.png"
     monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)
     with pytest.raises(InputError):
-        io.write_image(target, np.zeros((4, 4, 3), np.uint8))
+        media.write_image(target, np.zeros((4, 4, 3), np.uint8))
     assert list(tmp_path.iterdir()) == [], "a failed write leaves nothing behind"
 
 
@@ -129,5 +129,5 @@ def test_the_same_frames_give_the_same_video_file(tmp_path):
     for t in range(60):
         view = cv2.warpAffine(wall, np.float32([[1, 0, -0.4 * t], [0, 1, 0]]), (400, 240))[60:180, 40:200]
         frames.append(np.clip(view + rng.normal(0, 1.0, view.shape), 0, 255).astype(np.uint8))
-    first = io.write_video(tmp_path / "a.mp4", frames).read_bytes()
-    assert all(io.write_video(tmp_path / f"{k}.mp4", frames).read_bytes() == first for k in range(4))
+    first = media.write_video(tmp_path / "a.mp4", frames).read_bytes()
+    assert all(media.write_video(tmp_path / f"{k}.mp4", frames).read_bytes() == first for k in range(4))

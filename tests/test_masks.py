@@ -9,10 +9,10 @@ import zlib
 import numpy as np
 import pytest
 
+from occlurestyle import media
 from occlurestyle.errors import InputError
-from occlurestyle.occlusion.masks import MaskOptions, make_masks
+from occlurestyle.stages.masks import MaskOptions, make_masks
 from occlurestyle.occlusion.postprocess import clean_masks
-from occlurestyle.scenes import io
 
 
 def _palette_png(path, indices: np.ndarray, palette: list[tuple[int, int, int]]):
@@ -32,7 +32,7 @@ def _palette_png(path, indices: np.ndarray, palette: list[tuple[int, int, int]])
 def run_dir(tmp_path):
     run = tmp_path / "run"
     frames = [np.full((24, 32, 3), 40 * i, np.uint8) for i in range(4)]
-    io.write_png_sequence(run / "frames", frames)
+    media.write_png_sequence(run / "frames", frames)
     return run
 
 
@@ -46,33 +46,33 @@ def test_file_masker_reads_0_255_0_1_and_palette_masks(run_dir, tmp_path):
     masks = tmp_path / "masks_in"
     masks.mkdir()
     person = _person()
-    io.write_image(masks / "000000.png", person.astype(np.uint8) * 255)
-    io.write_image(masks / "000001.png", person.astype(np.uint8))  # 0/1
+    media.write_image(masks / "000000.png", person.astype(np.uint8) * 255)
+    media.write_image(masks / "000001.png", person.astype(np.uint8))  # 0/1
     _palette_png(masks / "000002.png", person.astype(np.uint8), [(0, 0, 0), (128, 0, 0)])  # DAVIS colours
-    io.write_image(masks / "000003.png", np.dstack([person * 200] * 3).astype(np.uint8))  # colour
+    media.write_image(masks / "000003.png", np.dstack([person * 200] * 3).astype(np.uint8))  # colour
     make_masks(run_dir, MaskOptions(masker="file", mask_dir=str(masks), dilate=0, temporal=False), progress=False)
     for i in range(4):
-        out = io.read_gray(run_dir / "masks" / f"{i:06d}.png")
+        out = media.read_gray(run_dir / "masks" / f"{i:06d}.png")
         assert set(np.unique(out)) == {0, 255}
         assert np.array_equal(out > 0, person), i
 
 
 def test_file_masker_matches_source_names_and_rescales_source_sized_masks(tmp_path):
-    from occlurestyle.scenes.capture import extract_frames
+    from occlurestyle.stages.frames import extract_frames
 
     source = tmp_path / "clip"
     big = [np.random.default_rng(i).integers(0, 255, (48, 64, 3), np.uint8) for i in range(8)]
     for i, frame in enumerate(big):
-        io.write_image(source / f"img_{i:03d}.jpg", frame)
+        media.write_image(source / f"img_{i:03d}.jpg", frame)
     run = tmp_path / "run"
     extract_frames(source, run, max_side=32, check_motion=False, progress=False)  # 32x24 frames, 64x48 masks
     masks = tmp_path / "masks_in"
     person = np.zeros((48, 64), np.uint8)
     person[10:30, 20:40] = 255
     for i in range(8):
-        io.write_image(masks / f"img_{i:03d}.png", person)
+        media.write_image(masks / f"img_{i:03d}.png", person)
     make_masks(run, MaskOptions(masker="file", mask_dir=str(masks), dilate=0, temporal=False), progress=False)
-    out = io.read_gray(run / "masks" / "000005.png") > 0
+    out = media.read_gray(run / "masks" / "000005.png") > 0
     assert out.shape == (24, 32) and out[5:15, 10:20].all() and out.sum() == 100
 
 
@@ -80,10 +80,10 @@ def test_file_masker_errors_name_the_problem(run_dir, tmp_path):
     masks = tmp_path / "masks_in"
     masks.mkdir()
     for i in range(3):
-        io.write_image(masks / f"{i:06d}.png", np.zeros((24, 32), np.uint8))
+        media.write_image(masks / f"{i:06d}.png", np.zeros((24, 32), np.uint8))
     with pytest.raises(InputError, match="no mask for frame 000003.png"):
         make_masks(run_dir, MaskOptions(masker="file", mask_dir=str(masks)), progress=False)
-    io.write_image(masks / "000003.png", np.zeros((20, 32), np.uint8))
+    media.write_image(masks / "000003.png", np.zeros((20, 32), np.uint8))
     with pytest.raises(InputError, match="32x20 but the frames are 32x24"):
         make_masks(run_dir, MaskOptions(masker="file", mask_dir=str(masks)), progress=False)
     with pytest.raises(InputError, match="needs a folder of masks"):
@@ -154,11 +154,11 @@ def test_auto_masker_finds_people_with_the_true_static_scene(tmp_path):
 
     scene = SampleScene("living_room", SceneConfig(width=160, height=120, people="capsule"))
     renders = [scene.render(i) for i in range(0, 90, 2)]  # 15 fps
-    images = [io.to_uint8(r["rgb"]) for r in renders]
+    images = [media.to_uint8(r["rgb"]) for r in renders]
     surface = sample_surface(scene, 4000, seed=1)
     geometry = plates.StaticGeometry(K=scene.K, viewmats={i: v for i, v in enumerate(scene.viewmats[::2])},
                                      points=surface["points"])
-    window = auto_masker._Window(io.write_png_sequence(tmp_path / "frames", images), 320, reach=15)
+    window = auto_masker._Window(media.write_png_sequence(tmp_path / "frames", images), 320, reach=15)
     offsets = [-15, -12, -9, -6, -4, -2, 2, 4, 6, 9, 12, 15]
     options = auto_masker.AutoMaskOptions()
     picks = range(4, 41, 4)
@@ -177,7 +177,7 @@ def test_mask_cli_writes_masks_and_coverage(run_dir, tmp_path):
 
     masks = tmp_path / "masks_in"
     for i in range(4):
-        io.write_image(masks / f"{i:06d}.png", _person().astype(np.uint8) * 255)
+        media.write_image(masks / f"{i:06d}.png", _person().astype(np.uint8) * 255)
     main(["mask", str(run_dir), "--masker", "file", "--mask-dir", str(masks), "--dilate", "0"])
     info = json.loads((run_dir / "masks.json").read_text())
     assert info["options"]["masker"] == "file"
@@ -186,20 +186,20 @@ def test_mask_cli_writes_masks_and_coverage(run_dir, tmp_path):
 
 def test_file_masks_named_by_another_tool_are_matched_by_frame_number(tmp_path):
     """DAVIS/ProPainter masks (00000.png) for a video whose frames are 000000.png, taken every 2nd frame."""
-    from occlurestyle.scenes.capture import extract_frames
+    from occlurestyle.stages.frames import extract_frames
 
-    video = io.write_video(tmp_path / "clip.mp4", [np.full((48, 64, 3), 12 * i, np.uint8) for i in range(16)], fps=10)
+    video = media.write_video(tmp_path / "clip.mp4", [np.full((48, 64, 3), 12 * i, np.uint8) for i in range(16)], fps=10)
     extract_frames(video, tmp_path / "run", stride=2, check_motion=False, progress=False)
     for i in range(16):
         mask = np.zeros((48, 64), np.uint8)
         mask[:, 4 * i:4 * i + 4] = 255  # source frame i: a bar at x = 4i
-        io.write_image(tmp_path / "davis" / f"{i:05d}.png", mask)
+        media.write_image(tmp_path / "davis" / f"{i:05d}.png", mask)
     make_masks(tmp_path / "run", MaskOptions(masker="file", mask_dir=str(tmp_path / "davis"), dilate=0,
                                              temporal=False, min_blob=0.0), progress=False)
     for run_frame in range(8):  # run frame k is source frame 2k
-        columns = np.flatnonzero(io.read_gray(tmp_path / "run" / "masks" / f"{run_frame:06d}.png").any(axis=0))
+        columns = np.flatnonzero(media.read_gray(tmp_path / "run" / "masks" / f"{run_frame:06d}.png").any(axis=0))
         assert columns.tolist() == list(range(8 * run_frame, 8 * run_frame + 4))
-    io.write_image(tmp_path / "davis" / "frame_4.png", np.zeros((48, 64), np.uint8))  # two masks say "4"
+    media.write_image(tmp_path / "davis" / "frame_4.png", np.zeros((48, 64), np.uint8))  # two masks say "4"
     (tmp_path / "davis" / "00004.png").rename(tmp_path / "davis" / "mask_0004.png")
     with pytest.raises(InputError, match="several masks are numbered 4"):
         make_masks(tmp_path / "run", MaskOptions(masker="file", mask_dir=str(tmp_path / "davis")), progress=False)

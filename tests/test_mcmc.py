@@ -101,11 +101,11 @@ def test_noise_moves_only_near_transparent_gaussians():
 def test_training_with_mcmc_fills_its_budget_and_recovers_the_background(tmp_path):
     import json
 
-    from occlurestyle.recon.exports import read_cameras
-    from occlurestyle.recon.gaussians import load_ply
-    from occlurestyle.recon.trainer import TrainOptions, render_views, train
-
     from conftest import make_true_run
+
+    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.trainer import TrainOptions, train
+    from occlurestyle.render.gaussians import load_ply, render_views
 
     run, scene = make_true_run(tmp_path / "run", width=96, height=72, stride=3, points=1500)
     train(run, TrainOptions(steps=400, refine_every=20, strategy="mcmc", max_gaussians=3000,

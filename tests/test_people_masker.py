@@ -10,10 +10,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from occlurestyle import models
+from occlurestyle import media, models
 from occlurestyle.errors import InputError, OccluReStyleError
 from occlurestyle.occlusion.blazepose import Roi, ssd_anchors, weighted_nms
-from occlurestyle.scenes import io
 
 
 def _fake_source(tmp_path, contents: dict[str, bytes]):
@@ -157,8 +156,8 @@ def test_people_masker_segments_the_runner(shared_data):
     tracker = PeopleTracker(*load_models(PeopleMaskOptions()), PeopleMaskOptions())
     mirrored = PeopleTracker(*load_models(PeopleMaskOptions()), PeopleMaskOptions())
     for index in (0, 1, 2, 3):
-        image = io.read_image(clip / "frames" / f"{index:05d}.jpg")
-        truth = io.read_gray(clip / "masks" / f"{index:05d}.png") > 127
+        image = media.read_image(clip / "frames" / f"{index:05d}.jpg")
+        truth = media.read_gray(clip / "masks" / f"{index:05d}.png") > 127
         found = tracker(image)
         assert _iou(found.mask, truth) > 0.85, index
         flipped = mirrored(np.ascontiguousarray(image[:, ::-1]))
@@ -171,20 +170,25 @@ def test_people_are_followed_back_to_frames_before_they_were_found(shared_data):
     """The runner, found by the tracker only in the last of five frames (the earlier ones given as
     empty), is followed back through the four before it, each against its true mask."""
     _models_or_skip()
-    from occlurestyle.occlusion.people_masker import (PeopleMaskOptions, PeopleTracker, compose_people, follow_back,
-                                                      load_models)
+    from occlurestyle.occlusion.people_masker import (
+        PeopleMaskOptions,
+        PeopleTracker,
+        compose_people,
+        follow_back,
+        load_models,
+    )
 
     clip = shared_data("davis_parkour")
     options = PeopleMaskOptions()
     detector, landmarker = load_models(options)
     frames = [clip / "frames" / f"{index:05d}.jpg" for index in range(5)]
     tracker = PeopleTracker(detector, landmarker, options)
-    last = tracker(io.read_image(frames[4]))
+    last = tracker(media.read_image(frames[4]))
     assert last.ids == [1]
     people = [compose_people(last.mask.shape, [], [], {}) for _ in range(4)] + [last]
     follow_back(frames, people, {(4, 1): tracker.found_poses()[1]}, landmarker, options, progress=False)
     for index in range(4):
-        truth = io.read_gray(clip / "masks" / f"{index:05d}.png") > 127
+        truth = media.read_gray(clip / "masks" / f"{index:05d}.png") > 127
         assert people[index].ids == [1] and _iou(people[index].mask, truth) > 0.85, index  # 0.93-0.95 measured
         assert np.array_equal(people[index].mask, people[index].instances == 1)
 
@@ -199,19 +203,19 @@ def test_moving_people_are_found_where_the_detector_saw_nobody(shared_data):
 
     clip = shared_data("davis_parkour")
     frames = sorted((clip / "frames").glob("*.jpg"))[:24]
-    shape = io.read_image(frames[0]).shape[:2]
+    shape = media.read_image(frames[0]).shape[:2]
     options = PeopleMaskOptions()
     people = [compose_people(shape, [], [], {}) for _ in frames]
     find_moving_people(frames, people, load_models(options)[1], options, progress=False)
-    ious = [_iou(found.mask, io.read_gray(clip / "masks" / f"{index:05d}.png") > 127)
+    ious = [_iou(found.mask, media.read_gray(clip / "masks" / f"{index:05d}.png") > 127)
             for index, found in enumerate(people)]
     assert np.mean(ious) > 0.85 and min(ious) > 0.6, np.round(ious, 2)
 
 
 def test_people_masker_writes_instances_and_mattes_and_fails_early_without_models(shared_data, tmp_path):
     _models_or_skip()
-    from occlurestyle.occlusion.masks import MaskOptions, make_masks
-    from occlurestyle.scenes.capture import extract_frames
+    from occlurestyle.stages.masks import MaskOptions, make_masks
+    from occlurestyle.stages.frames import extract_frames
 
     clip = shared_data("sam2_bedroom")
     run = tmp_path / "run"
@@ -225,9 +229,9 @@ def test_people_masker_writes_instances_and_mattes_and_fails_early_without_model
     assert info["people"]["1"]["frames"] == info["people"]["2"]["frames"] == 8, \
         "both children, each with one id over the eight frames"
     for name in ("000000.png", "000007.png"):
-        instances = io.read_gray(run / "instances" / name)
-        matte = io.read_gray(run / "mattes" / name)
-        mask = io.read_gray(run / "masks" / name) > 0
+        instances = media.read_gray(run / "instances" / name)
+        matte = media.read_gray(run / "mattes" / name)
+        mask = media.read_gray(run / "masks" / name) > 0
         assert {0, 1, 2} <= set(np.unique(instances))
         assert np.all(mask[instances > 0]), "the dilated masks hold every instance pixel"
         assert np.all(matte[instances > 0] > 127) and np.all(matte[instances == 0] <= 127)
@@ -263,20 +267,20 @@ def test_sam_folder_errors_name_what_is_missing(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(InputError, match="has no weights"):
         check_sam_dir(tmp_path)
-    video = io.write_video(tmp_path / "v.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2)
-    style = io.write_image(tmp_path / "s.png", np.zeros((8, 8, 3), np.uint8))
+    video = media.write_video(tmp_path / "v.mp4", [np.zeros((32, 32, 3), np.uint8)] * 2)
+    style = media.write_image(tmp_path / "s.png", np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(InputError, match="--sam-model DIR"):  # before any stage runs, not after the frames
-        check_inputs(RunConfig(video=str(video), style=str(style), masker="sam"))
+        check_inputs(RunConfig.create(video, style, masks={"masker": "sam"}))
 
 
 def test_sam_masker_refines_the_people_with_a_local_transformers_model(shared_data, tiny_sam, tmp_path):
     """Shapes, prompts and the stage's files with a random tiny SAM: its masks are noise, but they are
     one per person found, at the frame's size, inside each person's box, and written as the people's."""
     _models_or_skip()
-    from occlurestyle.occlusion.masks import MaskOptions, make_masks
+    from occlurestyle.stages.masks import MaskOptions, make_masks
     from occlurestyle.occlusion.people_masker import people_frames
     from occlurestyle.occlusion.sam_masker import SamRefiner
-    from occlurestyle.scenes.capture import extract_frames
+    from occlurestyle.stages.frames import extract_frames
 
     clip = shared_data("sam2_bedroom")
     run = tmp_path / "run"
@@ -284,7 +288,7 @@ def test_sam_masker_refines_the_people_with_a_local_transformers_model(shared_da
     frames = sorted((run / "frames").glob("*.png"))
     people = next(people_frames(frames[:1], progress=False))
     assert {1, 2} <= set(people.ids) and all(people.landmarks[i].shape == (33, 3) for i in people.ids)
-    refined = SamRefiner(tiny_sam)(io.read_image(frames[0]), people)
+    refined = SamRefiner(tiny_sam)(media.read_image(frames[0]), people)
     assert refined.ids == people.ids and refined.instances.shape == people.instances.shape
     assert set(np.unique(refined.instances)) <= {0, *people.ids}
     assert np.array_equal(refined.mask, refined.instances > 0)

@@ -12,7 +12,7 @@ import pytest
 
 from occlurestyle.cameras import look_at
 from occlurestyle.errors import InputError
-from occlurestyle.occlusion.composite import composite, depth_visibility
+from occlurestyle.occlusion.depth_order import composite, depth_visibility
 from occlurestyle.occlusion.matte import refine_with_background
 from occlurestyle.occlusion.people import alpha_matte, contact_depth, person_layers
 from occlurestyle.occlusion.shadows import contact_shading
@@ -147,11 +147,11 @@ def test_camera_paths_are_valid_cameras_looking_into_the_scene(kind):
 
 
 def test_a_changed_option_reruns_from_the_stage_it_affects():
-    base = RunConfig(video="v.mp4", style="s.png")
-    a, b = stage_hashes(base), stage_hashes(RunConfig(video="v.mp4", style="s.png", strength=0.5))
+    base = RunConfig.create("v.mp4", "s.png")
+    a, b = stage_hashes(base), stage_hashes(RunConfig.create("v.mp4", "s.png", stylize={"strength": 0.5}))
     changed = [name for name in a if a[name] != b[name]]
     assert changed == ["stylize", "people", "render", "composite"]
-    held_out = stage_hashes(RunConfig(video="v.mp4", style="s.png", holdout_every=8))
+    held_out = stage_hashes(RunConfig.create("v.mp4", "s.png", train={"holdout_every": 8}))
     assert [name for name in a if a[name] != held_out[name]] == ["train", "stylize", "people", "render", "composite"]
 
 
@@ -159,15 +159,15 @@ def test_bad_inputs_fail_before_any_work(tmp_path):
     (tmp_path / "broken.mp4").write_bytes(b"not a video")
     (tmp_path / "style.png").write_bytes(b"")
     with pytest.raises(InputError, match="does not exist"):
-        run_pipeline(RunConfig(video=str(tmp_path / "none.mp4"), style=str(tmp_path / "style.png")), tmp_path / "r1")
+        run_pipeline(RunConfig.create(tmp_path / "none.mp4", tmp_path / "style.png"), tmp_path / "r1")
     with pytest.raises(InputError):
-        run_pipeline(RunConfig(video=str(tmp_path / "broken.mp4"), style=str(tmp_path / "style.png")), tmp_path / "r2")
+        run_pipeline(RunConfig.create(tmp_path / "broken.mp4", tmp_path / "style.png"), tmp_path / "r2")
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists(), "nothing half-written"
 
 
 def test_run_writes_videos_keeps_people_and_orders_them_by_depth(small_run):
+    from occlurestyle import media
     from occlurestyle.recon.exports import read_cameras
-    from occlurestyle.scenes import io
 
     run, scene, _, _ = small_run
     assert (run / "final.mp4").stat().st_size > 0 and (run / "flythrough.mp4").stat().st_size > 0
@@ -180,9 +180,9 @@ def test_run_writes_videos_keeps_people_and_orders_them_by_depth(small_run):
     for name in cameras.names:
         layer, person_depth = read_people(run / "people", name)
         background_depth = np.load(run / "renders" / "original" / name.replace(".png", "_depth.npy"))
-        background = io.read_image(run / "renders" / "original" / name).astype(np.float32) / 255
+        background = media.read_image(run / "renders" / "original" / name).astype(np.float32) / 255
         _, shown = composite(background, background_depth, layer, person_depth)
-        truth = io.read_gray(scene / "masks" / name) > 0
+        truth = media.read_gray(scene / "masks" / name) > 0
         inter += ((shown > 0.5) & truth).sum()
         union += ((shown > 0.5) | truth).sum()
         kept += ((shown > 0.5) & (layer[..., 3] > 0.5)).sum()
@@ -200,13 +200,13 @@ def test_people_stand_on_the_floor_where_they_really_walk(tmp_path):
     feet the camera sees, their depth comes from where their feet meet it, their feet are at its height
     and their depth is the true one."""
     import torch
-
     from conftest import make_true_run
+
     from occlurestyle.layout import RunLayout
-    from occlurestyle.pipeline import STAGE_FUNCTIONS
     from occlurestyle.recon.exports import read_cameras
-    from occlurestyle.recon.gaussians import load_ply
     from occlurestyle.recon.trainer import TrainOptions, train
+    from occlurestyle.stages import people
+    from occlurestyle.render.gaussians import load_ply
     from occlurestyle.stylize.regions import label_gaussians
 
     run, scene = make_true_run(tmp_path / "run", name="office", keypoints=True)
@@ -217,7 +217,7 @@ def test_people_stand_on_the_floor_where_they_really_walk(tmp_path):
     assert "floor" in regions.names
     layout.stylize.mkdir()
     regions.save(layout.stylize / "scene_regions.json")
-    STAGE_FUNCTIONS["people"](layout, RunConfig(video="", style="", masker="file"), False)
+    people.run(layout, people.PeopleOptions(correct_masks="off"), False)  # the true masks, as they are
 
     records = [(int(f["name"][:6]), p) for f in json.loads((layout.people / "depth.json").read_text())["frames"]
                for p in f["people"]]
@@ -282,12 +282,12 @@ def test_an_interrupted_run_resumes_at_the_stage_it_stopped_in(own_run, monkeypa
     import occlurestyle.pipeline as pipeline
 
     run, _, config = own_run
-    changed = dataclasses.replace(config, harmonization=0.5)  # affects only the last stage
+    changed = dataclasses.replace(config, composite=dataclasses.replace(config.composite, harmonization=0.5))
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(pipeline.STAGE_FUNCTIONS, "composite", interrupted)
+    monkeypatch.setattr(pipeline.STAGES["composite"], "run", interrupted)  # the last stage
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(changed, run, progress=False, log=lambda line: None)
     monkeypatch.undo()
@@ -299,32 +299,32 @@ def test_an_interrupted_run_resumes_at_the_stage_it_stopped_in(own_run, monkeypa
 
 
 def test_videos_play_at_the_frames_rate_source_fps_over_stride(own_run, tmp_path):
+    from occlurestyle import media
     from occlurestyle.layout import RunLayout
-    from occlurestyle.pipeline import STAGE_FUNCTIONS
-    from occlurestyle.scenes import io
-    from occlurestyle.scenes.capture import extract_frames
+    from occlurestyle.stages import composite
+    from occlurestyle.stages.frames import extract_frames
 
-    clip = io.write_video(tmp_path / "clip.mp4", [np.full((32, 48, 3), 10 * i, np.uint8) for i in range(20)], fps=24)
+    clip = media.write_video(tmp_path / "clip.mp4", [np.full((32, 48, 3), 10 * i, np.uint8) for i in range(20)], fps=24)
     extract_frames(clip, tmp_path / "strided", stride=2, check_motion=False, progress=False)
     assert json.loads((tmp_path / "strided" / "frames.json").read_text())["fps"] == 12
 
     run, _, config = own_run
     info = json.loads((run / "frames.json").read_text())
     (run / "frames.json").write_text(json.dumps({**info, "fps": 12.0}))  # as a 24 fps source with --stride 2
-    STAGE_FUNCTIONS["composite"](RunLayout(run), config, False)
+    composite.run(RunLayout(run), config.composite, False)
     for video in ("final.mp4", "flythrough.mp4"):
-        assert io.video_info(run / video)["fps"] == pytest.approx(12.0)
+        assert media.video_info(run / video)["fps"] == pytest.approx(12.0)
     from occlurestyle.recon.exports import read_cameras
     registered = len(read_cameras(RunLayout(run).sparse).names)  # final.mp4 holds the registered frames
     assert 0 < registered <= len(info["frames"])
-    assert io.video_info(run / "final.mp4")["frames"] == registered
+    assert media.video_info(run / "final.mp4")["frames"] == registered
 
 
 def test_the_cli_says_fallbacks_by_default_more_with_v_and_nothing_but_errors_with_q(tmp_path, capsys, monkeypatch):
     import logging
 
     from occlurestyle.cli import main
-    from occlurestyle.occlusion.masks import read_masks
+    from occlurestyle.person_masks import read_masks
 
     logger = logging.getLogger("occlurestyle")  # the CLI sets its level: give later tests back the one they had
     monkeypatch.setattr(logger, "level", logger.level)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from occlurestyle.render.rasterize import rasterize
+from occlurestyle.render.rasterizer import rasterization
 from occlurestyle.render.reference import rasterize_reference
 
 W, H = 40, 30
@@ -48,7 +48,7 @@ def test_forward_matches_dense_reference(render_mode, sh_degree):
     params, viewmats, Ks = random_scene(sh_degree=sh_degree, seed=seed)
     backgrounds = torch.rand(2, 3, generator=torch.Generator().manual_seed(seed)) if render_mode != "D" else None
     kwargs = dict(sh_degree=sh_degree, backgrounds=backgrounds, render_mode=render_mode)
-    ours, ours_alpha, meta = rasterize(*params, viewmats, Ks, W, H, **kwargs)
+    ours, ours_alpha, meta = rasterization(*params, viewmats, Ks, W, H, **kwargs)
     ref, ref_alpha = rasterize_reference(*params, viewmats, Ks, W, H, **kwargs)
     assert ours.shape == ref.shape and ours_alpha.shape == (2, H, W, 1)
     depth_scale = 1.0 / 5.0 if "D" in render_mode else 1.0  # depths are ~4 units: compare relatively
@@ -61,7 +61,7 @@ def test_forward_matches_dense_reference(render_mode, sh_degree):
 def test_large_and_dense_scene_matches_reference_including_early_termination():
     params, viewmats, Ks = random_scene(n=1500, cameras=1, seed=7, opacity=(0.5, 1.0))  # the alpha clamp is hit
     params[2] = params[2] * 4  # big, overlapping Gaussians
-    ours, ours_alpha, _ = rasterize(*params, viewmats, Ks, W, H)
+    ours, ours_alpha, _ = rasterization(*params, viewmats, Ks, W, H)
     ref, ref_alpha = rasterize_reference(*params, viewmats, Ks, W, H)
     # terminated pixels keep T just above 1e-4: many pixels near that show termination is exercised
     assert (ours_alpha > 0.999).float().mean() > 0.3
@@ -79,7 +79,7 @@ def test_alpha_clamp_and_exclusive_termination():
     viewmats[0, 2, 3] = 4.0
     Ks = torch.tensor([[50.0, 0, 20.5], [0, 50.0, 15.5], [0, 0, 1]])[None]  # centre on pixel (20, 15)
     for n in (1, 2):
-        out, alpha, _ = rasterize(means[:n], quats[:n], scales[:n], torch.ones(n), colors[:n], viewmats, Ks, W, H)
+        out, alpha, _ = rasterization(means[:n], quats[:n], scales[:n], torch.ones(n), colors[:n], viewmats, Ks, W, H)
         ref, ref_alpha = rasterize_reference(means[:n], quats[:n], scales[:n], torch.ones(n), colors[:n], viewmats, Ks, W, H)
         assert alpha[0, 15, 20, 0].item() == pytest.approx(0.999, abs=1e-6)
         assert out[0, 15, 20].tolist() == pytest.approx([0.999, 0.0, 0.0], abs=1e-6)
@@ -103,7 +103,7 @@ def test_gradients_match_autograd_through_the_reference(render_mode, sh_degree):
     weights = (torch.rand(2, H, W, channels, generator=g), torch.rand(2, H, W, 1, generator=g))
     kwargs = dict(viewmats=viewmats, Ks=Ks, width=W, height=H, render_mode=render_mode, sh_degree=sh_degree,
                   backgrounds=torch.rand(2, 3, generator=g))
-    ours = _grads(rasterize, params, weights, **kwargs)
+    ours = _grads(rasterization, params, weights, **kwargs)
     ref = _grads(rasterize_reference, params, weights, **kwargs)
     for name, a, b in zip(["means", "quats", "scales", "opacities", "colors"], ours, ref):
         rel = ((a - b).norm() / b.norm()).item()
@@ -116,7 +116,7 @@ def test_gradients_match_finite_differences_for_every_input():
     g = torch.Generator().manual_seed(2)
     weights = (torch.rand(1, H, W, 3, generator=g, dtype=torch.float64),
                torch.rand(1, H, W, 1, generator=g, dtype=torch.float64))
-    ours = _grads(rasterize, params, (weights[0].float(), weights[1].float()), viewmats=viewmats, Ks=Ks,
+    ours = _grads(rasterization, params, (weights[0].float(), weights[1].float()), viewmats=viewmats, Ks=Ks,
                   width=W, height=H, sh_degree=1)
     p64 = [p.double() for p in params]
 
@@ -150,7 +150,7 @@ def test_the_alpha_clamp_is_gsplats():
 
     import gsplat.cuda._torch_impl as gsplat_torch
 
-    from occlurestyle.render import _composite, reference
+    from occlurestyle.render import _blend, reference
 
     torch_clamps = re.findall(r"clamp_max\(\s*opacities\[[^\]]*\]\s*\*\s*torch\.exp\(-sigmas\),\s*([0-9.]+)\s*\)",
                               inspect.getsource(gsplat_torch))
@@ -158,13 +158,13 @@ def test_the_alpha_clamp_is_gsplats():
     cuda_clamps = re.findall(r"min\(([0-9.]+)f,\s*opac", cuda_source.read_text()) if cuda_source.is_file() else []
     assert torch_clamps, "gsplat's pure-torch rasterizer no longer reads as expected: check its alpha clamp"
     for clamp in torch_clamps + cuda_clamps:
-        assert float(clamp) == pytest.approx(float(_composite.ALPHA_MAX)) == pytest.approx(reference.ALPHA_MAX)
+        assert float(clamp) == pytest.approx(float(_blend.ALPHA_MAX)) == pytest.approx(reference.ALPHA_MAX)
 
 
 def test_projection_matches_gsplat_pure_torch_projection():
     from gsplat.cuda._torch_impl import _fully_fused_projection, _quat_scale_to_covar_preci
 
-    from occlurestyle.render.rasterize import _Project
+    from occlurestyle.render.rasterizer import _Project
 
     params, viewmats, Ks = random_scene(n=400, cameras=2, seed=5)
     means, quats, scales, _, _ = [p.detach().double().requires_grad_() for p in params]
@@ -198,22 +198,22 @@ def test_projection_matches_gsplat_pure_torch_projection():
 def test_opacity_aware_radii_shrink_for_transparent_gaussians():
     params, viewmats, Ks = random_scene(n=100, cameras=1, seed=9)
     params[3] = torch.full((100,), 0.9)
-    _, _, opaque = rasterize(*params, viewmats, Ks, W, H)
+    _, _, opaque = rasterization(*params, viewmats, Ks, W, H)
     params[3] = torch.full((100,), 0.02)
-    _, _, faint = rasterize(*params, viewmats, Ks, W, H)
+    _, _, faint = rasterization(*params, viewmats, Ks, W, H)
     both = (opaque["radii"] > 0).all(-1) & (faint["radii"] > 0).all(-1)
     assert both.sum() > 50
     assert (faint["radii"][both] <= opaque["radii"][both]).all()
     assert (faint["radii"][both] < opaque["radii"][both]).any()
     params[3] = torch.full((100,), 0.002)  # below 1/255: never visible, culled
-    _, alphas, culled = rasterize(*params, viewmats, Ks, W, H)
+    _, alphas, culled = rasterization(*params, viewmats, Ks, W, H)
     assert (culled["radii"] == 0).all() and alphas.max() == 0
 
 
 def test_absgrad_bounds_the_gradient_and_equals_it_for_one_pixel():
     params, viewmats, Ks = random_scene(n=50, cameras=1, seed=4)
     params = [p.requires_grad_() for p in params]
-    colors, _, meta = rasterize(*params, viewmats, Ks, W, H, absgrad=True)
+    colors, _, meta = rasterization(*params, viewmats, Ks, W, H, absgrad=True)
     meta["means2d"].retain_grad()
     colors.sum().backward()
     grad, absgrad = meta["means2d"].grad, meta["means2d"].absgrad
@@ -223,7 +223,7 @@ def test_absgrad_bounds_the_gradient_and_equals_it_for_one_pixel():
     K1 = Ks.clone()
     K1[:, 0, 2], K1[:, 1, 2] = 0.5, 0.5
     params = [p.detach().requires_grad_() for p in params]
-    colors, _, meta = rasterize(*params, viewmats, K1, 1, 1, absgrad=True)
+    colors, _, meta = rasterization(*params, viewmats, K1, 1, 1, absgrad=True)
     meta["means2d"].retain_grad()
     colors.sum().backward()
     assert torch.allclose(meta["means2d"].absgrad, meta["means2d"].grad.abs(), atol=1e-6)
@@ -251,7 +251,7 @@ def test_fitting_2000_gaussians_to_a_64px_image_beats_30db_in_300_steps():
         {"params": [opacity_logits], "lr": 0.05}, {"params": [color_logits], "lr": 0.05},
     ])
     for _ in range(300):
-        out, _, _ = rasterize(means, quats, log_scales.exp(), torch.sigmoid(opacity_logits),
+        out, _, _ = rasterization(means, quats, log_scales.exp(), torch.sigmoid(opacity_logits),
                               torch.sigmoid(color_logits), viewmats, Ks, size, size)
         loss = ((out[0] - target) ** 2).mean()
         optimizer.zero_grad()
@@ -282,7 +282,7 @@ def test_default_strategy_densifies_on_our_meta_exactly_as_predicted():
     grad_sum = torch.zeros(300)
     count = torch.zeros(300)
     for step in range(3):
-        colors, _, meta = rasterize(params["means"], params["quats"], torch.exp(params["scales"]),
+        colors, _, meta = rasterization(params["means"], params["quats"], torch.exp(params["scales"]),
                                     torch.sigmoid(params["opacities"]), torch.sigmoid(params["colors"]),
                                     viewmats, Ks, W, H)
         strategy.step_pre_backward(params, optimizers, state, step, meta)
@@ -312,9 +312,9 @@ def test_default_strategy_densifies_on_our_meta_exactly_as_predicted():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the gsplat CUDA backend runs on GPU machines")
 def test_cuda_backend_agrees_with_cpu_backend():
     params, viewmats, Ks = random_scene(seed=21)
-    cpu, cpu_alpha, _ = rasterize(*params, viewmats, Ks, W, H, backend="cpu")
+    cpu, cpu_alpha, _ = rasterization(*params, viewmats, Ks, W, H, backend="cpu")
     cuda_params = [p.cuda() for p in params]
-    gpu, gpu_alpha, meta = rasterize(*cuda_params, viewmats.cuda(), Ks.cuda(), W, H)
+    gpu, gpu_alpha, meta = rasterization(*cuda_params, viewmats.cuda(), Ks.cuda(), W, H)
     assert meta["radii"].is_cuda
     assert (cpu - gpu.cpu()).abs().mean() < 1e-2
 
@@ -322,17 +322,17 @@ def test_cuda_backend_agrees_with_cpu_backend():
 def test_bad_arguments_are_reported():
     params, viewmats, Ks = random_scene(n=10, cameras=1)
     with pytest.raises(ValueError, match="render_mode"):
-        rasterize(*params, viewmats, Ks, W, H, render_mode="RGBD")
+        rasterization(*params, viewmats, Ks, W, H, render_mode="RGBD")
     with pytest.raises(ValueError, match="quats must have shape"):
-        rasterize(params[0], params[1][:5], *params[2:], viewmats, Ks, W, H)
+        rasterization(params[0], params[1][:5], *params[2:], viewmats, Ks, W, H)
     with pytest.raises(ValueError, match="sh_degree 3 needs 16"):
-        rasterize(*params[:4], torch.zeros(10, 4, 3), viewmats, Ks, W, H, sh_degree=3)
+        rasterization(*params[:4], torch.zeros(10, 4, 3), viewmats, Ks, W, H, sh_degree=3)
 
 
 KERNEL_RUN = """
 import sys, numpy as np, torch
 from occlurestyle.recon.losses import photometric_loss
-from occlurestyle.render.rasterize import rasterize
+from occlurestyle.render.rasterizer import rasterization
 g = torch.Generator().manual_seed(0)
 n = 20000
 means = torch.rand(n, 3, generator=g) * 2 - 1 + torch.tensor([0.0, 0.0, 4.0])
@@ -340,7 +340,7 @@ quats = torch.nn.functional.normalize(torch.randn(n, 4, generator=g), dim=-1)
 scales, opacities, colors = torch.rand(n, 3, generator=g) * 0.05, torch.rand(n, generator=g) * 0.9, torch.rand(n, 3, generator=g)
 params = [t.requires_grad_() for t in (means, quats, scales, opacities, colors)]
 K = torch.tensor([[100.0, 0, 80], [0, 100.0, 60], [0, 0, 1]])[None]
-out, _, _ = rasterize(*params, torch.eye(4)[None], K, 160, 120, render_mode="RGB+ED")
+out, _, _ = rasterization(*params, torch.eye(4)[None], K, 160, 120, render_mode="RGB+ED")
 target = torch.rand(1, 4, 120, 160, generator=g)
 weight = (torch.rand(1, 1, 120, 160, generator=g) > 0.3).float()
 photometric_loss(out.permute(0, 3, 1, 2), target, weight, 0.2).backward()

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from occlurestyle import media
 from occlurestyle.errors import OccluReStyleError
 from occlurestyle.eval.background import true_cameras
 from occlurestyle.eval.metrics import pose_errors
 from occlurestyle.recon.colmap import RegistrationError, RegistrationOptions, register
 from occlurestyle.recon.exports import camera_to_world_opengl, read_cameras, read_transforms
-from occlurestyle.scenes import io
 from occlurestyle.scenes.generate import SceneConfig, make_scene
 
 
@@ -96,7 +96,7 @@ def _points_on_people(run, scene_dir):
     import pycolmap
 
     rec = pycolmap.Reconstruction(str(run / "colmap" / "sparse" / "0"))
-    masks = {p.name: io.read_gray(p) > 0 for p in (scene_dir / "masks").glob("*.png")}
+    masks = {p.name: media.read_gray(p) > 0 for p in (scene_dir / "masks").glob("*.png")}
     on_people = 0
     for point in rec.points3D.values():
         for element in point.track.elements:
@@ -129,8 +129,8 @@ def test_exports_agree_with_the_colmap_model(registered):
     assert data["w"] == 320 and data["h"] == 240 and data["fl_x"] == pytest.approx(est.Ks[0][0, 0])
     for frame in data["frames"]:
         assert (masked_run / frame["file_path"]).is_file()
-        mask = io.read_gray(masked_run / frame["mask_path"])
-        person = io.read_gray(masked_run / "masks" / frame["file_path"].split("/")[-1]) > 0
+        mask = media.read_gray(masked_run / frame["mask_path"])
+        person = media.read_gray(masked_run / "masks" / frame["file_path"].split("/")[-1]) > 0
         assert np.array_equal(mask == 0, person), "nerfstudio masks: black = ignore = person"
     from plyfile import PlyData
 
@@ -152,7 +152,7 @@ def test_nerfstudio_convention_on_a_hand_computed_camera():
 
 
 def test_too_few_frames_fail_clearly(tmp_path):
-    io.write_png_sequence(tmp_path / "run" / "frames", [np.zeros((24, 32, 3), np.uint8)] * 3)
+    media.write_png_sequence(tmp_path / "run" / "frames", [np.zeros((24, 32, 3), np.uint8)] * 3)
     with pytest.raises(RegistrationError, match="only 3 frames.*at least 8"):
         register(tmp_path / "run", progress=False)
     with pytest.raises(OccluReStyleError, match="no frames/ folder"):
@@ -164,8 +164,8 @@ def test_a_static_camera_fails_with_the_likely_causes(tmp_path):
 
     scene = SampleScene("living_room", SceneConfig(frames=20, width=320, height=240, people="capsule"))
     scene.viewmats = [scene.viewmats[10]] * 20  # a tripod: people walk, the camera does not move
-    frames = [io.to_uint8(scene.render(i)["rgb"]) for i in range(20)]
-    io.write_png_sequence(tmp_path / "run" / "frames", frames)
+    frames = [media.to_uint8(scene.render(i)["rgb"]) for i in range(20)]
+    media.write_png_sequence(tmp_path / "run" / "frames", frames)
     with pytest.raises(RegistrationError, match="registration failed.*too little camera motion") as info:
         register(tmp_path / "run", RegistrationOptions(overlap=5), progress=False)
     assert "\n" not in str(info.value)
@@ -174,8 +174,8 @@ def test_a_static_camera_fails_with_the_likely_causes(tmp_path):
 
 @pytest.mark.slow
 def test_davis_parkour_registers_with_its_masks(tmp_path, shared_data):
-    from occlurestyle.occlusion.masks import MaskOptions, make_masks
-    from occlurestyle.scenes.capture import extract_frames
+    from occlurestyle.stages.masks import MaskOptions, make_masks
+    from occlurestyle.stages.frames import extract_frames
 
     data = shared_data("davis_parkour")
     run = tmp_path / "run"
@@ -195,16 +195,16 @@ def tripod_and_turning_clips(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("motion")
     scene = SampleScene("living_room", SceneConfig(frames=40, width=320, height=240, people="capsule"))
-    moving = [io.to_uint8(scene.render(i)["rgb"]) for i in range(0, 40, 2)]
+    moving = [media.to_uint8(scene.render(i)["rgb"]) for i in range(0, 40, 2)]
     still = scene.viewmats[10]
     turning = []
     for angle in np.linspace(0.0, 0.5, 20):
         viewmat = still.copy()
         viewmat[:3] = rotation_y(angle) @ still[:3]
-        turning.append(io.to_uint8(scene.render_view(viewmat, scene.K, 320, 240)[0]))
+        turning.append(media.to_uint8(scene.render_view(viewmat, scene.K, 320, 240)[0]))
     scene.viewmats = [still] * 40  # a tripod: the people walk, the camera does not move
-    tripod = [io.to_uint8(scene.render(i)["rgb"]) for i in range(0, 40, 2)]
-    return {name: io.write_video(folder / f"{name}.mp4", frames, fps=15)
+    tripod = [media.to_uint8(scene.render(i)["rgb"]) for i in range(0, 40, 2)]
+    return {name: media.write_video(folder / f"{name}.mp4", frames, fps=15)
             for name, frames in (("tripod", tripod), ("turning", turning), ("moving", moving))}
 
 
@@ -217,9 +217,9 @@ def test_a_clip_without_parallax_is_refused_by_the_frames_stage_before_any_other
     from occlurestyle.pipeline import RunConfig, run_pipeline
 
     start = time.perf_counter()
-    style = io.write_image(tmp_path / "style.png", np.full((16, 16, 3), 128, np.uint8))
+    style = media.write_image(tmp_path / "style.png", np.full((16, 16, 3), 128, np.uint8))
     with pytest.raises(OccluReStyleError, match=reason) as info:
-        run_pipeline(RunConfig(video=str(tripod_and_turning_clips[clip]), style=str(style), masker="auto"),
+        run_pipeline(RunConfig.create(tripod_and_turning_clips[clip], style, masks={"masker": "auto"}),
                      tmp_path / "run",
                      progress=False, log=lambda line: None)
     assert "\n" not in str(info.value) and "film while walking sideways" in str(info.value)
@@ -228,11 +228,11 @@ def test_a_clip_without_parallax_is_refused_by_the_frames_stage_before_any_other
 
 
 def test_the_motion_check_passes_a_moving_camera_by_a_wide_margin(tripod_and_turning_clips):
-    from occlurestyle.scenes.motion import PARALLAX_PX, STATIC_PX, camera_motion
+    from occlurestyle.motion import PARALLAX_PX, STATIC_PX, camera_motion
 
     measured = {}
     for name, video in tripod_and_turning_clips.items():
-        _, frames = io.read_frames(video)
+        _, frames = media.read_frames(video)
         measured[name] = camera_motion(lambda i: frames[i], len(frames))
     assert measured["tripod"].displacement_px < 0.5 * STATIC_PX
     # measured: tripod 0.00 px, turning 0.31 px of parallax, moving 3.4 px (real clips: 0.9-15 px)

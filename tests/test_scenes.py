@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from occlurestyle import cameras as cam
-from occlurestyle.scenes import io
+from occlurestyle import media
 from occlurestyle.scenes.cutouts import data_folders, default_clips
 from occlurestyle.scenes.generate import FRAME_FOLDERS, SampleScene, SceneConfig
 
@@ -95,10 +95,10 @@ def test_written_scene_has_every_file_and_consistent_cameras(small_scene_dir):
     assert not [p for p in d.parent.iterdir() if "partial" in p.name], "no temporary folder left behind"
 
     cameras = json.loads((d / "cameras.json").read_text())
-    assert io.video_info(d / "video.mp4")["frames"] == n
-    frame = io.read_image(d / "frames" / "000003.png")
+    assert media.video_info(d / "video.mp4")["frames"] == n
+    frame = media.read_image(d / "frames" / "000003.png")
     assert frame.shape == (72, 96, 3)
-    mask = io.read_gray(d / "masks" / "000003.png")
+    mask = media.read_gray(d / "masks" / "000003.png")
     assert set(np.unique(mask)) <= {0, 255}
 
     import pycolmap
@@ -112,7 +112,7 @@ def test_written_scene_has_every_file_and_consistent_cameras(small_scene_dir):
         assert np.allclose(image.cam_from_world().matrix(), viewmat[:3], atol=1e-6)
         assert np.allclose(rec.cameras[image.camera_id].calibration_matrix(), K, atol=1e-6)
 
-    style_labels = io.read_gray(d / "style" / "labels.png")
+    style_labels = media.read_gray(d / "style" / "labels.png")
     names = {c["id"]: c["name"] for c in json.loads((d / "style" / "labels.json").read_text())["classes"]}
     present = {names[i] for i in np.unique(style_labels) if i}
     assert {"floor", "ceiling", "sofa", "table"} <= present
@@ -158,7 +158,7 @@ def test_a_cutout_shows_the_clips_own_pixels_where_the_person_is_visible(real_li
             keep = inside[pixels]
             if keep.sum() < 150:
                 continue
-            clip_frame = io.read_image(next((board.sprite.clip / "frames").glob(f"*{board.sprite.source:05d}.*")))
+            clip_frame = media.read_image(next((board.sprite.clip / "frames").glob(f"*{board.sprite.source:05d}.*")))
             clip_frame = cv2.GaussianBlur(clip_frame.astype(np.float32) / 255, (0, 0), 1.0)
             x, y = source_xy[keep].T.astype(np.float32)
             clip_rgb = cv2.remap(clip_frame, x[None], y[None], cv2.INTER_LINEAR)[0]

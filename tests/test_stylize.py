@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from occlurestyle.eval.style import label_accuracy, sliced_wasserstein, structure_correlation
+from occlurestyle.eval.style import label_accuracy, sliced_wasserstein
 from occlurestyle.stylize.correspond import match_regions, role
 from occlurestyle.stylize.regions import label_gaussians, render_labels
 from occlurestyle.stylize.style_regions import auto_style_regions, load_style
-from occlurestyle.stylize.transfer import rgb_to_lab, soften_lightness, transfer_colors
+from occlurestyle.stylize.transfer import rgb_to_lab, soften_lightness, structure_correlation, transfer_colors
 
 
 def test_transfer_reaches_the_style_distribution_and_keeps_lightness_order():
@@ -103,14 +103,14 @@ def test_auto_style_regions_put_the_floor_low_and_the_ceiling_high():
 
 
 def test_style_labels_from_png_and_from_restyle3d_seg_dict(tmp_path):
-    from occlurestyle.scenes import io
+    from occlurestyle import media
 
     image = np.random.default_rng(0).random((40, 50, 3))
-    io.write_image(tmp_path / "style.png", (image * 255).astype(np.uint8))
+    media.write_image(tmp_path / "style.png", (image * 255).astype(np.uint8))
     ids = np.zeros((40, 50), np.uint8)
     ids[25:] = 1
     ids[:25, :20] = 3
-    io.write_image(tmp_path / "labels.png", ids)
+    media.write_image(tmp_path / "labels.png", ids)
     (tmp_path / "labels.json").write_text(json.dumps({"classes": [{"id": 1, "name": "floor"},
                                                                   {"id": 3, "name": "wall_a"}]}))
     from_png = load_style(tmp_path / "style.png", tmp_path / "labels.png")
@@ -237,10 +237,10 @@ def stylized_run(tmp_path_factory):
     room's own style exemplar (same room re-skinned, known labels) from 3 of its 6 cameras."""
     from conftest import make_true_run
 
-    from occlurestyle.recon.gaussians import init_from_points, save_ply
+    from occlurestyle.render.gaussians import init_from_points, save_ply
     from occlurestyle.scenes.generate import write_style_exemplar
     from occlurestyle.scenes.surface import sample_surface
-    from occlurestyle.stylize.pipeline import stylize
+    from occlurestyle.stages.stylize import StylizeOptions, stylize
 
     root = tmp_path_factory.mktemp("stylize")
     run, scene = make_true_run(root / "run", width=128, height=96, stride=15, points=500)
@@ -248,15 +248,15 @@ def stylized_run(tmp_path_factory):
     params = init_from_points(surface["points"], surface["colors"], sh_degree=1, opacity=0.95, scale_factor=0.7)
     save_ply(params, run / "splat" / "background.ply")
     write_style_exemplar("living_room", root / "style")
-    stylize(run, root / "style" / "style.png", root / "style" / "labels.png", key_views=3, fit_steps=150)
+    stylize(run, StylizeOptions(style=root / "style" / "style.png", style_labels=root / "style" / "labels.png",
+                                key_views=3, fit_steps=150))
     return run, scene, root / "style"
 
 
 def test_stylized_room_takes_each_region_from_its_match_and_keeps_structure(stylized_run):
     from occlurestyle.eval.style import region_style_distances
     from occlurestyle.recon.exports import read_cameras
-    from occlurestyle.recon.gaussians import load_ply
-    from occlurestyle.recon.trainer import render_views
+    from occlurestyle.render.gaussians import load_ply, render_views
     from occlurestyle.stylize.regions import SceneRegions
 
     run, scene, style_dir = stylized_run
@@ -295,18 +295,18 @@ def test_stylized_room_takes_each_region_from_its_match_and_keeps_structure(styl
 
 def test_strength_zero_keeps_the_original_colours(stylized_run, tmp_path):
     from occlurestyle.errors import InputError
-    from occlurestyle.recon.gaussians import load_ply
-    from occlurestyle.stylize.pipeline import stylize
+    from occlurestyle.render.gaussians import load_ply
+    from occlurestyle.stages.stylize import StylizeOptions, stylize
 
     run, _, style_dir = stylized_run
-    stylize(run, style_dir / "style.png", strength=0.0, scene_labels=run / "stylize" / "scene_regions.json",
-            fit_steps=10)
+    stylize(run, StylizeOptions(style=style_dir / "style.png", strength=0.0,
+                                scene_labels=run / "stylize" / "scene_regions.json", fit_steps=10))
     original, kept = load_ply(run / "splat" / "background.ply"), load_ply(run / "splat" / "stylized.ply")
     assert torch.allclose(original["sh0"], kept["sh0"], atol=1e-5)
     with pytest.raises(InputError, match="train"):
-        stylize(tmp_path, style_dir / "style.png")
+        stylize(tmp_path, StylizeOptions(style=style_dir / "style.png"))
     with pytest.raises(InputError, match="strength"):
-        stylize(run, style_dir / "style.png", strength=2.0)
+        stylize(run, StylizeOptions(style=style_dir / "style.png", strength=2.0))
 
 
 def test_external_stylized_key_views_are_fitted_through_the_cli(stylized_run, tmp_path):
@@ -314,11 +314,10 @@ def test_external_stylized_key_views_are_fitted_through_the_cli(stylized_run, tm
     back with --stylized-views: renders at the key views reproduce the external images."""
     from typer.testing import CliRunner
 
+    from occlurestyle import media
     from occlurestyle.cli import app
     from occlurestyle.recon.exports import read_cameras
-    from occlurestyle.recon.gaussians import load_ply
-    from occlurestyle.recon.trainer import render_views
-    from occlurestyle.scenes import io
+    from occlurestyle.render.gaussians import load_ply, render_views
 
     run, _, _ = stylized_run
     runner = CliRunner()
@@ -330,27 +329,28 @@ def test_external_stylized_key_views_are_fitted_through_the_cli(stylized_run, tm
     outside = tmp_path / "outside"
     outside.mkdir()
     for view in views:
-        io.write_image(outside / f"{view['name']}.png", 255 - io.read_image(exported / f"{view['name']}.png"))
+        media.write_image(outside / f"{view['name']}.png", 255 - media.read_image(exported / f"{view['name']}.png"))
     result = runner.invoke(app, ["stylize", str(run), "--stylized-views", str(outside)])
     assert result.exit_code == 0, result.output
     cameras = read_cameras(run / "colmap" / "sparse" / "0")
     picks = [cameras.names.index(f"{v['name']}.png") for v in views]
     rendered = render_views(load_ply(run / "splat" / "stylized.ply"), torch.tensor(cameras.viewmats[picks]).float(),
                             torch.tensor(cameras.Ks[picks]).float(), cameras.width, cameras.height)["rgb"].numpy()
-    wanted = np.stack([io.read_image(outside / f"{v['name']}.png") for v in views]).astype(np.float32) / 255
+    wanted = np.stack([media.read_image(outside / f"{v['name']}.png") for v in views]).astype(np.float32) / 255
     assert np.abs(rendered - wanted).mean() < 0.06
     result = runner.invoke(app, ["stylize", str(run), "--stylized-views", str(tmp_path / "missing")])
     assert result.exit_code != 0 and "does not exist" in str(result.exception)
 
 
 def test_a_stricter_structure_budget_softens_the_lightness_and_keeps_more(stylized_run):
-    from occlurestyle.stylize.pipeline import SOFTENING_STEPS, stylize
+    from occlurestyle.stages.stylize import SOFTENING_STEPS, StylizeOptions, stylize
 
     run, _, style_dir = stylized_run
     kept = {}
     for budget in (0.0, 0.99):
-        stylize(run, style_dir / "style.png", style_dir / "labels.png", key_views=3, fit_steps=60,
-                keep_structure=budget, scene_labels=run / "stylize" / "scene_regions.json")
+        stylize(run, StylizeOptions(style=style_dir / "style.png", style_labels=style_dir / "labels.png", key_views=3,
+                                    fit_steps=60, keep_structure=budget,
+                                    scene_labels=run / "stylize" / "scene_regions.json"))
         info = json.loads((run / "stylize" / "matches.json").read_text())
         kept[budget] = (info["softening"], info["structure_kept"])
     assert kept[0.0][0] == 0  # no budget: the first, strongest step is taken
@@ -363,14 +363,13 @@ def test_texture_step_lays_the_style_floor_pattern_on_the_floor(stylized_run):
     """With --texture the floor takes the style floor's checker pattern (its light/dark spread, far above
     the wooden floor's) and palette, seen from cameras the fit never used."""
     from occlurestyle.recon.exports import read_cameras
-    from occlurestyle.recon.gaussians import load_ply
-    from occlurestyle.recon.trainer import render_views
-    from occlurestyle.stylize.pipeline import stylize
+    from occlurestyle.render.gaussians import load_ply, render_views
+    from occlurestyle.stages.stylize import StylizeOptions, stylize
     from occlurestyle.stylize.regions import SceneRegions
 
     run, _, style_dir = stylized_run
-    stylize(run, style_dir / "style.png", style_dir / "labels.png", texture=True, key_views=3, fit_steps=150,
-            scene_labels=run / "stylize" / "scene_regions.json")
+    stylize(run, StylizeOptions(style=style_dir / "style.png", style_labels=style_dir / "labels.png", texture=True,
+                                key_views=3, fit_steps=150, scene_labels=run / "stylize" / "scene_regions.json"))
     info = json.loads((run / "stylize" / "matches.json").read_text())
     assert next(m for m in info["matches"] if m["scene"] == "floor")["transfer"] == "texture"
     cameras = read_cameras(run / "colmap" / "sparse" / "0")

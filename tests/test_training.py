@@ -10,12 +10,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import make_true_run
 
-from occlurestyle.recon.gaussians import init_from_points, load_ply, save_ply
 from occlurestyle.recon.losses import edge_weights, masked_ssim, masked_ssim_reference, robust_weights
 from occlurestyle.recon.trainer import TrainOptions, train
-
-from conftest import make_true_run
+from occlurestyle.render.gaussians import init_from_points, load_ply, save_ply
 
 
 def test_ply_round_trip_is_bit_exact(tmp_path):
@@ -50,8 +49,7 @@ def test_init_from_points_uses_neighbour_spacing_and_point_colours():
 
 def test_views_show_the_models_mean_colour_where_no_gaussian_is_drawn():
     from occlurestyle.cameras import intrinsics_from_fov, look_at
-    from occlurestyle.recon.gaussians import fill_color, rgb_to_sh0
-    from occlurestyle.recon.trainer import render_views
+    from occlurestyle.render.gaussians import fill_color, render_views, rgb_to_sh0
 
     # a red opaque Gaussian and a blue faint one: the fill leans to red, in proportion to opacity
     params = init_from_points(np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0]]), np.array([[1.0, 0, 0], [0, 0, 1.0]]),
@@ -187,9 +185,9 @@ def trained_run(tmp_path_factory):
 
 
 def test_short_training_recovers_the_background_and_leaves_people_out(trained_run):
+    from occlurestyle import media
     from occlurestyle.recon.exports import read_cameras
-    from occlurestyle.recon.trainer import render_views
-    from occlurestyle.scenes import io
+    from occlurestyle.render.gaussians import render_views
 
     run, scene = trained_run
     info = json.loads((run / "splat" / "train.json").read_text())
@@ -204,7 +202,7 @@ def test_short_training_recovers_the_background_and_leaves_people_out(trained_ru
         truth = scene.render(i)
         rgb = views["rgb"][k].numpy()
         background = truth["background"]
-        frame = io.read_image(run / "frames" / name).astype(np.float32) / 255.0
+        frame = media.read_image(run / "frames" / name).astype(np.float32) / 255.0
         person = truth["mask"]
         err_all.append(((rgb - background) ** 2).mean())
         if person.sum() > 20:

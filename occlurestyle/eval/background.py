@@ -12,15 +12,13 @@ import cv2
 import numpy as np
 import torch
 
+from .. import media
 from ..cameras import project
 from ..errors import InputError
 from ..layout import RunLayout
 from ..recon.exports import read_run_cameras
-from ..recon.gaussians import load_ply
-from ..recon.trainer import render_views
-from ..scenes import io
+from ..render.gaussians import load_ply, render_views
 from .metrics import align_sim3, background_psnr, psnr
-
 
 # how many other frames saw a hidden pixel's background point: the buckets of `by_views`
 VIEW_BUCKETS = ((0, 0), (1, 2), (3, 10), (11, 30), (31, None))
@@ -67,8 +65,8 @@ def ground_truth(scene_dir: str | Path, stems: list[str], shape: tuple[int, int]
         path = scene_dir / "background" / f"{stem}.png"
         if not path.is_file():
             raise InputError(f"ground truth {path} missing: is {scene_dir} the scene this run was made from?")
-        truth = io.read_image(path)
-        mask = io.read_gray(scene_dir / "masks" / f"{stem}.png") > 0
+        truth = media.read_image(path)
+        mask = media.read_gray(scene_dir / "masks" / f"{stem}.png") > 0
         if truth.shape[:2] != tuple(shape):
             truth = cv2.resize(truth, shape[::-1], interpolation=cv2.INTER_AREA)
             mask = cv2.resize(mask.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
@@ -95,7 +93,7 @@ def hidden_views(scene_dir: str | Path, depth_tolerance: float = 0.02) -> dict[s
     stems = [Path(n).stem for n in by_name]
     viewmats = list(by_name.values())
     depths = [np.load(scene_dir / "background_depth" / f"{s}.npy") for s in stems]
-    masks = [io.read_gray(scene_dir / "masks" / f"{s}.png") > 0 for s in stems]
+    masks = [media.read_gray(scene_dir / "masks" / f"{s}.png") > 0 for s in stems]
     counts = {}
     for i, stem in enumerate(stems):
         ys, xs = np.nonzero(masks[i])

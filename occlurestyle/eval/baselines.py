@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .. import media
 from ..errors import InputError
 from ..fsutil import atomic_dir, write_json
 from ..layout import RunLayout
-from ..scenes import io
 from ..stylize.correspond import match_regions
 from ..stylize.style_regions import StyleRegions, auto_style_regions, load_style
 from ..stylize.transfer import transfer_colors
@@ -68,8 +68,8 @@ def run_baseline(run_dir: str | Path, kind: str, style: str | Path, style_labels
         raise InputError(f"{layout.masks} has no mask for {missing[0]} (and {len(missing) - 1} more); "
                          f"run `occlurestyle mask {layout.root}` first")
     style_regions = load_style(style, style_labels)
-    height, width = io.read_image(paths[0]).shape[:2]
-    if io.read_gray(layout.mask_path(paths[0])).shape != (height, width):
+    height, width = media.read_image(paths[0]).shape[:2]
+    if media.read_gray(layout.mask_path(paths[0])).shape != (height, width):
         raise InputError(f"masks are not {width}x{height} as the frames are; re-run the masks stage")
     folder = layout.root / "baselines" / kind
     timings = {"inpaint": 0.0, "stylize": 0.0} if kind == "inpaint" else {"stylize": 0.0}
@@ -81,14 +81,14 @@ def run_baseline(run_dir: str | Path, kind: str, style: str | Path, style_labels
              for start in range(0, len(paths), 64)]
         bar = tqdm(total=len(paths), desc=f"baseline {kind}", unit="frame", disable=not progress)
         for start, stop, keep_from, keep_to in windows:
-            frames = np.stack([io.read_image(p) for p in paths[start:stop]])
-            masks = np.stack([io.read_gray(layout.mask_path(p)) > 0 for p in paths[start:stop]])
+            frames = np.stack([media.read_image(p) for p in paths[start:stop]])
+            masks = np.stack([media.read_gray(layout.mask_path(p)) > 0 for p in paths[start:stop]])
             kept = range(keep_from - start, keep_to - start)
             if kind == "inpaint":
                 began = time.perf_counter()
                 background, how = inpaint_video(frames, masks)
                 timings["inpaint"] += time.perf_counter() - began
-                io.write_png_sequence(tmp / "inpainted", background[kept], [p.stem for p in paths[keep_from:keep_to]])
+                media.write_png_sequence(tmp / "inpainted", background[kept], [p.stem for p in paths[keep_from:keep_to]])
                 hidden += int(masks[kept].sum())
                 for key in filled:
                     filled[key] += int((how[kept] == key).sum())
@@ -97,7 +97,7 @@ def run_baseline(run_dir: str | Path, kind: str, style: str | Path, style_labels
             began = time.perf_counter()
 
             def one_frame(t: int) -> np.ndarray:
-                styled = io.to_uint8(stylize_frame(background[t].astype(np.float32) / 255.0, style_regions))
+                styled = media.to_uint8(stylize_frame(background[t].astype(np.float32) / 255.0, style_regions))
                 if kind == "inpaint":
                     styled[masks[t]] = frames[t][masks[t]]  # the people pasted back
                 return styled
@@ -106,10 +106,10 @@ def run_baseline(run_dir: str | Path, kind: str, style: str | Path, style_labels
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
                 out = list(pool.map(one_frame, kept))
             timings["stylize"] += time.perf_counter() - began
-            io.write_png_sequence(tmp / "frames", out, [p.stem for p in paths[keep_from:keep_to]])
+            media.write_png_sequence(tmp / "frames", out, [p.stem for p in paths[keep_from:keep_to]])
             bar.update(len(kept))
         bar.close()
-        io.write_video(tmp / "video.mp4", (io.read_image(tmp / "frames" / f"{p.stem}.png") for p in paths),
+        media.write_video(tmp / "video.mp4", (media.read_image(tmp / "frames" / f"{p.stem}.png") for p in paths),
                        fps=layout.fps())
         info = {"kind": kind, "style": str(style), "style_labels": str(style_labels) if style_labels else None,
                 "frames": len(paths), "seconds": {k: round(v, 2) for k, v in timings.items()}}

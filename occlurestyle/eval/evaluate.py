@@ -28,14 +28,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .. import media
 from ..errors import InputError
 from ..fsutil import write_json
 from ..layout import RunLayout
-from ..occlusion.composite import person_alpha
+from ..occlusion.depth_order import person_alpha
 from ..occlusion.file_masker import match_mask_files, read_mask_file
-from ..occlusion.masks import read_masks
 from ..occlusion.people import read_people
-from ..scenes import io
+from ..person_masks import read_masks
+from ..pipeline import RunConfig
 from .background import ground_truth, true_cameras
 from .baselines import KINDS, run_baseline
 from .flythrough import flythrough_coverage
@@ -52,7 +53,7 @@ def find_scene(layout: RunLayout) -> Path | None:
     config = layout.root / "config.json"
     if not config.is_file():
         return None
-    scene = Path(json.loads(config.read_text())["video"]).parent
+    scene = Path(RunConfig.load(config).video).parent
     return scene if (scene / "cameras.json").is_file() and (scene / "background").is_dir() else None
 
 
@@ -67,12 +68,12 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     final = layout.renders / "final"
     if not final.is_dir():
         raise InputError(f"{layout.root} has no composited frames (renders/final); run `occlurestyle run` first")
-    config = json.loads((layout.root / "config.json").read_text())
+    config = RunConfig.load(layout.root / "config.json")
     cameras = read_run_cameras(layout)
     names, shape = cameras.names, (cameras.height, cameras.width)
     for kind in KINDS:
         if baselines and not (layout.root / "baselines" / kind / "frames").is_dir():
-            run_baseline(layout.root, kind, config["style"], config.get("style_labels"), progress=progress)
+            run_baseline(layout.root, kind, config.style, config.stylize.style_labels, progress=progress)
     folders = {"ours": final, **{kind: layout.root / "baselines" / kind / "frames" for kind in KINDS
                                  if (layout.root / "baselines" / kind / "frames").is_dir()}}
     scene = Path(scene_dir) if scene_dir else find_scene(layout)
@@ -96,9 +97,9 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     visible = SequenceIoU()
     for index, name in enumerate(tqdm(names, desc="eval", unit="frame", disable=not progress)):
         stem = Path(name).stem
-        frame = io.read_image(layout.frames / name)
+        frame = media.read_image(layout.frames / name)
         person = read_masks(layout.root, [name], shape)[0]
-        outputs = {method: io.read_image(folder / f"{stem}.png") for method, folder in folders.items()}
+        outputs = {method: media.read_image(folder / f"{stem}.png") for method, folder in folders.items()}
         warp.add(frame, person, {"input": frame, **outputs})
         true_people = None
         if scene is not None:
@@ -106,7 +107,7 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
             true_people = people[0]
             visible.add(_shown_people(layout, name) > 0.5, true_people)
             for method, folder in backgrounds.items():
-                render = io.read_image(folder / f"{stem}.png").astype(np.float32) / 255.0
+                render = media.read_image(folder / f"{stem}.png").astype(np.float32) / 255.0
                 recovered[method].add(render, truths[0], true_people)
         elif true_mask_files is not None:
             true_people = read_mask_file(true_mask_files[index], (cameras.width, cameras.height), layout.source_size())
@@ -138,7 +139,7 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
         "methods": methods, "labels": {m: LABELS[m] for m in methods}, "gaps": list(gaps),
         "scene": str(scene) if scene else None, "pose": pose, "runtime": _runtime(layout),
         "per_frame_warping_error": per_frame,
-        "flythrough": flythrough_coverage(layout, config.get("holdout_every", 0)),
+        "flythrough": flythrough_coverage(layout, config.train.holdout_every),
     })
     write_json(metrics_path, _finite(metrics))
     return metrics
@@ -167,17 +168,17 @@ class _StyleMeasure:
         self.samples = RegionSamples()
 
     @classmethod
-    def start(cls, layout: RunLayout, config: dict, cameras) -> "_StyleMeasure | None":
-        from ..recon.gaussians import load_ply
+    def start(cls, layout: RunLayout, config: RunConfig, cameras) -> "_StyleMeasure | None":
+        from ..render.gaussians import load_ply
         from ..stylize.regions import SceneRegions
         from ..stylize.style_regions import load_style
 
         regions_path, matches_path = layout.stylize / "scene_regions.json", layout.stylize / "matches.json"
-        if not (regions_path.is_file() and matches_path.is_file() and config.get("style")):
+        if not (regions_path.is_file() and matches_path.is_file() and config.style):
             return None
         return cls(load_ply(layout.background_ply), SceneRegions.load(regions_path),
                    json.loads(matches_path.read_text())["matches"],
-                   load_style(config["style"], config.get("style_labels")), cameras)
+                   load_style(config.style, config.stylize.style_labels), cameras)
 
     def add(self, index: int, person: np.ndarray, images: dict[str, np.ndarray]) -> None:
         """Frame `index`'s images (the input and each method's output, uint8), its person mask left out."""

@@ -12,8 +12,8 @@ import torch
 from ..layout import RunLayout
 from ..recon.exports import read_keypoint_depths, read_run_cameras
 from ..recon.free_space import in_free_space, keypoint_limits
-from ..recon.gaussians import load_ply
 from ..recon.trainer import training_indices
+from ..render.gaussians import load_ply
 
 
 def count_floaters(layout: RunLayout, holdout_every: int = 0, margin: float = 0.5, radius: int = 1,

@@ -10,9 +10,9 @@ import numpy as np
 
 from ..layout import RunLayout
 from ..recon.exports import read_run_cameras
-from ..recon.gaussians import load_ply
 from ..recon.trainer import training_indices
 from ..render.coverage import SeenSurface
+from ..render.gaussians import load_ply
 
 
 def flythrough_coverage(layout: RunLayout, holdout_every: int = 0, every: int = 5) -> dict:

@@ -7,7 +7,7 @@ from typing import Iterable, Mapping
 import cv2
 import numpy as np
 
-from ..cameras import rotation_angle_deg
+from ..cameras import camera_center, rotation_angle_deg
 
 
 def align_sim3(est_viewmats: Mapping[str, np.ndarray], gt_viewmats: Mapping[str, np.ndarray]):
@@ -22,8 +22,7 @@ def align_sim3(est_viewmats: Mapping[str, np.ndarray], gt_viewmats: Mapping[str,
     gt = [np.asarray(gt_viewmats[n]) for n in names]
     u, _, vt = np.linalg.svd(sum(g[:3, :3].T @ e[:3, :3] for e, g in zip(est, gt)))
     R = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
-    c_est = np.array([-v[:3, :3].T @ v[:3, 3] for v in est])
-    c_gt = np.array([-v[:3, :3].T @ v[:3, 3] for v in gt])
+    c_est, c_gt = camera_center(est), camera_center(gt)
     e = (c_est - c_est.mean(0)) @ R.T
     g = c_gt - c_gt.mean(0)
     s = float((e * g).sum() / max((e * e).sum(), 1e-12))
@@ -38,8 +37,8 @@ def pose_errors(est_viewmats: Mapping[str, np.ndarray], gt_viewmats: Mapping[str
     pos, rot = [], []
     for n in names:
         e, g = np.asarray(est_viewmats[n]), np.asarray(gt_viewmats[n])
-        c = s * R @ (-e[:3, :3].T @ e[:3, 3]) + t
-        pos.append(np.linalg.norm(c - (-g[:3, :3].T @ g[:3, 3])))
+        c = s * R @ camera_center(e) + t
+        pos.append(np.linalg.norm(c - camera_center(g)))
         rot.append(rotation_angle_deg(e[:3, :3] @ R.T, g))
     return {
         "frames": len(names), "scale": s,

@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .. import media
 from ..fsutil import write_text
 from ..layout import RunLayout
 from ..occlusion.masks import tint_people
-from ..scenes import io
 
 COLOURS = {"input": "#888888", "ours": "#1f77b4", "inpaint": "#d62728", "naive": "#ff7f0e"}
 PANEL_WIDTH = 320
@@ -52,26 +52,26 @@ def _side_by_side(layout: RunLayout, out: Path, fps: float) -> bool:
     if not names:
         return False
     video = layout.root / "flythrough.mp4"
-    flythrough = (image for _, image in io.iter_frames(video)) if video.is_file() else iter(())
+    flythrough = (image for _, image in media.iter_frames(video)) if video.is_file() else iter(())
     inpaint = layout.root / "baselines" / "inpaint" / "frames"
 
     def panels():
         fly = None
         for name in names:
-            frame = io.read_image(layout.frames / name)
+            frame = media.read_image(layout.frames / name)
             mask, instances = layout.masks / name, layout.instances / name
-            tinted = tint_people(frame, io.read_gray(mask) > 0 if mask.is_file() else None,
-                                 io.read_gray(instances) if instances.is_file() else None)
+            tinted = tint_people(frame, media.read_gray(mask) > 0 if mask.is_file() else None,
+                                 media.read_gray(instances) if instances.is_file() else None)
             row = [(frame, "input"), (tinted, "people" if instances.is_file() else "masks")]
             if (inpaint / name).is_file():
-                row.append((io.read_image(inpaint / name), "inpaint-then-stylize"))
-            row.append((io.read_image(final / name), "ours"))
+                row.append((media.read_image(inpaint / name), "inpaint-then-stylize"))
+            row.append((media.read_image(final / name), "ours"))
             fly = next(flythrough, fly)  # decoded alongside; its last frame holds if it is shorter
             if fly is not None:
                 row.append((fly[:frame.shape[0], :frame.shape[1]], "flythrough"))
             yield np.concatenate([_label(_fit(image), text) for image, text in row], axis=1)
 
-    io.write_video(out, panels(), fps=fps)
+    media.write_video(out, panels(), fps=fps)
     return True
 
 

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from ..stylize.correspond import role
@@ -49,15 +48,6 @@ def label_accuracy(predicted: np.ndarray, names: list[str], truth: np.ndarray, t
         if here.any():
             result[f"{r}_recall"] = float((pred_role[here] == k).mean())
     return result
-
-
-def structure_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Correlation of the luminance gradient magnitudes of two RGB images [H,W,3] (0-1)."""
-    def gradient(image):
-        gray = cv2.cvtColor(np.asarray(image, np.float32), cv2.COLOR_RGB2GRAY)
-        return np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)).ravel()
-
-    return float(np.corrcoef(gradient(a), gradient(b))[0, 1])
 
 
 class RegionSamples:

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 from tqdm import tqdm
 
-from ..scenes import io
+from .. import media
 from . import plates
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def auto_masks(frames: list[Path], fps: float, options: AutoMaskOptions | None =
     """Boolean person masks (full frame size) for `frames`, a clip at `fps` frames per second, one at a
     time: each frame is compared with neighbours up to `max(offsets_s)` away, and only those are held."""
     options = options or AutoMaskOptions()
-    height, width = io.read_image(frames[0]).shape[:2]
+    height, width = media.read_image(frames[0]).shape[:2]
     geometry = static_geometry(frames, options, progress)
     offsets = sorted({max(1, round(s * fps)) for s in options.offsets_s})
     offsets = [-o for o in reversed(offsets)] + offsets
@@ -87,7 +87,7 @@ class _Window:
         if index not in self._kept:
             for old in [i for i in self._kept if i < index - self.reach]:
                 del self._kept[old]
-            image = io.resize_max_side(io.read_image(self.frames[index]), self.working_side)
+            image = media.resize_max_side(media.read_image(self.frames[index]), self.working_side)
             self._kept[index] = (image, image.astype(np.float32) / 255.0, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
         return self._kept[index]
 
@@ -142,8 +142,9 @@ def frame_evidence(t: int, window: _Window, geometry: plates.StaticGeometry | No
 
 def static_geometry(frames: list[Path], options: AutoMaskOptions, progress: bool) -> plates.StaticGeometry | None:
     """Poses and consistently seen points from a quick SfM of the frames (at `sfm_side`), or None."""
-    from ..recon.colmap import RegistrationOptions, run_sfm
     import pycolmap
+
+    from ..recon.colmap import RegistrationOptions, run_sfm
 
     pycolmap.logging.minloglevel = 2
     with tempfile.TemporaryDirectory(prefix="occlurestyle-automask-") as tmp:
@@ -151,8 +152,8 @@ def static_geometry(frames: list[Path], options: AutoMaskOptions, progress: bool
         names = []
         for index, frame in enumerate(frames):
             names.append(f"{index:06d}.png")
-            image = io.resize_max_side(io.read_image(frame), options.sfm_side)
-            io.write_image(tmp / "images" / names[-1], image)
+            image = media.resize_max_side(media.read_image(frame), options.sfm_side)
+            media.write_image(tmp / "images" / names[-1], image)
         size = image.shape[1::-1]
         sfm_options = RegistrationOptions(max_num_features=2048, overlap=8, seed=options.seed)
         try:

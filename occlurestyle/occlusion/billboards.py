@@ -10,6 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..cameras import camera_center
+
 
 def billboard_layer(layer: np.ndarray, record: dict, viewmat: np.ndarray, K: np.ndarray, up: np.ndarray,
                     width: int, height: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -23,7 +25,7 @@ def billboard_layer(layer: np.ndarray, record: dict, viewmat: np.ndarray, K: np.
     foot = np.asarray(record["foot_world"])
     person_height = record["height_world"]
     person_width = person_height * crop.shape[1] / crop.shape[0]
-    centre = -viewmat[:3, :3].T @ viewmat[:3, 3]
+    centre = camera_center(viewmat)
     to_camera = centre - foot
     to_camera -= (to_camera @ up) * up
     if np.linalg.norm(to_camera) < 1e-9:

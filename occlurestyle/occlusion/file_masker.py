@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..scenes.io import IMAGE_EXTENSIONS, read_gray
+from ..media import IMAGE_EXTENSIONS, read_gray
 
 
 def read_mask_folder(folder: str | Path, frames: list[Path], source_names: dict[str, str],

@@ -18,9 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..scenes import io
+from .. import media
 from . import plates
-
 
 FEATURES = 800  # ORB features a frame at the working size (matching 1500 costs three times as much)
 
@@ -44,7 +43,7 @@ class MotionCue:
     def _image(self, index: int, image: np.ndarray | None = None) -> np.ndarray:
         """Frame `index` as float 0..1 (`image`, its uint8 pixels, when the caller has read it already)."""
         if index not in self._images:
-            image = io.read_image(self.frames[index]) if image is None else image
+            image = media.read_image(self.frames[index]) if image is None else image
             scale = self.work_side / max(image.shape[:2])
             if scale < 1:
                 image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)

@@ -28,10 +28,10 @@ import numpy as np
 from scipy import ndimage
 from tqdm import tqdm
 
+from .. import media
+from ..cameras import camera_center
 from ..errors import InputError
 from ..fsutil import atomic_dir
-from ..scenes import io
-
 
 IN_FRONT_MARGIN = 0.06  # relative depth; wider than composite.depth_visibility's ±3% band
 INSTANCE_REACH = 0.02  # of the frame's longer side: how far a mask pixel may lie from the instance it joins
@@ -48,14 +48,14 @@ def alpha_matte(mask: np.ndarray, feather: float = 1.5) -> np.ndarray:
     return np.clip(1.0 - outside / feather, 0.0, 1.0).astype(np.float32)
 
 
-def undo_dilation(mask: np.ndarray, dilate_px: int) -> np.ndarray:
-    """The person mask without the safety margin the masks stage added (it keeps edges out of
-    registration and training; composited, it would show a halo of unstylized background)."""
-    if dilate_px <= 0 or not mask.any():
-        return mask
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1, 2 * dilate_px + 1))
-    return cv2.erode(mask.astype(np.uint8), kernel) > 0
 
+def floor_plane(regions, means: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """The floor as (unit up, offset) with up·x + offset = 0, level at the middle of the scene regions'
+    floor layer (`regions`: stylize.regions.SceneRegions of the Gaussians `means`); None without a floor."""
+    if "floor" not in regions.names:
+        return None
+    heights = means[regions.labels == regions.names.index("floor")] @ regions.up
+    return regions.up, -float(np.median(heights))
 
 def contact_depth(foot_pixels: np.ndarray, K: np.ndarray, viewmat: np.ndarray, normal: np.ndarray,
                   offset: float) -> float | None:
@@ -63,8 +63,8 @@ def contact_depth(foot_pixels: np.ndarray, K: np.ndarray, viewmat: np.ndarray, n
     run parallel to, or away from, the floor."""
     rays_cam = np.c_[(foot_pixels[:, 0] - K[0, 2]) / K[0, 0], (foot_pixels[:, 1] - K[1, 2]) / K[1, 1],
                      np.ones(len(foot_pixels))]
-    R, t = viewmat[:3, :3], viewmat[:3, 3]
-    centre = -R.T @ t
+    R = viewmat[:3, :3]
+    centre = camera_center(viewmat)
     rays = rays_cam @ R  # camera → world directions (R^T · d for each row)
     denominator = rays @ normal
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -296,7 +296,7 @@ def write_people(folder: str | Path, names: list[str], layers: Iterable[tuple[np
     with atomic_dir(folder, overwrite=True) as tmp:
         for name, (layer, depth) in zip(tqdm(names, desc="people", disable=not progress), layers):
             stem = Path(name).stem
-            io.write_image(tmp / f"{stem}.png", layer)
+            media.write_image(tmp / f"{stem}.png", layer)
             np.save(tmp / f"{stem}_depth.npy", depth)
         (tmp / "depth.json").write_text(json.dumps({
             "description": "per frame, each person: track (the masker's person id, or from 256 up a blob followed "

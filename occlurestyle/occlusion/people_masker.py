@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..scenes import io
+from .. import media
 from .blazepose import Detection, Pose, PoseDetector, PoseLandmarker, Roi
 from .motion_cue import MotionCue, MovingRegion
 
@@ -295,7 +295,7 @@ class FrameReader:
 
     def __call__(self, index: int) -> np.ndarray:
         if self.last[0] != index:
-            self.last = (index, io.read_image(self.frames[index]))
+            self.last = (index, media.read_image(self.frames[index]))
         return self.last[1]
 
 
@@ -422,7 +422,7 @@ def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, 
         starts: dict[tuple[int, int], Pose] = {}  # (frame index, id) -> pose where a stretch of frames begins
         for index, frame in enumerate(tqdm(frames, desc="mask: people", unit="frame", disable=not progress)):
             began = time.perf_counter()
-            found = tracker(io.read_image(frame))
+            found = tracker(media.read_image(frame))
             found.seconds = time.perf_counter() - began
             for person, pose in tracker.found_poses().items():
                 if index and person not in people[-1].ids:
@@ -433,6 +433,6 @@ def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, 
         if options.motion_every:
             find_moving_people(frames, people, landmarker, options, progress)
         for frame, found in zip(frames, people):
-            yield refine(io.read_image(frame), found) if refine is not None else found
+            yield refine(media.read_image(frame), found) if refine is not None else found
 
     return stream()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cameras import camera_center
+
 RADIUS = 0.12  # of the person's height: the shadow's standard deviation on the floor
 OCCLUDED_MARGIN = 0.05  # relative depth by which the scene must be nearer to hide the shadow
 
@@ -24,8 +26,8 @@ def contact_shading(records: list[dict], viewmat: np.ndarray, K: np.ndarray, up:
     people = [r for r in records if r.get("feet_on_floor") and r.get("foot_world") is not None and r.get("height_world")]
     if strength <= 0 or not people:
         return shading
-    R, t = viewmat[:3, :3], viewmat[:3, 3]
-    centre = -R.T @ t
+    R = viewmat[:3, :3]
+    centre = camera_center(viewmat)
     u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
     rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], -1) @ R  # world, camera z = 1
     towards_floor = rays @ up

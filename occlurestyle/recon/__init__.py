@@ -1,2 +1,2 @@
-"""Registration with pycolmap (masks honoured), the static-background Gaussian model and its trainer,
-and exports (COLMAP model, nerfstudio transforms.json, 3DGS .ply). Must not import from stylize/."""
+"""Registration with pycolmap (masks honoured), monocular depth maps, the static-background trainer
+and exports (COLMAP model, nerfstudio transforms.json). Imports only downward (render and below)."""

@@ -8,21 +8,21 @@ one camera shared by all frames. The largest model is kept. Writes `colmap/spars
 
 from __future__ import annotations
 
-# numpy and cv2 must be loaded before pycolmap: with pycolmap loaded first, OpenCV's PNG writer
-# double-frees inside zlib (seen with pycolmap 4.2 and opencv 5.0 wheels).
-import numpy as np  # noqa: I001
-import cv2  # noqa: F401
-
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2  # noqa: F401
+
+# numpy and cv2 must be loaded before pycolmap: with pycolmap loaded first, OpenCV's PNG writer
+# double-frees inside zlib (seen with pycolmap 4.2 and opencv 5.0 wheels).
+import numpy as np  # noqa: I001
+
+from .. import media
 from ..errors import OccluReStyleError
 from ..fsutil import atomic_dir, write_json
-from ..layout import RunLayout
-from ..scenes import io
-from ..scenes.capture import MIN_FRAMES
+from ..layout import MIN_FRAMES, RunLayout
 
 PINHOLE_MODELS = ("SIMPLE_PINHOLE", "PINHOLE")
 
@@ -34,30 +34,35 @@ class RegistrationError(OccluReStyleError):
 @dataclass
 class RegistrationOptions:
     # pinhole models keep rendered views pixel-aligned with the original frames (no undistortion step)
-    camera_model: str = "SIMPLE_PINHOLE"
-    max_num_features: int = 4096
+    camera_model: str = field(default="SIMPLE_PINHOLE", metadata={"help": "SIMPLE_PINHOLE or PINHOLE"})
+    max_num_features: int = field(default=4096, metadata={"help": "SIFT features per frame"})
     max_image_size: int = 1600
-    overlap: int = 10  # sequential matching: each frame against the next `overlap` frames
+    overlap: int = field(default=10, metadata={
+        "help": "sequential matching: each frame against the next this many frames"})
     # SIFT's detection threshold and the incremental mapper's outlier filter in pixels (COLMAP's defaults:
     # 0.0067 and 4 px). A lower threshold finds more features in small frames; a 1 px filter keeps wrong
     # matches out of bundle adjustment. On the sample scenes they cut the camera error from 0.24 to 0.03
     # degrees (living room) and from 0.075 to 0.025 (office), for 2-5x the registration time. The global
     # mapper ignores the filter (it uses its own angular thresholds).
-    sift_peak_threshold: float = 0.002
-    filter_max_reproj_error: float = 1.0
+    sift_peak_threshold: float = field(default=0.002, metadata={
+        "help": "SIFT detection threshold (COLMAP's default 0.0067 finds fewer features in small frames)"})
+    filter_max_reproj_error: float = field(default=1.0, metadata={
+        "help": "incremental mapper's outlier filter in pixels (COLMAP's default 4.0 is faster, its cameras less "
+                "accurate)"})
     # global bundle adjustment when the model has grown by this factor in frames or points since the
     # last: COLMAP's setting for video (its default is 1.1). Mapping took half the time with the same
     # camera error on both sample scenes (0.25% and 0.15% of the path's span, against their true
     # cameras); sam2_bedroom's about a third
     ba_global_ratio: float = 1.4
     loop_detection: bool = False
-    vocab_tree: str | None = None  # local vocabulary tree file, needed for loop detection
-    mapper: str = "incremental"  # or "global" (GLOMAP)
-    use_masks: bool = True
+    vocab_tree: str | None = field(default=None, metadata={
+        "help": "a local vocabulary tree file: turns on loop detection"})
+    mapper: str = field(default="incremental", metadata={"help": "incremental or global (GLOMAP)"})
+    use_masks: bool = field(default=True, metadata={"help": "honour masks/ (people masked out of the features)"})
     min_registered_fraction: float = 0.5
     seed: int = 0
     threads: int = 1
-    timings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict, metadata={"hash": False})  # filled in by register()
 
 
 def register(run_dir: str | Path, options: RegistrationOptions | None = None, progress: bool = True,
@@ -83,7 +88,7 @@ def register(run_dir: str | Path, options: RegistrationOptions | None = None, pr
             "https://demuc.de/colmap/); pass its path with --vocab-tree"
         )
     pycolmap.logging.minloglevel = 0 if verbose else 2
-    width, height = io.read_image(frames[0]).shape[1::-1]
+    width, height = media.read_image(frames[0]).shape[1::-1]
 
     layout.colmap.mkdir(parents=True, exist_ok=True)
     mask_dir = _write_colmap_masks(layout, frames, width, height) if options.use_masks else None
@@ -185,13 +190,13 @@ def _write_colmap_masks(layout: RunLayout, frames: list[Path], width: int, heigh
                     f"masks/ has no mask for frame {frame.name}; remake them with `occlurestyle mask {layout.root}` "
                     "or delete masks/ to register without masks"
                 )
-            person = io.read_gray(layout.mask_path(frame))
+            person = media.read_gray(layout.mask_path(frame))
             if person.shape != (height, width):
                 raise OccluReStyleError(
                     f"mask {layout.mask_path(frame)} is {person.shape[1]}x{person.shape[0]} but the frames are "
                     f"{width}x{height}; remake the masks with `occlurestyle mask {layout.root}`"
                 )
-            io.write_image(tmp / f"{frame.name}.png", np.where(person > 0, 0, 255).astype(np.uint8))
+            media.write_image(tmp / f"{frame.name}.png", np.where(person > 0, 0, 255).astype(np.uint8))
     return layout.colmap_masks
 
 

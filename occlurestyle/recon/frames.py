@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import torch
 
+from .. import media
 from ..layout import RunLayout
-from ..scenes import io
 from .losses import edge_weights
 
 
@@ -67,9 +67,9 @@ class FrameStore:
 
     def _read(self, index: int) -> TrainingFrame:
         name = self.names[index]
-        image = io.read_image(self.layout.frames / name)
+        image = media.read_image(self.layout.frames / name)
         mask_path = self.layout.masks / f"{Path(name).stem}.png"
-        mask = io.read_gray(mask_path) > 0 if mask_path.is_file() else np.zeros(image.shape[:2], bool)
+        mask = media.read_gray(mask_path) > 0 if mask_path.is_file() else np.zeros(image.shape[:2], bool)
         if (image.shape[1], image.shape[0]) != self.size:
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
             mask = cv2.resize(mask.astype(np.uint8), self.size, interpolation=cv2.INTER_LINEAR) > 0

@@ -33,7 +33,7 @@ import logging
 import math
 import resource
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -41,14 +41,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import media
+from ..cameras import camera_center
 from ..errors import InputError
 from ..fsutil import atomic_dir, atomic_path, write_json
 from ..layout import RunLayout
-from ..scenes import io
+from ..render.gaussians import PARAM_NAMES, init_from_points, render, save_ply
 from .appearance import FrameAppearance, write_appearance
 from .camera_opt import CameraCorrections, write_corrected_cameras
 from .exports import CameraSet, read_cameras, read_keypoint_depths
-from .gaussians import PARAM_NAMES, init_from_points, render, save_ply
 from .frames import FrameStore
 from .free_space import in_free_space, in_front_of_people, keypoint_limits
 from .losses import photometric_loss, robust_weights
@@ -61,13 +62,13 @@ class TrainOptions:
     # held out, 640x360 (benchmarks/real.py): davis_parkour 3000 full-size steps 24.53 dB; 6000 25.34 dB;
     # 5000 with the first 40% at half size 25.58 dB; 4000 with the first half at half size 25.47 dB
     # (davis_dance_twirl -0.06 dB, sam2_bedroom +0.07) in 75% of 5000's time
-    steps: int = 4000
-    resolution: int = 0  # longest image side used for training; 0 = the frames' size
+    steps: int = field(default=4000, metadata={"help": "optimisation steps"})
+    resolution: int = field(default=0, metadata={"help": "train at this longest side (0: the frames' size)"})
     # view-dependent colour up to degree 1 (gsplat: 3). Surfaces that few frames see are then shown from
     # other viewpoints where people stood, and higher degrees fitted those few views at the expense of
     # the rest: office +0.6 dB where people stood (two seeds), living room -0.4 (inside seed noise), and
     # a step ~15% faster
-    sh_degree: int = 1
+    sh_degree: int = field(default=1, metadata={"help": "spherical-harmonics degree of the colours"})
     ssim_weight: float = 0.2
     # a random colour behind the Gaussians at each step: the frames have no transparency, so neither may
     # the model where it is seen. Without it, dark surfaces seen by few frames were fitted as half-transparent
@@ -76,7 +77,8 @@ class TrainOptions:
     # weight of the depth term: the rendered depth's relative error at the keypoints the registration
     # triangulated, in a bounded penalty (keypoint_depth_loss). On the sample scenes it halves the
     # depth error (what depth-ordered compositing relies on) and adds ~0.3 dB overall
-    depth_weight: float = 0.1
+    depth_weight: float = field(default=0.1, metadata={
+        "help": "weight of the rendered depth's relative error at the registration's keypoints (0: off)"})
     # learning rates of gsplat's simple_trainer (means: times the scene scale)
     means_lr: float = 1.6e-4
     scales_lr: float = 5e-3
@@ -87,19 +89,25 @@ class TrainOptions:
     # densification: gsplat's DefaultStrategy ("default": clone, split, prune, opacity reset) or its
     # MCMCStrategy ("mcmc": a fixed budget of Gaussians, dead ones moved onto live ones, noisy means),
     # their 30k-step schedules compressed to `steps`
-    strategy: str = "default"
+    strategy: str = field(default="default", metadata={
+        "help": "densification: default (gsplat's clone/split/prune) or mcmc (gsplat's MCMC: a fixed budget, "
+                "relocated)"})
     refine_start: float = 0.06  # fraction of steps
     refine_stop: float = 0.6
     refine_every: int = 100
     grow_grad2d: float = 0.0002
-    max_gaussians: int = 80_000  # a CPU budget: time per step grows with the count
+    max_gaussians: int = field(default=80_000, metadata={
+        "help": "cap on the number of Gaussians (a CPU budget: time per step grows with the count)"})
     # MCMC only (gsplat's simple_trainer recipe): opacity and scale penalties free Gaussians for relocation
     mcmc_noise_lr: float = 5e5
     opacity_reg: float = 0.01
     scale_reg: float = 0.01  # on scales relative to the scene scale
     # free space in front of people (free_space.py): per-frame depth maps from a depth tool (folder of
     # <stem>.npy or .png, depth or disparity up to an affine map); splats in front of a person are removed
-    person_depth_dir: str = ""
+    person_depth_dir: str = field(default="", metadata={
+        "help": "per-frame depth maps of the frames, people included, from any depth tool (<frame>.npy or 16-bit "
+                ".png; depth or disparity, any scale): splats in front of a person a frame sees are removed, and the "
+                "background beside people is held at the maps' depth"})
     person_depth_kind: str = "auto"  # "depth", "disparity" or "auto" (whichever fits the keypoints better)
     free_space_margin: float = 0.95  # remove what lies nearer than this fraction of the person's depth
     # floaters (free_space.keypoint_limits): every refinement, remove the Gaussians that a training frame
@@ -122,7 +130,9 @@ class TrainOptions:
     # RobustNeRF-style trimming and unexplained blobs turned into people. Off by default: on the sample
     # scenes they mostly trimmed real background that is hard to fit or seen by few frames (bookcases,
     # whiteboard writing), costing 1-2 dB overall and where people stood, with true and with `auto` masks
-    robust: bool = False
+    robust: bool = field(default=False, metadata={
+        "help": "drop persistently unexplained pixels (shadows or limbs the masks missed); off by default: it also "
+                "drops real background that is hard to fit"})
     robust_start: float = 0.25  # fraction of steps before trimming starts
     inlier_quantile: float = 0.85
     residual_floor: float = 0.1
@@ -132,7 +142,8 @@ class TrainOptions:
     # camera refinement (camera_opt.py): pose corrections along the clip and a shared focal correction.
     # Off by default: it gains on a clip whose registration is off, loses a little on one whose is not
     # (README, "Background reconstruction")
-    refine_cameras: bool = False
+    refine_cameras: bool = field(default=False, metadata={
+        "help": "refine the poses and the focal length while training (splat/cameras.json, used by later stages)"})
     refine_cameras_start: float = 0.1  # fraction of steps: the model needs some structure first
     rotation_lr: float = 3e-4  # radians
     translation_lr: float = 1e-4  # times the scene scale
@@ -142,16 +153,18 @@ class TrainOptions:
     # frame, fitted after a warm-up; the Gaussians keep the frames' average look. Off by default: held
     # out, sam2_bedroom +0.12 dB, but davis_parkour -0.5 dB (-0.1 starting at half the steps): where the
     # camera moves on to surfaces earlier frames did not see, exposure and surface colour trade freely
-    appearance: bool = False
+    appearance: bool = field(default=False, metadata={
+        "help": "fit each frame's exposure and white balance (splat/appearance.json, used when compositing; for clips"
+                " whose exposure changes over the same surfaces)"})
     appearance_start: float = 0.1  # fraction of steps
     # coarse to fine: this fraction of the steps (the first) renders and compares at half the size, at
     # about half the cost of a full-size step (not with mask refinement, which keeps full-size residuals)
     coarse_fraction: float = 0.5
-    checkpoint_every: int = 1000
+    checkpoint_every: int = field(default=1000, metadata={"hash": False})
     # frames (with masks and weights) kept in memory; more are read again from the run folder when needed
     # (a 640x480 frame takes 2.4 MB: 1 GB holds about 420)
-    frame_memory_mb: float = 1024
-    holdout_every: int = 0  # >0: every n-th frame is left out of training (for evaluation)
+    frame_memory_mb: float = field(default=1024, metadata={"hash": False})
+    holdout_every: int = field(default=0, metadata={"help": "leave every n-th frame out of training, for evaluation"})
     device: str = "auto"  # "auto": CUDA (gsplat's rasterizer) when available, else the CPU backend
     seed: int = 0
 
@@ -188,7 +201,7 @@ def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData
     Ks = torch.tensor(cameras.Ks, dtype=torch.float32).clone()
     Ks[:, :2] *= scale
     viewmats = torch.tensor(cameras.viewmats, dtype=torch.float32)
-    centres = np.array([-v[:3, :3].T @ v[:3, 3] for v in cameras.viewmats])
+    centres = camera_center(cameras.viewmats)
     scene_scale = 1.1 * float(np.linalg.norm(centres - centres.mean(0), axis=1).max())
     from plyfile import PlyData
 
@@ -401,7 +414,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             for index, name in enumerate(data.cameras.names):
                 full = cv2.resize((data.frames[index].person | refined[index]).numpy().astype(np.uint8) * 255,
                                   (data.cameras.width, data.cameras.height), interpolation=cv2.INTER_NEAREST)
-                io.write_image(tmp / f"{Path(name).stem}.png", full)
+                media.write_image(tmp / f"{Path(name).stem}.png", full)
     write_json(layout.splat / "train.json", {
         "options": asdict(options), "gaussians": len(params["means"]), "frames": n_frames,
         "resolution": [width, height], "scene_scale": data.scene_scale, "seconds": seconds,
@@ -423,7 +436,7 @@ def _person_depth(layout: RunLayout, data: TrainingData, options: TrainOptions, 
     with `person_depth_band` or `depth_weight` 0), and a summary. All None without `person_depth_dir`."""
     if not options.person_depth_dir:
         return None, None, None
-    from ..occlusion.masks import read_masks
+    from ..person_masks import read_masks
     from .free_space import depth_beside_people, load_aligned_depths, person_depth_limits
 
     masks = read_masks(layout.root, data.cameras.names, (data.cameras.height, data.cameras.width), undilated=True)
@@ -531,23 +544,3 @@ def _save_checkpoint(path, params, optimizers, state, step, options, data, resid
             "cameras": corrections.state_dict(), "camera_optimizer": camera_optimizer.state_dict(),
             "appearance": appearance.state_dict(),
         }, tmp)
-
-
-@torch.no_grad()
-def render_views(params: dict, viewmats: torch.Tensor, Ks: torch.Tensor, width: int, height: int,
-                 sh_degree: int | None = None, batch: int = 4) -> dict[str, torch.Tensor]:
-    """RGB [N,H,W,3] (over the model's `fill_color` where no Gaussian covers a pixel), expected depth
-    [N,H,W] and alpha [N,H,W] of the model from each camera."""
-    from .gaussians import fill_color, sh_degree_of
-
-    degree = sh_degree_of(params) if sh_degree is None else sh_degree
-    fill = fill_color(params)[None]
-    out = {"rgb": [], "depth": [], "alpha": []}
-    for i in range(0, len(viewmats), batch):
-        n = len(viewmats[i:i + batch])
-        colors, alphas, _ = render(params, viewmats[i:i + batch], Ks[i:i + batch], width, height, degree,
-                                   backgrounds=fill.repeat(n, 1))
-        out["rgb"].append(colors[..., :3].clamp(0, 1))
-        out["depth"].append(colors[..., 3])
-        out["alpha"].append(alphas[..., 0])
-    return {k: torch.cat(v) for k, v in out.items()}

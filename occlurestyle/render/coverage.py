@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..cameras import project
+from ..cameras import camera_center, project
 
 
 def render_depths(params: dict, viewmats: np.ndarray, Ks: np.ndarray, width: int,
                   height: int) -> tuple[np.ndarray, np.ndarray]:
     """Depth and alpha renders of the model from each camera, [N, height, width] each."""
-    from ..recon.trainer import render_views
+    from .gaussians import render_views
 
     views = render_views(params, torch.as_tensor(np.asarray(viewmats), dtype=torch.float32),
                          torch.as_tensor(np.asarray(Ks), dtype=torch.float32), width, height)
@@ -48,7 +48,7 @@ class SeenSurface:
         self.width, self.height = max(int(round(width * scale)), 1), max(int(round(height * scale)), 1)
         self.viewmats, self.frame_Ks = np.asarray(viewmats, np.float64), np.asarray(Ks, np.float64)
         self.Ks = scaled(Ks, scale)
-        self.centres = np.array([-v[:3, :3].T @ v[:3, 3] for v in self.viewmats])
+        self.centres = camera_center(self.viewmats)
         self.depths, self.alphas = render_depths(params, self.viewmats, self.Ks, self.width, self.height)
 
     def render(self, viewmats: np.ndarray, Ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +67,7 @@ class SeenSurface:
             z = depth[solid].astype(np.float64)
             rays = np.stack([(u[solid] - K[0, 2]) / K[0, 0], (v[solid] - K[1, 2]) / K[1, 1], np.ones_like(z)], -1)
             world = (rays * z[:, None] - viewmat[:3, 3]) @ viewmat[:3, :3]  # R^T (x - t)
-            out.append((world, self.seen_counts(world, -viewmat[:3, :3].T @ viewmat[:3, 3])))
+            out.append((world, self.seen_counts(world, camera_center(viewmat))))
         return out
 
     def seen_counts(self, world: np.ndarray, viewer: np.ndarray | None = None) -> np.ndarray:

@@ -17,22 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from ..cameras import look_at, pose_to_viewmat
+from ..cameras import camera_center, camera_up, look_at, pose_to_viewmat
 from ..errors import InputError
 
 PATHS = ("original", "orbit", "dolly", "spline", "fixed")
-
-
-def centres_of(viewmats: np.ndarray) -> np.ndarray:
-    """Camera positions in world coordinates, [N, 3]."""
-    return np.einsum("nji,nj->ni", viewmats[:, :3, :3], -viewmats[:, :3, 3])
 
 
 def smooth_path(viewmats: np.ndarray, window: int = 9) -> np.ndarray:
     """Moving-average positions and rotations over `window` frames (a stabilized original path)."""
     if window <= 1 or len(viewmats) < 3:
         return viewmats.copy()
-    centres = centres_of(viewmats)
+    centres = camera_center(viewmats)
     rotations = Rotation.from_matrix(np.transpose(viewmats[:, :3, :3], (0, 2, 1)))
     half = window // 2
     out = []
@@ -45,7 +40,7 @@ def smooth_path(viewmats: np.ndarray, window: int = 9) -> np.ndarray:
 def rays_target(viewmats: np.ndarray) -> np.ndarray:
     """The least-squares closest point to all the cameras' viewing axes (a guess of what they look at
     when no depth is known; poor when the axes are nearly parallel)."""
-    centres, forwards = centres_of(viewmats), viewmats[:, 2, :3]
+    centres, forwards = camera_center(viewmats), viewmats[:, 2, :3]
     projectors = np.eye(3)[None] - forwards[:, :, None] * forwards[:, None, :]
     return np.linalg.lstsq(projectors.sum(0), np.einsum("nij,nj->i", projectors, centres), rcond=None)[0]
 
@@ -61,13 +56,13 @@ class Capture:
     @classmethod
     def of(cls, viewmats: np.ndarray, target: np.ndarray | None = None, up: np.ndarray | None = None) -> "Capture":
         viewmats = np.asarray(viewmats, np.float64)
-        up = -viewmats[:, 1, :3].mean(0) if up is None else np.asarray(up, np.float64)
+        up = camera_up(viewmats) if up is None else np.asarray(up, np.float64)
         target = rays_target(viewmats) if target is None else np.asarray(target, np.float64)
         return cls(viewmats, target, up / np.linalg.norm(up))
 
     @property
     def centres(self) -> np.ndarray:
-        return centres_of(self.viewmats)
+        return camera_center(self.viewmats)
 
     @property
     def middle(self) -> int:
@@ -107,7 +102,7 @@ def spline_path(capture: Capture, frames: int, keys: int | list[int] = 4, smooth
     if len(indices) < 2 or max(indices) >= n or min(indices) < 0:
         raise InputError(f"spline keyframes {indices} must be at least 2 frame indices below {n}")
     smoothed = smooth_path(capture.viewmats, smooth)
-    points = centres_of(smoothed[indices])
+    points = camera_center(smoothed[indices])
     rotations = Rotation.from_matrix(np.transpose(smoothed[indices, :3, :3], (0, 2, 1)))
     times = np.linspace(0, len(indices) - 1, frames)
     padded = np.vstack([2 * points[0] - points[1], points, 2 * points[-1] - points[-2]])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..cameras import camera_center
 from .coverage import SeenSurface
 from .paths import PATHS, Capture, camera_path
 
@@ -55,7 +56,7 @@ def focus_point(seen: SeenSurface, viewmat: np.ndarray, K: np.ndarray, window: f
     solid = alpha[rows, cols] > 0.5
     if solid.mean() < 0.5:
         return None
-    centre = -viewmat[:3, :3].T @ viewmat[:3, 3]
+    centre = camera_center(viewmat)
     return centre + float(np.median(depth[rows, cols][solid])) * viewmat[2, :3]
 
 

@@ -22,7 +22,7 @@ def rasterize_reference(
     backgrounds: Optional[Tensor] = None, render_mode: str = "RGB", near_plane: float = 0.01,
     far_plane: float = 1e10, eps2d: float = 0.3,
 ) -> tuple[Tensor, Tensor]:
-    """`(colors [C,H,W,D], alphas [C,H,W,1])` with the same arguments as `rasterize()`."""
+    """`(colors [C,H,W,D], alphas [C,H,W,1])` with the same arguments as `rasterization()`."""
     from gsplat.cuda._torch_impl import _fully_fused_projection, _quat_scale_to_covar_preci, _spherical_harmonics
 
     C, N = viewmats.shape[0], means.shape[0]

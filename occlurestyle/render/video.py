@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import media
 from ..errors import InputError
 from ..fsutil import atomic_dir
-from ..scenes import io
 
 
 @torch.no_grad()
@@ -19,8 +19,7 @@ def render_path(ply: str | Path, viewmats: np.ndarray, Ks: np.ndarray, width: in
     """Write `folder/NAME.png` (RGB, over the model's `fill_color` where nothing is drawn) and
     `folder/NAME_depth.npy` (expected camera-z depth; inf where nothing is drawn) for each camera; the
     folder appears only when complete."""
-    from ..recon.gaussians import load_ply
-    from ..recon.trainer import render_views
+    from .gaussians import load_ply, render_views
 
     if not Path(ply).is_file():
         raise InputError(f"{ply} does not exist; run the stage that makes it first")
@@ -34,6 +33,6 @@ def render_path(ply: str | Path, viewmats: np.ndarray, Ks: np.ndarray, width: in
             for k in range(len(views["rgb"])):
                 stem = Path(names[start + k]).stem
                 depth = np.where(views["alpha"][k].numpy() > 0.5, views["depth"][k].numpy(), np.inf).astype(np.float32)
-                io.write_image(tmp / f"{stem}.png", views["rgb"][k].numpy())
+                media.write_image(tmp / f"{stem}.png", views["rgb"][k].numpy())
                 np.save(tmp / f"{stem}_depth.npy", depth)
     return Path(folder)

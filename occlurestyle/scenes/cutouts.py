@@ -22,8 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .. import media
 from ..errors import InputError
-from . import io
 
 TEXELS_PER_HEIGHT = 240  # sprite texels from the feet to the top of the head of an upright person
 ALPHA_HIT = 0.5  # a ray hits the person where the sprite's alpha reaches this (the ground-truth mask)
@@ -54,7 +54,7 @@ def default_clips() -> list[str]:
 
 def _numbered(folder: Path) -> dict[int, Path]:
     files = {}
-    for path in io.list_images(folder):
+    for path in media.list_images(folder):
         digits = re.findall(r"\d+", path.stem)
         if digits:
             files[int(digits[-1])] = path
@@ -92,7 +92,7 @@ class Cutout:
         numbers = sorted(n for n in set(by_number) & set(mask_by_number) if n >= first)
         boxes = {}
         for n in numbers:
-            mask = io.read_gray(mask_by_number[n]) > 127
+            mask = media.read_gray(mask_by_number[n]) > 127
             ys, xs = np.nonzero(mask)
             if len(ys) < 200:
                 continue
@@ -111,8 +111,8 @@ class Cutout:
     def _sprite(self, frame_path: Path, mask_path: Path, box, number: int, scale: float) -> Sprite:
         y0, y1, x0, x1, centre_x = box
         pad = 4
-        image = io.read_image(frame_path).astype(np.float32) / 255.0
-        mask = (io.read_gray(mask_path) > 127).astype(np.float32)
+        image = media.read_image(frame_path).astype(np.float32) / 255.0
+        mask = (media.read_gray(mask_path) > 127).astype(np.float32)
         h, w = mask.shape
         ya, yb, xa, xb = max(0, y0 - pad), min(h, y1 + pad), max(0, x0 - pad), min(w, x1 + pad)
         crop_rgb, crop_alpha = image[ya:yb, xa:xb], mask[ya:yb, xa:xb]

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import cameras as cam
+from .. import media
 from ..fsutil import atomic_dir, write_json
-from . import io
 from .cutouts import ALPHA_HIT, DEFAULT_CLIPS, Billboard, data_folders, default_clips, load_cutout
 from .geometry import Part, rotation_x, rotation_y, rotation_z
 from .rooms import SCENES, Room
@@ -432,14 +432,14 @@ def _render_and_write(index: int, folder: Path) -> tuple[int, np.ndarray, list[d
     scene = _worker_scene
     r = scene.render(index)
     stem = f"{index:06d}"
-    io.write_image(folder / "frames" / f"{stem}.png", r["rgb"])
-    io.write_image(folder / "background" / f"{stem}.png", r["background"])
-    io.write_image(folder / "masks" / f"{stem}.png", r["mask"].astype(np.uint8) * 255)
-    io.write_image(folder / "instances" / f"{stem}.png", r["instances"])
-    io.write_image(folder / "semantics" / f"{stem}.png", r["semantics"])
+    media.write_image(folder / "frames" / f"{stem}.png", r["rgb"])
+    media.write_image(folder / "background" / f"{stem}.png", r["background"])
+    media.write_image(folder / "masks" / f"{stem}.png", r["mask"].astype(np.uint8) * 255)
+    media.write_image(folder / "instances" / f"{stem}.png", r["instances"])
+    media.write_image(folder / "semantics" / f"{stem}.png", r["semantics"])
     np.save(folder / "depth" / f"{stem}.npy", r["depth"])
     np.save(folder / "background_depth" / f"{stem}.npy", r["background_depth"])
-    return index, io.to_uint8(r["rgb"]), scene.people_ground_truth(index)
+    return index, media.to_uint8(r["rgb"]), scene.people_ground_truth(index)
 
 
 def make_scene(name: str, out: str | Path, config: SceneConfig | None = None, overwrite: bool = False,
@@ -477,7 +477,7 @@ def make_scene(name: str, out: str | Path, config: SceneConfig | None = None, ov
         timings["render_s"] = time.perf_counter() - start
 
         t0 = time.perf_counter()
-        io.write_video(tmp / "video.mp4", video_frames, fps=c.fps)
+        media.write_video(tmp / "video.mp4", video_frames, fps=c.fps)
         timings["video_s"] = time.perf_counter() - t0
 
         write_json(tmp / "cameras.json", {
@@ -528,8 +528,8 @@ def write_style_exemplar(name: str, folder: Path, seed: int = 0, size: tuple[int
     viewmat = cam.look_at(scene.room.style_eye, scene.room.style_target)
     rgb, labels = scene.render_view(viewmat, K, width, height)
     folder.mkdir(parents=True, exist_ok=True)
-    io.write_image(folder / "style.png", rgb)
-    io.write_image(folder / "labels.png", labels)
+    media.write_image(folder / "style.png", rgb)
+    media.write_image(folder / "labels.png", labels)
     write_json(folder / "labels.json", {
         "description": "labels.png: class id per pixel of style.png; 0 = none",
         "classes": [{"id": i, "name": label} for label, i in scene.label_ids.items()],

@@ -14,11 +14,22 @@ from typing import Callable
 import numpy as np
 
 from .geometry import Part, box_part
-from .people import Walker
 from .textures import (
-    Books, Fabric, Leaves, Painting, Plaster, Rug, Solid, Stripes, Texture, Tiles, Wallpaper, Whiteboard,
+    Books,
+    Fabric,
+    Leaves,
+    Painting,
+    Plaster,
+    Rug,
+    Solid,
+    Stripes,
+    Texture,
+    Tiles,
+    Wallpaper,
+    Whiteboard,
     WoodPlanks,
 )
+from .walkers import Walker
 
 
 @dataclass

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import media
 from ..errors import InputError
 from ..fsutil import atomic_dir
-from ..recon.gaussians import render
-from ..scenes import io
+from ..render.gaussians import render
 
 
 def key_view_indices(n_cameras: int, count: int = 8) -> list[int]:
@@ -57,7 +57,7 @@ def export_key_views(views: dict, names: list[str], viewmats: np.ndarray, Ks: np
     with atomic_dir(out, overwrite=True) as tmp:
         for k, name in enumerate(names):
             stem = Path(name).stem
-            io.write_image(tmp / f"{stem}.png", (views["rgb"][k].numpy() * 255 + 0.5).astype(np.uint8))
+            media.write_image(tmp / f"{stem}.png", (views["rgb"][k].numpy() * 255 + 0.5).astype(np.uint8))
             np.save(tmp / f"{stem}_depth.npy", views["depth"][k].numpy().astype(np.float32))
         (tmp / "cameras.json").write_text(json.dumps({
             "description": "key views of the person-free background; stylize NAME.png with any 2D tool, keep "
@@ -77,8 +77,8 @@ def read_stylized_views(folder: str | Path, names: list[str], width: int, height
     wanted = {Path(n).stem: n for n in names}
     found = {}
     for path in sorted(folder.iterdir()):
-        if path.stem in wanted and path.suffix.lower() in io.IMAGE_EXTENSIONS:
-            image = io.read_image(path)
+        if path.stem in wanted and path.suffix.lower() in media.IMAGE_EXTENSIONS:
+            image = media.read_image(path)
             if image.shape[:2] != (height, width):
                 image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
             found[wanted[path.stem]] = image.astype(np.float32) / 255.0

@@ -13,17 +13,18 @@ result is a readable JSON that a user can edit and pass back to override the lab
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..cameras import camera_center, camera_up
 from ..errors import InputError
 from ..fsutil import write_json
-from ..render.rasterize import rasterize
+from ..render.rasterizer import rasterization
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +54,6 @@ class SceneRegions:
         return cls(labels, list(data["names"]), np.asarray(data.get("up", [0, -1, 0]), np.float64))
 
 
-def camera_up(viewmats: np.ndarray) -> np.ndarray:
-    """World up from the cameras: handheld cameras pitch a lot but roll little, so their x axes are
-    nearly horizontal and up is the direction most orthogonal to all of them (sign: the cameras' -y)."""
-    viewmats = np.asarray(viewmats)
-    rights = viewmats[:, 0, :3]  # row 0 of R: the camera x axis in world coordinates
-    _, singular, axes = np.linalg.svd(rights, full_matrices=True)
-    up = axes[-1]
-    if len(rights) < 2 or singular[-1] > 0.2 * singular[0]:  # cameras rolled every way: fall back
-        log.warning("the cameras roll too much to tell up from their x axes; up is their mean -y axis")
-        up = -viewmats[:, 1, :3].mean(axis=0)
-    if up @ -viewmats[:, 1, :3].mean(axis=0) < 0:
-        up = -up
-    return up / np.linalg.norm(up)
-
-
 def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarray, *, max_planes: int = 16,
                     plane_threshold: float = 0.01,
                     min_plane_fraction: float = 0.015, seed: int = 0) -> SceneRegions:
@@ -77,7 +63,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
 
     means = np.asarray(means, np.float64)
     up = camera_up(viewmats)
-    centres = np.array([-v[:3, :3].T @ v[:3, 3] for v in viewmats])
+    centres = camera_center(viewmats)
     solid = np.asarray(opacities) > 0.3
     if solid.sum() < 100:
         solid = np.ones(len(means), bool)
@@ -314,7 +300,7 @@ def render_labels(params: dict, labels: np.ndarray, n_labels: int, viewmats, Ks,
     onehot = torch.nn.functional.one_hot(torch.as_tensor(labels), n_labels).float()
     out = []
     for i in range(len(viewmats)):
-        weights, alphas, _ = rasterize(params["means"], params["quats"], torch.exp(params["scales"]),
+        weights, alphas, _ = rasterization(params["means"], params["quats"], torch.exp(params["scales"]),
                                        torch.sigmoid(params["opacities"]), onehot,
                                        torch.as_tensor(viewmats[i:i + 1]).float(),
                                        torch.as_tensor(Ks[i:i + 1]).float(), width, height)

@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .. import media
 from ..errors import InputError
-from ..scenes import io
 from .transfer import rgb_to_lab
 
 
@@ -40,7 +40,7 @@ def load_style(style: str | Path, labels: str | Path | None = None, auto_regions
     style = Path(style)
     if not style.is_file():
         raise InputError(f"style image {style} does not exist")
-    image = io.read_image(style).astype(np.float32) / 255.0
+    image = media.read_image(style).astype(np.float32) / 255.0
     if labels is None:
         return auto_style_regions(image, auto_regions)
     labels = Path(labels)
@@ -53,7 +53,7 @@ def load_style(style: str | Path, labels: str | Path | None = None, auto_regions
         if not names_file.is_file():
             raise InputError(f"{labels} needs its names in {names_file} "
                              '({"classes": [{"id": 1, "name": "floor"}, ...]})')
-        id_map = io.read_gray(labels) if labels.suffix != ".npy" else np.load(labels)
+        id_map = media.read_gray(labels) if labels.suffix != ".npy" else np.load(labels)
         classes = {int(c["id"]): str(c["name"]) for c in json.loads(names_file.read_text())["classes"]}
         source = "labels"
     if id_map.shape[:2] != image.shape[:2]:

@@ -100,3 +100,12 @@ def soften_lightness(original: np.ndarray, stylized: np.ndarray, labels: np.ndar
                          / np.maximum(cv2.GaussianBlur(weight[k], (0, 0), sigma), 1e-6))
     after[..., 0] = np.where(valid, before[..., 0] + change, after[..., 0])
     return lab_to_rgb(after)
+
+
+def structure_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of the luminance gradient magnitudes of two RGB images [H,W,3] (0-1)."""
+    def gradient(image):
+        gray = cv2.cvtColor(np.asarray(image, np.float32), cv2.COLOR_RGB2GRAY)
+        return np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)).ravel()
+
+    return float(np.corrcoef(gradient(a), gradient(b))[0, 1])

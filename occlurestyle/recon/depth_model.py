@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from .. import media
 from ..errors import OccluReStyleError
 from ..fsutil import atomic_dir, write_json
 from ..layout import RunLayout
 from ..models import check_local_model
-from ..scenes import io
 
 EXAMPLE = "depth-anything/Depth-Anything-V2-Small-hf"
 # Depth Anything's preprocessing, used when the folder has no preprocessor_config.json
@@ -79,7 +79,7 @@ def model_input(image: np.ndarray, settings: dict):
 
 def estimate_depths(run_dir: str | Path, model_dir: str | Path, progress: bool = True) -> Path:
     """Write `depth_maps/<frame stem>.npy` (float32, the frames' size) for every frame of the run, and
-    `depth_maps/depth.json` (model folder and type, frame count, input size). Returns the folder."""
+    `depth_maps/model.json` (model folder and type, frame count, input size). Returns the folder."""
     import torch
 
     layout = RunLayout(run_dir)
@@ -90,7 +90,7 @@ def estimate_depths(run_dir: str | Path, model_dir: str | Path, progress: bool =
     device = next(model.parameters()).device
     with atomic_dir(layout.depth_maps, overwrite=True) as tmp:
         for path in tqdm(frames, desc="depth", unit="frame", disable=not progress):
-            image = io.read_image(path)
+            image = media.read_image(path)
             with torch.no_grad():
                 predicted = model(pixel_values=model_input(image, settings).to(device)).predicted_depth
             values = predicted.reshape(predicted.shape[-2:]).float().cpu().numpy()
@@ -99,6 +99,6 @@ def estimate_depths(run_dir: str | Path, model_dir: str | Path, progress: bool =
                 raise OccluReStyleError(f"the depth model gave non-finite values on {path.name}: is {model_dir} "
                                         "a depth-estimation model?")
             np.save(tmp / f"{path.stem}.npy", values.astype(np.float32))
-        write_json(tmp / "depth.json", {"model": str(model_dir), "model_type": model.config.model_type,
+        write_json(tmp / "model.json", {"model": str(model_dir), "model_type": model.config.model_type,
                                         "frames": len(frames), "input_short_side": settings["size"]})
     return layout.depth_maps

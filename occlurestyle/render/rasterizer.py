@@ -1,6 +1,6 @@
-"""`rasterize()`: the one entry point for rendering Gaussians, mirroring `gsplat.rasterization`.
+"""`rasterization()`: the one entry point for rendering Gaussians, mirroring `gsplat.rasterization`.
 
-Backends: "cpu" (numba kernels in `_projection` and `_composite`, with hand-written backward passes
+Backends: "cpu" (numba kernels in `_projection` and `_blend`, with hand-written backward passes
 wrapped in autograd Functions) and "cuda" (gsplat's own rasterizer). "auto" picks gsplat when the
 tensors live on a CUDA device. Both return `(colors [C,H,W,D], alphas [C,H,W,1], meta)` with the meta
 keys gsplat's densification strategies read (`means2d` with its `.grad`, `radii [C,N,2]`, `width`,
@@ -12,18 +12,18 @@ from __future__ import annotations
 import math
 from typing import Literal, Optional
 
-import numpy as np
 import numba
+import numpy as np
 import torch
 from torch import Tensor
 
-from . import _composite, _projection
+from . import _blend, _projection
 
 RenderMode = Literal["RGB", "D", "ED", "RGB+D", "RGB+ED"]
 RENDER_MODES = ("RGB", "D", "ED", "RGB+D", "RGB+ED")
 
 
-def rasterize(
+def rasterization(
     means: Tensor,
     quats: Tensor,
     scales: Tensor,
@@ -66,8 +66,8 @@ def rasterize(
         )
     if backend != "cpu":
         raise ValueError(f"backend must be 'auto', 'cpu' or 'cuda', got {backend!r}")
-    if tile_size != _composite.TILE:
-        raise ValueError(f"the CPU backend uses {_composite.TILE}x{_composite.TILE} tiles")
+    if tile_size != _blend.TILE:
+        raise ValueError(f"the CPU backend uses {_blend.TILE}x{_blend.TILE} tiles")
     return _rasterize_cpu(means, quats, scales, opacities, colors, viewmats, Ks, width, height, sh_degree,
                           backgrounds, render_mode, near_plane, far_plane, eps2d, absgrad)
 
@@ -83,8 +83,8 @@ def _rasterize_cpu(means, quats, scales, opacities, colors, viewmats, Ks, width,
     meta = {
         "batch_ids": None, "camera_ids": None, "gaussian_ids": None,
         "radii": radii, "means2d": means2d, "depths": depths, "conics": conics,
-        "opacities": None, "width": width, "height": height, "tile_size": _composite.TILE,
-        "tile_width": math.ceil(width / _composite.TILE), "tile_height": math.ceil(height / _composite.TILE),
+        "opacities": None, "width": width, "height": height, "tile_size": _blend.TILE,
+        "tile_width": math.ceil(width / _blend.TILE), "tile_height": math.ceil(height / _blend.TILE),
         "n_batches": 1, "n_cameras": C,
     }
     if sh_degree is None:
@@ -191,26 +191,26 @@ class _Composite(torch.autograd.Function):
     def forward(ctx, means2d, conics, colors, opacities, backgrounds, radii, depths, width, height, absgrad):
         C, N = means2d.shape[:2]
         D = colors.shape[-1]
-        tiles_x, tiles_y = math.ceil(width / _composite.TILE), math.ceil(height / _composite.TILE)
+        tiles_x, tiles_y = math.ceil(width / _blend.TILE), math.ceil(height / _blend.TILE)
         n_chunks = max(1, numba.get_num_threads())
-        n_groups = -(-D // _composite.CHANNELS)
-        out_colors = np.zeros((C, height, width, n_groups * _composite.CHANNELS), np.float32)
+        n_groups = -(-D // _blend.CHANNELS)
+        out_colors = np.zeros((C, height, width, n_groups * _blend.CHANNELS), np.float32)
         out_T = np.ones((C, height, width), np.float32)
         out_last = np.full((C, height, width), -1, np.int32)
         radii_np = radii.numpy()
         saved = []
         for c in range(C):
-            params = np.empty((N, _composite.N_PARAMS), np.float32)
-            _composite.pack_params(_np(means2d[c].float()), _np(conics[c].float()), _np(opacities[c].float()),
+            params = np.empty((N, _blend.N_PARAMS), np.float32)
+            _blend.pack_params(_np(means2d[c].float()), _np(conics[c].float()), _np(opacities[c].float()),
                                    radii_np[c], params)
-            valid = np.flatnonzero(params[:, _composite.P_YMAX] > 0).astype(np.int32)
-            order = _composite.depth_order(valid, _np(depths[c].float()))
-            offsets, ids = _composite.bin_gaussians(order, params, tiles_x, tiles_y, n_chunks)
+            valid = np.flatnonzero(params[:, _blend.P_YMAX] > 0).astype(np.int32)
+            order = _blend.depth_order(valid, _np(depths[c].float()))
+            offsets, ids = _blend.bin_gaussians(order, params, tiles_x, tiles_y, n_chunks)
             col = _channel_groups(_np(colors[c].float()), n_groups)
             bg = _channel_groups(_np(backgrounds[c].float())[None], n_groups)[:, 0]
             for k in range(n_groups):
                 # each group re-walks the lists; T and the last contributor come out the same each time
-                _composite.composite_forward(offsets, ids, params, col[k], bg[k], width, height, tiles_x,
+                _blend.composite_forward(offsets, ids, params, col[k], bg[k], width, height, tiles_x,
                                              n_chunks, out_colors[c, ..., 4 * k:4 * k + 4], out_T[c], out_last[c])
             saved.append((offsets, ids, params, col, bg))
         ctx.saved = saved
@@ -224,7 +224,7 @@ class _Composite(torch.autograd.Function):
     def backward(ctx, v_render_colors, v_render_alphas):
         width, height, tiles_x, n_chunks, absgrad, N, D, n_groups = ctx.settings
         C = len(ctx.saved)
-        G = _composite
+        G = _blend
         v_means2d = np.zeros((C, N, 2), np.float32)
         v_conics = np.zeros((C, N, 3), np.float32)
         v_colors = np.zeros((C, N, n_groups * G.CHANNELS), np.float32)
@@ -240,7 +240,7 @@ class _Composite(torch.autograd.Function):
             grads = np.zeros((n_chunks, N, G.N_GRADS), np.float32)
             for k in range(n_groups):
                 # the alpha-output gradient enters once; every group adds its colour terms
-                _composite.composite_backward(offsets, ids, params, col[k], bg[k], width, height, tiles_x,
+                _blend.composite_backward(offsets, ids, params, col[k], bg[k], width, height, tiles_x,
                                               n_chunks, ctx.out_T[c], ctx.out_last[c], v_groups[k],
                                               vra[c] if k == 0 else no_alpha_grad, absgrad, grads)
                 v_colors[c, :, 4 * k:4 * k + 4] = grads[:, :, G.G_COLOR:].sum(axis=0)
@@ -264,7 +264,7 @@ class _Composite(torch.autograd.Function):
 def _channel_groups(values: np.ndarray, n_groups: int) -> np.ndarray:
     """[M, D] → [n_groups, M, 4], zero-padded, contiguous per group."""
     M, D = values.shape
-    out = np.zeros((n_groups, M, _composite.CHANNELS), np.float32)
+    out = np.zeros((n_groups, M, _blend.CHANNELS), np.float32)
     for k in range(n_groups):
         chunk = values[:, 4 * k:4 * k + 4]
         out[k, :, :chunk.shape[1]] = chunk

@@ -18,7 +18,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from .errors import InputError
 
 WORKING_SIDE = 480  # frames are compared at most this large; the thresholds are in its pixels
 STATIC_PX = 2.0  # the scene moved less than this between every pair: the camera stands still

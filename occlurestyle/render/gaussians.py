@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..fsutil import atomic_path
-from ..render.rasterize import rasterize
+from .rasterizer import rasterization
 
 SH_C0 = 0.28209479177387814
 PARAM_NAMES = ("means", "scales", "quats", "opacities", "sh0", "shN")
@@ -67,7 +67,7 @@ def render(params: dict[str, Tensor], viewmats: Tensor, Ks: Tensor, width: int, 
            render_mode: str = "RGB+ED", backgrounds: Tensor | None = None, **kwargs):
     """Rasterize the model: `(colors [C,H,W,D], alphas [C,H,W,1], meta)` (colors end with expected depth)."""
     colors = torch.cat([params["sh0"], params["shN"]], dim=1)
-    return rasterize(
+    return rasterization(
         params["means"], params["quats"], torch.exp(params["scales"]), torch.sigmoid(params["opacities"]), colors,
         viewmats, Ks, width, height, sh_degree=sh_degree, render_mode=render_mode, backgrounds=backgrounds, **kwargs,
     )
@@ -118,3 +118,21 @@ def load_ply(path: str | Path) -> dict[str, Tensor]:
 
 def sh_degree_of(params: dict[str, Tensor]) -> int:
     return int(round(math.sqrt(params["shN"].shape[1] + 1))) - 1
+
+
+@torch.no_grad()
+def render_views(params: dict, viewmats: torch.Tensor, Ks: torch.Tensor, width: int, height: int,
+                 sh_degree: int | None = None, batch: int = 4) -> dict[str, torch.Tensor]:
+    """RGB [N,H,W,3] (over the model's `fill_color` where no Gaussian covers a pixel), expected depth
+    [N,H,W] and alpha [N,H,W] of the model from each camera."""
+    degree = sh_degree_of(params) if sh_degree is None else sh_degree
+    fill = fill_color(params)[None]
+    out = {"rgb": [], "depth": [], "alpha": []}
+    for i in range(0, len(viewmats), batch):
+        n = len(viewmats[i:i + batch])
+        colors, alphas, _ = render(params, viewmats[i:i + batch], Ks[i:i + batch], width, height, degree,
+                                   backgrounds=fill.repeat(n, 1))
+        out["rgb"].append(colors[..., :3].clamp(0, 1))
+        out["depth"].append(colors[..., 3])
+        out["alpha"].append(alphas[..., 0])
+    return {k: torch.cat(v) for k, v in out.items()}

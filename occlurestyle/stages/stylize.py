@@ -16,6 +16,7 @@ Geometry (means, scales, rotations, opacities) is untouched, so every view agree
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,29 +24,63 @@ import torch
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..eval.style import structure_correlation
 from ..fsutil import write_json
 from ..layout import RunLayout
 from ..recon.exports import read_run_cameras
-from ..recon.gaussians import load_ply, rgb_to_sh0, save_ply, sh0_to_rgb
-from ..recon.trainer import render_views
-from ..render.rasterize import rasterize
-from .correspond import match_regions
-from .keyviews import export_key_views, fit_colors_to_views, key_view_indices, read_stylized_views
-from .regions import SceneRegions, label_gaussians, render_labels
-from .style_regions import load_style
-from .texture import gaussian_normals, region_texture, sample_tile, with_scene_lightness
-from .transfer import soften_lightness, transfer_colors
+from ..render.gaussians import load_ply, render_views, rgb_to_sh0, save_ply, sh0_to_rgb
+from ..render.rasterizer import rasterization
+from ..stylize.correspond import match_regions
+from ..stylize.keyviews import export_key_views, fit_colors_to_views, key_view_indices, read_stylized_views
+from ..stylize.regions import SceneRegions, label_gaussians, render_labels
+from ..stylize.style_regions import load_style
+from ..stylize.texture import gaussian_normals, region_texture, sample_tile, with_scene_lightness
+from ..stylize.transfer import soften_lightness, structure_correlation, transfer_colors
 
 
-def stylize(run_dir: str | Path, style: str | Path | None, style_labels: str | Path | None = None,
-            strength: float = 1.0, scene_labels: str | Path | None = None, texture: bool = False,
-            structure: float = 0.35, lightness: str = "transport", keep_structure: float = 0.82,
-            stylized_views: str | Path | None = None,
-            key_views: int = 8, fit_steps: int = 200, seed: int = 0, progress: bool = False) -> Path:
+@dataclass
+class StylizeOptions:
+    style: str | None = field(default=None, metadata={"help": "the style image"})
+    style_labels: str | None = field(default=None, metadata={
+        "help": "label image of the style (+ names in a .json beside it) or ReStyle3D's seg_dict.pth; default: "
+                "automatic regions"})
+    strength: float = field(default=1.0, metadata={"help": "0 = original colours, 1 = full style"})
+    scene_labels: str | None = field(default=None, metadata={
+        "help": "per-Gaussian labels (stylize/scene_regions.json format); default: found from the model"})
+    texture: bool = field(default=False, metadata={"help": "lay the style regions' textures onto the surfaces"})
+    structure: float = field(default=0.35, metadata={"help": "texture: how much of the room's lightness it keeps"})
+    lightness: str = field(default="transport", metadata={
+        "help": "how each region's lightness is transferred before it is softened: transport, rank or linear"})
+    keep_structure: float = field(default=0.82, metadata={
+        "help": "soften the lightness until the key views keep this much of the scene's edges and texture (0-1; "
+                "0 = no check; lower = bolder lightness changes)"})
+    stylized_views: str | None = field(default=None, metadata={
+        "help": "fit to key views stylized by another tool (names as exported) instead of a style image"})
+    key_views: int = field(default=8, metadata={"help": "key views the colours are fitted to"})
+    fit_steps: int = field(default=200, metadata={"help": "optimisation steps of each fit to the key views"})
+    seed: int = 0
+
+
+Options = StylizeOptions
+
+
+def outputs(layout: RunLayout, options: StylizeOptions) -> tuple[Path, ...]:
+    return (layout.stylized_ply, layout.scene_regions)
+
+
+def run(layout: RunLayout, options: StylizeOptions, progress: bool = True) -> Path:
+    return stylize(layout.root, options, progress)
+
+
+def stylize(run_dir: str | Path, options: StylizeOptions, progress: bool = False) -> Path:
     """Write `splat/stylized.ply` (and `stylize/scene_regions.json`, `stylize/matches.json`).
 
     `structure` is the texture step's; `keep_structure` (0-1, 0 = no check) the colour transfer's."""
+    style, style_labels, strength, scene_labels = options.style, options.style_labels, options.strength, \
+        options.scene_labels
+    texture, structure, lightness, keep_structure = options.texture, options.structure, options.lightness, \
+        options.keep_structure
+    stylized_views, key_views, fit_steps, seed = options.stylized_views, options.key_views, options.fit_steps, \
+        options.seed
     if not 0.0 <= keep_structure <= 1.0:
         raise InputError(f"keep_structure must be between 0 (no check) and 1, got {keep_structure}")
     if not 0.0 <= strength <= 1.0:
@@ -146,7 +181,7 @@ def _textured_key_views(params, regions, style_regions, matches, cameras, picks,
     for members, region_uv, _ in textures.values():
         uv[members] = region_uv
     for k in range(len(picks)):
-        weights, alphas, _ = rasterize(params["means"], params["quats"], torch.exp(params["scales"]),
+        weights, alphas, _ = rasterization(params["means"], params["quats"], torch.exp(params["scales"]),
                                        torch.sigmoid(params["opacities"]), torch.from_numpy(uv),
                                        torch.as_tensor(cameras.viewmats[picks[k]:picks[k] + 1]).float(),
                                        torch.as_tensor(cameras.Ks[picks[k]:picks[k] + 1]).float(),

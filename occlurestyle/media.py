@@ -14,8 +14,8 @@ from typing import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from ..errors import InputError
-from ..fsutil import atomic_path
+from .errors import InputError
+from .fsutil import atomic_path
 
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm"}
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -216,8 +216,9 @@ def video_info(path: str | Path) -> dict:
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 30.0, crf: int = 18) -> Path:
     """Encode RGB frames as H.264 (yuv420p, playable everywhere); odd sizes are padded by one pixel."""
-    import av
     from fractions import Fraction
+
+    import av
 
     path = Path(path)
     count = 0
