@@ -34,7 +34,7 @@ from occlurestyle.cameras import write_colmap_text
 from occlurestyle.eval.evaluate import evaluate_run
 from occlurestyle.layout import RunLayout
 from occlurestyle.pipeline import STAGES, RunConfig, run_pipeline
-from occlurestyle.recon.exports import write_transforms
+from occlurestyle.recon.registration_files import write_transforms
 from occlurestyle.scenes.generate import SampleScene, SceneConfig, make_scene
 from occlurestyle.scenes.surface import sample_surface
 

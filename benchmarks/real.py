@@ -47,7 +47,7 @@ from occlurestyle.layout import RunLayout
 from occlurestyle.occlusion.masks import tint_people
 from occlurestyle.pipeline import RunConfig, run_pipeline
 from occlurestyle.recon.appearance import apply_appearance, read_appearance
-from occlurestyle.recon.exports import read_run_cameras
+from occlurestyle.recon.registration_files import read_run_cameras
 from occlurestyle.recon.trainer import training_indices
 from occlurestyle.render.gaussians import load_ply, render_views
 

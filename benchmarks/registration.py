@@ -17,10 +17,10 @@ from common import DATA, masked_run, sample_scene  # noqa: E402  (benchmarks/ is
 
 from occlurestyle.eval.background import true_cameras
 from occlurestyle.eval.metrics import pose_errors
-from occlurestyle.stages.masks import MaskOptions, make_masks
 from occlurestyle.recon.colmap import register
-from occlurestyle.recon.exports import read_cameras
+from occlurestyle.recon.registration_files import read_cameras
 from occlurestyle.stages.frames import extract_frames
+from occlurestyle.stages.masks import MaskOptions, make_masks
 
 
 def summary(run: Path, seconds: float) -> dict:

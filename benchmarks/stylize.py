@@ -24,7 +24,7 @@ import torch
 from occlurestyle import media
 from occlurestyle.eval.style import label_accuracy, region_style_distances
 from occlurestyle.layout import RunLayout
-from occlurestyle.recon.exports import read_run_cameras
+from occlurestyle.recon.registration_files import read_run_cameras
 from occlurestyle.render.gaussians import load_ply, render_views
 from occlurestyle.scenes.generate import write_style_exemplar
 from occlurestyle.stages.stylize import StylizeOptions, stylize
@@ -85,7 +85,7 @@ def main() -> None:
             write_style_exemplar(name, scene / "style")
         styles = [("own_exemplar", scene / "style" / "style.png", scene / "style" / "labels.png", {}),
                   ("own_exemplar_texture", scene / "style" / "style.png", scene / "style" / "labels.png",
-                   {"texture": True})]
+                   {"method": "texture"})]
         styles += [(p.stem, p, None, {}) for p in sorted((DATA / "styles").glob("*.jpg"))]
         for style_name, style, labels, options in styles:
             if not style.is_file():

@@ -39,12 +39,12 @@ from occlurestyle import media
 from occlurestyle.eval.background import evaluate_background
 from occlurestyle.eval.metrics import align_sim3, psnr
 from occlurestyle.layout import RunLayout
-from occlurestyle.stages.masks import MaskOptions, make_masks
 from occlurestyle.recon.colmap import register
-from occlurestyle.recon.exports import read_run_cameras
+from occlurestyle.recon.registration_files import read_run_cameras
 from occlurestyle.recon.trainer import TrainOptions, train, training_indices
 from occlurestyle.render.gaussians import load_ply, render_views
 from occlurestyle.stages.frames import extract_frames
+from occlurestyle.stages.masks import MaskOptions, make_masks
 
 
 def option_value(setting: str) -> tuple[str, object]:
@@ -72,7 +72,7 @@ def true_camera_run(run: Path, scene: Path, out: Path) -> Path:
     import pycolmap  # after numpy/cv2 (see recon/colmap.py)
     from plyfile import PlyData, PlyElement
 
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
 
     shutil.rmtree(out, ignore_errors=True)
     for folder in ("frames", "masks"):

@@ -22,7 +22,7 @@ _API = {
     "RunConfig": ("occlurestyle.pipeline", "RunConfig"),
     "run": ("occlurestyle.pipeline", "run_pipeline"),
     "RunLayout": ("occlurestyle.layout", "RunLayout"),
-    "read_run_cameras": ("occlurestyle.recon.exports", "read_run_cameras"),
+    "read_run_cameras": ("occlurestyle.recon.registration_files", "read_run_cameras"),
     "load_ply": ("occlurestyle.render.gaussians", "load_ply"),
     "read_masks": ("occlurestyle.person_masks", "read_masks"),
     "read_people": ("occlurestyle.occlusion.people", "read_people"),

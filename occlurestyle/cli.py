@@ -272,7 +272,8 @@ def stylize(
     style_labels: Optional[Path] = _option(StylizeOptions, "style_labels"),
     scene_labels: Optional[Path] = _option(StylizeOptions, "scene_labels"),
     strength: float = _option(StylizeOptions, "strength"),
-    texture: bool = _option(StylizeOptions, "texture"),
+    method: str = _option(StylizeOptions, "method"),
+    texture: bool = typer.Option(False, help="the same as --method texture"),
     lightness: str = _option(StylizeOptions, "lightness"),
     keep_structure: float = _option(StylizeOptions, "keep_structure"),
     key_views: int = _option(StylizeOptions, "key_views"),
@@ -291,7 +292,8 @@ def stylize(
         return
     options = _with_sets(StylizeOptions(
         style=_text(style), style_labels=_text(style_labels), strength=strength, scene_labels=_text(scene_labels),
-        texture=texture, lightness=lightness, keep_structure=keep_structure, stylized_views=_text(stylized_views),
+        method="views" if stylized_views else "texture" if texture else method, lightness=lightness,
+        keep_structure=keep_structure, stylized_views=_text(stylized_views),
         key_views=key_views, seed=seed), set_, "stylize")
     _say(f"wrote {stage.run(RunLayout(run_dir), options, progress=_progress())}")
 
@@ -338,7 +340,8 @@ def run_all(
     person_depth_dir: Optional[Path] = _option(TrainOptions, "person_depth_dir", shown=False),
     depth_model: Optional[Path] = _option(DepthOptions, "model", "--depth-model", shown=False),
     strength: Optional[float] = _option(StylizeOptions, "strength", shown=False),
-    texture: Optional[bool] = _option(StylizeOptions, "texture", "--texture/--no-texture", shown=False),
+    texture: Optional[bool] = typer.Option(None, "--texture/--no-texture", help="lay the style regions' textures "
+                                           "onto the surfaces (--set stylize.method=texture) [default: colour]"),
     keep_structure: Optional[float] = _option(StylizeOptions, "keep_structure", shown=False),
     harmonization: Optional[float] = _option(CompositeOptions, "harmonization", shown=False),
     shadow: Optional[float] = _option(CompositeOptions, "shadow", shown=False),
@@ -356,7 +359,8 @@ def run_all(
         "frames.max_side": max_side, "frames.max_frames": max_frames, "frames.check_motion": motion_check,
         "train.steps": train_steps, "train.appearance": appearance, "train.holdout_every": holdout_every,
         "train.person_depth_dir": _text(person_depth_dir), "depth.model": _text(depth_model),
-        "stylize.strength": strength, "stylize.texture": texture, "stylize.keep_structure": keep_structure,
+        "stylize.strength": strength, "stylize.method": None if texture is None else "texture" if texture else "colour",
+        "stylize.keep_structure": keep_structure,
         "composite.harmonization": harmonization, "composite.shadow": shadow, "render.flythrough": flythrough,
     }
     for key, value in given.items():

@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import InputError
+
 
 def _current_umask() -> int:
     umask = os.umask(0)
@@ -59,8 +61,6 @@ def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside `path` that replaces `path` only if the block succeeds."""
     path = Path(path)
     if path.exists() and any(path.iterdir()) and not overwrite:
-        from .errors import InputError
-
         raise InputError(f"output folder {path} exists and is not empty; choose another or pass --overwrite")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))

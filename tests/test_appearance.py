@@ -12,7 +12,7 @@ from conftest import make_true_run
 from occlurestyle import media
 from occlurestyle.layout import RunLayout
 from occlurestyle.recon.appearance import IDENTITY, apply_appearance, read_appearance, write_appearance
-from occlurestyle.recon.exports import read_cameras
+from occlurestyle.recon.registration_files import read_cameras
 from occlurestyle.recon.trainer import TrainOptions, train
 from occlurestyle.render.gaussians import load_ply, render_views
 

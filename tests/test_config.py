@@ -31,10 +31,10 @@ def test_set_parses_by_the_option_type_and_refuses_what_does_not_fit():
     config = RunConfig()
     config.set("train.strategy", "mcmc")
     config.set("train.steps", "1200")
-    config.set("stylize.texture", "yes")
+    config.set("stylize.fit_steps", "50")
     config.set("frames.max_frames", "none")
     config.set("masks.people", '{"det_threshold": 0.3}')
-    assert (config.train.strategy, config.train.steps, config.stylize.texture) == ("mcmc", 1200, True)
+    assert (config.train.strategy, config.train.steps, config.stylize.fit_steps) == ("mcmc", 1200, 50)
     assert config.frames.max_frames is None and config.masks.people == {"det_threshold": 0.3}
     with pytest.raises(InputError, match="no option 'stratgy'"):
         config.set("train.stratgy", "mcmc")
@@ -42,8 +42,8 @@ def test_set_parses_by_the_option_type_and_refuses_what_does_not_fit():
         config.set("training.steps", "10")
     with pytest.raises(InputError, match="train.steps='many'"):
         config.set("train.steps", "many")
-    with pytest.raises(InputError, match="stylize.texture='maybe'"):
-        config.set("stylize.texture", "maybe")
+    with pytest.raises(InputError, match="frames.check_motion='maybe'"):
+        config.set("frames.check_motion", "maybe")
 
 
 def test_a_config_file_sets_options_and_a_run_config_json_is_one(tmp_path):

@@ -11,7 +11,7 @@ from occlurestyle.cameras import look_at
 from occlurestyle.errors import InputError
 from occlurestyle.layout import RunLayout
 from occlurestyle.pipeline import RunConfig, check_inputs
-from occlurestyle.recon.exports import read_run_cameras
+from occlurestyle.recon.registration_files import read_run_cameras
 from occlurestyle.render.coverage import SeenSurface
 from occlurestyle.render.gaussians import init_from_points, load_ply
 from occlurestyle.render.planning import SIZES, plan_flythrough

@@ -134,7 +134,7 @@ def _params(means: np.ndarray) -> tuple[torch.nn.ParameterDict, dict]:
 @pytest.mark.parametrize("strategy", ["default", "mcmc"])
 def test_carving_removes_exactly_the_splats_in_front_of_people(strategy):
     from occlurestyle.recon.mcmc import MCMC
-    from occlurestyle.recon.trainer import _carve
+    from occlurestyle.recon.mechanisms import carve
 
     width, height = 32, 24
     K = torch.tensor(intrinsics_from_fov(width, height, 60.0), dtype=torch.float32)[None]
@@ -147,7 +147,7 @@ def test_carving_removes_exactly_the_splats_in_front_of_people(strategy):
     mcmc = strategy == "mcmc"
     state = MCMC().initialize_state() if mcmc else {"grad2d": torch.zeros(4), "count": torch.zeros(4)}
     ahead = in_front_of_people(params["means"].detach(), viewmat, K, limits)
-    carved = _carve(params, optimizers, state, MCMC() if mcmc else None, ahead)
+    carved = carve(params, optimizers, state, MCMC() if mcmc else None, ahead)
     assert carved == 2
     if mcmc:  # a fixed budget: the two are made transparent, to be relocated
         assert len(params["means"]) == 4
@@ -164,7 +164,7 @@ def test_training_with_people_depth_carves_splats_planted_in_front_of_a_person(t
     from plyfile import PlyData, PlyElement
 
     from occlurestyle import media
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
     from occlurestyle.recon.trainer import TrainOptions, train
     from occlurestyle.render.gaussians import load_ply
 
@@ -204,7 +204,8 @@ def test_depth_maps_give_the_background_beside_people_to_the_depth_term(tmp_path
 
     from occlurestyle import media
     from occlurestyle.layout import RunLayout
-    from occlurestyle.recon.trainer import TrainOptions, _person_depth, load_training_data
+    from occlurestyle.recon.mechanisms import person_depth
+    from occlurestyle.recon.trainer import TrainOptions, load_training_data
 
     run, _ = make_true_run(tmp_path / "run", width=96, height=72, stride=6, points=2000, keypoints=True)
     (run / "depth").mkdir()
@@ -214,7 +215,7 @@ def test_depth_maps_give_the_background_beside_people_to_the_depth_term(tmp_path
         np.save(run / "depth" / path.name, 5.0 / truths[path.stem] + 0.1)  # disparity, unknown affine map
     options = TrainOptions(person_depth_dir=str(run / "depth"))
     data = load_training_data(RunLayout(run), options)
-    _, beside, summary = _person_depth(RunLayout(run), data, options, (72, 96))
+    _, beside, summary = person_depth(RunLayout(run), data, options, (72, 96))
     assert summary["depth_points_beside_people"] == sum(len(b) for b in beside) > 0
     for name, extra in zip(data.cameras.names, beside):
         mask = media.read_gray(run / "masks" / f"{name[:6]}.png") > 0
@@ -226,7 +227,7 @@ def test_depth_maps_give_the_background_beside_people_to_the_depth_term(tmp_path
         assert (distance > 0).all() and (distance <= 0.05 * 96).all()
         assert np.median(np.abs(extra[:, 2] / truths[name[:6]][v, u] - 1)) < 0.01  # aligned to the true depth
     off = TrainOptions(person_depth_dir=str(run / "depth"), person_depth_band=0)
-    limits, beside, summary = _person_depth(RunLayout(run), data, off, (72, 96))
+    limits, beside, summary = person_depth(RunLayout(run), data, off, (72, 96))
     assert beside is None and "depth_points_beside_people" not in summary
     assert limits.shape == (len(data.cameras.names), 72, 96)  # carving still gets its limits
 
@@ -261,8 +262,8 @@ def test_training_removes_gaussians_floating_in_front_of_the_registered_points(t
     from conftest import make_true_run
 
     import occlurestyle.recon.trainer as trainer
-    from occlurestyle.recon.exports import read_cameras, read_keypoint_depths
     from occlurestyle.recon.free_space import in_free_space, keypoint_limits
+    from occlurestyle.recon.registration_files import read_cameras, read_keypoint_depths
     from occlurestyle.render.gaussians import load_ply
 
     run, _ = make_true_run(tmp_path / "run", width=96, height=72, stride=6, points=2000, keypoints=True)

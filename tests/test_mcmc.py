@@ -103,7 +103,7 @@ def test_training_with_mcmc_fills_its_budget_and_recovers_the_background(tmp_pat
 
     from conftest import make_true_run
 
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
     from occlurestyle.recon.trainer import TrainOptions, train
     from occlurestyle.render.gaussians import load_ply, render_views
 

@@ -167,7 +167,7 @@ def test_bad_inputs_fail_before_any_work(tmp_path):
 
 def test_run_writes_videos_keeps_people_and_orders_them_by_depth(small_run):
     from occlurestyle import media
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
 
     run, scene, _, _ = small_run
     assert (run / "final.mp4").stat().st_size > 0 and (run / "flythrough.mp4").stat().st_size > 0
@@ -203,10 +203,10 @@ def test_people_stand_on_the_floor_where_they_really_walk(tmp_path):
     from conftest import make_true_run
 
     from occlurestyle.layout import RunLayout
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
     from occlurestyle.recon.trainer import TrainOptions, train
-    from occlurestyle.stages import people
     from occlurestyle.render.gaussians import load_ply
+    from occlurestyle.stages import people
     from occlurestyle.stylize.regions import label_gaussians
 
     run, scene = make_true_run(tmp_path / "run", name="office", keypoints=True)
@@ -314,7 +314,7 @@ def test_videos_play_at_the_frames_rate_source_fps_over_stride(own_run, tmp_path
     composite.run(RunLayout(run), config.composite, False)
     for video in ("final.mp4", "flythrough.mp4"):
         assert media.video_info(run / video)["fps"] == pytest.approx(12.0)
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
     registered = len(read_cameras(RunLayout(run).sparse).names)  # final.mp4 holds the registered frames
     assert 0 < registered <= len(info["frames"])
     assert media.video_info(run / "final.mp4")["frames"] == registered

@@ -14,7 +14,7 @@ from occlurestyle.errors import OccluReStyleError
 from occlurestyle.eval.background import true_cameras
 from occlurestyle.eval.metrics import pose_errors
 from occlurestyle.recon.colmap import RegistrationError, RegistrationOptions, register
-from occlurestyle.recon.exports import camera_to_world_opengl, read_cameras, read_transforms
+from occlurestyle.recon.registration_files import camera_to_world_opengl, read_cameras, read_transforms
 from occlurestyle.scenes.generate import SceneConfig, make_scene
 
 
@@ -73,7 +73,7 @@ def test_registers_the_sample_scene_accurately(name, scenes, registered):
 
 def test_keypoint_depths_match_the_scene_depth(scenes, registered):
     from occlurestyle.eval.metrics import align_sim3
-    from occlurestyle.recon.exports import read_keypoint_depths
+    from occlurestyle.recon.registration_files import read_keypoint_depths
 
     scene_dir, run = scenes("living_room"), registered("living_room")
     gt = true_cameras(scene_dir)[3]
@@ -174,8 +174,8 @@ def test_a_static_camera_fails_with_the_likely_causes(tmp_path):
 
 @pytest.mark.slow
 def test_davis_parkour_registers_with_its_masks(tmp_path, shared_data):
-    from occlurestyle.stages.masks import MaskOptions, make_masks
     from occlurestyle.stages.frames import extract_frames
+    from occlurestyle.stages.masks import MaskOptions, make_masks
 
     data = shared_data("davis_parkour")
     run = tmp_path / "run"

@@ -255,7 +255,7 @@ def stylized_run(tmp_path_factory):
 
 def test_stylized_room_takes_each_region_from_its_match_and_keeps_structure(stylized_run):
     from occlurestyle.eval.style import region_style_distances
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
     from occlurestyle.render.gaussians import load_ply, render_views
     from occlurestyle.stylize.regions import SceneRegions
 
@@ -316,7 +316,7 @@ def test_external_stylized_key_views_are_fitted_through_the_cli(stylized_run, tm
 
     from occlurestyle import media
     from occlurestyle.cli import app
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
     from occlurestyle.render.gaussians import load_ply, render_views
 
     run, _, _ = stylized_run
@@ -343,7 +343,8 @@ def test_external_stylized_key_views_are_fitted_through_the_cli(stylized_run, tm
 
 
 def test_a_stricter_structure_budget_softens_the_lightness_and_keeps_more(stylized_run):
-    from occlurestyle.stages.stylize import SOFTENING_STEPS, StylizeOptions, stylize
+    from occlurestyle.stages.stylize import StylizeOptions, stylize
+    from occlurestyle.stylize.stylizers import SOFTENING_STEPS
 
     run, _, style_dir = stylized_run
     kept = {}
@@ -362,13 +363,13 @@ def test_a_stricter_structure_budget_softens_the_lightness_and_keeps_more(styliz
 def test_texture_step_lays_the_style_floor_pattern_on_the_floor(stylized_run):
     """With --texture the floor takes the style floor's checker pattern (its light/dark spread, far above
     the wooden floor's) and palette, seen from cameras the fit never used."""
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
     from occlurestyle.render.gaussians import load_ply, render_views
     from occlurestyle.stages.stylize import StylizeOptions, stylize
     from occlurestyle.stylize.regions import SceneRegions
 
     run, _, style_dir = stylized_run
-    stylize(run, StylizeOptions(style=style_dir / "style.png", style_labels=style_dir / "labels.png", texture=True,
+    stylize(run, StylizeOptions(style=style_dir / "style.png", style_labels=style_dir / "labels.png", method="texture",
                                 key_views=3, fit_steps=150, scene_labels=run / "stylize" / "scene_regions.json"))
     info = json.loads((run / "stylize" / "matches.json").read_text())
     assert next(m for m in info["matches"] if m["scene"] == "floor")["transfer"] == "texture"

@@ -186,7 +186,7 @@ def trained_run(tmp_path_factory):
 
 def test_short_training_recovers_the_background_and_leaves_people_out(trained_run):
     from occlurestyle import media
-    from occlurestyle.recon.exports import read_cameras
+    from occlurestyle.recon.registration_files import read_cameras
     from occlurestyle.render.gaussians import render_views
 
     run, scene = trained_run
@@ -217,11 +217,17 @@ def test_short_training_recovers_the_background_and_leaves_people_out(trained_ru
     assert views["alpha"].mean() > 0.95 and torch.isfinite(views["depth"]).all()
 
 
-def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, caplog):
+# every mechanism that keeps state between steps, so the checkpoint must carry it
+STATEFUL = {"appearance": True, "refine_cameras": True, "robust": True, "refine_masks": True}
+
+
+@pytest.mark.parametrize("mechanisms", ["default", "stateful"])
+def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, caplog, mechanisms):
     import occlurestyle.recon.trainer as trainer
 
     run, _ = make_true_run(tmp_path / "run", width=64, height=48, stride=9, points=800)
-    options = TrainOptions(steps=60, refine_every=10, checkpoint_every=30, sh_degree=1)
+    extra = STATEFUL if mechanisms == "stateful" else {}
+    options = TrainOptions(steps=60, refine_every=10, checkpoint_every=30, sh_degree=1, **extra)
     train(run, options, progress=False)
     straight = load_ply(run / "splat" / "background.ply")
     assert not (run / "splat" / "checkpoint.pt").exists(), "the checkpoint is removed once training ends"
@@ -251,7 +257,7 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, c
         train(run, options, progress=False)
     monkeypatch.setattr(trainer, "_save_checkpoint", save)
     caplog.clear()
-    train(run, TrainOptions(steps=40, refine_every=10, checkpoint_every=30, sh_degree=1), progress=False)
+    train(run, TrainOptions(steps=40, refine_every=10, checkpoint_every=30, sh_degree=1, **extra), progress=False)
     assert json.loads((run / "splat" / "train.json").read_text())["steps_run"] == 40
     assert "made with other options or frames: training starts again" in caplog.text  # said, not silent
 
@@ -302,7 +308,7 @@ def test_training_refines_perturbed_cameras_towards_the_true_ones(tmp_path):
     from occlurestyle.cameras import rotation_angle_deg, write_colmap_text
     from occlurestyle.layout import RunLayout
     from occlurestyle.recon.camera_opt import axis_angle_to_matrix
-    from occlurestyle.recon.exports import read_cameras, read_run_cameras
+    from occlurestyle.recon.registration_files import read_cameras, read_run_cameras
 
     run, scene = make_true_run(tmp_path / "run", width=96, height=72, stride=3, points=3000)
     true_cameras = read_cameras(run / "colmap" / "sparse" / "0")
@@ -393,3 +399,22 @@ def test_a_coarse_step_sees_the_frame_camera_and_people_at_half_size():
     assert torch.allclose(half_keypoints, torch.tensor([[20.0, 15.0, 2.0]]))
     assert half_person.sum() == 1 and half_person[5, 10]
     assert torch.allclose(half_target[5, 10], target[10:12, 20:22].mean((0, 1)))
+
+
+def test_the_options_choose_the_training_mechanisms_and_each_has_its_own_checkpoint_key(tmp_path):
+    from occlurestyle.layout import RunLayout
+    from occlurestyle.recon.mechanisms import ALL, FloaterPruning, FreeSpaceInFrontOfPeople, mechanisms_for
+    from occlurestyle.recon.trainer import load_training_data, training_indices
+
+    run, _ = make_true_run(tmp_path / "run", width=64, height=48, stride=9, points=800)
+    layout = RunLayout(run)
+    default = TrainOptions()
+    data = load_training_data(layout, default)
+    frames = training_indices(len(data.frames))
+    assert [type(m) for m in mechanisms_for(layout, data, default, frames, "cpu")] == [FloaterPruning]
+    everything = TrainOptions(strategy="mcmc", **STATEFUL)
+    chosen = mechanisms_for(layout, data, everything, frames, "cpu")
+    assert {type(m) for m in chosen} == set(ALL) - {FreeSpaceInFrontOfPeople}  # no depth maps given
+    assert len({m.name for m in chosen}) == len(chosen)
+    off = TrainOptions(floater_margin=0)
+    assert mechanisms_for(layout, data, off, frames, "cpu") == []

@@ -16,7 +16,7 @@ from .. import media
 from ..cameras import project
 from ..errors import InputError
 from ..layout import RunLayout
-from ..recon.exports import read_run_cameras
+from ..recon.registration_files import read_run_cameras
 from ..render.gaussians import load_ply, render_views
 from .metrics import align_sim3, background_psnr, psnr
 

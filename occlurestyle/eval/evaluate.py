@@ -37,6 +37,10 @@ from ..occlusion.file_masker import match_mask_files, read_mask_file
 from ..occlusion.people import read_people
 from ..person_masks import read_masks
 from ..pipeline import RunConfig
+from ..recon.registration_files import read_run_cameras
+from ..render.gaussians import load_ply
+from ..stylize.regions import SceneRegions, render_labels
+from ..stylize.style_regions import load_style
 from .background import ground_truth, true_cameras
 from .baselines import KINDS, run_baseline
 from .flythrough import flythrough_coverage
@@ -62,8 +66,6 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     """Measure the run (and its baselines, run first when missing); merge into `metrics.json`.
     `true_masks`: a folder of true person masks of a real clip (matched as the file masker matches), for
     the leakage figure where there is no sample scene."""
-    from ..recon.exports import read_run_cameras
-
     layout = RunLayout(run_dir)
     final = layout.renders / "final"
     if not final.is_dir():
@@ -169,10 +171,6 @@ class _StyleMeasure:
 
     @classmethod
     def start(cls, layout: RunLayout, config: RunConfig, cameras) -> "_StyleMeasure | None":
-        from ..render.gaussians import load_ply
-        from ..stylize.regions import SceneRegions
-        from ..stylize.style_regions import load_style
-
         regions_path, matches_path = layout.stylize / "scene_regions.json", layout.stylize / "matches.json"
         if not (regions_path.is_file() and matches_path.is_file() and config.style):
             return None
@@ -182,8 +180,6 @@ class _StyleMeasure:
 
     def add(self, index: int, person: np.ndarray, images: dict[str, np.ndarray]) -> None:
         """Frame `index`'s images (the input and each method's output, uint8), its person mask left out."""
-        from ..stylize.regions import render_labels
-
         c = self.cameras
         labels = render_labels(self.params, self.regions.labels, len(self.regions.names),
                                c.viewmats[index:index + 1], c.Ks[index:index + 1], c.width, c.height)[0]

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from ..layout import RunLayout
-from ..recon.exports import read_keypoint_depths, read_run_cameras
 from ..recon.free_space import in_free_space, keypoint_limits
+from ..recon.registration_files import read_keypoint_depths, read_run_cameras
 from ..recon.trainer import training_indices
 from ..render.gaussians import load_ply
 

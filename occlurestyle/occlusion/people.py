@@ -1,4 +1,4 @@
-"""The `people` stage: RGBA person layers with soft edges and each person's depth from floor contact.
+"""Person layers for the `people` stage: RGBA with soft edges and each person's depth from floor contact.
 
 For every frame, the person mask becomes an alpha matte (a 1-2 px ramp at the boundary), the frame's
 person pixels an RGBA cut-out (`people/NNNNNN.png`). Each person is given a depth: with the masker's

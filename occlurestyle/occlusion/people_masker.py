@@ -42,6 +42,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import media
+from ..models import model_paths
 from .blazepose import Detection, Pose, PoseDetector, PoseLandmarker, Roi
 from .motion_cue import MotionCue, MovingRegion
 
@@ -280,8 +281,6 @@ def compose_people(shape: tuple[int, int], mattes: list[np.ndarray], ids: list[i
 
 
 def load_models(options: PeopleMaskOptions) -> tuple[PoseDetector, PoseLandmarker]:
-    from ..models import model_paths
-
     paths = model_paths(folder=options.models_dir)
     return (PoseDetector(paths["pose_detection.tflite"], options.detector_threshold),
             PoseLandmarker(paths["pose_landmark_full.tflite"]))

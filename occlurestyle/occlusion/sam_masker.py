@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ..models import check_local_model
-from .people_masker import PeopleFrame, compose_people
+from .people_masker import PeopleFrame, compose_people, people_frames
 
 EXAMPLE = "facebook/sam-vit-base"
 INPUT_SIZE = 1024
@@ -105,6 +105,4 @@ def _pixel(landmark: np.ndarray, image: np.ndarray) -> tuple[int, int]:
 def sam_frames(frames: list[Path], model_dir: str | Path | None, people_options=None,
                progress: bool = True) -> Iterator[PeopleFrame]:
     """The people of each frame, their masks from SAM. Both models load before this returns."""
-    from .people_masker import people_frames
-
     return people_frames(frames, people_options, progress, refine=SamRefiner(check_sam_dir(model_dir)))

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from ..cameras import rotation_angle_deg
 from ..fsutil import write_json
-from .exports import CameraSet
+from .registration_files import CameraSet
 
 
 def axis_angle_to_matrix(omega: Tensor) -> Tensor:

@@ -1,9 +1,9 @@
-"""The `register` stage: pycolmap structure-from-motion of the run's frames with the people masked out.
+"""The `register` stage's body: pycolmap structure-from-motion of the run's frames, people masked out.
 
 SIFT features are extracted only outside person masks (COLMAP-convention copies of `masks/`: named
 `<image>.png`, 0 = ignore), matched sequentially (video), and mapped incrementally (or globally) with
 one camera shared by all frames. The largest model is kept. Writes `colmap/sparse/0`, and through
-`exports`, `transforms.json` and `colmap/points.ply`.
+`registration_files`, `transforms.json` and `colmap/points.ply`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .. import media
 from ..errors import OccluReStyleError
 from ..fsutil import atomic_dir, write_json
 from ..layout import MIN_FRAMES, RunLayout
+from .registration_files import write_points_ply, write_transforms
 
 PINHOLE_MODELS = ("SIMPLE_PINHOLE", "PINHOLE")
 
@@ -106,8 +107,6 @@ def register(run_dir: str | Path, options: RegistrationOptions | None = None, pr
         )
     with atomic_dir(layout.sparse, overwrite=True) as tmp:
         best.write(str(tmp))
-
-    from .exports import write_points_ply, write_transforms
 
     write_points_ply(best, layout.points_ply)
     write_transforms(layout, best)

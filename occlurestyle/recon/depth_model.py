@@ -1,4 +1,4 @@
-"""The `depth` stage: per-frame depth maps from a monocular depth model run from a local folder.
+"""The `depth` stage's body: per-frame depth maps from a monocular depth model run from a local folder.
 
 Training uses such maps (`train --person-depth-dir`, `recon/free_space.py`) to pin the background right
 beside each person at its depth and to clear the space in front of people; the frames alone do not

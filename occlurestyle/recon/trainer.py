@@ -1,30 +1,20 @@
-"""The `train` stage: 3D Gaussian splatting of the static background, people left out.
+"""The `train` stage's body: 3D Gaussian splatting of the static background, people left out.
 
 gsplat's recipe on our rasterizer: Gaussians initialised from the COLMAP points, Adam with gsplat's
 learning rates (means scaled by the scene size, decaying exponentially), SH degree ramped up, and
-gsplat's `DefaultStrategy` densification running on our `meta`, with its schedule compressed to a
-short CPU budget. The loss sees background pixels only (person masks are excluded, the pixels right
-around them weighed by how much of each is background), rendered
-over a random colour each step so that nothing seen stays half-transparent, plus
-a bounded penalty on the rendered depth's relative error at the keypoints the registration
-triangulated (it keeps the geometry on the registration's points). Each frame's exposure and white
-balance is fitted as it is drawn (`appearance.py`: a gain and offset per channel, written to
-`splat/appearance.json`), so the Gaussians keep the frames' average look. With `coarse_fraction`, the
-first steps compare at half the size. Two opt-in mechanisms catch what the masks miss:
+gsplat's `DefaultStrategy` (or `MCMCStrategy`) densification running on our `meta`, with its schedule
+compressed to a short CPU budget. The loss sees background pixels only (person masks are excluded, the
+pixels right around them weighed by how much of each is background), rendered over a random colour each
+step so that nothing seen stays half-transparent, plus a bounded penalty on the rendered depth's
+relative error at the keypoints the registration triangulated. With `coarse_fraction`, the first steps
+compare at half the size.
 
-- robust weights (RobustNeRF): after a warm-up, pixels whose residual is in the worst tail of their
-  image, and above an absolute floor, are dropped from the loss, in blobs;
-- mask refinement: a running average of each frame's residual marks blobs that stay unexplained
-  for long as people from then on, and they are written out as refined masks.
-
-With `refine_cameras`, the cameras are refined with the Gaussians after a warm-up (`camera_opt.py`).
-With `person_depth_dir`, splats in front of a person some frame sees are removed, and the background
-beside people joins the depth term at the maps' depth (`free_space.py`).
+The optional mechanisms are objects with hooks into this loop (`mechanisms.py`): floater pruning (on
+by default), free space in front of people from depth maps, per-frame exposure and white balance,
+camera refinement, robust weights and mask refinement, and MCMC's regularisers.
 The frames are read on demand (`frames.FrameStore`, within `frame_memory_mb`), so memory does not grow
-with the clip's length (mask refinement's per-frame residuals do).
-Writes `splat/background.ply` (INRIA layout), `splat/train.json`, with mask refinement
-`splat/refined_masks/`, and with refined cameras `splat/cameras.json`; keeps `splat/checkpoint.pt` while
-training so an interrupted run resumes.
+with the clip's length. Writes `splat/background.ply` (INRIA layout), `splat/train.json` and what the
+mechanisms write; keeps `splat/checkpoint.pt` while training so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -36,23 +26,19 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from .. import media
 from ..cameras import camera_center
 from ..errors import InputError
-from ..fsutil import atomic_dir, atomic_path, write_json
+from ..fsutil import atomic_path, write_json
 from ..layout import RunLayout
 from ..render.gaussians import PARAM_NAMES, init_from_points, render, save_ply
-from .appearance import FrameAppearance, write_appearance
-from .camera_opt import CameraCorrections, write_corrected_cameras
-from .exports import CameraSet, read_cameras, read_keypoint_depths
 from .frames import FrameStore
-from .free_space import in_free_space, in_front_of_people, keypoint_limits
-from .losses import photometric_loss, robust_weights
+from .losses import photometric_loss
+from .mechanisms import ALL, carve, mechanisms_for
+from .registration_files import CameraSet, read_cameras, read_keypoint_depths
 
 log = logging.getLogger(__name__)
 
@@ -268,39 +254,20 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     optimizers = _optimizers(params, options, data.scene_scale)
     strategy = _strategy(options, len(data.points))
     state = strategy.initialize_state() if mcmc else strategy.initialize_state(scene_scale=data.scene_scale)
-    limits, beside_people, free_space = _person_depth(layout, data, options, (height, width))
-    floater_limits = None
-    if options.floater_margin > 0:  # the registration's keypoints only (not the depth maps' points below)
-        floater_limits = keypoint_limits([data.keypoints[i] for i in training_frames], (height, width),
-                                         options.floater_margin)
-        floater_cameras = viewmats[training_frames], Ks[training_frames]
-    if beside_people is not None:
-        data.keypoints = [torch.cat([k, torch.from_numpy(b)]) for k, b in zip(data.keypoints, beside_people)]
-    carved = floaters_removed = 0
-    # mask refinement keeps a residual image per frame: memory that grows with the clip, so only when asked
-    residual_ema = torch.zeros(n_frames, height, width) if options.refine_masks else None
-    seen = torch.zeros(n_frames)
-    refined = torch.zeros(n_frames, height, width, dtype=torch.bool) if options.refine_masks else None
-    corrections = CameraCorrections(n_frames, options.camera_knot_every).to(device)
-    camera_optimizer = torch.optim.Adam([
-        {"params": list(corrections.rotation), "lr": options.rotation_lr},
-        {"params": list(corrections.translation), "lr": options.translation_lr * data.scene_scale},
-        {"params": [corrections.log_focal], "lr": options.focal_lr},
-    ])
-    appearance = FrameAppearance(n_frames)
+    mechanisms = mechanisms_for(layout, data, options, training_frames, device)
+    full_size = any(m.full_size for m in mechanisms)
     start_step = 0
     if checkpoint_path.is_file():
         saved = torch.load(checkpoint_path, weights_only=False, map_location=device)
-        if saved["options"] == asdict(options) and saved["frames"] == data.cameras.names:
+        if (saved["options"] == asdict(options) and saved["frames"] == data.cameras.names
+                and "mechanisms" in saved):
             params = torch.nn.ParameterDict({k: torch.nn.Parameter(v) for k, v in saved["params"].items()})
             optimizers = _optimizers(params, options, data.scene_scale)
             for name, opt in optimizers.items():
                 opt.load_state_dict(saved["optimizers"][name])
-            corrections.load_state_dict(saved["cameras"])
-            camera_optimizer.load_state_dict(saved["camera_optimizer"])
-            appearance.load_state_dict(saved["appearance"])
+            for mechanism in mechanisms:
+                mechanism.load_state_dict(saved["mechanisms"][mechanism.name])
             state = saved["strategy_state"]
-            residual_ema, seen, refined = saved["residual_ema"], saved["seen"], saved["refined"]
             start_step = saved["step"]
             generator.bit_generator.state = saved["numpy_rng"]
             torch.set_rng_state(saved["torch_rng"].cpu())
@@ -319,42 +286,40 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         index = int(training_frames[generator.integers(len(training_frames))])
         frame = data.frames[index]
         target = frame.image.to(device).float() / 255.0
-        person = (frame.person | refined[index] if refined is not None else frame.person).to(device)
+        person = frame.person
+        for mechanism in mechanisms:
+            person = mechanism.person(index, person)
+        person = person.to(device)
         ring = frame.weights.to(device) if frame.weights is not None else None  # the blended ring around people
         keypoints = data.keypoints[index].to(device)
         size, K = (width, height), Ks[index:index + 1]
-        if step < options.coarse_fraction * options.steps and not options.refine_masks:
+        if step < options.coarse_fraction * options.steps and not full_size:
             size, K, target, person, ring, keypoints = _halved(size, K, target, person, ring, keypoints)
         sh_degree = min(options.sh_degree, step * (options.sh_degree + 1) // max(1, int(0.6 * options.steps)))
         background = torch.rand(1, 3).to(device) if options.random_background else None
-        refining_cameras = options.refine_cameras and step >= options.refine_cameras_start * options.steps
         model = params
-        if refining_cameras:  # the Gaussians as the corrected camera would see them
-            model = {**params, "means": corrections.move_means(params["means"], viewmats[index], index)}
+        for mechanism in mechanisms:
+            model = mechanism.model(model, viewmats[index], index, step)
         colors, alphas, meta = render(model, viewmats[index:index + 1], K, *size, sh_degree,
                                       render_mode="RGB+ED" if options.depth_weight > 0 else "RGB",
                                       backgrounds=background)
         image = colors[0, ..., :3]
         strategy.step_pre_backward(params, optimizers, state, step, meta)
         valid = ~person
-        if options.appearance and step >= options.appearance_start * options.steps:
-            # the frame's exposure and white balance, fitted to this render where it shows background
-            appearance.update(index, image.detach(), target, valid.float() * (1.0 if ring is None else ring))
-            appearance.renormalise(training_frames)
-            image = appearance(image, index)
+        for mechanism in mechanisms:
+            image = mechanism.image(image, target, valid.float() * (1.0 if ring is None else ring), index, step)
         residual = (image.detach() - target).abs().mean(-1)
         weight = valid.float()
-        if options.robust and step >= options.robust_start * options.steps:
-            weight = robust_weights(residual, valid, options.inlier_quantile, options.residual_floor)
+        for mechanism in mechanisms:
+            weight = mechanism.weight(weight, residual, valid, step)
         if ring is not None:  # also when trimming
             weight = weight * ring
         loss = photometric_loss(image.permute(2, 0, 1)[None], target.permute(2, 0, 1)[None], weight[None, None],
                                 options.ssim_weight)
         if options.depth_weight > 0 and len(keypoints):
             loss = loss + options.depth_weight * keypoint_depth_loss(colors[0, ..., 3], keypoints)
-        if mcmc:
-            loss = (loss + options.opacity_reg * torch.sigmoid(params["opacities"]).mean()
-                    + options.scale_reg * torch.exp(params["scales"]).mean() / data.scene_scale)
+        for mechanism in mechanisms:
+            loss = loss + mechanism.loss(params, step)
         if not torch.isfinite(loss):
             raise RuntimeError(f"training diverged at step {step} (non-finite loss): lower the learning rates")
         loss.backward()
@@ -366,27 +331,17 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         for opt in optimizers.values():
             opt.step()
             opt.zero_grad(set_to_none=True)
-        if refining_cameras:
-            camera_optimizer.step()
-            camera_optimizer.zero_grad(set_to_none=True)
         for group in optimizers["means"].param_groups:
             group["lr"] *= decay
         if len(params["means"]) > options.max_gaussians:
             _cap(params, optimizers, state, options.max_gaussians)
-        pruning = strategy.refine_start_iter <= step < 0.9 * options.steps and step % strategy.refine_every == 0
-        if pruning and limits is not None:
-            carved += _carve(params, optimizers, state, strategy,
-                             in_front_of_people(params["means"], viewmats, Ks, limits.to(device)))
-        if pruning and floater_limits is not None:
-            floaters_removed += _carve(params, optimizers, state, strategy, in_free_space(
-                params["means"], *floater_cameras, floater_limits, (height, width)) > 0)
-
-        if options.refine_masks:  # what the static scene keeps failing to explain, per frame
-            rate = 0.5 if seen[index] == 0 else 0.3
-            residual_ema[index] = (1 - rate) * residual_ema[index] + rate * residual.cpu()
-            if step >= options.refine_masks_at * options.steps:
-                refined[index] = _unexplained_blobs(residual_ema[index], frame.person, options.unexplained)
-        seen[index] += 1
+        if strategy.refine_start_iter <= step < 0.9 * options.steps and step % strategy.refine_every == 0:
+            for mechanism in mechanisms:
+                ahead = mechanism.prune(params, step)
+                if ahead is not None:
+                    mechanism.removed += carve(params, optimizers, state, strategy, ahead)
+        for mechanism in mechanisms:
+            mechanism.after_step(step, index, frame, residual)
 
         with torch.no_grad():
             mse = ((image.detach() - target) ** 2).mean(-1)[valid].mean().item() if valid.any() else 0.0
@@ -395,80 +350,30 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         if step % 10 == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}", psnr=f"{psnr_ema:.2f}", gaussians=len(params["means"]))
         if (step + 1) % options.checkpoint_every == 0 and step + 1 < options.steps:
-            _save_checkpoint(checkpoint_path, params, optimizers, state, step + 1, options, data,
-                             residual_ema, seen, refined, generator, corrections, camera_optimizer, appearance)
+            _save_checkpoint(checkpoint_path, params, optimizers, state, step + 1, options, data, generator,
+                             mechanisms)
     bar.close()
     seconds = time.perf_counter() - start_time
 
     ply = save_ply({k: v.cpu() for k, v in params.items()}, layout.splat / "background.ply")
-    if options.refine_cameras:
-        write_corrected_cameras(layout.refined_cameras, data.cameras, corrections.cpu())
-    elif layout.refined_cameras.exists():
-        layout.refined_cameras.unlink()
-    if options.appearance:
-        write_appearance(layout.appearance, data.cameras.names, appearance.matrices(), training_frames)
-    elif layout.appearance.exists():
-        layout.appearance.unlink()
-    if options.refine_masks:
-        with atomic_dir(layout.splat / "refined_masks", overwrite=True) as tmp:
-            for index, name in enumerate(data.cameras.names):
-                full = cv2.resize((data.frames[index].person | refined[index]).numpy().astype(np.uint8) * 255,
-                                  (data.cameras.width, data.cameras.height), interpolation=cv2.INTER_NEAREST)
-                media.write_image(tmp / f"{Path(name).stem}.png", full)
+    figures = {"refined_mask_fraction": None, "free_space": None, "floaters_removed_this_run": 0}
+    for mechanism in mechanisms:
+        figures.update(mechanism.finish(layout, data))
+    used = {type(m) for m in mechanisms}
+    for kind in ALL:  # what a mechanism wrote in an earlier run without it would be read as current
+        for path in kind.outputs(layout) if kind not in used else ():
+            if path.exists():
+                path.unlink()
     write_json(layout.splat / "train.json", {
         "options": asdict(options), "gaussians": len(params["means"]), "frames": n_frames,
         "resolution": [width, height], "scene_scale": data.scene_scale, "seconds": seconds,
         "steps_run": options.steps - start_step, "final_psnr_train_ema": psnr_ema,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "refined_mask_fraction": float(refined.float().mean()) if refined is not None else None,
-        "frames_read": data.frames.reads,
-        "free_space": None if limits is None else {**free_space, "carved_this_run": carved},
-        "floaters_removed_this_run": floaters_removed,
+        "frames_read": data.frames.reads, "mechanisms": [m.name for m in mechanisms], **figures,
     })
     if checkpoint_path.exists():
         checkpoint_path.unlink()
     return ply
-
-
-def _person_depth(layout: RunLayout, data: TrainingData, options: TrainOptions, shape: tuple[int, int]):
-    """What `person_depth_dir`'s maps give, at the training resolution: per-frame depth limits [F,H,W] for
-    carving, per-frame depths of the background beside people to add to the keypoints ([N,3] each; None
-    with `person_depth_band` or `depth_weight` 0), and a summary. All None without `person_depth_dir`."""
-    if not options.person_depth_dir:
-        return None, None, None
-    from ..person_masks import read_masks
-    from .free_space import depth_beside_people, load_aligned_depths, person_depth_limits
-
-    masks = read_masks(layout.root, data.cameras.names, (data.cameras.height, data.cameras.width), undilated=True)
-    masks = [cv2.resize(m.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0 for m in masks]
-    depths, summary = load_aligned_depths(options.person_depth_dir, data.cameras.names, masks,
-                                          [k.numpy() for k in data.keypoints], options.person_depth_kind,
-                                          layout.source_names())
-    if summary["frames_aligned"] == 0:
-        raise InputError(f"no depth map in {options.person_depth_dir} could be aligned to its frame's keypoints; "
-                         "are they depth or disparity maps of these frames?")
-    beside = None
-    if options.person_depth_band > 0 and options.depth_weight > 0:
-        beside = depth_beside_people(depths, masks, options.person_depth_band, seed=options.seed)
-        summary["depth_points_beside_people"] = int(sum(len(b) for b in beside))
-    return torch.from_numpy(person_depth_limits(depths, masks, options.free_space_margin)), beside, summary
-
-
-@torch.no_grad()
-def _carve(params, optimizers, state, strategy, ahead: torch.Tensor) -> int:
-    """Remove the Gaussians marked in `ahead` [N] bool (in front of a person, or floating; MCMC: make
-    them transparent, to be relocated) and return how many; none when that would be all of them."""
-    from gsplat.strategy import MCMCStrategy
-    from gsplat.strategy.ops import remove
-
-    count = int(ahead.sum())
-    if count == 0 or count == len(ahead):
-        return 0
-    if isinstance(strategy, MCMCStrategy):  # a fixed budget: dead Gaussians move at its next refinement
-        params["opacities"].data[ahead] = torch.logit(torch.tensor(strategy.min_opacity / 2))
-    else:
-        remove(params=params, optimizers=optimizers, state=state, mask=ahead)
-    return count
 
 
 def _halved(size, K, target, person, ring, keypoints):
@@ -504,23 +409,6 @@ def training_indices(n_frames: int, holdout_every: int = 0) -> np.ndarray:
     return indices[indices % holdout_every != 0] if holdout_every > 0 else indices
 
 
-def _unexplained_blobs(residual: torch.Tensor, person: torch.Tensor, threshold: float,
-                       min_fraction: float = 0.0005) -> torch.Tensor:
-    """Blobs of a frame's persistently high residual (outside the person mask), grown a little."""
-    from scipy import ndimage
-
-    high = (residual > threshold).numpy() & ~person.numpy()
-    high = cv2.morphologyEx(high.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
-    labels, count = ndimage.label(high)
-    if count == 0:
-        return torch.zeros_like(person)
-    sizes = np.bincount(labels.ravel())
-    keep = sizes >= min_fraction * high.size
-    keep[0] = False
-    blobs = cv2.dilate(keep[labels].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    return torch.from_numpy(blobs)
-
-
 @torch.no_grad()
 def _cap(params, optimizers, state, limit: int) -> None:
     """Keep the `limit` most opaque Gaussians (a CPU budget; densification can outgrow it)."""
@@ -532,15 +420,12 @@ def _cap(params, optimizers, state, limit: int) -> None:
     remove(params=params, optimizers=optimizers, state=state, mask=drop)
 
 
-def _save_checkpoint(path, params, optimizers, state, step, options, data, residual_ema, seen, refined,
-                     generator, corrections, camera_optimizer, appearance) -> None:
+def _save_checkpoint(path, params, optimizers, state, step, options, data, generator, mechanisms) -> None:
     with atomic_path(path) as tmp:
         torch.save({
             "params": {k: v.detach().clone() for k, v in params.items()},
             "optimizers": {k: opt.state_dict() for k, opt in optimizers.items()},
             "strategy_state": state, "step": step, "options": asdict(options), "frames": data.cameras.names,
-            "residual_ema": residual_ema, "seen": seen, "refined": refined,
             "numpy_rng": generator.bit_generator.state, "torch_rng": torch.get_rng_state(),
-            "cameras": corrections.state_dict(), "camera_optimizer": camera_optimizer.state_dict(),
-            "appearance": appearance.state_dict(),
+            "mechanisms": {m.name: m.state_dict() for m in mechanisms},
         }, tmp)

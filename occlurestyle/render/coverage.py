@@ -18,13 +18,12 @@ import numpy as np
 import torch
 
 from ..cameras import camera_center, project
+from .gaussians import render_views
 
 
 def render_depths(params: dict, viewmats: np.ndarray, Ks: np.ndarray, width: int,
                   height: int) -> tuple[np.ndarray, np.ndarray]:
     """Depth and alpha renders of the model from each camera, [N, height, width] each."""
-    from .gaussians import render_views
-
     views = render_views(params, torch.as_tensor(np.asarray(viewmats), dtype=torch.float32),
                          torch.as_tensor(np.asarray(Ks), dtype=torch.float32), width, height)
     return views["depth"].numpy(), views["alpha"].numpy()

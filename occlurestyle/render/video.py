@@ -11,6 +11,7 @@ from tqdm import tqdm
 from .. import media
 from ..errors import InputError
 from ..fsutil import atomic_dir
+from .gaussians import load_ply, render_views
 
 
 @torch.no_grad()
@@ -19,8 +20,6 @@ def render_path(ply: str | Path, viewmats: np.ndarray, Ks: np.ndarray, width: in
     """Write `folder/NAME.png` (RGB, over the model's `fill_color` where nothing is drawn) and
     `folder/NAME_depth.npy` (expected camera-z depth; inf where nothing is drawn) for each camera; the
     folder appears only when complete."""
-    from .gaussians import load_ply, render_views
-
     if not Path(ply).is_file():
         raise InputError(f"{ply} does not exist; run the stage that makes it first")
     params = load_ply(ply)

@@ -18,8 +18,16 @@ import numpy as np
 
 from .. import cameras as cam
 from .. import media
+from ..errors import InputError, OccluReStyleError
 from ..fsutil import atomic_dir, write_json
-from .cutouts import ALPHA_HIT, DEFAULT_CLIPS, Billboard, data_folders, default_clips, load_cutout
+from .cutouts import (
+    ALPHA_HIT,
+    DEFAULT_CLIPS,
+    Billboard,
+    data_folders,
+    default_clips,
+    load_cutout,
+)
 from .geometry import Part, rotation_x, rotation_y, rotation_z
 from .rooms import SCENES, Room
 
@@ -33,7 +41,6 @@ def _open3d():
     try:
         import open3d as o3d
     except ImportError as exc:  # open3d links libusb-1.0, which minimal systems lack
-        from ..errors import OccluReStyleError
 
         raise OccluReStyleError(
             f"open3d cannot be imported ({exc}); on Debian/Ubuntu run 'sudo apt-get install libusb-1.0-0'"
@@ -70,8 +77,6 @@ def choose_people(people: str | None, clips: tuple[str, ...] = ()) -> str:
 def resolve_people_clips(config: SceneConfig) -> list[tuple[str, int, int]]:
     """The clips real people are cut from, each with the way its person faces and its first usable
     frame number; [] for capsule people."""
-    from ..errors import InputError
-
     if config.people == "capsule":
         return []
     if config.people != "real":
@@ -119,14 +124,10 @@ class SampleScene:
 
     def __init__(self, name: str, config: SceneConfig | None = None, style: bool = False):
         if name not in SCENES:
-            from ..errors import InputError
-
             raise InputError(f"unknown scene '{name}'; choose one of: {', '.join(sorted(SCENES))}")
         self.name = name
         self.config = config or SceneConfig()
         if self.config.frames < 1 or self.config.width < 8 or self.config.height < 8:
-            from ..errors import InputError
-
             raise InputError("a scene needs at least 1 frame and 8x8 pixels")
         self.room: Room = SCENES[name](self.config.seed, style=style)
         self.clips = resolve_people_clips(self.config)

@@ -28,7 +28,7 @@ from ..occlusion.depth_order import composite
 from ..occlusion.people import read_people
 from ..occlusion.shadows import contact_shading
 from ..recon.appearance import apply_appearance, read_appearance
-from ..recon.exports import read_run_cameras
+from ..recon.registration_files import read_run_cameras
 
 log = logging.getLogger(__name__)
 

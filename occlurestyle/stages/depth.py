@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..layout import RunLayout
-from ..recon.depth_model import check_model_dir, estimate_depths
+from ..recon.depth_models import DEPTH_MODELS, depth_model
 
 
 @dataclass
 class DepthOptions:
+    kind: str = field(default="transformers", metadata={
+        "help": "; ".join(f"{k}: {m.help}" for k, m in DEPTH_MODELS.items())})
     model: str | None = field(default=None, metadata={
         "help": "a local Hugging Face depth-estimation model folder (config.json and model.safetensors), e.g. "
                 "depth-anything/Depth-Anything-V2-Small-hf saved locally (needs the [depth] extra)"})
@@ -21,9 +23,13 @@ class DepthOptions:
 Options = DepthOptions
 
 
+def check(options: DepthOptions) -> None:
+    depth_model(options.kind)
+
+
 def prepare(options: DepthOptions) -> None:
     if options.model:
-        check_model_dir(options.model)
+        depth_model(options.kind).prepare(options.model)
 
 
 def outputs(layout: RunLayout, options: DepthOptions) -> tuple[Path, ...]:
@@ -31,4 +37,6 @@ def outputs(layout: RunLayout, options: DepthOptions) -> tuple[Path, ...]:
 
 
 def run(layout: RunLayout, options: DepthOptions, progress: bool = True) -> Path | None:
-    return estimate_depths(layout.root, options.model, progress=progress) if options.model else None
+    if not options.model:
+        return None
+    return depth_model(options.kind).estimate(layout.root, options.model, progress)

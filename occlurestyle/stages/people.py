@@ -17,7 +17,7 @@ from ..occlusion.matte import refine_with_background
 from ..occlusion.people import floor_plane, person_layer, person_records, write_people
 from ..person_masks import read_masks
 from ..recon.appearance import apply_appearance, read_appearance
-from ..recon.exports import CameraSet, read_run_cameras
+from ..recon.registration_files import CameraSet, read_run_cameras
 from ..render.gaussians import load_ply
 from ..render.video import render_path
 from ..stylize.regions import SceneRegions

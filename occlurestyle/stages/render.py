@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputError
 from ..fsutil import write_json
 from ..layout import RunLayout
-from ..recon.exports import read_run_cameras
+from ..recon.registration_files import read_run_cameras
 from ..recon.trainer import training_indices
 from ..render.coverage import SeenSurface
 from ..render.gaussians import load_ply

@@ -1,4 +1,4 @@
-"""Reading the registered cameras back, and writing them for other tools.
+"""The registration's files: the registered cameras read back, and written for other tools.
 
 - `read_cameras`: a COLMAP model → per-frame K and world→camera viewmats (OpenCV axes).
 - `read_keypoint_depths`: per frame, the keypoints the model triangulated and their depth.

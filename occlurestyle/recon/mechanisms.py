@@ -1,0 +1,347 @@
+"""The trainer's optional mechanisms, each a small object with hooks into the training loop (as
+gsplat's densification strategies are), so `trainer.train()` reads as the loop it is.
+
+A hook's default does nothing; a mechanism overrides the ones it needs:
+- `person(index, person)`: the pixels of frame `index` left out of the loss;
+- `model(params, viewmat, index, step)`: the Gaussians as rendered for this step's camera;
+- `image(image, target, weight, index, step)`: the render as the frame saw it (exposure, ...);
+- `weight(weight, residual, valid, step)`: the per-pixel loss weight;
+- `loss(params, step)`: a term added to the loss;
+- `prune(params, step)`: Gaussians to remove at a refinement step ([N] bool), or None;
+- `after_step(step, index, frame, residual)`: after the optimisers stepped;
+- `state_dict()` / `load_state_dict()`: what a checkpoint keeps; `finish(layout, data)`: write the
+  mechanism's outputs and return its figures for `splat/train.json`.
+`full_size = True` keeps every step at full size (no coarse start). `outputs(layout)` names the files a
+mechanism writes, which a run without it removes so that nothing stale is read later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+import torch
+
+from .. import media
+from ..errors import InputError
+from ..fsutil import atomic_dir
+from ..layout import RunLayout
+from ..person_masks import read_masks
+from .appearance import FrameAppearance, write_appearance
+from .camera_opt import CameraCorrections, write_corrected_cameras
+from .free_space import (
+    depth_beside_people,
+    in_free_space,
+    in_front_of_people,
+    keypoint_limits,
+    load_aligned_depths,
+    person_depth_limits,
+)
+from .losses import robust_weights
+
+if TYPE_CHECKING:
+    from .trainer import TrainingData, TrainOptions
+
+
+class Mechanism:
+    name = "mechanism"
+    full_size = False
+    removed = 0  # Gaussians `prune` has removed
+
+    def person(self, index: int, person: torch.Tensor) -> torch.Tensor:
+        return person
+
+    def model(self, params, viewmat: torch.Tensor, index: int, step: int):
+        return params
+
+    def image(self, image, target, weight, index: int, step: int) -> torch.Tensor:
+        return image
+
+    def weight(self, weight, residual, valid, step: int) -> torch.Tensor:
+        return weight
+
+    def loss(self, params, step: int):
+        return 0.0
+
+    def prune(self, params, step: int) -> torch.Tensor | None:
+        return None
+
+    def after_step(self, step: int, index: int, frame, residual: torch.Tensor) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def finish(self, layout: RunLayout, data: "TrainingData") -> dict:
+        return {}
+
+    @staticmethod
+    def outputs(layout: RunLayout) -> list[Path]:
+        return []
+
+
+class CameraRefinement(Mechanism):
+    """Pose corrections along the clip and a shared focal correction, learnt with the Gaussians after
+    a warm-up (`camera_opt.py`); writes `splat/cameras.json`, which later stages use."""
+
+    name = "refine_cameras"
+
+    def __init__(self, options: "TrainOptions", n_frames: int, scene_scale: float, device):
+        self.start = options.refine_cameras_start * options.steps
+        self.corrections = CameraCorrections(n_frames, options.camera_knot_every).to(device)
+        self.optimizer = torch.optim.Adam([
+            {"params": list(self.corrections.rotation), "lr": options.rotation_lr},
+            {"params": list(self.corrections.translation), "lr": options.translation_lr * scene_scale},
+            {"params": [self.corrections.log_focal], "lr": options.focal_lr},
+        ])
+
+    def model(self, params, viewmat, index, step):
+        if step < self.start:
+            return params
+        return {**params, "means": self.corrections.move_means(params["means"], viewmat, index)}
+
+    def after_step(self, step, index, frame, residual):
+        if step >= self.start:
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+
+    def state_dict(self):
+        return {"cameras": self.corrections.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state):
+        self.corrections.load_state_dict(state["cameras"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def finish(self, layout, data):
+        write_corrected_cameras(layout.refined_cameras, data.cameras, self.corrections.cpu())
+        return {}
+
+    @staticmethod
+    def outputs(layout):
+        return [layout.refined_cameras]
+
+
+class Appearance(Mechanism):
+    """Each frame's exposure and white balance (`appearance.py`), fitted to the render where it shows
+    background as the frame is drawn, after a warm-up; writes `splat/appearance.json`."""
+
+    name = "appearance"
+
+    def __init__(self, options: "TrainOptions", n_frames: int, training_frames: np.ndarray):
+        self.start = options.appearance_start * options.steps
+        self.training_frames = training_frames
+        self.appearance = FrameAppearance(n_frames)
+
+    def image(self, image, target, weight, index, step):
+        if step < self.start:
+            return image
+        self.appearance.update(index, image.detach(), target, weight)
+        self.appearance.renormalise(self.training_frames)
+        return self.appearance(image, index)
+
+    def state_dict(self):
+        return {"appearance": self.appearance.state_dict()}
+
+    def load_state_dict(self, state):
+        self.appearance.load_state_dict(state["appearance"])
+
+    def finish(self, layout, data):
+        write_appearance(layout.appearance, data.cameras.names, self.appearance.matrices(), self.training_frames)
+        return {}
+
+    @staticmethod
+    def outputs(layout):
+        return [layout.appearance]
+
+
+class RobustWeights(Mechanism):
+    """RobustNeRF-style trimming after a warm-up: pixels whose residual is in the worst tail of their
+    image, and above an absolute floor, are dropped from the loss, in blobs."""
+
+    name = "robust"
+
+    def __init__(self, options: "TrainOptions"):
+        self.start = options.robust_start * options.steps
+        self.quantile, self.floor = options.inlier_quantile, options.residual_floor
+
+    def weight(self, weight, residual, valid, step):
+        return robust_weights(residual, valid, self.quantile, self.floor) if step >= self.start else weight
+
+
+class MaskRefinement(Mechanism):
+    """A running average of each frame's residual; blobs that stay unexplained past `refine_masks_at`
+    are taken as people from then on and written to `splat/refined_masks/`. Keeps full-size residuals
+    (no coarse steps) and one residual image per frame: memory that grows with the clip."""
+
+    name = "refine_masks"
+    full_size = True
+
+    def __init__(self, options: "TrainOptions", n_frames: int, shape: tuple[int, int]):
+        self.start, self.threshold = options.refine_masks_at * options.steps, options.unexplained
+        self.residual_ema = torch.zeros(n_frames, *shape)
+        self.seen = torch.zeros(n_frames)
+        self.refined = torch.zeros(n_frames, *shape, dtype=torch.bool)
+
+    def person(self, index, person):
+        return person | self.refined[index]
+
+    def after_step(self, step, index, frame, residual):
+        rate = 0.5 if self.seen[index] == 0 else 0.3
+        self.residual_ema[index] = (1 - rate) * self.residual_ema[index] + rate * residual.cpu()
+        if step >= self.start:
+            self.refined[index] = unexplained_blobs(self.residual_ema[index], frame.person, self.threshold)
+        self.seen[index] += 1
+
+    def state_dict(self):
+        return {"residual_ema": self.residual_ema, "seen": self.seen, "refined": self.refined}
+
+    def load_state_dict(self, state):
+        self.residual_ema, self.seen, self.refined = state["residual_ema"], state["seen"], state["refined"]
+
+    def finish(self, layout, data):
+        with atomic_dir(layout.splat / "refined_masks", overwrite=True) as tmp:
+            for index, name in enumerate(data.cameras.names):
+                full = cv2.resize((data.frames[index].person | self.refined[index]).numpy().astype(np.uint8) * 255,
+                                  (data.cameras.width, data.cameras.height), interpolation=cv2.INTER_NEAREST)
+                media.write_image(tmp / f"{Path(name).stem}.png", full)
+        return {"refined_mask_fraction": float(self.refined.float().mean())}
+
+
+class FreeSpaceInFrontOfPeople(Mechanism):
+    """With per-frame depth maps (`person_depth_dir`): splats in front of a person some frame sees are
+    removed at each refinement, and the background beside people joins the keypoint depth term at the
+    maps' depth (added to `data.keypoints` here)."""
+
+    name = "free_space"
+
+    def __init__(self, layout: RunLayout, data: "TrainingData", options: "TrainOptions", device):
+        height, width = data.size[1], data.size[0]
+        limits, beside, self.summary = person_depth(layout, data, options, (height, width))
+        self.limits, self.viewmats, self.Ks = limits.to(device), data.viewmats.to(device), data.Ks.to(device)
+        if beside is not None:
+            data.keypoints = [torch.cat([k, torch.from_numpy(b)]) for k, b in zip(data.keypoints, beside)]
+
+    def prune(self, params, step):
+        return in_front_of_people(params["means"], self.viewmats, self.Ks, self.limits)
+
+    def finish(self, layout, data):
+        return {"free_space": {**self.summary, "carved_this_run": self.removed}}
+
+
+class FloaterPruning(Mechanism):
+    """At each refinement, remove the Gaussians a training frame sees on the pixel of one of its
+    keypoints (or the 8 around it) nearer than `floater_margin` of the keypoint's depth: the camera
+    looked through them at the point (`free_space.keypoint_limits`)."""
+
+    name = "floaters"
+
+    def __init__(self, data: "TrainingData", options: "TrainOptions", training_frames: np.ndarray, device):
+        height, width = data.size[1], data.size[0]
+        self.shape = (height, width)
+        self.limits = keypoint_limits([data.keypoints[i] for i in training_frames], self.shape,
+                                      options.floater_margin)
+        self.viewmats, self.Ks = data.viewmats.to(device)[training_frames], data.Ks.to(device)[training_frames]
+
+    def prune(self, params, step):
+        return in_free_space(params["means"], self.viewmats, self.Ks, self.limits, self.shape) > 0
+
+    def finish(self, layout, data):
+        return {"floaters_removed_this_run": self.removed}
+
+
+class MCMCRegularisers(Mechanism):
+    """gsplat's MCMC recipe: opacity and scale penalties that free Gaussians for relocation."""
+
+    name = "mcmc_regularisers"
+
+    def __init__(self, options: "TrainOptions", scene_scale: float):
+        self.opacity_reg, self.scale_reg, self.scene_scale = options.opacity_reg, options.scale_reg, scene_scale
+
+    def loss(self, params, step):
+        return (self.opacity_reg * torch.sigmoid(params["opacities"]).mean()
+                + self.scale_reg * torch.exp(params["scales"]).mean() / self.scene_scale)
+
+
+ALL = (CameraRefinement, Appearance, RobustWeights, MaskRefinement, FreeSpaceInFrontOfPeople, FloaterPruning,
+       MCMCRegularisers)
+
+
+def mechanisms_for(layout: RunLayout, data: "TrainingData", options: "TrainOptions", training_frames: np.ndarray,
+                   device) -> list[Mechanism]:
+    """The mechanisms `options` turn on, in the order their hooks run. The floater rule reads the
+    registration's keypoints only, so it is built before the depth maps add theirs."""
+    n_frames, (width, height) = len(data.frames), data.size
+    chosen: list[Mechanism] = []
+    if options.floater_margin > 0:
+        chosen.append(FloaterPruning(data, options, training_frames, device))
+    if options.person_depth_dir:
+        chosen.insert(0, FreeSpaceInFrontOfPeople(layout, data, options, device))  # carving runs first
+    if options.strategy == "mcmc":
+        chosen.append(MCMCRegularisers(options, data.scene_scale))
+    if options.refine_cameras:
+        chosen.append(CameraRefinement(options, n_frames, data.scene_scale, device))
+    if options.appearance:
+        chosen.append(Appearance(options, n_frames, training_frames))
+    if options.robust:
+        chosen.append(RobustWeights(options))
+    if options.refine_masks:
+        chosen.append(MaskRefinement(options, n_frames, (height, width)))
+    return chosen
+
+
+def person_depth(layout: RunLayout, data: "TrainingData", options: "TrainOptions", shape: tuple[int, int]):
+    """What `person_depth_dir`'s maps give, at the training resolution: per-frame depth limits [F,H,W] for
+    carving, per-frame depths of the background beside people to add to the keypoints ([N,3] each; None
+    with `person_depth_band` or `depth_weight` 0), and a summary."""
+    masks = read_masks(layout.root, data.cameras.names, (data.cameras.height, data.cameras.width), undilated=True)
+    masks = [cv2.resize(m.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0 for m in masks]
+    depths, summary = load_aligned_depths(options.person_depth_dir, data.cameras.names, masks,
+                                          [k.numpy() for k in data.keypoints], options.person_depth_kind,
+                                          layout.source_names())
+    if summary["frames_aligned"] == 0:
+        raise InputError(f"no depth map in {options.person_depth_dir} could be aligned to its frame's keypoints; "
+                         "are they depth or disparity maps of these frames?")
+    beside = None
+    if options.person_depth_band > 0 and options.depth_weight > 0:
+        beside = depth_beside_people(depths, masks, options.person_depth_band, seed=options.seed)
+        summary["depth_points_beside_people"] = int(sum(len(b) for b in beside))
+    return torch.from_numpy(person_depth_limits(depths, masks, options.free_space_margin)), beside, summary
+
+
+def unexplained_blobs(residual: torch.Tensor, person: torch.Tensor, threshold: float,
+                      min_fraction: float = 0.0005) -> torch.Tensor:
+    """Blobs of a frame's persistently high residual (outside the person mask), grown a little."""
+    from scipy import ndimage
+
+    high = (residual > threshold).numpy() & ~person.numpy()
+    high = cv2.morphologyEx(high.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
+    labels, count = ndimage.label(high)
+    if count == 0:
+        return torch.zeros_like(person)
+    sizes = np.bincount(labels.ravel())
+    keep = sizes >= min_fraction * high.size
+    keep[0] = False
+    blobs = cv2.dilate(keep[labels].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    return torch.from_numpy(blobs)
+
+
+@torch.no_grad()
+def carve(params, optimizers, state, strategy, ahead: torch.Tensor) -> int:
+    """Remove the Gaussians marked in `ahead` [N] bool (in front of a person, or floating; MCMC: make
+    them transparent, to be relocated) and return how many; none when that would be all of them."""
+    from gsplat.strategy import MCMCStrategy
+    from gsplat.strategy.ops import remove
+
+    count = int(ahead.sum())
+    if count == 0 or count == len(ahead):
+        return 0
+    if isinstance(strategy, MCMCStrategy):  # a fixed budget: dead Gaussians move at its next refinement
+        params["opacities"].data[ahead] = torch.logit(torch.tensor(strategy.min_opacity / 2))
+    else:
+        remove(params=params, optimizers=optimizers, state=state, mask=ahead)
+    return count
