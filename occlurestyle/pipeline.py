@@ -67,7 +67,7 @@ class RunConfig:
             options = _stage_options(config, stage)
             for name, value in (values or {}).items():
                 _check_option(options, stage, name)
-                setattr(options, name, value)
+                setattr(options, name, str(value) if isinstance(value, Path) else value)
         return config
 
     @classmethod
