@@ -53,9 +53,11 @@ def test_a_config_file_sets_options_and_a_run_config_json_is_one(tmp_path):
     assert (config.train.steps, config.train.strategy, config.render.flythrough) == (900, "mcmc", "spline")
     assert config.masks == RunConfig().masks  # what the file does not name keeps its default
     saved = tmp_path / "config.json"
-    saved.write_text(json.dumps(RunConfig.create("room.mp4", "style.png", train={"steps": 7}).to_dict()))
+    made = RunConfig.create(tmp_path / "room.mp4", "style.png", train={"steps": 7}, masks={"mask_dir": tmp_path})
+    saved.write_text(json.dumps(made.to_dict()))  # paths are kept as text
     again = RunConfig.load(saved)
-    assert (again.video, again.style, again.train.steps) == ("room.mp4", "style.png", 7)
+    assert (again.video, again.style, again.train.steps) == (str(tmp_path / "room.mp4"), "style.png", 7)
+    assert again.masks.mask_dir == str(tmp_path)
     (tmp_path / "bad.json").write_text('{"train": {"stepz": 3}}')
     with pytest.raises(InputError, match="no option 'stepz'"):
         RunConfig.load(tmp_path / "bad.json")
