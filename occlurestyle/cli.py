@@ -418,6 +418,36 @@ def demo(
 
 
 @app.command()
+def view(
+    run_dir: Path = typer.Argument(..., help="a run folder (any stage onward: what exists is shown)"),
+    port: Optional[int] = typer.Option(None, help="port to serve on [default: a free one]"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: reachable from other machines)"),
+    export: Optional[Path] = typer.Option(None, help="instead of serving, write the scene as one self-contained "
+                                          "page (serve its folder with any static web server to view it)"),
+) -> None:
+    """Look around the run in 3D in a browser: the stylized room (or the background), the camera and
+    flythrough paths, the people of any frame, and full-quality renders of any view (renders/views/)."""
+    import time
+
+    from .viewer import export_html, serve, stop
+
+    if export is not None:
+        _say(f"wrote {export_html(run_dir, export)}")
+        return
+    server = None
+    try:
+        server = serve(run_dir, port=port, host=host)
+        _say(f"viewer of {run_dir} at http://{host}:{server.get_port()} (Ctrl-C stops it)")
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            stop(server)
+
+
+@app.command()
 def baseline(
     run_dir: Path = typer.Argument(..., help="a run folder with frames/ and masks/"),
     kind: str = typer.Option("inpaint", help="inpaint (inpaint-then-stylize) or naive (whole frames stylized)"),

@@ -21,7 +21,7 @@ LAYERS = [
     ["occlusion"],
     ["stages"],
     ["pipeline"],
-    ["eval", "scenes"],
+    ["eval", "scenes", "viewer"],
     ["cli", "__init__"],
 ]
 LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
