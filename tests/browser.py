@@ -25,13 +25,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def screenshot(url: str, width: int, height: int, settle: float = 2.0, timeout: float = 60.0) -> np.ndarray:
-    """RGB [height, width, 3] of `url`, taken when two screenshots `settle` seconds apart agree (and the
-    page has drawn something), or at `timeout`."""
-    return asyncio.run(_screenshot(url, width, height, settle, timeout))
+def screenshot(url: str, width: int, height: int, settle: float = 2.0, least: float = 8.0,
+               timeout: float = 120.0) -> np.ndarray:
+    """RGB [height, width, 3] of `url`, taken once `least` seconds have passed and two screenshots
+    `settle` seconds apart agree (a page still loading or sorting changes between them), or at `timeout`."""
+    return asyncio.run(_screenshot(url, width, height, settle, least, timeout))
 
 
-async def _screenshot(url, width, height, settle, timeout):
+async def _screenshot(url, width, height, settle, least, timeout):
     import websockets
 
     port, profile = _free_port(), tempfile.mkdtemp()
@@ -70,9 +71,9 @@ async def _screenshot(url, width, height, settle, timeout):
                 await asyncio.sleep(settle)
                 data = (await call("Page.captureScreenshot", format="png"))["data"]
                 image = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
-                drawn = image.std() > 10
-                if (drawn and previous is not None and np.abs(image.astype(int) - previous).mean() < 0.5) \
-                        or time.monotonic() - start > timeout:
+                waited = time.monotonic() - start
+                steady = previous is not None and np.abs(image.astype(int) - previous).mean() < 0.5
+                if (waited >= least and steady) or waited > timeout:
                     return image
                 previous = image.astype(int)
     finally:
