@@ -38,10 +38,10 @@ PATH_COLOURS = {"original": (40, 110, 240), "flythrough": (240, 140, 30)}
 
 
 def viewer_unit(params: dict) -> float:
-    """Viewer units per world unit: viser sends covariances as float16, which cannot hold the variances
-    of a COLMAP-scaled room's splats (1e-6 and less: subnormal), so the viewer's world is scaled until
-    the median splat is 0.05 units across."""
-    return float(0.05 / np.median(torch.exp(params["scales"]).numpy().max(axis=1)))
+    """Viewer units per world unit: viser sends covariances as float16 (normal down to 6e-5), so the
+    viewer's world is scaled until the median splat's thinnest axis is 0.05 units (variance 2.5e-3),
+    whatever scale the registration chose."""
+    return float(0.05 / np.median(torch.exp(params["scales"]).numpy().min(axis=1)))
 
 
 def splat_arrays(params: dict, budget: int | None = None, unit: float = 1.0) -> dict[str, np.ndarray]:
