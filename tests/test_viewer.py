@@ -108,6 +108,7 @@ def test_the_viewer_in_a_browser_draws_the_room_as_our_render_at_the_first_camer
 
 
 def test_the_view_command_serves_until_interrupted_then_frees_its_port(small_run):
+    import re
     import select
     import signal
     import subprocess
@@ -121,11 +122,12 @@ def test_the_view_command_serves_until_interrupted_then_frees_its_port(small_run
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         said, deadline = "", time.monotonic() + 120
-        while f"http://127.0.0.1:{port}" not in said:  # it says where it listens once the scene is in
+        while "http://127.0.0.1:" not in said:  # it says where it listens once the scene is in
             assert process.poll() is None, process.stderr.read()
             assert time.monotonic() < deadline, "the viewer did not start within two minutes"
             if select.select([process.stdout], [], [], 1.0)[0]:
                 said += process.stdout.readline()
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)", said).group(1))  # the asked one, unless taken since
         assert _get(f"http://127.0.0.1:{port}/")[0] == 200
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
