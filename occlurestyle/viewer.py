@@ -92,7 +92,8 @@ class RunScene:
         self.splat_handles: dict = {}
         self.shown = next(iter(self.models), None)  # the model in view (the first: stylized when there is one)
         self.people_handles: list = []
-        self.unit = viewer_unit(load_ply(next(iter(self.models.values())))) if self.models else 1.0
+        self._params = {name: load_ply(path) for name, path in self.models.items()}
+        self.unit = viewer_unit(next(iter(self._params.values()))) if self._params else 1.0
 
     def _people_records(self) -> dict[str, list[dict]]:
         if not self.layout.people_records.is_file():
@@ -102,8 +103,7 @@ class RunScene:
     def add_to(self, server) -> None:
         if self.cameras is not None:
             server.scene.set_up_direction(tuple(float(v) for v in camera_up(self.cameras.viewmats)))
-        for index, (name, path) in enumerate(self.models.items()):
-            params = load_ply(path)
+        for index, (name, params) in enumerate(self._params.items()):
             if index == 0:  # where no splat is, the colour our renders show there
                 fill = (fill_color(params).numpy() * 255).round().astype(np.uint8)
                 server.scene.set_background_image(np.tile(fill, (8, 8, 1)), format="png")
@@ -270,7 +270,7 @@ def render_client_view(scene: RunScene, camera, folder: str | Path | None = None
     viewmat[:3, 3] = -rotation.T @ (np.asarray(camera.position) / scene.unit)
     K = cameras.Ks[0].copy()
     K[1, 1] = K[0, 0] = cameras.height / (2 * np.tan(camera.fov / 2))
-    views = render_views(load_ply(scene.models[model]), torch.tensor(viewmat[None], dtype=torch.float32),
+    views = render_views(scene._params[model], torch.tensor(viewmat[None], dtype=torch.float32),
                          torch.tensor(K[None], dtype=torch.float32), cameras.width, cameras.height)
     folder = Path(folder) if folder is not None else scene.layout.renders / "views"
     folder.mkdir(parents=True, exist_ok=True)

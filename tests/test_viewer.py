@@ -12,7 +12,17 @@ import pytest
 from browser import CHROMIUM, screenshot
 
 from occlurestyle import media
-from occlurestyle.viewer import RunScene, _camera_pose, _vertical_fov, render_client_view, serve, stop
+from occlurestyle.render.gaussians import load_ply
+from occlurestyle.viewer import (
+    RunScene,
+    _camera_pose,
+    _server,
+    _vertical_fov,
+    free_port,
+    render_client_view,
+    serve,
+    stop,
+)
 
 pytest.importorskip("viser", reason="the viewer needs the [viewer] extra (viser)")
 
@@ -43,10 +53,17 @@ def test_the_viewer_shows_what_a_partial_run_has(small_run, tmp_path):
     shutil.copy(run / "splat" / "background.ply", partial / "splat")
     scene = RunScene(partial)
     assert list(scene.models) == ["background"] and scene.records == {}
-    server = serve(partial)
+    server = _server("127.0.0.1", free_port())
+    try:
+        scene.add_to(server)
+        total = len(load_ply(partial / "splat" / "background.ply")["means"])
+        assert scene.splat_counts == {"background": (total, total)}  # every splat, no stylized model
+        assert scene.people_handles == [] and len(scene.cameras.names) > 0
+    finally:
+        stop(server)
+    server = serve(partial)  # and the live viewer serves it
     try:
         assert _get(f"http://127.0.0.1:{server.get_port()}/")[0] == 200
-        assert scene.splat_counts == {} and len(scene.cameras.names) > 0
     finally:
         stop(server)
 

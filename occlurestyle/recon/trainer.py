@@ -37,7 +37,7 @@ from ..layout import RunLayout
 from ..render.gaussians import PARAM_NAMES, init_from_points, render, save_ply
 from .frames import FrameStore
 from .losses import photometric_loss
-from .mechanisms import ALL, carve, mechanisms_for
+from .mechanisms import ALL, Mechanism, carve, mechanisms_for
 from .registration_files import CameraSet, read_cameras, read_keypoint_depths
 
 log = logging.getLogger(__name__)
@@ -256,6 +256,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     state = strategy.initialize_state() if mcmc else strategy.initialize_state(scene_scale=data.scene_scale)
     mechanisms = mechanisms_for(layout, data, options, training_frames, device)
     full_size = any(m.full_size for m in mechanisms)
+    image_hooks = [m for m in mechanisms if type(m).image is not Mechanism.image]
     start_step = 0
     if checkpoint_path.is_file():
         saved = torch.load(checkpoint_path, weights_only=False, map_location=device)
@@ -306,8 +307,10 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         image = colors[0, ..., :3]
         strategy.step_pre_backward(params, optimizers, state, step, meta)
         valid = ~person
-        for mechanism in mechanisms:
-            image = mechanism.image(image, target, valid.float() * (1.0 if ring is None else ring), index, step)
+        if image_hooks:
+            background_weight = valid.float() * (1.0 if ring is None else ring)
+            for mechanism in image_hooks:
+                image = mechanism.image(image, target, background_weight, index, step)
         residual = (image.detach() - target).abs().mean(-1)
         weight = valid.float()
         for mechanism in mechanisms:
