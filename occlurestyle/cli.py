@@ -423,7 +423,8 @@ def view(
     port: Optional[int] = typer.Option(None, help="port to serve on [default: a free one]"),
     host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: reachable from other machines)"),
     export: Optional[Path] = typer.Option(None, help="instead of serving, write the scene as one self-contained "
-                                          "page (serve its folder with any static web server to view it)"),
+                                          "page that opens from disk in a browser (the people play frame by "
+                                          "frame; at most 300,000 splats)"),
 ) -> None:
     """Look around the run in 3D in a browser: the stylized room (or the background), the camera and
     flythrough paths, the people of any frame, and full-quality renders of any view (renders/views/)."""
@@ -432,7 +433,11 @@ def view(
     from .viewer import export_html, serve, stop
 
     if export is not None:
-        _say(f"wrote {export_html(run_dir, export)}")
+        page = export_html(run_dir, export)
+        counts = ", ".join(f"{model} {shown:,} of {total:,} splats"
+                           for model, (shown, total) in page.splat_counts.items())
+        size = page.path.stat().st_size / 1e6
+        _say(f"wrote {page.path} ({size:.1f} MB: {counts}, the people of {page.frames} frames)")
         return
     server = None
     try:

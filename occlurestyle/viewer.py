@@ -2,9 +2,10 @@
 the camera path and the flythrough path as frustums, the people as billboards where they stood with a
 time slider, and a button that renders the current view with the project's own rasterizer.
 
-`serve(run)` runs it live on a local port (`occlurestyle view RUN`); `export_html(run)` writes the same
-scene as one self-contained page (viser's embedded mode: its web client with the scene inside, no
-server, no network), which the report shows. Whatever stages a run folder lacks are left out.
+`serve(run)` runs it live on a local port (`occlurestyle view RUN`); `export_html(run)` writes the scene
+as one self-contained page (viser's embedded mode: its web client with the scene inside, the people
+played frame by frame) that opens from disk with no server and no network; the report shows it in a frame.
+Whatever stages a run folder lacks are left out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import logging
 import socket
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +36,38 @@ log = logging.getLogger(__name__)
 
 PAGE_BUDGET = 300_000  # splats per model in an exported page (a browser holds them all in memory)
 MAX_FRUSTUMS = 24  # per path: more hide the room behind their lines
+PEOPLE_BUDGET = 400_000  # person points over all frames of an exported page
+# seconds a page's playback lasts at least: at each loop viser's player rebuilds the scene, and on a loop
+# shorter than the browser takes to load the background again (seen with a 1 s loop under software WebGL)
+# the empty space shows black instead of the room's fill colour
+MIN_LOOP = 6.0
 PATH_COLOURS = {"original": (40, 110, 240), "flythrough": (240, 140, 30)}
+
+
+# Chromium refuses a module worker from a blob: URL on a page opened from disk (file://), and viser's
+# splat sorter is one: without it the splats blend unsorted. The same script from a data: URL runs.
+FILE_WORKER_SHIM = """<script>
+(() => {
+  if (location.protocol !== "file:") return;
+  const NativeWorker = window.Worker;
+  window.Worker = class extends NativeWorker {
+    constructor(url, options) {
+      const href = String(url);
+      if (options && options.type === "module" && href.startsWith("blob:")) {
+        const request = new XMLHttpRequest();
+        request.open("GET", href, false);
+        request.send();
+        const bytes = new TextEncoder().encode(request.responseText);
+        let binary = "";
+        for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        url = "data:text/javascript;base64," + btoa(binary);
+      }
+      super(url, options);
+    }
+  };
+})();
+</script>
+"""
 
 
 def viewer_unit(params: dict) -> float:
@@ -77,7 +110,7 @@ def _vertical_fov(K: np.ndarray, height: int) -> float:
 class RunScene:
     """What the viewer shows of one run folder, put into a viser server."""
 
-    def __init__(self, run: str | Path, budget: int | None = None):
+    def __init__(self, run: str | Path, budget: int | None = None, most_models: int = 2):
         self.layout = RunLayout(run)
         if not self.layout.root.is_dir():
             raise InputError(f"{self.layout.root} is not a run folder")
@@ -87,6 +120,7 @@ class RunScene:
             self.cameras = read_run_cameras(self.layout)
         self.models = {name: path for name, path in (("stylized", self.layout.stylized_ply),
                                                      ("background", self.layout.background_ply)) if path.is_file()}
+        self.models = dict(list(self.models.items())[:most_models])
         self.splat_counts: dict[str, tuple[int, int]] = {}  # model → (shown, in the model)
         self.records = self._people_records()
         self.splat_handles: dict = {}
@@ -100,7 +134,7 @@ class RunScene:
             return {}
         return {f["name"]: f["people"] for f in json.loads(self.layout.people_records.read_text())["frames"]}
 
-    def add_to(self, server) -> None:
+    def add_to(self, server, people_stride: int = 1) -> None:
         if self.cameras is not None:
             server.scene.set_up_direction(tuple(float(v) for v in camera_up(self.cameras.viewmats)))
         for index, (name, params) in enumerate(self._params.items()):
@@ -113,7 +147,7 @@ class RunScene:
         if self.cameras is not None:
             self._add_paths(server)
             self.set_initial_camera(server)
-        self.show_people(server, 0)
+        self.show_people(server, 0, people_stride)
 
     def _add_paths(self, server) -> None:
         cameras = self.cameras
@@ -143,28 +177,27 @@ class RunScene:
         server.initial_camera.up = tuple(-viewmat[1, :3])
         server.initial_camera.fov = _vertical_fov(self.cameras.Ks[index], self.cameras.height)
 
-    def show_people(self, server, index: int) -> None:
+    def people_points(self, index: int, stride: int = 1) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """Frame `index`'s people as billboards standing where their feet met the floor, facing the camera
-        that filmed them: each person pixel a square point on that plane (points draw opaque and sort
-        with the splats; a transparent image would hide the splats behind its empty corners)."""
-        for handle in self.people_handles:
-            handle.remove()
-        self.people_handles = []
+        that filmed them: per person, every `stride`-th person pixel as a point on that plane (viewer
+        units), its RGB, and the points' size."""
         if self.cameras is None or not self.records:
-            return
+            return []
         name = self.cameras.names[index]
         if not (self.layout.people / f"{Path(name).stem}.png").is_file():
-            return
+            return []
         layer = read_people(self.layout.people, name)[0]
         up = camera_up(self.cameras.viewmats)
         facing = camera_center(self.cameras.viewmats[index])
-        for k, record in enumerate(self.records.get(name, [])):
+        people = []
+        for record in self.records.get(name, []):
             foot, height, box = record.get("foot_world"), record.get("height_world"), record.get("box")
             if foot is None or not height or box is None:
                 continue
             x0, y0, x1, y1 = (int(round(v)) for v in box)
             crop = layer[max(y0, 0):y1 + 1, max(x0, 0):x1 + 1]
-            rows, cols = np.nonzero(crop[..., 3] > 0.5)
+            rows, cols = np.nonzero(crop[::stride, ::stride, 3] > 0.5)
+            rows, cols = rows * stride, cols * stride
             if len(rows) == 0:
                 continue
             pixel = height / crop.shape[0]  # world size of one pixel of the person
@@ -175,9 +208,18 @@ class RunScene:
             points = (np.asarray(foot) + np.outer((crop.shape[0] - rows - 0.5) * pixel, up)
                       + np.outer((cols - crop.shape[1] / 2 + 0.5) * pixel, right))
             colours = (crop[rows, cols, :3] * 255).round().astype(np.uint8)
-            self.people_handles.append(server.scene.add_point_cloud(
-                f"/people/{k}", (self.unit * points).astype(np.float32), colours, point_size=1.2 * self.unit * pixel,
-                point_shape="square", precision="float32", point_shading="flat"))
+            people.append(((self.unit * points).astype(np.float32), colours, 1.2 * stride * self.unit * pixel))
+        return people
+
+    def show_people(self, server, index: int, stride: int = 1) -> None:
+        """Frame `index`'s people in place of the ones shown (points draw opaque and sort with the splats;
+        a transparent image would hide the splats behind its empty corners)."""
+        for handle in self.people_handles:
+            handle.remove()
+        self.people_handles = [
+            server.scene.add_point_cloud(f"/people/{k}", points, colours, point_size=size, point_shape="square",
+                                         precision="float32", point_shading="flat")
+            for k, (points, colours, size) in enumerate(self.people_points(index, stride))]
 
     def show_only(self, model: str) -> None:
         self.shown = model
@@ -207,22 +249,46 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def export_html(run: str | Path, out: str | Path | None = None, budget: int = PAGE_BUDGET) -> Path:
-    """Write the run's scene as one self-contained HTML page (default `RUN/viewer.html`), opening at the
-    run's first camera, with at most `budget` splats per model; returns its path."""
-    scene = RunScene(run, budget)
+@dataclass
+class ExportedPage:
+    path: Path
+    splat_counts: dict[str, tuple[int, int]]  # model → (splats on the page, splats in the model)
+    frames: int  # frames whose people the page plays (0: none)
+    person_stride: int  # every how many person pixels one is on the page
+
+
+def export_html(run: str | Path, out: str | Path | None = None, budget: int = PAGE_BUDGET,
+                people_budget: int = PEOPLE_BUDGET) -> ExportedPage:
+    """Write the run's scene as one self-contained page (default `RUN/viewer.html`) that opens from disk:
+    the first model (stylized when there is one) with at most `budget` splats, the paths, and the people
+    played frame by frame at the video's rate (slower if the loop would be shorter than MIN_LOOP; viser's
+    playback bar), one person pixel in k×k so that all frames together stay within `people_budget`
+    points. It opens at the run's first camera."""
+    scene = RunScene(run, budget, most_models=1)  # the page has no control to switch models
     if not scene.models:
         raise InputError(f"{scene.layout.root} has no splat/*.ply to show; run `occlurestyle train` first")
+    frames = len(scene.cameras.names) if scene.cameras is not None and scene.records else 0
+    stride = 1
+    if frames:
+        pixels = sum(len(points) for i in range(frames) for points, _, _ in scene.people_points(i))
+        stride = max(1, int(np.ceil(np.sqrt(pixels / people_budget))))
     server = _server("127.0.0.1", free_port())
     try:
-        scene.add_to(server)
-        counts = ", ".join(f"{name} {shown:,} of {total:,} splats"
-                           for name, (shown, total) in scene.splat_counts.items())
-        server.gui.add_markdown(f"**{scene.layout.root.name}**: {counts}")
-        page = server.get_scene_serializer().as_html()
+        recording = server.get_scene_serializer()
+        scene.add_to(server, people_stride=stride)
+        if frames:
+            period = max(1.0 / scene.layout.fps(), MIN_LOOP / frames)
+            for index in range(1, frames):
+                recording.insert_sleep(period)
+                scene.show_people(server, index, stride)
+            recording.insert_sleep(period)
+        page = recording.as_html()
     finally:
         stop(server)
-    return write_text(Path(out) if out is not None else scene.layout.root / "viewer.html", page)
+    head = page.index("<head>") + len("<head>")
+    path = write_text(Path(out) if out is not None else scene.layout.root / "viewer.html",
+                      page[:head] + FILE_WORKER_SHIM + page[head:])
+    return ExportedPage(path, dict(scene.splat_counts), frames, stride)
 
 
 def serve(run: str | Path, port: int | None = None, host: str = "127.0.0.1", budget: int | None = None):

@@ -21,7 +21,8 @@ LAYERS = [
     ["occlusion"],
     ["stages"],
     ["pipeline"],
-    ["eval", "scenes", "viewer"],
+    ["viewer"],
+    ["eval", "scenes"],
     ["cli", "__init__"],
 ]
 LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}

@@ -7,17 +7,21 @@ import shutil
 import urllib.error
 import urllib.request
 
+import cv2
 import numpy as np
 import pytest
 from browser import CHROMIUM, screenshot
 
 from occlurestyle import media
+from occlurestyle.eval.report import VIEWER_WIDTH, write_report
 from occlurestyle.render.gaussians import load_ply
 from occlurestyle.viewer import (
+    FILE_WORKER_SHIM,
     RunScene,
     _camera_pose,
     _server,
     _vertical_fov,
+    export_html,
     free_port,
     render_client_view,
     serve,
@@ -68,6 +72,34 @@ def test_the_viewer_shows_what_a_partial_run_has(small_run, tmp_path):
         stop(server)
 
 
+def test_an_exported_page_keeps_to_its_budgets_and_plays_every_frame(small_run, tmp_path, capsys):
+    from occlurestyle.cli import main
+
+    run = small_run[0]
+    page = export_html(run, tmp_path / "page.html", budget=1000, people_budget=2000)
+    assert list(page.splat_counts) == ["stylized"]  # the page has no switch: the stylized room only
+    shown, total = page.splat_counts["stylized"]
+    assert shown == 1000 < total
+    scene = RunScene(run)
+    assert page.frames == len(scene.cameras.names)
+    people = [sum(len(points) for points, _, _ in scene.people_points(i, page.person_stride))
+              for i in range(page.frames)]
+    assert 0 < sum(people) <= 2000 and page.person_stride > 1
+    text = page.path.read_text()
+    assert FILE_WORKER_SHIM in text and "__VISER_EMBED_DATA__" in text
+    main(["view", str(run), "--export", str(tmp_path / "cli.html")])
+    assert f"wrote {tmp_path / 'cli.html'}" in capsys.readouterr().out and (tmp_path / "cli.html").is_file()
+
+
+def test_a_report_without_the_viewer_says_how_to_add_it(own_run, monkeypatch):
+    from occlurestyle.eval import report
+
+    monkeypatch.setattr(report, "_viewer_installed", lambda: False)
+    page = write_report(own_run[0], metrics={}).read_text()
+    assert 'id="viewer-missing"' in page and "occlurestyle[viewer]" in page and "<iframe" not in page
+    assert not (own_run[0] / "report" / "viewer.html").exists()
+
+
 def _viewer_camera(scene: RunScene, index: int):
     """A camera as viser reports one: pose in viewer units, vertical field of view."""
     wxyz, position = _camera_pose(scene.cameras.viewmats[index])
@@ -88,32 +120,19 @@ def test_the_render_button_renders_the_viewers_camera_with_our_rasterizer(small_
     assert np.abs(other - rendered).mean() > 10.0  # and another camera is another image
 
 
-def _region_means(image: np.ndarray, n: int = 4) -> np.ndarray:
+def _region_medians(image: np.ndarray, n: int = 4) -> np.ndarray:
     h, w = image.shape[:2]
-    return np.array([[image[i * h // n:(i + 1) * h // n, j * w // n:(j + 1) * w // n].reshape(-1, 3).mean(0)
+    return np.array([[np.median(image[i * h // n:(i + 1) * h // n, j * w // n:(j + 1) * w // n].reshape(-1, 3), 0)
                       for j in range(n)] for i in range(n)])
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine to look at the viewer with")
-def test_the_viewer_in_a_browser_draws_the_room_as_our_render_at_the_first_camera(small_run):
-    """Mean colour per region of a 4x4 grid, the top row left out (the browser's notices and the viewer's
-    panel sit there): the viewer at its opening camera (the run's first) against our final frame there,
-    and against our final frames at two other cameras and a blank page, which must all be further off.
-    Measured on this run: 11.2 at the opening camera (the viewer draws the path frustums and the people
-    as flat billboards, and blends splats in its own order), 23.8 and 25.5 at the other two cameras, 123
-    blank; the bound sits between."""
-    run = small_run[0]
-    scene = RunScene(run)
-    width, height = 4 * scene.cameras.width, 4 * scene.cameras.height
-    server = serve(run)
-    try:
-        shot = screenshot(f"http://127.0.0.1:{server.get_port()}/", width, height).astype(float)
-    finally:
-        stop(server)
-
+def _region_errors(shot: np.ndarray, run, scene: RunScene) -> tuple[float, list[float], float]:
+    """Median colour per region of a 4x4 grid, the top row left out (the browser's notice and the viewer's
+    panel sit there), of a screenshot against our final frame at the first camera, at two other cameras,
+    and against a blank page: (right, [wrong, wrong], blank)."""
     def error(image: np.ndarray) -> float:
-        image = np.repeat(np.repeat(image, 4, axis=0), 4, axis=1).astype(float)
-        return float(np.abs(_region_means(shot) - _region_means(image))[1:].mean())
+        image = cv2.resize(image, shot.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(float)
+        return float(np.abs(_region_medians(shot) - _region_medians(image))[1:].mean())
 
     names = scene.cameras.names
     right = error(media.read_image(run / "renders" / "final" / names[0]))
@@ -121,7 +140,44 @@ def test_the_viewer_in_a_browser_draws_the_room_as_our_render_at_the_first_camer
     blank = error(np.full((scene.cameras.height, scene.cameras.width, 3), 255, np.uint8))
     print(f"region colour error: at the opening camera {right:.1f}, other cameras {wrong[0]:.1f} / "
           f"{wrong[1]:.1f}, blank {blank:.1f}")
-    assert right < 17.0 < min(*wrong, blank)
+    return right, wrong, blank
+
+
+# The bound on the region error at the opening camera, midway between the viewer's drawing of the right view
+# and of any other view as measured on the test run (each test prints its errors; three runs each): the
+# viewer draws the path frustums, the people as flat billboards (in the report, of whichever frame is
+# playing) and blends splats in its own order, so it is not zero; another camera's view is far off.
+REGION_ERROR_BOUND = 21.0
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine to look at the viewer with")
+def test_the_live_viewer_in_a_browser_draws_the_room_as_our_render_at_the_first_camera(small_run):
+    """Measured on this run: 12.4 at the opening camera, 28.7 and 31.6 at the other two, 129 blank."""
+    run = small_run[0]
+    scene = RunScene(run)
+    server = serve(run)
+    try:
+        shot = screenshot(f"http://127.0.0.1:{server.get_port()}/", 4 * scene.cameras.width,
+                          4 * scene.cameras.height).astype(float)
+    finally:
+        stop(server)
+    right, wrong, blank = _region_errors(shot, run, scene)
+    assert right < REGION_ERROR_BOUND < min(*wrong, blank)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine to look at the viewer with")
+def test_the_report_opened_from_disk_shows_the_room_in_3d_as_our_render_at_the_first_camera(own_run):
+    """The report's 3D view, no server: opened as a file, the frame on its page draws the stylized room at
+    the run's first camera. Measured on this run: 13.0-13.7 at the opening camera, 30.3-34.7 at the other
+    two, 130 blank."""
+    run = own_run[0]
+    report = write_report(run, metrics={})
+    scene = RunScene(run)
+    assert (run / "report" / "viewer.html").is_file()
+    shot = screenshot(report.resolve().as_uri(), 1100, 900, element="#viewer").astype(float)
+    assert shot.shape[1] == VIEWER_WIDTH
+    right, wrong, blank = _region_errors(shot, run, scene)
+    assert right < REGION_ERROR_BOUND < min(*wrong, blank)
 
 
 def test_the_view_command_serves_until_interrupted_then_frees_its_port(small_run):

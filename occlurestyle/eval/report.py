@@ -1,15 +1,18 @@
 """`report.html`: what a run did, beside the baselines, for a person to look at.
 
-Self-contained apart from the videos beside it: `report/side_by_side.mp4` (input | masks, a colour
-per person when the masker found each one | inpaint-then-stylize | ours | flythrough, one video so
-the panels stay in step), the run's own `final.mp4`, `flythrough.mp4` and the baselines' videos by relative path, the metric table, the
-per-frame warping error as an inline SVG plot, pose error and time per stage. A small script marks
-each video `data-loaded` once the browser has decoded a frame, so a headless browser can check it.
+Opens from disk, no server, with the files beside it: `report/side_by_side.mp4` (input | masks, a colour
+per person when the masker found each one | inpaint-then-stylize | ours | flythrough, one video so the
+panels stay in step), the run's own `final.mp4`, `flythrough.mp4` and the baselines' videos by relative
+path, and `report/viewer.html`, the room in 3D (the viewer's self-contained page, in a frame; needs the
+`[viewer]` extra), then the metric table, the per-frame warping error as an inline SVG plot, pose error and
+time per stage. A small script marks each video `data-loaded` once the browser has decoded a frame, so a
+headless browser can check it.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 from pathlib import Path
 
@@ -20,9 +23,11 @@ from .. import media
 from ..fsutil import write_text
 from ..layout import RunLayout
 from ..occlusion.masks import tint_people
+from ..viewer import export_html
 
 COLOURS = {"input": "#888888", "ours": "#1f77b4", "inpaint": "#d62728", "naive": "#ff7f0e"}
 PANEL_WIDTH = 320
+VIEWER_WIDTH = 960  # CSS pixels of the 3D view's frame; its height keeps the frames' aspect
 
 
 def write_report(run_dir: str | Path, metrics: dict | None = None) -> Path:
@@ -41,8 +46,43 @@ def write_report(run_dir: str | Path, metrics: dict | None = None) -> Path:
                           ("baselines/naive/video.mp4", "naive 2D (people stylized)")):
         if (layout.root / path).is_file():
             videos.append((path, caption))
-    page = _page(layout.root.name, metrics, videos)
+    page = _page(layout.root.name, metrics, videos, _viewer(layout, assets / "viewer.html"))
     return write_text(layout.root / "report.html", page)
+
+
+def _viewer(layout: RunLayout, out: Path) -> str:
+    """The report's 3D view: the viewer's page for this run written to `out`, shown in a frame (its own
+    page, so the viewer's script and styles stay apart from the report's)."""
+    if not (layout.stylized_ply.is_file() or layout.background_ply.is_file()):
+        return ""
+    if not _viewer_installed():
+        return ('<p id="viewer-missing">The room in 3D needs the viewer: <code>pip install '
+                '"occlurestyle[viewer]"</code>, then <code>occlurestyle eval RUN</code> again.</p>')
+    page = export_html(layout.root, out)
+    (model, (shown, total)), = page.splat_counts.items()
+    people = ""
+    if page.frames:
+        k = page.person_stride
+        people = f"; the bar below it plays the people of its {page.frames} frames"
+        people += f" (one person pixel in {k}×{k})" if k > 1 else ""
+    width, height = _frame_size(layout)
+    src = page.path.relative_to(layout.root).as_posix()
+    return (f'<h2>The {model} room in 3D</h2><p>Drag to turn, right-drag to move, scroll to go nearer; it opens '
+            f"at the first camera. {shown:,} of {total:,} splats{people}. "
+            f'<a href="{html.escape(src)}">Open it on its own page</a>.</p>'
+            f'<iframe id="viewer" src="{html.escape(src)}" width="{VIEWER_WIDTH}" '
+            f'height="{round(VIEWER_WIDTH * height / width)}" style="border: 0; outline: 1px solid #ccc"></iframe>')
+
+
+def _viewer_installed() -> bool:
+    return importlib.util.find_spec("viser") is not None
+
+
+def _frame_size(layout: RunLayout) -> tuple[int, int]:
+    first = next(iter(sorted(layout.frames.glob("*.png"))), None)
+    if first is None:
+        return 4, 3
+    return media.read_image(first).shape[1::-1]
 
 
 def _side_by_side(layout: RunLayout, out: Path, fps: float) -> bool:
@@ -184,7 +224,7 @@ def _runtime_table(runtime: dict) -> str:
     return f'<table id="runtime"><thead><tr><th></th>{head}<th>total</th></tr></thead><tbody>{rows}</tbody></table>'
 
 
-def _page(title: str, metrics: dict, videos: list[tuple[str, str]]) -> str:
+def _page(title: str, metrics: dict, videos: list[tuple[str, str]], viewer: str) -> str:
     figures = "".join(
         f'<figure><video src="{html.escape(src)}" controls muted loop playsinline preload="auto"></video>'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>" for src, caption in videos)
@@ -220,6 +260,7 @@ figure:first-child video {{ width: 100%; }}
 <h1>OccluReStyle3D: {html.escape(title)}</h1>
 <p id="video-status">videos loaded: 0/{len(videos)}</p>
 {figures}
+{viewer}
 <h2>Ours against the 2D baselines</h2>
 <p>Temporal warping error (Lai et al. 2018): flow on the input video (OpenCV DIS, forward-backward check),
 background pixels only; lower is steadier. Leakage: mean absolute change of the people's pixels against the
