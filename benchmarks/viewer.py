@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common import print_figures
 
-from occlurestyle.viewer import RunScene, export_html, serve, stop
+from occlurestyle.viewer import RunScene, export_html, serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the headless browser the tests use
 from browser import CHROMIUM, frame_rate  # noqa: E402
@@ -32,14 +32,14 @@ def main() -> None:
         sys.exit(f"{run} has no splat/: run `make demo` first, or name a run folder")
 
     start = time.perf_counter()
-    server = serve(run)
-    url = f"http://127.0.0.1:{server.get_port()}/"
+    viewer = serve(run)
+    url = f"http://127.0.0.1:{viewer.port}/"
     with urllib.request.urlopen(url, timeout=30):
         opened = time.perf_counter() - start
     try:
         live_fps = frame_rate(url, WIDTH, HEIGHT) if CHROMIUM else None
     finally:
-        stop(server)
+        viewer.stop()
 
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()

@@ -430,7 +430,7 @@ def view(
     flythrough paths, the people of any frame, and full-quality renders of any view (renders/views/)."""
     import time
 
-    from .viewer import export_html, serve, stop
+    from .viewer import export_html, serve
 
     if export is not None:
         page = export_html(run_dir, export)
@@ -439,17 +439,17 @@ def view(
         size = page.path.stat().st_size / 1e6
         _say(f"wrote {page.path} ({size:.1f} MB: {counts}, the people of {page.frames} frames)")
         return
-    server = None
+    viewer = None
     try:
-        server = serve(run_dir, port=port, host=host)
-        _say(f"viewer of {run_dir} at http://{host}:{server.get_port()} (Ctrl-C stops it)")
+        viewer = serve(run_dir, port=port, host=host)
+        _say(f"viewer of {run_dir} at http://{host}:{viewer.port} (Ctrl-C stops it)")
         while True:
             time.sleep(1.0)
     except KeyboardInterrupt:
         pass
     finally:
-        if server is not None:
-            stop(server)
+        if viewer is not None:
+            viewer.stop()
 
 
 @app.command()

@@ -126,6 +126,7 @@ class RunScene:
         self.splat_handles: dict = {}
         self.shown = next(iter(self.models), None)  # the model in view (the first: stylized when there is one)
         self.people_handles: list = []
+        self.frame: int | None = None  # the frame whose people are shown
         self._params = {name: load_ply(path) for name, path in self.models.items()}
         self.unit = viewer_unit(next(iter(self._params.values()))) if self._params else 1.0
 
@@ -216,6 +217,7 @@ class RunScene:
         a transparent image would hide the splats behind its empty corners)."""
         for handle in self.people_handles:
             handle.remove()
+        self.frame = index
         self.people_handles = [
             server.scene.add_point_cloud(f"/people/{k}", points, colours, point_size=size, point_shape="square",
                                          precision="float32", point_shading="flat")
@@ -291,28 +293,75 @@ def export_html(run: str | Path, out: str | Path | None = None, budget: int = PA
     return ExportedPage(path, dict(scene.splat_counts), frames, stride)
 
 
-def serve(run: str | Path, port: int | None = None, host: str = "127.0.0.1", budget: int | None = None):
-    """Start the live viewer of `run` on `host:port` (a free port by default); returns the viser server
-    (call `.stop()`), with the GUI: which model, which frame's people, and a full-quality render."""
+class _Player:
+    """Moves a frame slider on at the video's rate while a Play box is ticked, until stopped."""
+
+    def __init__(self, slider, play, frames: int, fps: float):
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(slider, play, frames, 1.0 / fps), daemon=True,
+                                        name="viewer-player")
+        self._thread.start()
+
+    def _run(self, slider, play, frames: int, period: float) -> None:
+        while not self._stopped.wait(period):
+            if play.value:
+                slider.value = (int(slider.value) + 1) % frames  # its callback shows that frame's people
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+
+@dataclass
+class LiveViewer:
+    """A running viewer: its viser server, the run's scene in it, and its controls by name (model, frame,
+    play, render; those the run has)."""
+
+    server: object
+    scene: RunScene
+    controls: dict
+    player: _Player | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.get_port()
+
+    def stop(self) -> None:
+        """Stop playing and serving, and free the port."""
+        if self.player is not None:
+            self.player.stop()
+        stop(self.server)
+
+
+def serve(run: str | Path, port: int | None = None, host: str = "127.0.0.1", budget: int | None = None) -> LiveViewer:
+    """Start the live viewer of `run` on `host:port` (a free port by default), with the GUI: which model,
+    which frame's people (and Play, at the video's rate), and a full-quality render of the view."""
     scene = RunScene(run, budget)
     server = _server(host, port or free_port())
     scene.add_to(server)
+    viewer = LiveViewer(server, scene, {})
     if len(scene.models) > 1:
-        which = server.gui.add_dropdown("Model", tuple(scene.models), initial_value=next(iter(scene.models)))
+        which = viewer.controls["model"] = server.gui.add_dropdown("Model", tuple(scene.models),
+                                                                   initial_value=next(iter(scene.models)))
 
         @which.on_update
         def _(_event) -> None:
             scene.show_only(which.value)
 
     if scene.cameras is not None and scene.records:
-        frame = server.gui.add_slider("Frame", min=0, max=len(scene.cameras.names) - 1, step=1, initial_value=0)
+        frames = len(scene.cameras.names)
+        frame = viewer.controls["frame"] = server.gui.add_slider("Frame", min=0, max=frames - 1, step=1,
+                                                                  initial_value=0)
+        play = viewer.controls["play"] = server.gui.add_checkbox("Play", initial_value=False)
 
         @frame.on_update
         def _(_event) -> None:
             scene.show_people(server, int(frame.value))
 
+        viewer.player = _Player(frame, play, frames, scene.layout.fps())
+
     if scene.cameras is not None and scene.models:
-        button = server.gui.add_button("Render this view (full quality)")
+        button = viewer.controls["render"] = server.gui.add_button("Render this view (full quality)")
         lock = threading.Lock()
 
         @button.on_click
@@ -321,7 +370,7 @@ def serve(run: str | Path, port: int | None = None, host: str = "127.0.0.1", bud
                 path = render_client_view(scene, event.client.camera)
             event.client.add_notification("Rendered", f"saved {path}", auto_close_seconds=5.0)
 
-    return server
+    return viewer
 
 
 def render_client_view(scene: RunScene, camera, folder: str | Path | None = None) -> Path:

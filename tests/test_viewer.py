@@ -4,6 +4,7 @@ asked for with our rasterizer, and in a browser draws the room as our own render
 from __future__ import annotations
 
 import shutil
+import time
 import urllib.error
 import urllib.request
 
@@ -38,15 +39,38 @@ def _get(url: str) -> tuple[int, str]:
 
 def test_view_serves_a_run_and_stops_cleanly(small_run):
     run = small_run[0]
-    server = serve(run)
-    url = f"http://127.0.0.1:{server.get_port()}/"
+    viewer = serve(run)
+    url = f"http://127.0.0.1:{viewer.port}/"
     try:
         status, page = _get(url)
         assert status == 200 and "<html" in page.lower()
     finally:
-        stop(server)
+        viewer.stop()
     with pytest.raises(urllib.error.URLError):
         _get(url)  # nothing listens any more
+
+
+def test_play_moves_the_people_on_frame_by_frame_until_stopped(small_run):
+    viewer = serve(small_run[0])
+    try:
+        frame, play = viewer.controls["frame"], viewer.controls["play"]
+        assert viewer.scene.frame == 0 and not play.value  # it opens on the first frame, still
+        shown = [viewer.scene.people_handles[0].points.copy()]
+        play.value = True
+        deadline = time.monotonic() + 30
+        while viewer.scene.frame < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        play.value = False
+        assert viewer.scene.frame == int(frame.value) >= 3  # the slider and the people it shows moved on together
+        shown.append(viewer.scene.people_handles[0].points.copy())
+        assert not np.array_equal(*shown)  # other frames, other people's points
+        time.sleep(0.5)
+        paused = viewer.scene.frame
+        time.sleep(0.5)
+        assert viewer.scene.frame == paused  # unticked, it holds
+    finally:
+        viewer.stop()
+    assert not viewer.player._thread.is_alive()
 
 
 def test_the_viewer_shows_what_a_partial_run_has(small_run, tmp_path):
@@ -65,11 +89,12 @@ def test_the_viewer_shows_what_a_partial_run_has(small_run, tmp_path):
         assert scene.people_handles == [] and len(scene.cameras.names) > 0
     finally:
         stop(server)
-    server = serve(partial)  # and the live viewer serves it
+    viewer = serve(partial)  # and the live viewer serves it
     try:
-        assert _get(f"http://127.0.0.1:{server.get_port()}/")[0] == 200
+        assert _get(f"http://127.0.0.1:{viewer.port}/")[0] == 200
+        assert set(viewer.controls) == {"render"}  # no second model to switch to, no people to play
     finally:
-        stop(server)
+        viewer.stop()
 
 
 def test_an_exported_page_keeps_to_its_budgets_and_plays_every_frame(small_run, tmp_path, capsys):
@@ -155,12 +180,12 @@ def test_the_live_viewer_in_a_browser_draws_the_room_as_our_render_at_the_first_
     """Measured on this run: 12.4 at the opening camera, 28.7 and 31.6 at the other two, 129 blank."""
     run = small_run[0]
     scene = RunScene(run)
-    server = serve(run)
+    viewer = serve(run)
     try:
-        shot = screenshot(f"http://127.0.0.1:{server.get_port()}/", 4 * scene.cameras.width,
+        shot = screenshot(f"http://127.0.0.1:{viewer.port}/", 4 * scene.cameras.width,
                           4 * scene.cameras.height).astype(float)
     finally:
-        stop(server)
+        viewer.stop()
     right, wrong, blank = _region_errors(shot, run, scene)
     assert right < REGION_ERROR_BOUND < min(*wrong, blank)
 
@@ -186,9 +211,6 @@ def test_the_view_command_serves_until_interrupted_then_frees_its_port(small_run
     import signal
     import subprocess
     import sys
-    import time
-
-    from occlurestyle.viewer import free_port
 
     port = free_port()
     command = [sys.executable, "-m", "occlurestyle.cli", "view", str(small_run[0]), "--port", str(port)]
