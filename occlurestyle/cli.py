@@ -399,7 +399,12 @@ def demo(
     """The whole pipeline on the built-in living-room sample with its bundled style exemplar, then the
     comparison with the 2D baselines (report.html)."""
     from .pipeline import RunConfig, run_pipeline
-    from .scenes.generate import SceneConfig, choose_people, make_scene, scene_is_current
+    from .scenes.generate import (
+        SceneConfig,
+        choose_people,
+        make_scene,
+        scene_is_current,
+    )
 
     scene = out / "scene"
     scene_config = SceneConfig(people=choose_people(None))
@@ -415,6 +420,52 @@ def demo(
 
         _say("[eval] running the 2D baselines and the comparison")
         _say(f"wrote {write_report(out / 'run', evaluate_run(out / 'run', progress=_progress()))}")
+
+
+@app.command()
+def batch(
+    spec: Path = typer.Argument(..., help="a .csv or .yaml list of captures (video, style(s), options), or a "
+                                "folder of videos restyled from every --style"),
+    out: Path = typer.Option(..., "--out", help="the batch folder: a run folder per capture × style, "
+                             "index.html, batch.json"),
+    style: Optional[list[Path]] = typer.Option(None, "--style", help="style image for captures that name none "
+                                               "(repeatable: each capture is restyled from each)"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="set a stage option for every capture: "
+                                             "STAGE.NAME=VALUE (a capture's own options win)"),
+    engine: str = typer.Option("auto", help="auto (Ray when installed), ray, or local (one task after another)"),
+    address: Optional[str] = typer.Option(None, help="join this Ray cluster (e.g. ray://head:10001 or "
+                                          "head:6379); the batch folder must be on a path every worker sees"),
+    evaluate: bool = typer.Option(True, "--eval/--no-eval", help="also compare each run with the 2D "
+                                  "baselines (metrics and report.html)"),
+) -> None:
+    """Restyle many captures, each from one or more styles: the stages before stylize run once per
+    capture and are shared by its styles; on Ray the tasks run side by side. A capture that fails stops
+    only its own runs; re-running the same command finishes only what is missing."""
+    from .batch.engines import engine as make_engine
+    from .batch.run import run_batch
+    from .batch.spec import read_spec
+    from .batch.summary import table
+
+    overrides = {}
+    for item in set_ or ():
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise OccluReStyleError(f"--set {item!r}: write STAGE.NAME=VALUE, e.g. train.steps=2000")
+        overrides[key] = value
+    captures = read_spec(spec, style or (), overrides)
+    runs = sum(len(c.styles) for c in captures)
+    _say(f"{len(captures)} captures, {runs} runs into {out}")
+    runner = make_engine(engine, address, say=_say)
+    try:
+        states = run_batch(captures, out, runner, overrides, evaluate=evaluate, progress=_progress(), say=_say)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    finally:
+        runner.close()
+    _say(table(states))
+    _say(f"wrote {out / 'index.html'}")
+    if any(state.status != "done" for state in states.values()):
+        raise SystemExit(1)
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -77,3 +78,24 @@ def atomic_dir(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# what atomic_path and atomic_dir leave when their process is killed before it can clean up
+_TEMPORARY_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}(\.[^.]+)?$")
+_TEMPORARY_DIR = re.compile(r"^\..+\.(partial|old)-[A-Za-z0-9_]{8}$")
+
+
+def remove_temporaries(folder: str | Path) -> int:
+    """Remove the temporary files and folders that writers killed mid-way left under `folder` (no one
+    may be writing there now); returns how many."""
+    found = 0
+    for path in sorted(Path(folder).rglob(".*"), key=lambda p: len(p.parts)):
+        if not path.exists():
+            continue  # inside a folder removed already
+        if path.is_dir() and _TEMPORARY_DIR.match(path.name):
+            shutil.rmtree(path, ignore_errors=True)
+            found += 1
+        elif path.is_file() and _TEMPORARY_FILE.match(path.name):
+            path.unlink()
+            found += 1
+    return found

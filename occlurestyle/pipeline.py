@@ -7,10 +7,10 @@ and nowhere else). It is written to `RUN/config.json` as `{stage: {option: value
 option can be set by its dotted name (`RunConfig.set("train.strategy", "mcmc")`, the CLI's `--set`).
 
 `run/manifest.json` records, per stage, a hash of its options chained with the hashes of the stages
-before it, its time, and when it finished. A re-run skips a stage whose hash is unchanged; a changed
-option re-runs the stage it affects and every stage after it; an interrupted run resumes at the first
-unfinished stage (training also resumes inside its stage from its checkpoint). Inputs are checked
-before any stage starts.
+before it, its time, when it finished, and how many times it has run in this folder. A re-run skips a
+stage whose hash is unchanged; a changed option re-runs the stage it affects and every stage after it;
+an interrupted run resumes at the first unfinished stage (training also resumes inside its stage from
+its checkpoint). Inputs are checked before any stage starts.
 """
 
 from __future__ import annotations
@@ -23,13 +23,24 @@ import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from . import media
 from .errors import InputError
 from .fsutil import write_json
 from .layout import RunLayout
-from .stages import composite, depth, frames, masks, people, register, render, stylize, train
+from .stages import (
+    composite,
+    depth,
+    frames,
+    masks,
+    people,
+    register,
+    render,
+    stylize,
+    train,
+)
+from .stylize.style_regions import load_style
 
 STAGES: dict[str, types.ModuleType] = {
     "frames": frames, "masks": masks, "register": register, "depth": depth, "train": train, "stylize": stylize,
@@ -169,8 +180,8 @@ def check_inputs(config: RunConfig) -> None:
     if not config.style or not Path(config.style).is_file():
         raise InputError(f"style image {config.style} does not exist; pass an image with --style")
     media.read_image(config.style)
-    if config.stylize.style_labels and not Path(config.stylize.style_labels).is_file():
-        raise InputError(f"style labels {config.stylize.style_labels} do not exist")
+    if config.stylize.style_labels:
+        load_style(config.style, config.stylize.style_labels)  # the labels and the names they need
     if config.train.person_depth_dir and config.depth.model:
         raise InputError("pass either depth maps (--person-depth-dir) or a depth model (--depth-model), not both")
     if config.train.person_depth_dir and not Path(config.train.person_depth_dir).is_dir():
@@ -190,8 +201,13 @@ def _wired(layout: RunLayout, config: RunConfig, name: str):
 
 
 def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
-                 log: Callable[[str], None] = print) -> dict:
-    """Run (or resume) every stage into `out`; returns the manifest."""
+                 log: Callable[[str], None] = print, only: Sequence[str] | None = None) -> dict:
+    """Run (or resume) every stage into `out`, or with `only`, just those stages (every stage before
+    them must be done already; the batch runs one stage at a time this way); returns the manifest."""
+    unknown = [name for name in only or () if name not in STAGES]
+    if unknown:
+        raise InputError(f"unknown stage {unknown[0]!r}; the stages are {', '.join(STAGES)}")
+    last = max((list(STAGES).index(name) for name in only), default=len(STAGES) - 1) if only else len(STAGES) - 1
     check_inputs(config)
     layout = RunLayout(out)
     layout.root.mkdir(parents=True, exist_ok=True)
@@ -201,7 +217,9 @@ def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
     hashes = stage_hashes(config)
     outputs = stage_outputs(layout, config)
     stale = False
-    for name, module in STAGES.items():
+    for index, (name, module) in enumerate(STAGES.items()):
+        if index > last:
+            break
         done = manifest["stages"].get(name)
         if not stale and done and done.get("hash") == hashes[name]:
             missing = [path for path in outputs[name] if not path.exists()]
@@ -209,13 +227,16 @@ def run_pipeline(config: RunConfig, out: str | Path, progress: bool = True,
                 log(f"[{name}] done already ({done['seconds']:.1f} s), skipped")
                 continue
             log(f"[{name}] {missing[0].relative_to(layout.root)} is missing: running it again")
+        if only and name not in only:
+            raise InputError(f"stage {name} is not done in {layout.root}: run it before {', '.join(only)}")
         stale = True  # this stage and every later one run again
         log(f"[{name}] running")
         start = time.perf_counter()
         module.run(layout, dataclasses.replace(_wired(layout, config, name)), progress)
         seconds = time.perf_counter() - start
+        runs = (manifest["stages"].get(name) or {}).get("runs", 0) + 1  # times it ran in this folder
         manifest["stages"][name] = {"hash": hashes[name], "seconds": round(seconds, 2),
-                                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                                    "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": runs}
         write_json(manifest_path, manifest)
         log(f"[{name}] {seconds:.1f} s")
     return manifest

@@ -23,6 +23,7 @@ LAYERS = [
     ["pipeline"],
     ["viewer"],
     ["eval", "scenes"],
+    ["batch"],
     ["cli", "__init__"],
 ]
 LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
