@@ -432,7 +432,8 @@ def batch(
                                                "(repeatable: each capture is restyled from each)"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="set a stage option for every capture: "
                                              "STAGE.NAME=VALUE (a capture's own options win)"),
-    engine: str = typer.Option("auto", help="auto (Ray when installed), ray, or local (one task after another)"),
+    engine: str = typer.Option("auto", help="auto (Ray when installed, on more than 2 cores or with --address), "
+                               "ray, or local (one task after another)"),
     address: Optional[str] = typer.Option(None, help="join this Ray cluster (e.g. ray://head:10001 or "
                                           "head:6379); the batch folder must be on a path every worker sees"),
     evaluate: bool = typer.Option(True, "--eval/--no-eval", help="also compare each run with the 2D "

@@ -4,6 +4,7 @@ running it again; without Ray, the same one task after another."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import signal
@@ -150,6 +151,12 @@ def test_without_ray_a_batch_runs_one_task_after_another_and_says_how_to_add_it(
     from occlurestyle.batch.engines import LocalEngine, engine
     from occlurestyle.batch.run import run_batch
 
+    from occlurestyle.batch import engines
+
+    if importlib.util.find_spec("ray") is not None:  # on two cores, Ray is not worth its cost
+        monkeypatch.setattr(engines.os, "cpu_count", lambda: 2)
+        assert isinstance(engine("auto", say=print), LocalEngine)
+        assert "faster here than side by side" in capsys.readouterr().out
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
     runner = engine("auto", say=print)
     assert isinstance(runner, LocalEngine) and "pip install 'occlurestyle[batch]'" in capsys.readouterr().out
@@ -157,11 +164,19 @@ def test_without_ray_a_batch_runs_one_task_after_another_and_says_how_to_add_it(
         engine("ray")
     overrides = dict(item.split("=", 1) for item in CHEAP[1::2])
     spec = read_spec(captures / "spec.csv", overrides=overrides)[:1]  # kitchen, both styles
-    states = run_batch(spec, tmp_path / "batch", runner, overrides, evaluate=False, progress=False)
+    out = tmp_path / "batch"
+    states = run_batch(spec, out, runner, overrides, evaluate=False, progress=False)
     assert [s.status for s in states.values()] == ["done", "done"]
-    ran = Counter(e["stage"] for e in _events(tmp_path / "batch") if e["event"] == "ran")
+    ran = Counter(e["stage"] for e in _events(out) if e["event"] == "ran")
     assert all(ran[stage] == 1 for stage in SHARED) and all(ran[stage] == 2 for stage in PER_STYLE)
-    assert all((tmp_path / "batch" / "kitchen" / style / "final.mp4").is_file() for style in ("warm", "cool"))
-    states = run_batch(spec, tmp_path / "batch", runner, overrides, evaluate=False, progress=False)
+    assert all((out / "kitchen" / style / "final.mp4").is_file() for style in ("warm", "cool"))
+    states = run_batch(spec, out, runner, overrides, evaluate=False, progress=False)
     assert [s.status for s in states.values()] == ["done", "done"]  # a second time: nothing left to run
-    assert sum(e["event"] == "ran" for e in _events(tmp_path / "batch")) == sum(ran.values())
+    assert sum(e["event"] == "ran" for e in _events(out)) == sum(ran.values())
+
+    spec[0].styles = spec[0].styles[:1]  # and with the evaluation, on one of them: its figures in the index
+    state = run_batch(spec, out, runner, overrides, evaluate=True, progress=False)["kitchen/warm"]
+    assert state.status == "done" and (out / "kitchen" / "warm" / "report.html").is_file()
+    assert 0 < state.metrics["warping_error_gap1"] < state.metrics["inpaint_warping_error_gap1"]
+    index = (out / "index.html").read_text()
+    assert f"{state.metrics['warping_error_gap1'] * 1000:.2f}" in index and 'href="kitchen/warm/report.html"' in index

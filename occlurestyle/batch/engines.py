@@ -12,6 +12,10 @@ from typing import Callable
 
 from ..errors import InputError
 
+# up to this many cores, tasks side by side on Ray were slower than one after another on every core
+# (4 small captures on 2 cores: 461 s against 426 s, benchmarks/batch.py)
+LOCAL_CORES = 2
+
 
 @dataclass
 class Task:
@@ -115,7 +119,8 @@ class RayEngine:
 
 
 def engine(name: str = "auto", address: str | None = None, say: Callable[[str], None] = print):
-    """`auto`: Ray when it is installed (an address implies it), else one capture after another."""
+    """`auto`: Ray with an address, or when it is installed and this machine has more than
+    LOCAL_CORES cores; else one task after another (measured faster on 2 cores: docs/batch.md)."""
     if name not in ("auto", "local", "ray"):
         raise InputError(f"unknown engine {name!r}; choose auto, local or ray")
     if name == "local":
@@ -126,5 +131,9 @@ def engine(name: str = "auto", address: str | None = None, say: Callable[[str], 
         except ImportError:
             say("Ray is not installed: the captures run one after another "
                 "(pip install 'occlurestyle[batch]' to run them side by side)")
+            return LocalEngine()
+        if (os.cpu_count() or 1) <= LOCAL_CORES:
+            say(f"{os.cpu_count()} cores: the tasks run one after another, each on every core, which is "
+                "faster here than side by side (--engine ray to use Ray anyway)")
             return LocalEngine()
     return RayEngine(address)
