@@ -39,10 +39,10 @@ def run_stage(config: dict, run: str, stage: str, cores: int) -> dict:
     _use_cores(cores)
     if Path(run).is_dir():
         remove_temporaries(run)  # of a task killed here before (the stages of a run folder run one at a time)
-    before = _manifest(Path(run)).get(stage, {}).get("finished")
+    before = _manifest(Path(run)).get(stage, {}).get("runs", 0)
     run_pipeline(RunConfig.from_dict(config), run, progress=False, log=lambda _: None, only=[stage])
     entry = _manifest(Path(run))[stage]
-    return {"ran": entry.get("finished") != before, "seconds": entry["seconds"]}
+    return {"ran": entry["runs"] != before, "seconds": entry["seconds"]}
 
 
 def branch(shared: str, run: str, cores: int = 1) -> dict:
