@@ -42,7 +42,7 @@ def run_stage(config: dict, run: str, stage: str, cores: int) -> dict:
     before = _manifest(Path(run)).get(stage, {}).get("runs", 0)
     run_pipeline(RunConfig.from_dict(config), run, progress=False, log=lambda _: None, only=[stage])
     entry = _manifest(Path(run))[stage]
-    return {"ran": entry["runs"] != before, "seconds": entry["seconds"]}
+    return {"ran": entry.get("runs", 0) != before, "seconds": entry["seconds"]}
 
 
 def branch(shared: str, run: str, cores: int = 1) -> dict:
