@@ -162,6 +162,11 @@ def test_without_ray_a_batch_runs_one_task_after_another_and_says_how_to_add_it(
     assert isinstance(runner, LocalEngine) and "pip install 'occlurestyle[batch]'" in capsys.readouterr().out
     with pytest.raises(InputError, match=r"occlurestyle\[batch\]"):
         engine("ray")
+    monkeypatch.delitem(sys.modules, "ray")
+    if importlib.util.find_spec("ray") is not None:  # an address nothing listens at fails at once
+        with pytest.raises(InputError, match="no Ray cluster answers at 127.0.0.1:9"):
+            engine("auto", address="127.0.0.1:9")
+    monkeypatch.setitem(sys.modules, "ray", None)
     overrides = dict(item.split("=", 1) for item in CHEAP[1::2])
     spec = read_spec(captures / "spec.csv", overrides=overrides)[:1]  # kitchen, both styles
     out = tmp_path / "batch"

@@ -164,6 +164,9 @@ def test_ours_is_steadier_than_2d_baselines_and_leaves_people_untouched(evaluate
         assert 0.0 < metrics["methods"][method]["background_ssim_disoccluded"] <= 1.0
     assert inpaint["background_psnr_all"] > inpaint["background_psnr_disoccluded"]
     assert ours["style_distance"] < ours["style_distance_input"]
+    for method in ("input", "ours", "inpaint", "naive"):  # the scene's regions against its labelled exemplar's
+        assert 0.0 < metrics["methods"][method]["texture_distance"] < 50.0
+        assert set(metrics["methods"][method]["texture_distance_by_region"]) >= {"floor"}
     assert metrics["pose"]["rotation_error_mean_deg"] < 2.0
     assert set(metrics["runtime"]) == {"ours", "inpaint", "naive"}
     assert len(metrics["per_frame_warping_error"]["ours"]["1"]) == metrics["frames"] - 1  # the registered frames

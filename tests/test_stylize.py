@@ -390,3 +390,43 @@ def test_texture_step_lays_the_style_floor_pattern_on_the_floor(stylized_run):
     assert spread["after"] > 0.5 * spread["style"] and spread["after"] > 1.5 * spread["before"], spread
     assert sliced_wasserstein(after[floor], style.colors("floor")) < 0.5 * sliced_wasserstein(
         before[floor], style.colors("floor"))
+
+
+def test_the_patch_distance_sees_texture_not_palette():
+    from occlurestyle.eval.style import patch_distance, region_patches
+
+    rng = np.random.default_rng(3)
+    h = w = 96
+    yy, xx = np.mgrid[0:h, 0:w]
+    everywhere = np.ones((h, w), bool)
+
+    def stripes(phase):
+        wave = 0.5 + 0.25 * np.sin(2 * np.pi * (xx + phase) / 8.0)
+        return np.clip(wave[..., None] * np.array([0.6, 0.4, 0.3]) * 1.4, 0, 1)
+
+    def noise(seed):
+        return np.clip(0.5 + 0.15 * np.random.default_rng(seed).normal(size=(h, w, 3)), 0, 1)
+
+    def patches(image, region=everywhere):
+        return region_patches(image, region, seed=int(rng.integers(1 << 30)))
+
+    same = patch_distance(patches(stripes(0)), patches(stripes(3)))  # the same material, elsewhere
+    from occlurestyle.stylize.transfer import lab_to_rgb
+
+    repainted = lab_to_rgb(rgb_to_lab(stripes(3)) + np.array([5.0, -20.0, 15.0], np.float32))  # another palette
+    recoloured = patch_distance(patches(stripes(0)), patches(repainted))
+    other = patch_distance(patches(stripes(0)), patches(noise(1)))
+    flat = patch_distance(patches(stripes(0)), patches(np.full((h, w, 3), 0.5)))
+    noise_again = patch_distance(patches(noise(1)), patches(noise(2)))
+    print(f"same {same:.2f}, noise {noise_again:.2f}, recoloured {recoloured:.2f}, other {other:.2f}, flat {flat:.2f}")
+    assert same < 1.0 and noise_again < 1.0  # a texture's patches against another sample of it
+    assert recoloured < 1.0  # a new palette on the same pattern: as near as the pattern elsewhere
+    assert min(other, flat) > 5 * max(same, noise_again)  # another pattern, or none, is far
+
+    half = everywhere.copy()
+    half[:, w // 2 - 3:] = False  # only patches wholly inside the region: the flat left half, none of the noise
+    mixed = np.full((h, w, 3), 0.4)
+    mixed[:, w // 2:] = noise(4)[:, w // 2:]
+    inside = patches(mixed, half)
+    assert len(inside) > 0 and np.abs(inside).max() < 1e-3
+    assert region_patches(mixed, np.zeros((h, w), bool)).shape == (0, 7 * 7 * 3)  # no patch fits: none

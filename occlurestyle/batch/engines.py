@@ -6,6 +6,8 @@ the order of the batch is the scheduler's (`batch/run.py`), not theirs."""
 from __future__ import annotations
 
 import os
+import re
+import socket
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable
@@ -80,6 +82,8 @@ class RayEngine:
         except ImportError:
             raise InputError("the ray engine needs Ray: pip install 'occlurestyle[batch]'") from None
         self._ray = ray
+        if address is not None:
+            _check_reachable(address)
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         resources = ray.cluster_resources()
         self.cores = int(resources.get("CPU", 1))
@@ -116,6 +120,18 @@ class RayEngine:
 
     def close(self) -> None:
         self._ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once on an address nothing listens at (Ray itself retries for minutes)."""
+    found = re.fullmatch(r"(?:ray://)?([^:/]+):(\d+)", address)
+    if found is None:
+        return  # "auto" and the like: Ray's own lookup
+    try:
+        socket.create_connection((found.group(1), int(found.group(2))), timeout=5).close()
+    except OSError as error:
+        raise InputError(f"no Ray cluster answers at {address} ({error.strerror or error}); start one with "
+                         "`ray start --head`, or leave out --address to run on this machine") from None
 
 
 def engine(name: str = "auto", address: str | None = None, say: Callable[[str], None] = print):

@@ -13,7 +13,10 @@ Per method (ours = `renders/final`, the composited frames along the original pat
   person-free model before stylization; inpaint-then-stylize: its inpainted frames) against the true
   person-free frames, PSNR and SSIM over all pixels and over the pixels people hid; pose error; and
   for ours the visible-person IoU: the people as composited (alpha > 0.5) against their true visible
-  pixels, which is what depth order and the mattes decide together.
+  pixels, which is what depth order and the mattes decide together; and, when the style is labelled
+  with the scene's region names (a sample scene's own exemplar), the texture distance: per true region,
+  people left out, the sliced Wasserstein distance of small mean-removed CIELAB patches of the output to
+  those of the style's region of the same name (`eval.style.TexturePatches`; every third frame).
 Runtime per stage comes from the manifest and the baselines' own timings. One pass over the frames,
 holding the last `max(gaps)` of each method (the warping error's) and a bounded sample of each region's
 pixels (the style distance's): memory does not grow with the clip.
@@ -25,6 +28,7 @@ import json
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -45,7 +49,7 @@ from .background import ground_truth, true_cameras
 from .baselines import KINDS, run_baseline
 from .flythrough import flythrough_coverage
 from .metrics import BackgroundScores, Leakage, SequenceIoU, pose_errors
-from .style import RegionSamples, sample_style_distances
+from .style import RegionSamples, TexturePatches, sample_style_distances
 from .temporal import WarpingErrors
 
 LABELS = {"input": "input video (reference)", "ours": "OccluReStyle3D (ours)",
@@ -92,6 +96,7 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     for folder in (*folders.values(), *backgrounds.values()):
         _check_folder(folder, names)
     style = _StyleMeasure.start(layout, config, cameras)
+    texture = _TextureMeasure.start(scene, config)
 
     warp = WarpingErrors(gaps)
     leak = {method: Leakage() for method in folders}
@@ -116,6 +121,8 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
         if true_people is not None:
             for method, output in outputs.items():
                 leak[method].add(output, frame, true_people)
+        if texture is not None and index % TEXTURE_EVERY == 0:
+            texture.add(stems[index], shape, true_people, {"input": frame, **outputs})
         if style is not None:
             style.add(index, person, {"input": frame, **outputs})
 
@@ -128,6 +135,8 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
             methods[method].update(leak[method].result())
     if style is not None:
         style.write_into(methods)
+    if texture is not None:
+        texture.write_into(methods)
     pose = None
     if scene is not None:
         methods["ours"].update({f"visible_person_{k}": v for k, v in visible.result().items()})
@@ -197,6 +206,43 @@ class _StyleMeasure:
                 methods[method]["style_distance_input"] = distances["overall"]["before"]
                 methods[method]["style_distance_by_region"] = {k: v["after"] for k, v in distances.items()
                                                                if k != "overall"}
+
+
+TEXTURE_EVERY = 3  # frames apart that the texture figure samples (neighbours add little but time)
+
+
+class _TextureMeasure:
+    """The texture figure of a sample scene restyled from a labelled style: per true scene region (people
+    left out), the patch distance of each method's output to the style's region of the same name."""
+
+    def __init__(self, scene: Path, names: dict[int, str], style, labels: np.ndarray, style_names: dict[int, str]):
+        self.scene, self.names, self.style, self.labels, self.style_names = scene, names, style, labels, style_names
+        self.patches = TexturePatches()
+
+    @classmethod
+    def start(cls, scene: Path | None, config: RunConfig) -> "_TextureMeasure | None":
+        labels = Path(config.stylize.style_labels) if config.stylize.style_labels else None
+        if scene is None or labels is None or labels.suffix == ".pth" or not (scene / "semantics.json").is_file():
+            return None
+        names = {c["id"]: c["name"] for c in json.loads((scene / "semantics.json").read_text())["classes"]}
+        style_names = {c["id"]: c["name"] for c in json.loads(labels.with_suffix(".json").read_text())["classes"]}
+        if not set(names.values()) & set(style_names.values()):
+            return None  # a style labelled with other names: no region to compare with
+        style = media.read_image(config.style).astype(np.float32) / 255.0
+        return cls(scene, names, style, media.read_gray(labels), style_names)
+
+    def add(self, stem: str, shape: tuple[int, int], people: np.ndarray, images: dict[str, np.ndarray]) -> None:
+        semantics = media.read_gray(self.scene / "semantics" / f"{stem}.png")
+        if semantics.shape != tuple(shape):
+            semantics = cv2.resize(semantics, shape[::-1], interpolation=cv2.INTER_NEAREST)
+        self.patches.add(semantics, self.names, people,
+                         {name: image.astype(np.float32) / 255.0 for name, image in images.items()})
+
+    def write_into(self, methods: dict) -> None:
+        for method, distance in self.patches.distances(self.style, self.labels, self.style_names).items():
+            if method in methods:
+                methods[method]["texture_distance"] = distance["overall"]
+                methods[method]["texture_distance_by_region"] = distance["by_region"]
 
 
 def _mean(values: list[float]) -> float:

@@ -6,11 +6,15 @@
 - `structure_correlation`: correlation of luminance gradient magnitudes of two renders (texture and
   shading kept when high);
 - `label_accuracy`: per-Gaussian labels rendered to pixels (`stylize.regions.render_labels`) against a
-  sample scene's ground-truth semantics, by role (floor / ceiling / wall / object).
+  sample scene's ground-truth semantics, by role (floor / ceiling / wall / object);
+- `region_patches` and `patch_distance`: texture, not palette: the sliced Wasserstein distance between
+  the distributions of small mean-removed CIELAB patches of two regions (a recolouring leaves it as it
+  was; laying the style's material on a surface brings it down).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..stylize.correspond import role
@@ -27,6 +31,48 @@ def sliced_wasserstein(a: np.ndarray, b: np.ndarray, projections: int = 64, seed
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     q = (np.arange(256) + 0.5) / 256
     return float(np.mean([np.abs(np.quantile(a @ d, q) - np.quantile(b @ d, q)).mean() for d in directions]))
+
+
+PATCH = 7  # pixels a side of the texture figure's patches
+
+
+def patch_centres(region: np.ndarray, limit: int, seed: int = 0, size: int = PATCH) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `limit` random pixels of `region` (bool [H,W]) whose `size`×`size` patch lies wholly in it."""
+    inside = cv2.erode(region.astype(np.uint8), np.ones((size, size), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                       borderValue=0) > 0
+    rows, cols = np.nonzero(inside)
+    if len(rows) > limit:
+        pick = np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))
+        rows, cols = rows[pick], cols[pick]
+    return rows, cols
+
+
+def lab_patches(lab: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int = PATCH) -> np.ndarray:
+    """The `size`×`size` patches of a CIELAB image centred at (rows, cols), each patch's mean colour
+    removed: [N, size·size·3]."""
+    offsets = np.arange(size) - size // 2
+    patches = lab[rows[:, None, None] + offsets[None, :, None], cols[:, None, None] + offsets[None, None, :]]
+    patches = patches - patches.mean(axis=(1, 2), keepdims=True)
+    return patches.reshape(len(rows), size * size * 3)
+
+
+def region_patches(image: np.ndarray, region: np.ndarray, size: int = PATCH, limit: int = 4000,
+                   seed: int = 0) -> np.ndarray:
+    """Up to `limit` random `size`×`size` patches of `image` (RGB 0-1) lying wholly inside `region`
+    (bool [H,W]), in CIELAB with each patch's mean colour removed: [N, size·size·3]."""
+    rows, cols = patch_centres(region, limit, seed, size)
+    return lab_patches(rgb_to_lab(image), rows, cols, size)
+
+
+def patch_distance(a: np.ndarray, b: np.ndarray, projections: int = 128, seed: int = 0) -> float:
+    """Sliced Wasserstein-1 distance between two sets of patches [N,D], [M,D] (from `region_patches`), in
+    CIELAB units along random unit directions of the patch space."""
+    rng = np.random.default_rng(seed)
+    directions = rng.normal(size=(projections, a.shape[1]))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    q = (np.arange(256) + 0.5) / 256
+    along_a, along_b = a @ directions.T, b @ directions.T
+    return float(np.abs(np.quantile(along_a, q, axis=0) - np.quantile(along_b, q, axis=0)).mean())
 
 
 def label_accuracy(predicted: np.ndarray, names: list[str], truth: np.ndarray, truth_names: dict[int, str]
@@ -113,3 +159,57 @@ def sample_style_distances(samples: RegionSamples, before: str, after: str, name
         result["overall"] = {"before": round(pooled["before"] / weight, 2), "after": round(pooled["after"] / weight, 2),
                              "reduction": round(1 - pooled["after"] / pooled["before"], 3)}
     return result
+
+
+class TexturePatches:
+    """Patches of each true scene region (people left out) from every image given with them (the input
+    and each method's output, the same places in each), up to `per_frame` a region per frame; then each
+    image's patch distance to the same-named region of a labelled style (`distances`)."""
+
+    def __init__(self, per_frame: int = 300):
+        self.per_frame = per_frame
+        self.frames = 0
+        self.pixels: dict[str, int] = {}  # region → pixels seen
+        self.patches: dict[str, dict[str, list[np.ndarray]]] = {}  # region → image name → patches
+
+    def add(self, semantics: np.ndarray, names: dict[int, str], people: np.ndarray,
+            images: dict[str, np.ndarray]) -> None:
+        """`semantics` [H,W] class ids named by `names`, `people` [H,W] bool, `images` name → RGB 0-1."""
+        labs = {name: rgb_to_lab(image) for name, image in images.items()}
+        for class_id, region_name in names.items():
+            region = (semantics == class_id) & ~people
+            rows, cols = patch_centres(region, self.per_frame, seed=self.frames * 1000 + class_id)
+            if len(rows) == 0:
+                continue
+            self.pixels[region_name] = self.pixels.get(region_name, 0) + int(region.sum())
+            kept = self.patches.setdefault(region_name, {})
+            for name, lab in labs.items():
+                kept.setdefault(name, []).append(lab_patches(lab, rows, cols))
+        self.frames += 1
+
+    def distances(self, style_image: np.ndarray, style_labels: np.ndarray, style_names: dict[int, str],
+                  min_patches: int = 200) -> dict[str, dict]:
+        """Per image name: `overall` (regions pooled by pixels) and `by_region` patch distances to the
+        style's region of the same name; regions the style lacks, or with too few patches, are left out."""
+        style_lab = rgb_to_lab(style_image)
+        ids = {name: class_id for class_id, name in style_names.items()}
+        by_region: dict[str, dict[str, float]] = {}
+        for region_name, kept in self.patches.items():
+            if region_name not in ids:
+                continue
+            rows, cols = patch_centres(style_labels == ids[region_name], 8000)
+            if len(rows) < min_patches or len(next(iter(kept.values()))) == 0:
+                continue
+            target = lab_patches(style_lab, rows, cols)
+            stacked = {name: np.concatenate(patches) for name, patches in kept.items()}
+            if len(next(iter(stacked.values()))) < min_patches:
+                continue
+            by_region[region_name] = {name: patch_distance(p, target) for name, p in stacked.items()}
+        result = {}
+        weight = sum(self.pixels[r] for r in by_region)
+        for name in next(iter(self.patches.values()), {}):
+            if weight:
+                per = {r: round(d[name], 3) for r, d in by_region.items()}
+                overall = sum(d[name] * self.pixels[r] for r, d in by_region.items()) / weight
+                result[name] = {"overall": round(overall, 3), "by_region": per}
+        return result
