@@ -475,8 +475,9 @@ def view(
     port: Optional[int] = typer.Option(None, help="port to serve on [default: a free one]"),
     host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0: reachable from other machines)"),
     export: Optional[Path] = typer.Option(None, help="instead of serving, write the scene as one self-contained "
-                                          "page that opens from disk in a browser (the people play frame by "
-                                          "frame; at most 300,000 splats)"),
+                                          "page that opens from disk in a browser (at most 300,000 splats)"),
+    play: bool = typer.Option(False, "--play", help="with --export: the people of every frame on the page's "
+                              "playback bar (under software WebGL the background blinks black as it loops)"),
 ) -> None:
     """Look around the run in 3D in a browser: the stylized room (or the background), the camera and
     flythrough paths, the people of any frame, and full-quality renders of any view (renders/views/)."""
@@ -485,11 +486,12 @@ def view(
     from .viewer import export_html, serve
 
     if export is not None:
-        page = export_html(run_dir, export)
+        page = export_html(run_dir, export, play=play)
         counts = ", ".join(f"{model} {shown:,} of {total:,} splats"
                            for model, (shown, total) in page.splat_counts.items())
         size = page.path.stat().st_size / 1e6
-        _say(f"wrote {page.path} ({size:.1f} MB: {counts}, the people of {page.frames} frames)")
+        people = f"the people of {page.frames} frames" if page.frames else "the first frame's people"
+        _say(f"wrote {page.path} ({size:.1f} MB: {counts}, {people})")
         return
     viewer = None
     try:

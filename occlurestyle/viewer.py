@@ -3,8 +3,9 @@ the camera path and the flythrough path as frustums, the people as billboards wh
 time slider, and a button that renders the current view with the project's own rasterizer.
 
 `serve(run)` runs it live on a local port (`occlurestyle view RUN`); `export_html(run)` writes the scene
-as one self-contained page (viser's embedded mode: its web client with the scene inside, the people
-played frame by frame) that opens from disk with no server and no network; the report shows it in a frame.
+as one self-contained page (viser's embedded mode: its web client with the scene inside; optionally the
+people played frame by frame) that opens from disk with no server and no network; the report shows it
+in a frame.
 Whatever stages a run folder lacks are left out.
 """
 
@@ -255,21 +256,23 @@ def free_port() -> int:
 class ExportedPage:
     path: Path
     splat_counts: dict[str, tuple[int, int]]  # model → (splats on the page, splats in the model)
-    frames: int  # frames whose people the page plays (0: none)
+    frames: int  # frames whose people the page plays (0: it shows the first frame's)
     person_stride: int  # every how many person pixels one is on the page
 
 
-def export_html(run: str | Path, out: str | Path | None = None, budget: int = PAGE_BUDGET,
+def export_html(run: str | Path, out: str | Path | None = None, budget: int = PAGE_BUDGET, play: bool = False,
                 people_budget: int = PEOPLE_BUDGET) -> ExportedPage:
     """Write the run's scene as one self-contained page (default `RUN/viewer.html`) that opens from disk:
     the first model (stylized when there is one) with at most `budget` splats, the paths, and the people
-    played frame by frame at the video's rate (slower if the loop would be shorter than MIN_LOOP; viser's
-    playback bar), one person pixel in k×k so that all frames together stay within `people_budget`
-    points. It opens at the run's first camera."""
+    of the first frame, where the page opens (the run's first camera). With `play`, the people of every
+    frame on viser's playback bar at the video's rate (slower if the loop would be shorter than
+    MIN_LOOP), one person pixel in k×k so that all frames together stay within `people_budget` points;
+    each loop rebuilds the scene, and under software WebGL the empty background shows black while it
+    does, so the report's page does not play."""
     scene = RunScene(run, budget, most_models=1)  # the page has no control to switch models
     if not scene.models:
         raise InputError(f"{scene.layout.root} has no splat/*.ply to show; run `occlurestyle train` first")
-    frames = len(scene.cameras.names) if scene.cameras is not None and scene.records else 0
+    frames = len(scene.cameras.names) if play and scene.cameras is not None and scene.records else 0
     stride = 1
     if frames:
         pixels = sum(len(points) for i in range(frames) for points, _, _ in scene.people_points(i))

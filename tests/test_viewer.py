@@ -101,7 +101,7 @@ def test_an_exported_page_keeps_to_its_budgets_and_plays_every_frame(small_run, 
     from occlurestyle.cli import main
 
     run = small_run[0]
-    page = export_html(run, tmp_path / "page.html", budget=1000, people_budget=2000)
+    page = export_html(run, tmp_path / "page.html", budget=1000, play=True, people_budget=2000)
     assert list(page.splat_counts) == ["stylized"]  # the page has no switch: the stylized room only
     shown, total = page.splat_counts["stylized"]
     assert shown == 1000 < total
@@ -112,8 +112,9 @@ def test_an_exported_page_keeps_to_its_budgets_and_plays_every_frame(small_run, 
     assert 0 < sum(people) <= 2000 and page.person_stride > 1
     text = page.path.read_text()
     assert FILE_WORKER_SHIM in text and "__VISER_EMBED_DATA__" in text
-    main(["view", str(run), "--export", str(tmp_path / "cli.html")])
-    assert f"wrote {tmp_path / 'cli.html'}" in capsys.readouterr().out and (tmp_path / "cli.html").is_file()
+    main(["view", str(run), "--export", str(tmp_path / "cli.html")])  # by default, the first frame's people
+    assert "the first frame's people" in capsys.readouterr().out
+    assert export_html(run, tmp_path / "still.html").frames == 0
 
 
 def test_a_report_without_the_viewer_says_how_to_add_it(own_run, monkeypatch):
@@ -170,14 +171,15 @@ def _region_errors(shot: np.ndarray, run, scene: RunScene) -> tuple[float, list[
 
 # The bound on the region error at the opening camera, midway between the viewer's drawing of the right view
 # and of any other view as measured on the test run (each test prints its errors; three runs each): the
-# viewer draws the path frustums, the people as flat billboards (in the report, of whichever frame is
-# playing) and blends splats in its own order, so it is not zero; another camera's view is far off.
-REGION_ERROR_BOUND = 21.0
+# viewer draws the path frustums, the people as flat billboards and blends splats in its own order, so it
+# is not zero; another camera's view is far off. Measured also with both cores busy with other work.
+REGION_ERROR_BOUND = 20.0
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine to look at the viewer with")
 def test_the_live_viewer_in_a_browser_draws_the_room_as_our_render_at_the_first_camera(small_run):
-    """Measured on this run: 12.4 at the opening camera, 28.7 and 31.6 at the other two, 129 blank."""
+    """Measured on this run: 12.4-14.3 at the opening camera, 28.7-32.9 and 30.8-31.6 at the other two,
+    126-129 blank (the higher with both cores busy elsewhere)."""
     run = small_run[0]
     scene = RunScene(run)
     viewer = serve(run)
@@ -193,8 +195,8 @@ def test_the_live_viewer_in_a_browser_draws_the_room_as_our_render_at_the_first_
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine to look at the viewer with")
 def test_the_report_opened_from_disk_shows_the_room_in_3d_as_our_render_at_the_first_camera(own_run):
     """The report's 3D view, no server: opened as a file, the frame on its page draws the stylized room at
-    the run's first camera. Measured on this run: 13.0-13.7 at the opening camera, 30.3-34.7 at the other
-    two, 130 blank."""
+    the run's first camera, with the first frame's people. Measured on this run with both cores busy
+    elsewhere: 4.9 at the opening camera, 27.6 and 25.9 at the other two, 136 blank."""
     run = own_run[0]
     report = write_report(run, metrics={})
     scene = RunScene(run)

@@ -60,11 +60,7 @@ def _viewer(layout: RunLayout, out: Path) -> str:
                 '"occlurestyle[viewer]"</code>, then <code>occlurestyle eval RUN</code> again.</p>')
     page = export_html(layout.root, out)
     (model, (shown, total)), = page.splat_counts.items()
-    people = ""
-    if page.frames:
-        k = page.person_stride
-        people = f"; the bar below it plays the people of its {page.frames} frames"
-        people += f" (one person pixel in {k}×{k})" if k > 1 else ""
+    people = "; the people are those of the first frame" if page.frames == 0 else ""
     width, height = _frame_size(layout)
     src = page.path.relative_to(layout.root).as_posix()
     return (f'<h2>The {model} room in 3D</h2><p>Drag to turn, right-drag to move, scroll to go nearer; it opens '
