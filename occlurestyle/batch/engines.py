@@ -40,7 +40,6 @@ class LocalEngine:
         self.cores = os.cpu_count() or 1
         self.gpus = 0
         self._queue: deque[Task] = deque()
-        self._current: Task | None = None
 
     def submit(self, task: Task) -> None:
         self._queue.append(task)
@@ -49,19 +48,15 @@ class LocalEngine:
         return list(self._queue)
 
     def next_done(self) -> tuple[Task, dict | None, BaseException | None]:
-        task = self._current = self._queue.popleft()  # kept on a KeyboardInterrupt, for cancel()
+        task = self._queue.popleft()
         try:
-            result, error = task.function(*task.args, cores=self.cores), None
-        except Exception as exc:  # noqa: BLE001 - a capture's failure is reported, the others go on
-            result, error = None, exc
-        self._current = None
-        return task, result, error
+            return task, task.function(*task.args, cores=self.cores), None
+        except Exception as error:  # noqa: BLE001 - a capture's failure is reported, the others go on
+            return task, None, error
 
-    def cancel(self) -> list[Task]:
-        """The task under way stops with the KeyboardInterrupt that reached it; the rest never start."""
-        stopped = [self._current] if self._current is not None else []
+    def cancel(self) -> None:
+        """The task under way has stopped with the KeyboardInterrupt that reached it; the rest never start."""
         self._queue.clear()
-        return stopped
 
     def close(self) -> None:
         pass
@@ -110,13 +105,11 @@ class RayEngine:
         except ray.exceptions.RayError as error:  # a worker that died, an object lost with its node
             return task, None, error
 
-    def cancel(self) -> list[Task]:
-        """Stop the running tasks by shutting Ray down (its workers die where they are; ray.cancel
-        races with tasks that are finishing and can abort the driver); returns them."""
-        stopped = list(self._running.values())
+    def cancel(self) -> None:
+        """Stop every running task by shutting Ray down (its workers die where they are; ray.cancel races
+        with tasks that are finishing and can abort the driver)."""
         self._running.clear()
         self._ray.shutdown()
-        return stopped
 
     def close(self) -> None:
         self._ray.shutdown()

@@ -129,8 +129,8 @@ def run_batch(captures: list[Capture], out: str | Path, engine, overrides: dict[
             bar.set_postfix_str(_status(states, engine), refresh=False)
     except KeyboardInterrupt:
         say("interrupted: stopping the running tasks (the same command finishes what is missing)")
-        for task in engine.cancel():
-            remove_temporaries(out / task.run)  # what its writers had under way
+        engine.cancel()
+        remove_temporaries(out)  # what the stopped tasks' writers had under way (a branch's beside its folder)
         for state in states.values():
             if state.status == "pending":
                 state.status = "interrupted"
