@@ -215,21 +215,19 @@ class _TextureMeasure:
     """The texture figure of a sample scene restyled from a labelled style: per true scene region (people
     left out), the patch distance of each method's output to the style's region of the same name."""
 
-    def __init__(self, scene: Path, names: dict[int, str], style, labels: np.ndarray, style_names: dict[int, str]):
-        self.scene, self.names, self.style, self.labels, self.style_names = scene, names, style, labels, style_names
+    def __init__(self, scene: Path, names: dict[int, str], style):
+        self.scene, self.names, self.style = scene, names, style
         self.patches = TexturePatches()
 
     @classmethod
     def start(cls, scene: Path | None, config: RunConfig) -> "_TextureMeasure | None":
-        labels = Path(config.stylize.style_labels) if config.stylize.style_labels else None
-        if scene is None or labels is None or labels.suffix == ".pth" or not (scene / "semantics.json").is_file():
+        if scene is None or not config.stylize.style_labels or not (scene / "semantics.json").is_file():
             return None
         names = {c["id"]: c["name"] for c in json.loads((scene / "semantics.json").read_text())["classes"]}
-        style_names = {c["id"]: c["name"] for c in json.loads(labels.with_suffix(".json").read_text())["classes"]}
-        if not set(names.values()) & set(style_names.values()):
+        style = load_style(config.style, config.stylize.style_labels)
+        if not set(names.values()) & set(style.names):
             return None  # a style labelled with other names: no region to compare with
-        style = media.read_image(config.style).astype(np.float32) / 255.0
-        return cls(scene, names, style, media.read_gray(labels), style_names)
+        return cls(scene, names, style)
 
     def add(self, stem: str, shape: tuple[int, int], people: np.ndarray, images: dict[str, np.ndarray]) -> None:
         semantics = media.read_gray(self.scene / "semantics" / f"{stem}.png")
@@ -239,7 +237,7 @@ class _TextureMeasure:
                          {name: image.astype(np.float32) / 255.0 for name, image in images.items()})
 
     def write_into(self, methods: dict) -> None:
-        for method, distance in self.patches.distances(self.style, self.labels, self.style_names).items():
+        for method, distance in self.patches.distances(self.style).items():
             if method in methods:
                 methods[method]["texture_distance"] = distance["overall"]
                 methods[method]["texture_distance_by_region"] = distance["by_region"]

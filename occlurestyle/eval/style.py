@@ -187,17 +187,17 @@ class TexturePatches:
                 kept.setdefault(name, []).append(lab_patches(lab, rows, cols))
         self.frames += 1
 
-    def distances(self, style_image: np.ndarray, style_labels: np.ndarray, style_names: dict[int, str],
-                  min_patches: int = 200) -> dict[str, dict]:
+    def distances(self, style, min_patches: int = 200) -> dict[str, dict]:
         """Per image name: `overall` (regions pooled by pixels) and `by_region` patch distances to the
-        style's region of the same name; regions the style lacks, or with too few patches, are left out."""
-        style_lab = rgb_to_lab(style_image)
-        ids = {name: class_id for class_id, name in style_names.items()}
+        region of the same name of `style` (`stylize.style_regions.StyleRegions`); regions the style
+        lacks, or with too few patches, are left out."""
+        style_lab = rgb_to_lab(style.image)
+        ids = {name: index for index, name in enumerate(style.names)}
         by_region: dict[str, dict[str, float]] = {}
         for region_name, kept in self.patches.items():
             if region_name not in ids:
                 continue
-            rows, cols = patch_centres(style_labels == ids[region_name], 8000)
+            rows, cols = patch_centres(style.labels == ids[region_name], 8000)
             if len(rows) < min_patches or len(next(iter(kept.values()))) == 0:
                 continue
             target = lab_patches(style_lab, rows, cols)
