@@ -155,6 +155,9 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                 idx = idx[~close]
                 if len(idx) < 0.002 * len(points):
                     continue
+            idx = _wall_within(points, idx, up, centres, threshold, room_height, rng, label, names)
+            if len(idx) < 0.002 * len(points):
+                continue
             label[idx] = _add(names, _object_name(points[idx], up, floor_height, room_height, names))
     if not names:
         names.append("scene")
@@ -261,6 +264,22 @@ def _bounds_the_scene(points: np.ndarray, plane_points: np.ndarray, normal: np.n
     origin = plane_points.mean(0)
     side = np.sign(np.median((centres - origin) @ normal))
     return float(np.mean(((points - origin) @ normal) * side > -3 * threshold)) > 0.9
+
+
+def _wall_within(points, idx, up, centres, threshold, room_height, rng, label, names) -> np.ndarray:
+    """A wall seen from few cameras comes out of training as a thick, noisy slab that no plane of the
+    scene-wide search holds enough of, and DBSCAN makes it an object as tall as the room. If a
+    vertical plane bounding the scene holds at least 30% of such a cluster within a looser band (3×),
+    that part is labelled a new wall. Returns the indices left to the object."""
+    if len(idx) < 200 or np.ptp(np.percentile(points[idx] @ up, [2, 98])) < 0.6 * room_height:
+        return idx
+    plane, inliers = ransac_plane(points[idx], 3 * threshold, rng)
+    normal = np.asarray(plane[:3]) / np.linalg.norm(plane[:3])
+    if (len(inliers) < 0.3 * len(idx) or abs(float(normal @ up)) > 0.25
+            or not _bounds_the_scene(points, points[idx[inliers]], normal, centres, threshold)):
+        return idx
+    label[idx[inliers]] = _add(names, f"wall_{sum(n.startswith('wall_') for n in names)}")
+    return np.setdiff1d(idx, idx[inliers])
 
 
 def _add(names: list[str], name: str) -> int:
