@@ -96,7 +96,9 @@ class RayEngine:
 
     def next_done(self) -> tuple[Task, dict | None, BaseException | None]:
         ray = self._ray
-        ready, _ = ray.wait(list(self._running), num_returns=1)
+        ready = []
+        while not ready:  # short waits: a Ctrl-C reaches the driver between them, not only when a task ends
+            ready, _ = ray.wait(list(self._running), num_returns=1, timeout=0.5)
         task = self._running.pop(ready[0])
         try:
             return task, ray.get(ready[0]), None
