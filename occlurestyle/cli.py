@@ -273,7 +273,8 @@ def stylize(
     scene_labels: Optional[Path] = _option(StylizeOptions, "scene_labels"),
     strength: float = _option(StylizeOptions, "strength"),
     method: str = _option(StylizeOptions, "method"),
-    texture: bool = typer.Option(False, help="the same as --method texture"),
+    material_scale: float = _option(StylizeOptions, "material_scale"),
+    shading: float = _option(StylizeOptions, "shading"),
     lightness: str = _option(StylizeOptions, "lightness"),
     keep_structure: float = _option(StylizeOptions, "keep_structure"),
     key_views: int = _option(StylizeOptions, "key_views"),
@@ -292,7 +293,8 @@ def stylize(
         return
     options = _with_sets(StylizeOptions(
         style=_text(style), style_labels=_text(style_labels), strength=strength, scene_labels=_text(scene_labels),
-        method="views" if stylized_views else "texture" if texture else method, lightness=lightness,
+        method="views" if stylized_views else method, material_scale=material_scale, shading=shading,
+        lightness=lightness,
         keep_structure=keep_structure, stylized_views=_text(stylized_views),
         key_views=key_views, seed=seed), set_, "stylize")
     _say(f"wrote {stage.run(RunLayout(run_dir), options, progress=_progress())}")
@@ -340,8 +342,8 @@ def run_all(
     person_depth_dir: Optional[Path] = _option(TrainOptions, "person_depth_dir", shown=False),
     depth_model: Optional[Path] = _option(DepthOptions, "model", "--depth-model", shown=False),
     strength: Optional[float] = _option(StylizeOptions, "strength", shown=False),
-    texture: Optional[bool] = typer.Option(None, "--texture/--no-texture", help="lay the style regions' textures "
-                                           "onto the surfaces (--set stylize.method=texture) [default: colour]"),
+    method: Optional[str] = _option(StylizeOptions, "method", "--stylizer", shown=False),
+    material_scale: Optional[float] = _option(StylizeOptions, "material_scale", shown=False),
     keep_structure: Optional[float] = _option(StylizeOptions, "keep_structure", shown=False),
     harmonization: Optional[float] = _option(CompositeOptions, "harmonization", shown=False),
     shadow: Optional[float] = _option(CompositeOptions, "shadow", shown=False),
@@ -359,7 +361,8 @@ def run_all(
         "frames.max_side": max_side, "frames.max_frames": max_frames, "frames.check_motion": motion_check,
         "train.steps": train_steps, "train.appearance": appearance, "train.holdout_every": holdout_every,
         "train.person_depth_dir": _text(person_depth_dir), "depth.model": _text(depth_model),
-        "stylize.strength": strength, "stylize.method": None if texture is None else "texture" if texture else "colour",
+        "stylize.strength": strength, "stylize.method": method,
+        "stylize.material_scale": material_scale,
         "stylize.keep_structure": keep_structure,
         "composite.harmonization": harmonization, "composite.shadow": shadow, "render.flythrough": flythrough,
     }

@@ -108,7 +108,7 @@ def small_run(tmp_path_factory):
     config = RunConfig.create(scene / "video.mp4", scene / "style" / "style.png", scene / "style" / "labels.png",
                               masks={"masker": "file", "mask_dir": str(scene / "masks")},
                               train={"steps": 500, "max_gaussians": 30_000}, render={"flythrough": "orbit"},
-                              stylize={"keep_structure": 0.0})  # one colour fit, not five: softening is test_stylize's
+                              stylize={"keep_structure": 0.0})  # regions without a material: one fit, not five
     logs = []
     run_pipeline(config, root / "run", progress=False, log=logs.append)
     before = _snapshot(root)

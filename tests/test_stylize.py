@@ -233,8 +233,8 @@ def test_a_thick_noisy_ceiling_is_labelled_ceiling_as_a_whole_and_a_tall_shelf_i
 
 @pytest.fixture(scope="module")
 def stylized_run(tmp_path_factory):
-    """A run whose background model is the sample room's surface (no training), stylized with the
-    room's own style exemplar (same room re-skinned, known labels) from 3 of its 6 cameras."""
+    """A run whose background model is the sample room's surface (no training), stylized by colour with
+    the room's own style exemplar (same room re-skinned, known labels) from 3 of its 6 cameras."""
     from conftest import make_true_run
 
     from occlurestyle.render.gaussians import init_from_points, save_ply
@@ -249,7 +249,7 @@ def stylized_run(tmp_path_factory):
     save_ply(params, run / "splat" / "background.ply")
     write_style_exemplar("living_room", root / "style")
     stylize(run, StylizeOptions(style=root / "style" / "style.png", style_labels=root / "style" / "labels.png",
-                                key_views=3, fit_steps=150))
+                                method="colour", key_views=3, fit_steps=150))
     return run, scene, root / "style"
 
 
@@ -350,7 +350,7 @@ def test_a_stricter_structure_budget_softens_the_lightness_and_keeps_more(styliz
     kept = {}
     for budget in (0.0, 0.99):
         stylize(run, StylizeOptions(style=style_dir / "style.png", style_labels=style_dir / "labels.png", key_views=3,
-                                    fit_steps=60, keep_structure=budget,
+                                    method="colour", fit_steps=60, keep_structure=budget,
                                     scene_labels=run / "stylize" / "scene_regions.json"))
         info = json.loads((run / "stylize" / "matches.json").read_text())
         kept[budget] = (info["softening"], info["structure_kept"])
@@ -360,19 +360,24 @@ def test_a_stricter_structure_budget_softens_the_lightness_and_keeps_more(styliz
     assert structure > kept[0.0][1]
 
 
-def test_texture_step_lays_the_style_floor_pattern_on_the_floor(stylized_run):
-    """With --texture the floor takes the style floor's checker pattern (its light/dark spread, far above
-    the wooden floor's) and palette, seen from cameras the fit never used."""
+def test_materials_lay_the_style_floor_on_the_floor_seen_from_cameras_the_fit_never_used(stylized_run):
+    """The materials stylizer gives the floor the style floor's checker (its light/dark spread, far above
+    the wooden floor's; its small-patch texture: the patch distance to the style floor at most half the
+    room's own) and palette, at the views the fit never saw."""
+    from occlurestyle.eval.style import patch_distance, region_patches
     from occlurestyle.recon.registration_files import read_cameras
     from occlurestyle.render.gaussians import load_ply, render_views
     from occlurestyle.stages.stylize import StylizeOptions, stylize
     from occlurestyle.stylize.regions import SceneRegions
 
     run, _, style_dir = stylized_run
-    stylize(run, StylizeOptions(style=style_dir / "style.png", style_labels=style_dir / "labels.png", method="texture",
-                                key_views=3, fit_steps=150, scene_labels=run / "stylize" / "scene_regions.json"))
+    stylize(run, StylizeOptions(style=style_dir / "style.png", style_labels=style_dir / "labels.png",
+                                method="materials", key_views=3, fit_steps=150,
+                                scene_labels=run / "stylize" / "scene_regions.json"))
     info = json.loads((run / "stylize" / "matches.json").read_text())
-    assert next(m for m in info["matches"] if m["scene"] == "floor")["transfer"] == "texture"
+    floor_match = next(m for m in info["matches"] if m["scene"] == "floor")
+    assert floor_match["transfer"] == "material" and floor_match["material"]["chart"] == "plane"
+    assert "rectified" in floor_match["material"]["style_sample"]
     cameras = read_cameras(run / "colmap" / "sparse" / "0")
     held = [i for i, n in enumerate(cameras.names) if n not in info["key_views"]]
     viewmats, Ks = torch.tensor(cameras.viewmats[held]).float(), torch.tensor(cameras.Ks[held]).float()
@@ -390,6 +395,10 @@ def test_texture_step_lays_the_style_floor_pattern_on_the_floor(stylized_run):
     assert spread["after"] > 0.5 * spread["style"] and spread["after"] > 1.5 * spread["before"], spread
     assert sliced_wasserstein(after[floor], style.colors("floor")) < 0.5 * sliced_wasserstein(
         before[floor], style.colors("floor"))
+    style_patches = region_patches(style.image, style.labels == style.names.index("floor"))
+    distance = {name: patch_distance(np.concatenate([region_patches(v, f, limit=1500) for v, f in zip(views, floor)]),
+                                     style_patches) for name, views in (("before", before), ("after", after))}
+    assert distance["after"] < 0.5 * distance["before"], distance
 
 
 def test_the_patch_distance_sees_texture_not_palette():

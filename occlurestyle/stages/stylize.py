@@ -1,7 +1,7 @@
 """The `stylize` stage: the background Gaussians recoloured region by region from one style image.
 
 splat/background.ply → scene regions (stylize/scene_regions.json) → the stylizer `method`
-(stylize/stylizers.py: colour, texture or views) → the style's colours blended with the room's by
+(stylize/stylizers.py: materials, colour or views) → the style's colours blended with the room's by
 `strength` → splat/stylized.ply, and stylize/matches.json (which scene region took which style region,
 how far the lightness was softened). Geometry (means, scales, rotations, opacities) is untouched, so
 every view agrees.
@@ -33,10 +33,14 @@ class StylizeOptions:
     strength: float = field(default=1.0, metadata={"help": "0 = original colours, 1 = full style"})
     scene_labels: str | None = field(default=None, metadata={
         "help": "per-Gaussian labels (stylize/scene_regions.json format); default: found from the model"})
-    method: str = field(default="colour", metadata={
-        "help": "the stylizer: colour (each region's colours moved onto its style region's), texture (the style "
-                "regions' textures laid onto the surfaces) or views (fitted to --stylized-views)"})
-    structure: float = field(default=0.35, metadata={"help": "texture: how much of the room's lightness it keeps"})
+    method: str = field(default="materials", metadata={
+        "help": "the stylizer: materials (the style regions' materials synthesised onto the surfaces, colour "
+                "where a region has none), colour (each region's colours moved onto its style region's) or "
+                "views (fitted to --stylized-views)"})
+    material_scale: float = field(default=1.0, metadata={
+        "help": "materials: size of the style's features in the scene, × their estimated physical size"})
+    shading: float = field(default=1.0, metadata={
+        "help": "materials: how much of the room's light and shadow falls on the material (0 = flat)"})
     lightness: str = field(default="transport", metadata={
         "help": "how each region's lightness is transferred before it is softened: transport, rank or linear"})
     keep_structure: float = field(default=0.82, metadata={
@@ -60,6 +64,10 @@ def check(options: StylizeOptions) -> None:
         raise InputError("give a style image (--style) or stylized key views (--stylized-views)")
     if not 0.0 <= options.keep_structure <= 1.0:
         raise InputError(f"keep_structure must be between 0 (no check) and 1, got {options.keep_structure}")
+    if options.shading < 0:
+        raise InputError(f"shading must be at least 0 (0 = flat material, 1 = the room's light), got {options.shading}")
+    if options.material_scale <= 0:
+        raise InputError(f"material_scale must be positive (1 = the style's own size), got {options.material_scale}")
     if not 0.0 <= options.strength <= 1.0:
         raise InputError(f"strength must be between 0 (original) and 1 (full style), got {options.strength}")
 
@@ -96,7 +104,8 @@ def stylize(run_dir: str | Path, options: StylizeOptions, progress: bool = False
     # view-dependent terms carry the original palette's highlights: fade them with the strength
     stylized["shN"] = params["shN"] * (1 - strength)
     write_json(layout.stylize / "matches.json", {
-        "style": result.source, "method": options.method, "strength": strength, "structure": options.structure,
+        "style": result.source, "method": options.method, "strength": strength,
+        "material_scale": options.material_scale, "shading": options.shading,
         "lightness": options.lightness, "keep_structure": options.keep_structure, "softening": result.softening,
         "structure_kept": result.structure_kept, "key_views": [cameras.names[i] for i in result.picks],
         "matches": result.matches,

@@ -1,17 +1,20 @@
 """The stylizers, by name: each turns the background model and its scene regions into Gaussians with
 the style's colours, fitted so that every view agrees. One function and one line in `STYLIZERS` each.
 
-- `colour` (default): each region's colours moved onto its matched style region's distribution
-  (sliced optimal transport in CIELAB), then the Gaussians fitted to key views transferred the same
-  way, the lightness softened step by step until the views keep `keep_structure` of the room's edges;
-- `texture`: regions with a usable style texture get it laid on their surface (`texture.py`), fitted
-  to key views textured per pixel; the others as `colour`;
+- `materials` (default): each region whose style region has a usable material (`materials.py`: its
+  surface rectified, at a physical size) gets a texture synthesised from it, laid on its surface in
+  3D and lit by the room's own shading (`texture.py`); the Gaussians are fitted to key views textured
+  per pixel; regions without one as `colour`'s first step;
+- `colour`: each region's colours moved onto its matched style region's distribution (sliced optimal
+  transport in CIELAB), then the Gaussians fitted to key views transferred the same way, the
+  lightness softened step by step until the views keep `keep_structure` of the room's edges;
 - `views`: fitted to key views stylized by any other tool (`stylized_views`, exported with
   `occlurestyle stylize RUN --export-key-views DIR`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -22,13 +25,25 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..recon.registration_files import CameraSet
 from ..render.gaussians import render_views, rgb_to_sh0
-from ..render.rasterizer import rasterization
-from .correspond import match_regions
+from .correspond import match_regions, role
 from .keyviews import fit_colors_to_views, key_view_indices, read_stylized_views
+from .materials import Material, style_materials
 from .regions import SceneRegions, render_labels
 from .style_regions import load_style
-from .texture import gaussian_normals, region_texture, sample_tile, with_scene_lightness
+from .texture import (
+    Chart,
+    RegionTexture,
+    ViewGeometry,
+    gaussian_normals,
+    luminance,
+    region_shading,
+    scene_scale,
+    shade,
+    wall_azimuth,
+)
 from .transfer import soften_lightness, structure_correlation, transfer_colors
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,17 +70,20 @@ class Stylized:
 
 def colour(scene: Scene) -> Stylized:
     style_regions, matches = _style_and_matches(scene)
-    start = _start(scene, _per_gaussian_colors(scene, style_regions, matches, texture=False)[0])
+    start = _start(scene, _per_gaussian_colors(scene, style_regions, matches))
     picks = key_view_indices(len(scene.cameras.names), scene.options.key_views)
     fitted, softening, kept = _fit_keeping_structure(scene, start, style_regions, matches, picks)
     return Stylized(fitted, str(scene.options.style), picks, matches, softening, kept)
 
 
-def texture(scene: Scene) -> Stylized:
+def materials(scene: Scene) -> Stylized:
     style_regions, matches = _style_and_matches(scene)
-    restyled, textures = _per_gaussian_colors(scene, style_regions, matches, texture=True)
+    textures = _region_textures(scene, style_regions, matches)
+    if not textures:  # no style region gave a material: exactly the colour stylizer
+        return colour(scene)
+    restyled = _per_gaussian_colors(scene, style_regions, matches, textures)
     picks = key_view_indices(len(scene.cameras.names), scene.options.key_views)
-    targets, weights = _textured_key_views(scene, style_regions, matches, picks, textures)
+    targets, weights = _material_key_views(scene, style_regions, matches, picks, textures)
     fitted = _fit(scene, _start(scene, restyled), picks, targets, weights)
     return Stylized(fitted, str(scene.options.style), picks, matches)
 
@@ -81,7 +99,7 @@ def views(scene: Scene) -> Stylized:
     return Stylized(fitted, f"stylized views in {folder}", picks, [])
 
 
-STYLIZERS: dict[str, Callable[[Scene], Stylized]] = {"colour": colour, "texture": texture, "views": views}
+STYLIZERS: dict[str, Callable[[Scene], Stylized]] = {"materials": materials, "colour": colour, "views": views}
 
 
 def stylizer(name: str) -> Callable[[Scene], Stylized]:
@@ -115,54 +133,117 @@ def _fit(scene: Scene, start: dict, picks, targets, weights) -> dict:
                                steps=options.fit_steps, progress=scene.progress, seed=options.seed)
 
 
-def _per_gaussian_colors(scene: Scene, style_regions, matches, texture: bool):
-    """Each Gaussian's colour from its region's matched style region (texture or colour distribution),
-    and per textured region index its Gaussians' surface coordinates and texture tile."""
-    params, regions, colors = scene.params, scene.regions, scene.colors
-    structure, seed = scene.options.structure, scene.options.seed
-    restyled, textures = colors.copy(), {}
+def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTexture]:
+    """Per scene region index whose matched style region has a usable material: its texture. Automatic
+    style regions (no labels given) are colour clusters of the image, not surfaces: none has one."""
+    params, regions, options = scene.params, scene.regions, scene.options
+    if style_regions.source == "auto":
+        log.info("materials: the style has no labels, its regions are colour clusters: colours only")
+        return {}
+    means = params["means"].numpy()
+    wanted = {m["style"] for m in matches if m["style"]} | {n for n in style_regions.names if role(n) == "wall"}
+    found = style_materials(style_regions, sorted(wanted), seed=options.seed)
+    metres, how = scene_scale(means, regions.labels, regions.names, regions.up, scene.cameras.viewmats)
+    normals = gaussian_normals(params["quats"], params["scales"])
+    textures = {}
+    for k, match in enumerate(matches):
+        index = regions.names.index(match["scene"])
+        members = regions.labels == index
+        kind = role(match["scene"])
+        if kind == "object" and match["by"] != "same label":
+            continue  # an object's look is its own: a material only from the style's object of its name
+        if members.sum() < 10:
+            continue
+        chart = Chart.fit(means[members], regions.up, metres, kind)
+        if kind == "wall":
+            _wall_facing_the_same_way(match, chart, found, means[members], scene.cameras.viewmats, regions.up)
+        material = found.get(match["style"]) or _same_role(found, match["style"])
+        if material is None:
+            continue
+        textures[index] = RegionTexture.synthesize(material, chart, chart.uv(means[members], normals[members]),
+                                                   options.material_scale, seed=options.seed + k)
+        match["material"] = {"from": material.name, "style_texel_mm": round(material.texel * 1000, 2), "style_sample": material.how,
+                             "scene_scale": how, "chart": "plane" if chart.planar else "triplanar",
+                             "texture": list(textures[index].texture.shape[:2])}
+    return textures
+
+
+def _wall_facing_the_same_way(match: dict, chart: Chart, found: dict[str, Material], points: np.ndarray,
+                              viewmats: np.ndarray, up: np.ndarray) -> None:
+    """Walls are told apart by where they stand for the viewer: the scene wall takes the style wall
+    whose facing (relative to the style camera's forward) is nearest its own (relative to the filmed
+    cameras' mean forward), when the style's walls were rectified."""
+    facings = {name: m.azimuth for name, m in found.items() if m.azimuth is not None}
+    if not facings:
+        return
+    own = wall_azimuth(chart, points, viewmats, up)
+    nearest = min(facings, key=lambda name: abs((facings[name] - own + 180) % 360 - 180))
+    if nearest != match["style"]:
+        match["style"], match["by"] = nearest, f"wall facing the same way ({own:.0f}° vs {facings[nearest]:.0f}°)"
+
+
+def _same_role(found: dict[str, Material], name: str | None) -> Material | None:
+    """A floor, wall or ceiling of the style seen too little to give a material (a wall glimpsed at the
+    edge) takes the largest material of its role (another wall); objects do not (a table is no sofa)."""
+    if name is None or role(name) == "object":
+        return None
+    same = [m for m in found.values() if role(m.name) == role(name)]
+    return max(same, key=lambda m: int(m.mask.sum()), default=None)
+
+
+def _per_gaussian_colors(scene: Scene, style_regions, matches, textures: dict[int, RegionTexture] | None = None):
+    """Each Gaussian's colour from its region's matched style region: its material's texture (lit by the
+    Gaussian's own lightness relative to its region's) where `textures` has one, else the style
+    region's colour distribution."""
+    params, regions, colors, seed = scene.params, scene.regions, scene.colors, scene.options.seed
+    textures = textures or {}
+    restyled = colors.copy()
     everything = style_regions.image.reshape(-1, 3)
     means = params["means"].numpy()
-    normals = gaussian_normals(params["quats"], params["scales"]) if texture else None
+    normals = gaussian_normals(params["quats"], params["scales"]) if textures else None
     for k, match in enumerate(matches):
-        members = regions.labels == regions.names.index(match["scene"])
+        index = regions.names.index(match["scene"])
+        members = regions.labels == index
         match["gaussians"] = int(members.sum())
         if not members.any():
             continue
-        if texture and match["style"] and members.sum() >= 10:
-            mask = style_regions.labels == style_regions.names.index(match["style"])
-            uv, tile = region_texture(means[members], normals[members], regions.up, style_regions.image, mask)
-            restyled[members] = with_scene_lightness(sample_tile(tile, uv), colors[members], structure)
-            textures[regions.names.index(match["scene"])] = (members, uv, tile)
-            match["transfer"] = "texture"
+        if index in textures:
+            texture = textures[index]
+            albedo = texture.colors(texture.chart.uv(means[members], normals[members]))
+            light = luminance(colors[members])
+            restyled[members] = shade(albedo, light / max(float(light.mean()), 1e-6), scene.options.shading)
+            match["transfer"] = "material"
         else:
             target = style_regions.colors(match["style"]) if match["style"] else everything
             restyled[members] = transfer_colors(colors[members], target, seed=seed + k)
             match["transfer"] = "colour distribution"
-    return restyled.astype(np.float32), textures
+    return restyled.astype(np.float32)
 
 
-def _textured_key_views(scene: Scene, style_regions, matches, picks, textures):
-    """Key views with each textured region's pixels taken from its tile at the pixel's own surface
-    coordinates (rendered from the Gaussians' like colours), sharper than any per-Gaussian colour;
-    other regions colour-transferred. Returns (targets, weights)."""
-    params, cameras, structure = scene.params, scene.cameras, scene.options.structure
-    views, labels, targets = _key_view_transfer(scene, style_regions, matches, picks, skip=set(textures))
-    uv = np.zeros((len(params["means"]), 2), np.float32)
-    for members, region_uv, _ in textures.values():
-        uv[members] = region_uv
-    for k in range(len(picks)):
-        weights, alphas, _ = rasterization(params["means"], params["quats"], torch.exp(params["scales"]),
-                                       torch.sigmoid(params["opacities"]), torch.from_numpy(uv),
-                                       torch.as_tensor(cameras.viewmats[picks[k]:picks[k] + 1]).float(),
-                                       torch.as_tensor(cameras.Ks[picks[k]:picks[k] + 1]).float(),
-                                       cameras.width, cameras.height)
-        pixel_uv = (weights[0] / alphas[0].clamp_min(1e-6)).numpy()
-        for index, (_, _, tile) in textures.items():
+def _material_key_views(scene: Scene, style_regions, matches, picks, textures: dict[int, RegionTexture]):
+    """Key views with each textured region's pixels taken from its texture at the pixel's own surface
+    point (from the rendered depth), lit by the view's low-frequency lightness there; other regions'
+    colours transferred and softened as the colour stylizer's first step. Returns (targets, weights)."""
+    cameras, options = scene.cameras, scene.options
+    views, labels, transferred = _key_view_transfer(scene, style_regions, matches, picks, skip=set(textures))
+    contrast, blur = SOFTENING_STEPS[0]
+    targets = soften_lightness(views, transferred, labels, contrast, blur * cameras.height)
+    viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
+    Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
+    depth = render_views(scene.params, viewmats, Ks, cameras.width, cameras.height)["depth"].numpy()
+    for k, pick in enumerate(picks):
+        geometry = ViewGeometry(depth[k], cameras.viewmats[pick], cameras.Ks[pick])
+        for index, texture in textures.items():
             here = labels[k] == index
-            if here.any():
-                targets[k][here] = with_scene_lightness(sample_tile(tile, pixel_uv[here]), views[k][here], structure)
+            if here.sum() < 10:
+                continue
+            albedo = texture.colors(geometry.surface(texture.chart, here))
+            light = region_shading(views[k], here, SHADING_BLUR * cameras.height)[here]
+            targets[k][here] = shade(albedo, light, options.shading)
     return torch.from_numpy(targets.astype(np.float32)), torch.from_numpy((labels >= 0).astype(np.float32))
+
+
+SHADING_BLUR = 0.025  # the room's light is its lightness blurred this much (of the image height)
 
 
 # each step pulls regions' lightness changes together and blurs them more (fractions of image height)

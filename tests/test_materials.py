@@ -1,0 +1,120 @@
+"""Materials: quilting, the style's surfaces rectified at their physical size, walls told apart by where
+they stand, and the shading figure."""
+
+import numpy as np
+import pytest
+
+from occlurestyle.eval.style import RegionShading, patch_distance, region_patches
+
+
+def _planks(height: int, width: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:height, :width]
+    value = ((x // 12) % 2) * 0.25 + 0.35 + 0.06 * np.sin(y / 2.5 + 0.7 * x) + 0.03 * rng.normal(size=(height, width))
+    return np.stack([value, value * 0.8, value * 0.5], -1).astype(np.float32)
+
+
+def test_quilting_reproduces_the_sample_texture_from_inside_its_region_only():
+    from occlurestyle.stylize.synthesis import quilt
+
+    sample = _planks(120, 160)
+    region = np.zeros(sample.shape[:2], bool)
+    region[:, :100] = True
+    sample[:, 100:] = [0.0, 1.0, 0.0]  # outside the region: pure green, never to be copied
+    out = quilt(sample, (150, 200), block=24, region=region, seed=3)
+    assert out.shape == (150, 200, 3)
+    assert np.abs(out - [0.0, 1.0, 0.0]).sum(-1).min() > 0.3  # no green pixel
+    assert np.array_equal(out, quilt(sample, (150, 200), block=24, region=region, seed=3))  # seeded
+    target = region_patches(sample, region)
+    quilted = patch_distance(region_patches(out, np.ones(out.shape[:2], bool)), target)
+    shuffled_pixels = np.random.default_rng(0).permutation(out.reshape(-1, 3)).reshape(out.shape)
+    shuffled = patch_distance(region_patches(shuffled_pixels, np.ones(out.shape[:2], bool)), target)
+    assert quilted < 0.25 * shuffled, (quilted, shuffled)
+    # the stripes keep their width: the texture's column profile repeats every 24 pixels like the sample's
+    profile = out[..., 0].mean(0) - out[..., 0].mean()
+    spectrum = np.abs(np.fft.rfft(profile))
+    assert abs(len(profile) / (np.argmax(spectrum[1:]) + 1) - 24) < 3
+
+
+def _photographed_checker(tile: float, yaw_deg: float, pitch_deg: float, hfov_deg: float,
+                          height_m: float, size=(320, 240)) -> tuple[np.ndarray, np.ndarray, float]:
+    """A checker floor of `tile` metres photographed from `height_m` above it, looking down `pitch_deg`,
+    the tiles turned `yaw_deg`; 3×3 supersampled. Returns (image, floor mask, focal)."""
+    width, height = size
+    focal = 0.5 * width / np.tan(np.radians(hfov_deg) / 2)
+    s = 3
+    ys, xs = np.mgrid[:height * s, :width * s]
+    rays = np.stack([(xs + 0.5) / s - width / 2, (ys + 0.5) / s - height / 2, np.full(xs.shape, focal)], -1)
+    pitch = np.radians(pitch_deg)  # camera: x right, y down, z forward; the world floor is y = height_m
+    rotate = np.array([[1, 0, 0], [0, np.cos(pitch), np.sin(pitch)], [0, -np.sin(pitch), np.cos(pitch)]])
+    world = rays @ rotate.T
+    down = world[..., 1]
+    t = np.where(down > 1e-6, height_m / np.maximum(down, 1e-6), np.inf)
+    fx, fz = world[..., 0] * t, world[..., 2] * t
+    yaw = np.radians(yaw_deg)
+    u, v = np.cos(yaw) * fx + np.sin(yaw) * fz, -np.sin(yaw) * fx + np.cos(yaw) * fz
+    with np.errstate(invalid="ignore"):
+        checker = ((np.floor(u / tile) + np.floor(v / tile)) % 2).astype(np.float32)
+    on_floor = np.isfinite(t) & (t < 40)
+    value = np.where(on_floor, 0.15 + 0.7 * checker, 0.8)
+    value = value.reshape(height, s, width, s).mean((1, 3))
+    floor = on_floor.reshape(height, s, width, s).all((1, 3))
+    image = np.stack([value, value * 0.95, value * 0.9], -1).astype(np.float32)
+    return image, floor, focal
+
+
+@pytest.mark.parametrize("yaw", [20.0, 35.0])
+def test_a_floor_photographed_in_perspective_comes_out_as_square_tiles_of_their_true_size(yaw):
+    """A 40 cm checker seen from 1.5 m up (the stated camera height) at a 69° field of view: the floor's
+    vanishing points give its plane and, from the tiles' right angle, the focal; the rectified sample
+    has square tiles of 40 cm (its period over the texel size), turned to the axes."""
+    from occlurestyle.stylize.materials import CAMERA_HEIGHT, style_materials
+    from occlurestyle.stylize.style_regions import StyleRegions
+
+    image, floor, focal = _photographed_checker(0.4, yaw, 35.0, 69.0, CAMERA_HEIGHT)
+    labels = np.where(floor, 0, 1)
+    material = style_materials(StyleRegions(image, labels, ["floor", "wall"], "labels"), ["floor"])["floor"]
+    assert "rectified" in material.how and "right angle" in material.how, material.how
+    sample = material.sample[..., 0] * material.mask
+    rows, cols = np.nonzero(material.mask)
+    crop = sample[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    periods = []
+    for axis in (0, 1):
+        profile = np.abs(np.diff(crop, axis=axis)).sum(1 - axis)
+        spectrum = np.abs(np.fft.rfft(profile - profile.mean()))
+        periods.append(len(profile) / (np.argmax(spectrum[3:]) + 3) * material.texel)
+    # edges every tile: the profile of |d/dx| repeats once per tile
+    assert all(abs(p - 0.4) < 0.06 for p in periods), periods
+
+
+def test_walls_are_told_apart_by_the_side_they_stand_on_in_camera_and_world_frames():
+    from occlurestyle.stylize.materials import azimuth
+
+    # camera frame (x right, y down, z forward): a wall on the right faces +x away from the camera
+    assert azimuth(np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), np.array([0, -1.0, 0])) == pytest.approx(-90)
+    # world frame (z up), camera looking +y: the wall on the right has the same sign
+    assert azimuth(np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), np.array([0, 0, 1.0])) == pytest.approx(-90)
+    assert azimuth(np.array([-1.0, 0.2, 0]), np.array([0, 1.0, 0]), np.array([0, 0, 1.0])) > 60
+
+
+def test_the_shading_figure_sees_the_room_light_not_the_texture():
+    """A new material under the room's light keeps the figure high; the same material flat, or lit
+    the other way, does not."""
+    from occlurestyle.stylize.texture import region_shading, shade
+
+    height, width = 120, 160
+    y, x = np.mgrid[:height, :width]
+    light = 0.4 + 0.6 * (x / width) * (1 - 0.5 * (y / height))  # a window on the right
+    wood = _planks(height, width)
+    room = np.clip(wood * light[..., None], 0, 1)
+    checker = np.where(((x // 10) + (y // 10)) % 2 == 0, 0.9, 0.15).astype(np.float32)
+    albedo = np.stack([checker] * 3, -1)
+    whole = np.ones((height, width), bool)
+    shading = region_shading(room, whole, 3.0)
+    lit = shade(albedo.reshape(-1, 3), shading.ravel()).reshape(albedo.shape)
+    flipped = shade(albedo.reshape(-1, 3), shading[:, ::-1].ravel()).reshape(albedo.shape)
+    semantics = np.zeros((height, width), np.uint8)
+    figure = RegionShading(step=1)
+    figure.add(semantics, {0: "floor"}, None, {"input": room, "lit": lit, "flat": albedo, "flipped": flipped})
+    correlations = figure.correlations()
+    assert correlations["lit"] > 0.8 and correlations["flipped"] < 0 and abs(correlations["flat"]) < 0.5, correlations
