@@ -16,7 +16,9 @@ Per method (ours = `renders/final`, the composited frames along the original pat
   pixels, which is what depth order and the mattes decide together; and, when the style is labelled
   with the scene's region names (a sample scene's own exemplar), the texture distance: per true region,
   people left out, the sliced Wasserstein distance of small mean-removed CIELAB patches of the output to
-  those of the style's region of the same name (`eval.style.TexturePatches`; every third frame).
+  those of the style's region of the same name (`eval.style.TexturePatches`; every third frame), and
+  the shading kept: the correlation of each output's low-frequency lightness within each true region
+  with the input's (`eval.style.RegionShading`).
 Runtime per stage comes from the manifest and the baselines' own timings. One pass over the frames,
 holding the last `max(gaps)` of each method (the warping error's) and a bounded sample of each region's
 pixels (the style distance's): memory does not grow with the clip.
@@ -49,7 +51,7 @@ from .background import ground_truth, true_cameras
 from .baselines import KINDS, run_baseline
 from .flythrough import flythrough_coverage
 from .metrics import BackgroundScores, Leakage, SequenceIoU, pose_errors
-from .style import RegionSamples, TexturePatches, sample_style_distances
+from .style import RegionSamples, RegionShading, TexturePatches, at_focal, sample_style_distances
 from .temporal import WarpingErrors
 
 LABELS = {"input": "input video (reference)", "ours": "OccluReStyle3D (ours)",
@@ -96,7 +98,7 @@ def evaluate_run(run_dir: str | Path, scene_dir: str | Path | None = None, basel
     for folder in (*folders.values(), *backgrounds.values()):
         _check_folder(folder, names)
     style = _StyleMeasure.start(layout, config, cameras)
-    texture = _TextureMeasure.start(scene, config)
+    texture = _TextureMeasure.start(scene, config, float(cameras.Ks[0][0, 0]))
 
     warp = WarpingErrors(gaps)
     leak = {method: Leakage() for method in folders}
@@ -213,18 +215,23 @@ TEXTURE_EVERY = 3  # frames apart that the texture figure samples (neighbours ad
 
 class _TextureMeasure:
     """The texture figure of a sample scene restyled from a labelled style: per true scene region (people
-    left out), the patch distance of each method's output to the style's region of the same name."""
+    left out), the patch distance of each method's output to the style's region of the same name; and
+    the shading figure (`RegionShading`: the input's low-frequency lightness kept)."""
 
     def __init__(self, scene: Path, names: dict[int, str], style):
         self.scene, self.names, self.style = scene, names, style
         self.patches = TexturePatches()
+        self.shading = RegionShading()
 
     @classmethod
-    def start(cls, scene: Path | None, config: RunConfig) -> "_TextureMeasure | None":
+    def start(cls, scene: Path | None, config: RunConfig, focal: float) -> "_TextureMeasure | None":
+        """`focal`: the run's cameras' (the style is compared at their angular resolution when its labels
+        carry its own camera, as the sample scenes' exemplars do)."""
         if scene is None or not config.stylize.style_labels or not (scene / "semantics.json").is_file():
             return None
         names = {c["id"]: c["name"] for c in json.loads((scene / "semantics.json").read_text())["classes"]}
-        style = load_style(config.style, config.stylize.style_labels)
+        style = at_focal(load_style(config.style, config.stylize.style_labels), focal,
+                         _style_focal(config.stylize.style_labels))
         if not set(names.values()) & set(style.names):
             return None  # a style labelled with other names: no region to compare with
         return cls(scene, names, style)
@@ -233,14 +240,27 @@ class _TextureMeasure:
         semantics = media.read_gray(self.scene / "semantics" / f"{stem}.png")
         if semantics.shape != tuple(shape):
             semantics = cv2.resize(semantics, shape[::-1], interpolation=cv2.INTER_NEAREST)
-        self.patches.add(semantics, self.names, people,
-                         {name: image.astype(np.float32) / 255.0 for name, image in images.items()})
+        images = {name: image.astype(np.float32) / 255.0 for name, image in images.items()}
+        self.patches.add(semantics, self.names, people, images)
+        self.shading.add(semantics, self.names, people, images)
 
     def write_into(self, methods: dict) -> None:
         for method, distance in self.patches.distances(self.style).items():
             if method in methods:
                 methods[method]["texture_distance"] = distance["overall"]
                 methods[method]["texture_distance_by_region"] = distance["by_region"]
+        for method, correlation in self.shading.correlations().items():
+            if method in methods:
+                methods[method]["shading_correlation"] = correlation
+
+
+def _style_focal(labels: str) -> float | None:
+    """The focal length of the style's camera, when its labels' .json records it."""
+    names = Path(labels).with_suffix(".json")
+    if Path(labels).suffix == ".pth" or not names.is_file():
+        return None
+    camera = json.loads(names.read_text()).get("camera")
+    return float(camera["K"][0][0]) if camera else None
 
 
 def _mean(values: list[float]) -> float:

@@ -161,6 +161,22 @@ def sample_style_distances(samples: RegionSamples, before: str, after: str, name
     return result
 
 
+def at_focal(style, focal: float, style_focal: float | None):
+    """`style` (`StyleRegions`) resampled so a pixel spans the angle a pixel of a camera of `focal`
+    spans, when its own camera's focal `style_focal` is known (else as it is): a 7-pixel patch then
+    covers the same field of view in both images."""
+    from ..stylize.style_regions import StyleRegions
+
+    if not style_focal or abs(focal / style_focal - 1) < 0.02:
+        return style
+    ratio = focal / style_focal
+    height, width = style.labels.shape
+    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    shrink = cv2.INTER_AREA if ratio < 1 else cv2.INTER_LINEAR
+    return StyleRegions(cv2.resize(style.image, size, interpolation=shrink),
+                        cv2.resize(style.labels, size, interpolation=cv2.INTER_NEAREST), style.names, style.source)
+
+
 class TexturePatches:
     """Patches of each true scene region (people left out) from every image given with them (the input
     and each method's output, the same places in each), up to `per_frame` a region per frame; then each
@@ -187,17 +203,18 @@ class TexturePatches:
                 kept.setdefault(name, []).append(lab_patches(lab, rows, cols))
         self.frames += 1
 
-    def distances(self, style, min_patches: int = 200) -> dict[str, dict]:
+    def distances(self, style, min_patches: int = 200, partners: dict[str, str] | None = None) -> dict[str, dict]:
         """Per image name: `overall` (regions pooled by pixels) and `by_region` patch distances to the
-        region of the same name of `style` (`stylize.style_regions.StyleRegions`); regions the style
-        lacks, or with too few patches, are left out."""
+        region of the same name of `style` (`stylize.style_regions.StyleRegions`), or to the style region
+        `partners` names for it; regions the style lacks, or with too few patches, are left out."""
         style_lab = rgb_to_lab(style.image)
         ids = {name: index for index, name in enumerate(style.names)}
         by_region: dict[str, dict[str, float]] = {}
         for region_name, kept in self.patches.items():
-            if region_name not in ids:
+            partner = (partners or {}).get(region_name, region_name)
+            if partner not in ids:
                 continue
-            rows, cols = patch_centres(style.labels == ids[region_name], 8000)
+            rows, cols = patch_centres(style.labels == ids[partner], 8000)
             if len(rows) < min_patches or len(next(iter(kept.values()))) == 0:
                 continue
             target = lab_patches(style_lab, rows, cols)
@@ -213,3 +230,41 @@ class TexturePatches:
                 overall = sum(d[name] * self.pixels[r] for r, d in by_region.items()) / weight
                 result[name] = {"overall": round(overall, 3), "by_region": per}
         return result
+
+
+SHADING_BLUR = 0.05  # of the image height: what "low-frequency" lightness means in the shading figure
+
+
+class RegionShading:
+    """Shading kept: per true scene region (people left out) the low-frequency CIELAB lightness of each
+    image (a blur of `SHADING_BLUR` of the height that does not mix regions), its mean over the region
+    removed, pooled over frames; then each image's correlation with the input's (`correlations`). A
+    flat recolouring keeps it; a material that brings its own light and shadow, or none, loses it."""
+
+    def __init__(self, step: int = 3):
+        self.step = step  # every step-th pixel of a region
+        self.values: dict[str, list[np.ndarray]] = {}
+
+    def add(self, semantics: np.ndarray, names: dict[int, str], people: np.ndarray | None,
+            images: dict[str, np.ndarray]) -> None:
+        sigma = SHADING_BLUR * semantics.shape[0]
+        lightness = {name: rgb_to_lab(image)[..., 0] for name, image in images.items()}
+        for class_id in names:
+            region = semantics == class_id
+            if people is not None:
+                region &= ~people
+            if region.sum() < 200:
+                continue
+            weight = region.astype(np.float32)
+            spread = np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)
+            where = np.flatnonzero(region.ravel())[:: self.step]
+            for name, light in lightness.items():
+                low = (cv2.GaussianBlur(light * weight, (0, 0), sigma) / spread).ravel()[where]
+                self.values.setdefault(name, []).append(low - low.mean())
+
+    def correlations(self, reference: str = "input") -> dict[str, float]:
+        if reference not in self.values:
+            return {}
+        base = np.concatenate(self.values[reference])
+        return {name: round(float(np.corrcoef(base, np.concatenate(v))[0, 1]), 3)
+                for name, v in self.values.items() if name != reference}

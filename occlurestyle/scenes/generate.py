@@ -532,7 +532,9 @@ def write_style_exemplar(name: str, folder: Path, seed: int = 0, size: tuple[int
     media.write_image(folder / "style.png", rgb)
     media.write_image(folder / "labels.png", labels)
     write_json(folder / "labels.json", {
-        "description": "labels.png: class id per pixel of style.png; 0 = none",
+        "description": "labels.png: class id per pixel of style.png; 0 = none; camera: the intrinsics it was "
+                       "rendered with (the texture figure compares patches at equal angular resolution)",
+        "camera": {"K": K.tolist(), "width": width, "height": height},
         "classes": [{"id": i, "name": label} for label, i in scene.label_ids.items()],
     })
     return folder
