@@ -364,7 +364,7 @@ def test_materials_lay_the_style_floor_on_the_floor_seen_from_cameras_the_fit_ne
     """The materials stylizer gives the floor the style floor's checker (its light/dark spread, far above
     the wooden floor's; its small-patch texture: the patch distance to the style floor at most half the
     room's own) and palette, at the views the fit never saw."""
-    from occlurestyle.eval.style import patch_distance, region_patches
+    from occlurestyle.eval.style import at_focal, patch_distance, region_patches
     from occlurestyle.recon.registration_files import read_cameras
     from occlurestyle.render.gaussians import load_ply, render_views
     from occlurestyle.stages.stylize import StylizeOptions, stylize
@@ -395,9 +395,13 @@ def test_materials_lay_the_style_floor_on_the_floor_seen_from_cameras_the_fit_ne
     assert spread["after"] > 0.5 * spread["style"] and spread["after"] > 1.5 * spread["before"], spread
     assert sliced_wasserstein(after[floor], style.colors("floor")) < 0.5 * sliced_wasserstein(
         before[floor], style.colors("floor"))
-    style_patches = region_patches(style.image, style.labels == style.names.index("floor"))
+    # patches compared at the same angular resolution: the exemplar records its camera
+    style_focal = json.loads((style_dir / "labels.json").read_text())["camera"]["K"][0][0]
+    seen_alike = at_focal(style, float(cameras.Ks[0][0, 0]), style_focal)
+    style_patches = region_patches(seen_alike.image, seen_alike.labels == style.names.index("floor"))
     distance = {name: patch_distance(np.concatenate([region_patches(v, f, limit=1500) for v, f in zip(views, floor)]),
                                      style_patches) for name, views in (("before", before), ("after", after))}
+    print("floor patch distance to the style's", distance)
     assert distance["after"] < 0.5 * distance["before"], distance
 
 
