@@ -1,14 +1,29 @@
-"""Stylization benchmark on trained sample-scene runs (made by benchmarks/train.py).
+"""Stylization benchmark: materials against the colour-only transfer, on trained sample-scene runs (made
+by benchmarks/train.py) and, with --real, on a real capture's run.
 
-Styles: the scene's own style exemplar (same room re-skinned, with labels: floor must get floor) and
-the paintings in ../shared/data/styles/ (automatic style regions). Figures, at cameras that were not
-key views: per scene region, the sliced Wasserstein distance of its rendered colours to its matched
-style region (reduction vs the unstylized model, pooled over regions); correlation of luminance
-gradients between stylized and original renders (structure kept); labelling accuracy of the
-weight-free scene regions against the scene's semantics; seconds. `--strip PATH` writes a
-before/after image.
+Pairs: each sample scene (living_room, office) × each style (its own exemplar: the same room re-skinned,
+labelled, so floor must get floor; the paintings in ../shared/data/styles, automatic regions): six
+pairs, each restyled by `materials` (the default) and by `colour`. Figures, at the cameras that were
+not key views (every 3rd):
+- texture: per true region of the scene, the patch distance (7×7 mean-removed CIELAB patches, sliced
+  Wasserstein: eval/style.py) of the render to its style region, pooled by pixels: for the exemplar the
+  region of the same name, compared at the run's angular resolution (the exemplar's camera is known);
+  for a painting the style region matched to the scene region that covers most of the true region.
+  Also for the input (the true person-free frames) and, for the exemplar, for the truth: the room
+  re-skinned, rendered by the scene generator at each camera: the best any method can do here;
+- consistency: the warping error (gap 1) of the background renders along the original path (the first
+  45 frames; flow from the true person-free frames), with the truth's for the exemplar;
+- shading: correlation of the low-frequency lightness within each true region with the input's
+  (eval/style.py RegionShading);
+- colour: the style distance reduction of the colour-only figures (region colours to their style
+  region's), and seconds.
 
-Usage: python benchmarks/stylize.py [--json] [--runs out/bench_train] [--strip docs/stylize_strip.jpg]
+`--real RUN` (a run folder of a real clip, e.g. from benchmarks/real.py) restyles it from the living
+room's exemplar both ways: texture and shading figures on the run's own scene regions, its people
+left out by its masks (no truth there: indicative), and the warping error. `--strip PATH`: for the first pair and the real
+run, input | colour | materials at one held-out camera.
+
+Usage: python benchmarks/stylize.py [--json] [--runs out/bench_train] [--real RUN] [--strip docs/stylize_strip.jpg]
 """
 
 from __future__ import annotations
@@ -22,81 +37,181 @@ import numpy as np
 import torch
 
 from occlurestyle import media
-from occlurestyle.eval.style import label_accuracy, region_style_distances
+from occlurestyle.eval.background import true_cameras
+from occlurestyle.eval.style import (
+    RegionShading,
+    TexturePatches,
+    at_focal,
+    region_style_distances,
+)
+from occlurestyle.eval.temporal import WarpingErrors
 from occlurestyle.layout import RunLayout
+from occlurestyle.person_masks import read_masks
 from occlurestyle.recon.registration_files import read_run_cameras
 from occlurestyle.render.gaussians import load_ply, render_views
-from occlurestyle.scenes.generate import write_style_exemplar
+from occlurestyle.scenes.generate import SampleScene, SceneConfig, write_style_exemplar
 from occlurestyle.stages.stylize import StylizeOptions, stylize
 from occlurestyle.stylize.regions import SceneRegions, render_labels
 from occlurestyle.stylize.style_regions import load_style
-from occlurestyle.stylize.transfer import structure_correlation
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+METHODS = ("materials", "colour")
+WARP_FRAMES = 45
 
 
-def evaluate(run: Path, scene: Path, style: Path, labels: Path | None, **options) -> tuple[dict, np.ndarray]:
-    start = time.perf_counter()
-    stylize(run, StylizeOptions(style=str(style), style_labels=str(labels) if labels else None, **options))
-    seconds = time.perf_counter() - start
-    cameras = read_run_cameras(RunLayout(run))
-    info = json.loads((run / "stylize" / "matches.json").read_text())
-    picks = [i for i in range(0, len(cameras.names), 6) if cameras.names[i] not in info["key_views"]]
+def _render(params: dict, cameras, picks) -> np.ndarray:
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
     Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
+    return render_views(params, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
+
+
+def _partners(label_maps, regions, matches, semantics, classes) -> dict[str, str]:
+    """True region name → the style region matched to the scene region covering most of it."""
+    by_scene = {m["scene"]: m["style"] for m in matches}
+    partners = {}
+    for class_id, name in classes.items():
+        covered = label_maps[semantics == class_id]
+        covered = covered[covered >= 0]
+        if len(covered):
+            scene_region = regions.names[int(np.bincount(covered).argmax())]
+            if by_scene.get(scene_region):
+                partners[name] = by_scene[scene_region]
+    return partners
+
+
+def _style_focal(labels: Path | None) -> float | None:
+    if labels is None:
+        return None
+    camera = json.loads(labels.with_suffix(".json").read_text()).get("camera")
+    return float(camera["K"][0][0]) if camera else None
+
+
+def evaluate_pair(run: Path, scene: Path | None, style: Path, labels: Path | None) -> tuple[dict, list]:
+    """Restyle `run` both ways and score it (on `scene`'s truth when given). Returns (figures, strip
+    images: input, colour, materials at one held-out camera)."""
+    cameras = read_run_cameras(RunLayout(run))
     original = load_ply(run / "splat" / "background.ply")
-    before = render_views(original, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
-    after = render_views(load_ply(run / "splat" / "stylized.ply"), viewmats, Ks, cameras.width,
-                         cameras.height)["rgb"].numpy()
+    stems = [Path(n).stem for n in cameras.names]
+    styled, seconds, infos = {}, {}, {}
+    for method in METHODS:
+        start = time.perf_counter()
+        stylize(run, StylizeOptions(style=str(style), style_labels=str(labels) if labels else None, method=method,
+                                    scene_labels=str(run / "stylize" / "scene_regions.json")
+                                    if method != METHODS[0] else None))
+        seconds[method] = round(time.perf_counter() - start, 1)
+        styled[method] = load_ply(run / "splat" / "stylized.ply")
+        infos[method] = json.loads((run / "stylize" / "matches.json").read_text())
+    key_views = set(infos[METHODS[0]]["key_views"])
+    picks = [i for i in range(0, len(stems), 3) if cameras.names[i] not in key_views]
     regions = SceneRegions.load(run / "stylize" / "scene_regions.json")
     label_maps = render_labels(original, regions.labels, len(regions.names), cameras.viewmats[picks],
                                cameras.Ks[picks], cameras.width, cameras.height)
-    distances = region_style_distances(before, after, label_maps, regions.names, info["matches"],
-                                       load_style(style, labels))
-    figures = {
-        "seconds": round(seconds, 1), "views": len(picks),
-        "swd_reduction_overall": distances["overall"]["reduction"],
-        "swd_reduction_floor": distances.get("floor", {}).get("reduction"),
-        "softening": info.get("softening"), "kept_on_key_views": info.get("structure_kept"),
-        "structure_correlation": round(float(np.mean([structure_correlation(b, a) for b, a in zip(before, after)])),
-                                       3),
-        "matches": {m["scene"]: m["style"] for m in info["matches"]},
-    }
-    semantics = np.stack([media.read_gray(scene / "semantics" / f"{Path(cameras.names[i]).stem}.png") for i in picks])
-    classes = {c["id"]: c["name"] for c in json.loads((scene / "semantics.json").read_text())["classes"]}
-    figures["labels"] = {k: round(v, 3) for k, v in label_accuracy(label_maps, regions.names, semantics,
-                                                                   classes).items()}
-    return figures, np.concatenate([before[len(picks) // 2], after[len(picks) // 2]], axis=1)
+    before = _render(original, cameras, picks)
+    after = {method: _render(params, cameras, picks) for method, params in styled.items()}
+    style_regions = load_style(style, labels)
+    figures = {"seconds": seconds, "views": len(picks)}
+    if scene is not None:
+        inputs = np.stack([media.read_image(scene / "background" / f"{stems[i]}.png") for i in picks]) / 255.0
+        semantics = np.stack([media.read_gray(scene / "semantics" / f"{stems[i]}.png") for i in picks])
+        classes = {c["id"]: c["name"] for c in json.loads((scene / "semantics.json").read_text())["classes"]}
+        truth = _truth(scene, labels, [cameras.names[i] for i in picks])
+        people = np.zeros(semantics.shape, bool)
+    else:  # a real clip: its own scene regions stand in for the truth (indicative only), people left out
+        inputs = np.stack([media.read_image(run / "frames" / cameras.names[i]) for i in picks]) / 255.0
+        semantics, classes, truth = label_maps + 1, {i + 1: n for i, n in enumerate(regions.names)}, None
+        people = np.stack(read_masks(run, [cameras.names[i] for i in picks], (cameras.height, cameras.width)))
+    patches, shading = TexturePatches(), RegionShading()
+    for k in range(len(picks)):
+        images = {"input": inputs[k], **{m: after[m][k] for m in METHODS}}
+        if truth is not None:
+            images["truth"] = truth[k]
+        patches.add(semantics[k], classes, people[k], images)
+        shading.add(semantics[k], classes, people[k], images)
+    if labels is not None and scene is not None:
+        compared = at_focal(style_regions, float(cameras.Ks[0][0, 0]), _style_focal(labels))
+        distances = patches.distances(compared)
+    else:
+        distances = {}
+        for method in ("input", *METHODS):
+            own = METHODS[0] if method == "input" else method
+            partners = _partners(label_maps, regions, infos[own]["matches"], semantics, classes)
+            distances[method] = patches.distances(style_regions, partners=partners).get(method, {})
+    figures["texture"] = {name: d.get("overall") for name, d in distances.items()}
+    figures["texture_by_region"] = {name: d.get("by_region") for name, d in distances.items()}
+    figures["shading"] = shading.correlations()
+    figures["warping_gap1"] = _warping(run, scene, cameras, original, styled, labels)
+    colour_reduction = region_style_distances(before, after["colour"], label_maps, regions.names,
+                                              infos["colour"]["matches"], style_regions)
+    figures["colour_swd_reduction"] = colour_reduction["overall"]["reduction"]
+    middle = len(picks) // 2
+    return figures, [inputs[middle], after["colour"][middle], after["materials"][middle]]
+
+
+def _truth(scene: Path, labels: Path | None, names: list[str]) -> np.ndarray | None:
+    """The room re-skinned as its exemplar, rendered at the true cameras of frames `names`."""
+    if labels is None:
+        return None
+    K, width, height, viewmats = true_cameras(scene)
+    reskinned = SampleScene(scene.name, SceneConfig(frames=1, width=width, height=height), style=True)
+    return np.stack([reskinned.render_view(viewmats[name], K, width, height)[0] for name in names])
+
+
+def _warping(run: Path, scene: Path | None, cameras, original, styled, labels) -> dict[str, float]:
+    frames = list(range(min(WARP_FRAMES, len(cameras.names))))
+    names = [cameras.names[i] for i in frames]
+    renders = {method: _render(params, cameras, frames) for method, params in styled.items()}
+    if scene is not None:
+        inputs = [media.read_image(scene / "background" / n) for n in names]
+        truth = _truth(scene, labels, names)
+        if truth is not None:
+            renders["truth"] = truth
+    else:
+        inputs = [media.read_image(run / "frames" / n) for n in names]
+    renders["input"] = np.stack(inputs) / 255.0
+    people = (np.zeros((len(names), *inputs[0].shape[:2]), bool) if scene is not None
+              else np.stack(read_masks(run, names, inputs[0].shape[:2])))
+    errors = WarpingErrors((1,))
+    for k, frame in enumerate(inputs):
+        errors.add(frame, people[k], {m: (r[k] * 255 + 0.5).astype(np.uint8) for m, r in renders.items()})
+    return {m: float(f"{np.nanmean(e[1]):.2e}") for m, e in errors.errors.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--runs", type=Path, default=Path("out/bench_train"))
-    parser.add_argument("--strip", type=Path, default=None, help="write a before/after image here")
+    parser.add_argument("--real", type=Path, default=None, help="a real clip's run folder, restyled too")
+    parser.add_argument("--strip", type=Path, default=None, help="write an input | colour | materials strip here")
     args = parser.parse_args()
-    results, rows = {}, []
+    results, strips = {}, []
     for name in ("living_room", "office"):
         run, scene = args.runs / f"{name}_true_masks", args.runs / "scenes" / name
         if not (run / "splat" / "background.ply").is_file():
             print(f"skipping {name}: no trained run in {run} (run benchmarks/train.py first)")
             continue
-        if not (scene / "style" / "style.png").is_file():
+        if not (scene / "style" / "labels.json").is_file() or "camera" not in json.loads(
+                (scene / "style" / "labels.json").read_text()):
             write_style_exemplar(name, scene / "style")
-        styles = [("own_exemplar", scene / "style" / "style.png", scene / "style" / "labels.png", {}),
-                  ("own_exemplar_texture", scene / "style" / "style.png", scene / "style" / "labels.png",
-                   {"method": "texture"})]
-        styles += [(p.stem, p, None, {}) for p in sorted((DATA / "styles").glob("*.jpg"))]
-        for style_name, style, labels, options in styles:
-            if not style.is_file():
-                continue
-            figures, strip = evaluate(run, scene, style, labels, **options)
+        styles = [("own_exemplar", scene / "style" / "style.png", scene / "style" / "labels.png")]
+        styles += [(p.stem, p, None) for p in sorted((DATA / "styles").glob("*.jpg"))]
+        for style_name, style, labels in styles:
+            figures, strip = evaluate_pair(run, scene, style, labels)
             results[f"{name}/{style_name}"] = figures
-            rows.append(strip)
+            strips.append(strip)
             if not args.json:
-                print(f"{name}/{style_name}: {figures}", flush=True)
-    if args.strip and rows:
-        media.write_image(args.strip, (np.concatenate(rows[:4], axis=0) * 255).astype(np.uint8))
+                print(f"{name}/{style_name}: {json.dumps(figures)}", flush=True)
+    if args.real is not None:
+        exemplar = args.runs / "scenes" / "living_room" / "style"
+        if not (exemplar / "labels.json").is_file():
+            write_style_exemplar("living_room", exemplar)
+        figures, strip = evaluate_pair(args.real, None, exemplar / "style.png", exemplar / "labels.png")
+        results[f"{args.real.name}/living_room_exemplar"] = figures
+        strips.append(strip)
+        if not args.json:
+            print(f"{args.real.name}/living_room_exemplar: {json.dumps(figures)}", flush=True)
+    if args.strip and strips:
+        rows = [np.concatenate(s, axis=1) for s in (strips[:1] + strips[-1:] if args.real else strips[:2])]
+        media.write_image(args.strip, (np.concatenate(rows, axis=0) * 255 + 0.5).astype(np.uint8))
     if args.json:
         print(json.dumps(results))
 
