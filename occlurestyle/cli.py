@@ -272,7 +272,7 @@ def stylize(
     style_labels: Optional[Path] = _option(StylizeOptions, "style_labels"),
     scene_labels: Optional[Path] = _option(StylizeOptions, "scene_labels"),
     strength: float = _option(StylizeOptions, "strength"),
-    method: str = _option(StylizeOptions, "method"),
+    method: str = _option(StylizeOptions, "method", "--stylizer", "--method"),
     material_scale: float = _option(StylizeOptions, "material_scale"),
     shading: float = _option(StylizeOptions, "shading"),
     lightness: str = _option(StylizeOptions, "lightness"),
