@@ -376,7 +376,7 @@ def test_materials_lay_the_style_floor_on_the_floor_seen_from_cameras_the_fit_ne
                                 scene_labels=run / "stylize" / "scene_regions.json"))
     info = json.loads((run / "stylize" / "matches.json").read_text())
     floor_match = next(m for m in info["matches"] if m["scene"] == "floor")
-    assert floor_match["transfer"] == "material" and floor_match["material"]["chart"] == "plane"
+    assert floor_match["transfer"] == "material"
     assert "rectified" in floor_match["material"]["style_sample"]
     cameras = read_cameras(run / "colmap" / "sparse" / "0")
     held = [i for i, n in enumerate(cameras.names) if n not in info["key_views"]]

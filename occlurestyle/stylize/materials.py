@@ -10,8 +10,8 @@ phone's 69° field of view. Distances need one assumption, stated: the photograp
 comes from where it meets the floor. The region is resampled onto its plane at the finest size it
 was seen at (metres per texel), keeping only the part seen at most `MAX_STRETCH`× coarser.
 
-When a region's plane cannot be estimated (fewer than two families of lines: a plain wall, a sofa),
-it is taken as seen, facing the camera at the distance of its contact with the floor (else
+Objects (a sofa, a plant) are no planes, and a region whose plane cannot be estimated (fewer than
+two families of lines: a plain ceiling) is no better known: both are taken as seen, facing the camera at the distance of its contact with the floor (else
 `DEFAULT_DISTANCE`): right for fronto-parallel surfaces, foreshortened for oblique ones.
 `Material.how` says which was done. The sample's own light (a lamp's pool on the style's floor) is
 divided out, so the scene's shading, not the photo's, lights the result; its dominant line direction
@@ -67,11 +67,12 @@ def style_materials(style: StyleRegions, names: list[str] | None = None, seed: i
     floor_plane = _plane(vanishing[floor], K, masks[floor]) if floor else None
     materials = {}
     for name in wanted:
-        plane = _plane(vanishing[name], K, masks[name])
+        plane = _plane(vanishing[name], K, masks[name]) if role(name) != "object" else None
         how = f"rectified from its vanishing lines ({focal_how})"
         if plane is None:
             plane = (np.array([0.0, 0.0, 1.0]), None)
-            how = "as seen (no two families of lines to find its plane)"
+            how = ("as seen (an object is no plane)" if role(name) == "object"
+                   else "as seen (no two families of lines to find its plane)")
         normal, distance = plane
         if role(name) == "floor":
             distance = CAMERA_HEIGHT

@@ -34,7 +34,6 @@ from .texture import (
     Chart,
     RegionTexture,
     ViewGeometry,
-    gaussian_normals,
     luminance,
     region_shading,
     scene_scale,
@@ -142,17 +141,15 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
         return {}
     means = params["means"].numpy()
     wanted = {m["style"] for m in matches if m["style"]} | {n for n in style_regions.names if role(n) == "wall"}
+    wanted = {n for n in wanted if role(n) != "object"}
     found = style_materials(style_regions, sorted(wanted), seed=options.seed)
     metres, how = scene_scale(means, regions.labels, regions.names, regions.up, scene.cameras.viewmats)
-    normals = gaussian_normals(params["quats"], params["scales"])
     textures = {}
     for k, match in enumerate(matches):
         index = regions.names.index(match["scene"])
         members = regions.labels == index
         kind = role(match["scene"])
-        if kind == "object" and match["by"] != "same label":
-            continue  # an object's look is its own: a material only from the style's object of its name
-        if members.sum() < 10:
+        if kind == "object" or members.sum() < 10:  # objects keep their form (texture.py says why)
             continue
         chart = Chart.fit(means[members], regions.up, metres, kind)
         if kind == "wall":
@@ -160,10 +157,10 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
         material = found.get(match["style"]) or _same_role(found, match["style"])
         if material is None:
             continue
-        textures[index] = RegionTexture.synthesize(material, chart, chart.uv(means[members], normals[members]),
+        textures[index] = RegionTexture.synthesize(material, chart, chart.uv(means[members]),
                                                    options.material_scale, seed=options.seed + k)
         match["material"] = {"from": material.name, "style_texel_mm": round(material.texel * 1000, 2), "style_sample": material.how,
-                             "scene_scale": how, "chart": "plane" if chart.planar else "triplanar",
+                             "scene_scale": how,
                              "texture": list(textures[index].texture.shape[:2])}
     return textures
 
@@ -200,7 +197,6 @@ def _per_gaussian_colors(scene: Scene, style_regions, matches, textures: dict[in
     restyled = colors.copy()
     everything = style_regions.image.reshape(-1, 3)
     means = params["means"].numpy()
-    normals = gaussian_normals(params["quats"], params["scales"]) if textures else None
     for k, match in enumerate(matches):
         index = regions.names.index(match["scene"])
         members = regions.labels == index
@@ -209,7 +205,7 @@ def _per_gaussian_colors(scene: Scene, style_regions, matches, textures: dict[in
             continue
         if index in textures:
             texture = textures[index]
-            albedo = texture.colors(texture.chart.uv(means[members], normals[members]))
+            albedo = texture.colors(texture.chart.uv(means[members]))
             light = luminance(colors[members])
             restyled[members] = shade(albedo, light / max(float(light.mean()), 1e-6), scene.options.shading)
             match["transfer"] = "material"

@@ -3,9 +3,10 @@ for it from its style region's material, and the room's own shading over it.
 
 - `scene_scale`: metres per scene unit, from how high the cameras are above the floor (a handheld
   camera is `materials.CAMERA_HEIGHT` up), so a tile of the style is a tile in the scene;
-- `Chart`: a region's surface coordinates: its plane for a flat region (floor, wall, ceiling: one chart,
-  v along gravity on walls); for objects, per point the two principal axes of the region most
-  orthogonal to the point's normal (triplanar: no stretching on any face);
+- `Chart`: a floor's, ceiling's or wall's surface coordinates on its plane (v along gravity on walls).
+  Objects take no material: a sofa's look is its parts (a yellow frame, teal cushions), which a
+  stationary texture laid triplanar over it turned into a patchwork (tried on the demo: its colour
+  distance to the style's sofa went from 2.3 to 20); they keep their form and take the colours;
 - `RegionTexture`: a texture quilted from the material (`synthesis.quilt`) covering the region's chart
   at the material's physical size (× the user's `scale`), mirrored beyond it;
 - `shade`: the albedo times the room's low-frequency lightness relative to the region's mean, in
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from ..cameras import camera_center
 from .correspond import role
@@ -50,47 +50,32 @@ def scene_scale(points: np.ndarray, labels: np.ndarray, names: list[str], up: np
 
 @dataclass
 class Chart:
-    """Surface coordinates of one region, in metres: `axes` rows are the region's principal axes (the
-    last its normal when `planar`), `origin` its centre."""
+    """Surface coordinates of one flat region, in metres: `axes` rows are its in-plane u and v axes and
+    its normal, `origin` its centre."""
     origin: np.ndarray
     axes: np.ndarray
-    planar: bool
     metres: float  # per scene unit
 
     @classmethod
-    def fit(cls, points: np.ndarray, up: np.ndarray, metres: float, kind: str = "object") -> "Chart":
-        """`kind` (`correspond.role`): a floor or ceiling is the plane facing up, a wall a vertical plane
-        (however thick its Gaussians); an object is planar only if it is flat."""
+    def fit(cls, points: np.ndarray, up: np.ndarray, metres: float, kind: str) -> "Chart":
+        """`kind` (`correspond.role`): a floor or ceiling is the plane facing up, a wall the vertical
+        plane across its thinnest direction (however thick its Gaussians), v along gravity."""
         origin = points.mean(0)
         centred = points - origin
         _, _, axes = np.linalg.svd(centred[:: max(1, len(centred) // 5000)], full_matrices=False)
-        spread = np.sqrt(np.mean((centred @ axes.T) ** 2, axis=0))
         if kind in ("floor", "ceiling"):
-            normal = up
-        elif kind == "wall":
+            normal, v_axis = up, axes[0] - (axes[0] @ up) * up  # v along the region's longer side
+        else:
             normal = axes[2] - (axes[2] @ up) * up
             normal = normal / max(float(np.linalg.norm(normal)), 1e-9)
-        elif spread[2] >= 0.15 * spread[1]:
-            return cls(origin, axes, False, metres)
-        else:
-            normal = axes[2]
-        v_axis = up - (up @ normal) * normal
-        if np.linalg.norm(v_axis) < 0.3:  # horizontal: along the region's longer side
-            v_axis = axes[0] - (axes[0] @ normal) * normal
-        v_axis = v_axis / np.linalg.norm(v_axis)
-        return cls(origin, np.stack([np.cross(normal, v_axis), v_axis, normal]), True, metres)
+            v_axis = up - (up @ normal) * normal
+        v_axis = v_axis / max(float(np.linalg.norm(v_axis)), 1e-9)
+        return cls(origin, np.stack([np.cross(normal, v_axis), v_axis, normal]), metres)
 
-    def uv(self, points: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
+    def uv(self, points: np.ndarray) -> np.ndarray:
         """[N,2] metres; v grows downwards on walls, like image rows."""
         local = (points - self.origin) @ self.axes.T * self.metres
-        if self.planar:
-            return np.stack([local[:, 0], -local[:, 1]], 1)
-        facing = np.abs(normals @ self.axes.T).argmax(1)
-        uv = np.empty((len(points), 2))
-        for k, (a, b) in {0: (1, 2), 1: (0, 2), 2: (0, 1)}.items():
-            pick = facing == k
-            uv[pick] = local[pick][:, [a, b]]
-        return uv
+        return np.stack([local[:, 0], -local[:, 1]], 1)
 
 
 def wall_azimuth(chart: Chart, points: np.ndarray, viewmats: np.ndarray, up: np.ndarray) -> float:
@@ -143,45 +128,25 @@ class RegionTexture:
         return cv2.remap(self.texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).reshape(-1, 3)
 
 
-def gaussian_normals(quats: torch.Tensor, log_scales: torch.Tensor) -> np.ndarray:
-    """Each Gaussian's shortest axis: the normal of the surface it lies on."""
-    q = torch.nn.functional.normalize(quats, dim=-1)
-    w, x, y, z = q.unbind(-1)
-    rotation = torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-    ], -1).reshape(-1, 3, 3)
-    shortest = log_scales.argmin(-1)
-    return rotation[torch.arange(len(q)), :, shortest].numpy()
-
-
 class ViewGeometry:
     """One camera's pixels in the world: their rays, and surface points from a rendered depth map."""
 
     def __init__(self, depth: np.ndarray, viewmat: np.ndarray, K: np.ndarray):
         h, w = depth.shape
         xs, ys = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
-        rotation = viewmat[:3, :3]
         self.centre = camera_center(viewmat)
-        self.rays = (np.stack([xs, ys, np.ones_like(xs)], -1) @ np.linalg.inv(K).T) @ rotation  # world, z=1
-        # the rendered depth is noisy where Gaussians blend: smooth it before taking normals from it
-        smooth = cv2.medianBlur(depth.astype(np.float32), 5)
-        self.points = self.centre + self.rays * smooth[..., None]
-        normals = np.cross(np.gradient(self.points, axis=1), np.gradient(self.points, axis=0))
-        self.normals = normals / (np.linalg.norm(normals, axis=-1, keepdims=True) + 1e-12)
+        self.rays = (np.stack([xs, ys, np.ones_like(xs)], -1) @ np.linalg.inv(K).T) @ viewmat[:3, :3]  # world
+        self.points = self.centre + self.rays * depth[..., None]
 
     def surface(self, chart: Chart, where: np.ndarray) -> np.ndarray:
-        """Chart coordinates of the pixels `where` (bool [H,W]): where the pixel's ray meets the chart's
-        plane for a flat region (exact: no depth noise), else of the rendered surface point."""
-        points = self.points[where]
-        if chart.planar:
-            rays, normal = self.rays[where], chart.axes[2]
-            facing = rays @ normal
-            distance = ((chart.origin - self.centre) @ normal) / np.where(np.abs(facing) > 1e-6, facing, np.nan)
-            hits = np.isfinite(distance) & (distance > 0)
-            points = np.where(hits[:, None], self.centre + rays * np.nan_to_num(distance)[:, None], points)
-        return chart.uv(points, self.normals[where])
+        """Chart coordinates of the pixels `where` (bool [H,W]): where each pixel's ray meets the chart's
+        plane (exact, where the rendered depth is noisy), else its rendered surface point."""
+        points, rays, normal = self.points[where], self.rays[where], chart.axes[2]
+        facing = rays @ normal
+        distance = ((chart.origin - self.centre) @ normal) / np.where(np.abs(facing) > 1e-6, facing, np.nan)
+        hits = np.isfinite(distance) & (distance > 0)
+        points = np.where(hits[:, None], self.centre + rays * np.nan_to_num(distance)[:, None], points)
+        return chart.uv(points)
 
 
 def _linear(srgb: np.ndarray) -> np.ndarray:
