@@ -118,3 +118,19 @@ def test_the_shading_figure_sees_the_room_light_not_the_texture():
     figure.add(semantics, {0: "floor"}, None, {"input": room, "lit": lit, "flat": albedo, "flipped": flipped})
     correlations = figure.correlations()
     assert correlations["lit"] > 0.8 and correlations["flipped"] < 0 and abs(correlations["flat"]) < 0.5, correlations
+
+
+def test_a_texture_is_sampled_at_any_number_of_points_mirrored_beyond_its_edge():
+    """More points than OpenCV's remap takes in one column (a wall filling a 640 px view); at texel
+    centres the samples are the texels, and beyond the edge the texture mirrors."""
+    from occlurestyle.stylize.texture import Chart, RegionTexture
+
+    rng = np.random.default_rng(0)
+    texture = rng.random((40, 60, 3)).astype(np.float32)
+    chart = Chart(np.zeros(3), np.eye(3), 1.0)
+    region = RegionTexture(chart, texture, texel=0.01, corner=np.array([0.0, 0.0]))
+    rows, cols = rng.integers(0, 40, 100_000), rng.integers(0, 60, 100_000)
+    uv = np.stack([cols * 0.01, rows * 0.01], 1)
+    assert np.allclose(region.colors(uv), texture[rows, cols], atol=1e-5)
+    beyond = np.stack([(2 * 59 - cols) * 0.01, rows * 0.01], 1)  # mirrored about the last column
+    assert np.allclose(region.colors(beyond), texture[rows, cols], atol=1e-5)

@@ -123,9 +123,13 @@ class RegionTexture:
         h, w = self.texture.shape[:2]
         coords = (uv - self.corner) / self.texel / np.array([w - 1, h - 1])
         coords = np.abs(((coords + 1) % 2) - 1)  # mirror repeat into [0, 1]
-        map_x = (coords[:, 0] * (w - 1)).astype(np.float32).reshape(-1, 1)
-        map_y = (coords[:, 1] * (h - 1)).astype(np.float32).reshape(-1, 1)
-        return cv2.remap(self.texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).reshape(-1, 3)
+        # remap's maps must have fewer than 32767 rows: lay the points out as rows of 1024
+        count, width = len(uv), 1024
+        rows = max(1, -(-count // width))
+        maps = [np.pad((coords[:, k] * (size - 1)).astype(np.float32), (0, rows * width - count)).reshape(rows, width)
+                for k, size in ((0, w), (1, h))]
+        sampled = cv2.remap(self.texture, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return sampled.reshape(-1, 3)[:count]
 
 
 class ViewGeometry:
