@@ -24,6 +24,7 @@ left out by its masks (no truth there: indicative), and the warping error. `--st
 run, input | colour | materials at one held-out camera.
 
 Usage: python benchmarks/stylize.py [--json] [--runs out/bench_train] [--real RUN] [--strip docs/stylize_strip.jpg]
+                                   [--styles own_exemplar,mondrian,...]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -182,6 +184,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("out/bench_train"))
     parser.add_argument("--real", type=Path, default=None, help="a real clip's run folder, restyled too")
     parser.add_argument("--strip", type=Path, default=None, help="write an input | colour | materials strip here")
+    parser.add_argument("--styles", default=None, help="comma-separated style names to run (own_exemplar, "
+                        "en_campo_gris, mondrian); default: all")
     args = parser.parse_args()
     results, strips = {}, []
     for name in ("living_room", "office"):
@@ -194,7 +198,10 @@ def main() -> None:
             write_style_exemplar(name, scene / "style")
         styles = [("own_exemplar", scene / "style" / "style.png", scene / "style" / "labels.png")]
         styles += [(p.stem, p, None) for p in sorted((DATA / "styles").glob("*.jpg"))]
+        wanted = set(args.styles.split(",")) if args.styles else None
         for style_name, style, labels in styles:
+            if wanted is not None and style_name not in wanted:
+                continue
             figures, strip = evaluate_pair(run, scene, style, labels)
             results[f"{name}/{style_name}"] = figures
             strips.append(strip)
@@ -210,7 +217,11 @@ def main() -> None:
         if not args.json:
             print(f"{args.real.name}/living_room_exemplar: {json.dumps(figures)}", flush=True)
     if args.strip and strips:
-        rows = [np.concatenate(s, axis=1) for s in (strips[:1] + strips[-1:] if args.real else strips[:2])]
+        picked = (strips[:1] if len(strips) > 1 else []) + strips[-1:] if args.real else strips[:2]
+        rows = [np.concatenate(s, axis=1) for s in picked]
+        width = rows[0].shape[1]  # a real clip's frames are larger than a sample scene's: one width for all
+        rows = [cv2.resize(r, (width, round(r.shape[0] * width / r.shape[1])), interpolation=cv2.INTER_AREA)
+                for r in rows]
         media.write_image(args.strip, (np.concatenate(rows, axis=0) * 255 + 0.5).astype(np.uint8))
     if args.json:
         print(json.dumps(results))
