@@ -1,10 +1,11 @@
 """The stylizers, by name: each turns the background model and its scene regions into Gaussians with
 the style's colours, fitted so that every view agrees. One function and one line in `STYLIZERS` each.
 
-- `materials` (default): each region whose style region has a usable material (`materials.py`: its
-  surface rectified, at a physical size) gets a texture synthesised from it, laid on its surface in
-  3D and lit by the room's own shading (`texture.py`); the Gaussians are fitted to key views textured
-  per pixel; regions without one as `colour`'s first step;
+- `materials` (default): each floor, wall and ceiling whose labelled style region has a usable
+  material (`materials.py`: its surface rectified, at a physical size) gets a texture synthesised from
+  it, laid on its plane in 3D and lit by the room's own shading (`texture.py`); the Gaussians are
+  fitted to key views textured per pixel; objects and regions without one as `colour`'s first step,
+  and a style without labels exactly as `colour`;
 - `colour`: each region's colours moved onto its matched style region's distribution (sliced optimal
   transport in CIELAB), then the Gaussians fitted to key views transferred the same way, the
   lightness softened step by step until the views keep `keep_structure` of the room's edges;
