@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..stylize.correspond import role
-from ..stylize.transfer import rgb_to_lab
+from ..stylize.transfer import masked_blur, rgb_to_lab
 
 
 def sliced_wasserstein(a: np.ndarray, b: np.ndarray, projections: int = 64, seed: int = 0,
@@ -255,11 +255,9 @@ class RegionShading:
                 region &= ~people
             if region.sum() < 200:
                 continue
-            weight = region.astype(np.float32)
-            spread = np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)
             where = np.flatnonzero(region.ravel())[:: self.step]
             for name, light in lightness.items():
-                low = (cv2.GaussianBlur(light * weight, (0, 0), sigma) / spread).ravel()[where]
+                low = masked_blur(light, region, sigma).ravel()[where]
                 self.values.setdefault(name, []).append(low - low.mean())
 
     def correlations(self, reference: str = "input") -> dict[str, float]:

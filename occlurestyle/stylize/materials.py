@@ -28,6 +28,7 @@ import numpy as np
 from .correspond import role
 from .style_regions import StyleRegions
 from .synthesis import largest_block
+from .transfer import masked_blur
 
 CAMERA_HEIGHT = 1.5  # metres from the floor to a handheld camera (eye or chest height)
 CEILING_ABOVE_CAMERA = 1.0  # a 2.5 m ceiling
@@ -64,26 +65,25 @@ def style_materials(style: StyleRegions, names: list[str] | None = None, seed: i
     focal, focal_how = _focal(vanishing, width, height)
     K = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1.0]])
     floor = next((n for n in wanted if role(n) == "floor"), None)
-    floor_plane = _plane(vanishing[floor], K, masks[floor]) if floor else None
+    floor_normal = _plane_normal(vanishing[floor], K, masks[floor]) if floor else None
     materials = {}
     for name in wanted:
-        plane = _plane(vanishing[name], K, masks[name]) if role(name) != "object" else None
+        normal = _plane_normal(vanishing[name], K, masks[name]) if role(name) != "object" else None
         how = f"rectified from its vanishing lines ({focal_how})"
-        if plane is None:
-            plane = (np.array([0.0, 0.0, 1.0]), None)
+        if normal is None:
+            normal = np.array([0.0, 0.0, 1.0])
             how = ("as seen (an object is no plane)" if role(name) == "object"
                    else "as seen (no two families of lines to find its plane)")
-        normal, distance = plane
         if role(name) == "floor":
             distance = CAMERA_HEIGHT
         elif role(name) == "ceiling":
             distance = CEILING_ABOVE_CAMERA
         else:
-            distance = _distance_from_floor(normal, masks[name], masks.get(floor), floor_plane, K)
+            distance = _distance_from_floor(normal, masks[name], masks.get(floor), floor_normal, K)
         material = _rectify(name, image, masks[name], K, normal, distance, how)
         if material is not None:
             if role(name) == "wall" and "rectified" in how:
-                up = -floor_plane[0] if floor_plane is not None else np.array([0.0, -1.0, 0.0])
+                up = -floor_normal if floor_normal is not None else np.array([0.0, -1.0, 0.0])
                 material.azimuth = azimuth(normal, np.array([0.0, 0.0, 1.0]), up)
             materials[name] = material
     return materials
@@ -157,7 +157,7 @@ def _focal(vanishing: dict[str, list[np.ndarray]], width: int, height: int) -> t
     return 0.5 * width / np.tan(np.radians(DEFAULT_HFOV) / 2), f"focal from a {DEFAULT_HFOV:.0f}° view"
 
 
-def _plane(points: list[np.ndarray], K: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, None] | None:
+def _plane_normal(points: list[np.ndarray], K: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     """The region's plane normal (camera coordinates, facing the camera) from its two vanishing points."""
     if len(points) < 2:
         return None
@@ -173,7 +173,7 @@ def _plane(points: list[np.ndarray], K: np.ndarray, mask: np.ndarray) -> tuple[n
         normal, side = -normal, -side
     if np.mean(side > 0.05) < 0.9:
         return None  # the vanishing line cuts through the region: not a plane of it
-    return normal, None
+    return normal
 
 
 def _rays(pixels_xy: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -181,17 +181,16 @@ def _rays(pixels_xy: np.ndarray, K: np.ndarray) -> np.ndarray:
     return homogeneous @ np.linalg.inv(K).T
 
 
-def _distance_from_floor(normal, mask, floor_mask, floor_plane, K) -> float:
+def _distance_from_floor(normal, mask, floor_mask, floor_normal, K) -> float:
     """A surface's distance along its normal, from where it touches the floor (pixels of it just above
     floor pixels), or `DEFAULT_DISTANCE`."""
-    if floor_mask is None or floor_plane is None:
+    if floor_mask is None or floor_normal is None:
         return DEFAULT_DISTANCE
     below = np.zeros_like(floor_mask)
     below[:-3] = floor_mask[3:]
     contact = np.argwhere(mask & below)[:, ::-1]
     if len(contact) < 5:
         return DEFAULT_DISTANCE
-    floor_normal = floor_plane[0]
     rays = _rays(contact, K)
     along = rays @ floor_normal
     rays = rays[along > 1e-3]
@@ -255,8 +254,7 @@ def flatten_shading(sample: np.ndarray, valid: np.ndarray, fraction: float = 0.1
     only) divided out, keeping its mean: the material's albedo pattern without the photo's light."""
     luma = sample @ np.array([0.299, 0.587, 0.114], np.float32)
     sigma = max(2.0, fraction * min(sample.shape[:2]))
-    weight = valid.astype(np.float32)
-    low = cv2.GaussianBlur(luma * weight, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)
+    low = masked_blur(luma, valid, sigma)
     mean = float(luma[valid].mean())
     return np.clip(sample * (mean / np.maximum(low, 1e-3))[..., None], 0, 1)
 

@@ -28,6 +28,7 @@ from ..cameras import camera_center
 from .correspond import role
 from .materials import CAMERA_HEIGHT, Material, azimuth
 from .synthesis import largest_block, quilt
+from .transfer import masked_blur
 
 MAX_TEXTURE_SIDE = 1024  # texels a side of a region's synthesised texture
 
@@ -170,9 +171,8 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
 def region_shading(view: np.ndarray, region: np.ndarray, sigma: float) -> np.ndarray:
     """[H,W] the view's low-frequency luminance over `region` (a blur of `sigma` px that does not mix in
     other regions) relative to the region's mean: 1 = the region's average light."""
-    weight = region.astype(np.float32)
     light = luminance(view).astype(np.float32)
-    low = cv2.GaussianBlur(light * weight, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)
+    low = masked_blur(light, region, sigma)
     mean = float(light[region].mean()) if region.any() else 1.0
     return low / max(mean, 1e-6)
 

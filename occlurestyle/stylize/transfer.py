@@ -29,6 +29,14 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(cv2.cvtColor(lab.reshape(-1, 1, 3), cv2.COLOR_LAB2RGB).reshape(lab.shape), 0, 1)
 
 
+def masked_blur(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of `values` [H,W] that takes only the pixels of `mask` (normalised convolution):
+    a region's light or change, not mixed with its neighbours'."""
+    weight = mask.astype(np.float32)
+    blurred = cv2.GaussianBlur(np.asarray(values, np.float32) * weight, (0, 0), sigma)
+    return blurred / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)
+
+
 def _match_quantiles(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Values of `source` replaced by the `target` values of the same rank (1-D optimal transport)."""
     order = np.argsort(source, kind="stable")
@@ -94,10 +102,8 @@ def soften_lightness(original: np.ndarray, stylized: np.ndarray, labels: np.ndar
             here = labels == region
             change[here] -= (1 - contrast) * (change[here].mean() - overall)
     if sigma > 0:
-        weight = valid.astype(np.float32)
         for k in range(len(change)):
-            change[k] = (cv2.GaussianBlur(change[k] * weight[k], (0, 0), sigma)
-                         / np.maximum(cv2.GaussianBlur(weight[k], (0, 0), sigma), 1e-6))
+            change[k] = masked_blur(change[k], valid[k], sigma)
     after[..., 0] = np.where(valid, before[..., 0] + change, after[..., 0])
     return lab_to_rgb(after)
 
