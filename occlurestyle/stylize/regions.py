@@ -7,7 +7,8 @@ by their normal and height: the lowest large horizontal plane is the floor, one 
 the ceiling, vertical planes with (nearly) the whole scene on one side are walls. Floor and ceiling
 take the whole dense height layer around their plane (`_horizontal_layer`), which also finds them
 when RANSAC did not (a noisy layer is cut at a slant). What is left is clustered with DBSCAN into objects
-named by their height and footprint relative to the room (table, sofa, shelf, object_k). The
+named by their height and footprint relative to the room (table, sofa, shelf, object_k); a cluster that
+falls apart at half the radius is the objects a few stray Gaussians bridged, each named on its own. The
 result is a readable JSON that a user can edit and pass back to override the labels.
 """
 
@@ -155,10 +156,11 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                 idx = idx[~close]
                 if len(idx) < 0.002 * len(points):
                     continue
-            idx = _wall_within(points, idx, up, centres, threshold, room_height, rng, label, names)
+            idx = _wall_within(points, idx, up, centres, threshold, room_height, rng, label, names, structure)
             if len(idx) < 0.002 * len(points):
                 continue
-            label[idx] = _add(names, _object_name(points[idx], up, floor_height, room_height, names))
+            for part in _split_bridged(points, idx, 0.02 * extent):
+                label[part] = _add(names, _object_name(points[part], up, floor_height, room_height, names))
     if not names:
         names.append("scene")
         label[:] = 0
@@ -250,6 +252,31 @@ def ransac_plane(points: np.ndarray, threshold: float, rng: np.random.Generator,
     return np.append(normal, offset), inliers
 
 
+def vertical_ransac_plane(points: np.ndarray, threshold: float, up: np.ndarray, rng: np.random.Generator,
+                          hypotheses: int = 500, scored_points: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+    """The vertical plane (containing `up`) with the most `points` within `threshold`: its unit normal
+    and the inliers' indices. Hypotheses through random point pairs, refitted as a line across the floor."""
+    across = np.linalg.svd(up[None], full_matrices=True)[2][1:]  # two horizontal axes
+    flat = points @ across.T
+    sample = flat if len(flat) <= scored_points else flat[rng.choice(len(flat), scored_points, replace=False)]
+    pairs = flat[rng.integers(0, len(flat), (hypotheses, 2))]
+    direction = pairs[:, 1] - pairs[:, 0]
+    lengths = np.linalg.norm(direction, axis=1)
+    normals = np.c_[-direction[:, 1], direction[:, 0]] / np.maximum(lengths, 1e-12)[:, None]
+    offsets = -np.einsum("hk,hk->h", normals, pairs[:, 0])
+    counts = (np.abs(sample @ normals.T + offsets) < threshold).sum(0)
+    counts[lengths < 1e-12] = -1
+    best = int(counts.argmax())
+    normal, offset = normals[best], offsets[best]
+    inliers = np.flatnonzero(np.abs(flat @ normal + offset) < threshold)
+    centre = flat[inliers].mean(0)
+    refitted = np.linalg.svd(flat[inliers] - centre, full_matrices=False)[2][1]
+    again = np.flatnonzero(np.abs((flat - centre) @ refitted) < threshold)
+    if len(again) >= len(inliers):
+        normal, inliers = refitted, again
+    return normal @ across, inliers
+
+
 def fit_plane(points: np.ndarray) -> tuple[np.ndarray, float]:
     """Least-squares plane n·x + d = 0 through `points`."""
     centre = points.mean(0)
@@ -266,20 +293,53 @@ def _bounds_the_scene(points: np.ndarray, plane_points: np.ndarray, normal: np.n
     return float(np.mean(((points - origin) @ normal) * side > -3 * threshold)) > 0.9
 
 
-def _wall_within(points, idx, up, centres, threshold, room_height, rng, label, names) -> np.ndarray:
+def _wall_within(points, idx, up, centres, threshold, room_height, rng, label, names, structure) -> np.ndarray:
     """A wall seen from few cameras comes out of training as a thick, noisy slab that no plane of the
-    scene-wide search holds enough of, and DBSCAN makes it an object as tall as the room. If a
-    vertical plane bounding the scene holds at least 30% of such a cluster within a looser band (3×),
-    that part is labelled a new wall. Returns the indices left to the object."""
+    scene-wide search holds enough of, and DBSCAN makes it an object as tall as the room (often with the
+    furniture against it). If a vertical plane bounding the scene holds at least 30% of such a cluster
+    within a looser band (3×), that part is labelled a new wall. The plane is searched among vertical
+    ones only: in a slab that thick the fullest free plane is a slant through the wall and the floor
+    beside it. A plane whose inliers centre on a known wall (`structure`: (label, normal, offset) of each
+    structural plane) and turned less than 45° from it is that wall seen through what stands against it
+    (the demo's plant in a corner gave a plane cutting through plant and wall): the wall takes what lies
+    within the loose band of its own plane. Returns the indices left to the object."""
     if len(idx) < 200 or np.ptp(np.percentile(points[idx] @ up, [2, 98])) < 0.6 * room_height:
         return idx
-    plane, inliers = ransac_plane(points[idx], 3 * threshold, rng)
-    normal = np.asarray(plane[:3]) / np.linalg.norm(plane[:3])
-    if (len(inliers) < 0.3 * len(idx) or abs(float(normal @ up)) > 0.25
-            or not _bounds_the_scene(points, points[idx[inliers]], normal, centres, threshold)):
+    normal, inliers = vertical_ransac_plane(points[idx], 3 * threshold, up, rng)
+    if len(inliers) < 0.3 * len(idx) or not _bounds_the_scene(points, points[idx[inliers]], normal, centres,
+                                                               threshold):
         return idx
+    centre = points[idx[inliers]].mean(0)
+    for wall_label, wall_normal, offset in structure:
+        if (names[wall_label].startswith("wall_") and abs(float(normal @ wall_normal)) > np.cos(np.radians(45))
+                and abs(float(centre @ wall_normal + offset)) < 3 * threshold):
+            near = np.abs(points[idx] @ wall_normal + offset) < 3 * threshold
+            label[idx[near]] = wall_label
+            return idx[~near]
     label[idx[inliers]] = _add(names, f"wall_{sum(n.startswith('wall_') for n in names)}")
     return np.setdiff1d(idx, idx[inliers])
+
+
+def _split_bridged(points: np.ndarray, idx: np.ndarray, eps: float, min_share: float = 0.1) -> list[np.ndarray]:
+    """A cluster split into the objects a few stray Gaussians bridged (a table in front of a sofa): at
+    half the neighbourhood radius the bridge falls apart into noise. Only parts holding `min_share` of
+    the cluster count (crumbs falling off a thin object make no objects); the rest joins the nearest part."""
+    import open3d as o3d
+    from scipy.spatial import cKDTree
+
+    if len(idx) < 500:
+        return [idx]
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[idx]))
+    clusters = np.asarray(cloud.cluster_dbscan(eps=eps / 2, min_points=8))
+    sizes = np.bincount(clusters[clusters >= 0]) if (clusters >= 0).any() else np.zeros(0, np.int64)
+    parts = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] >= min_share * len(idx)]
+    if len(parts) < 2:
+        return [idx]
+    kept = np.isin(clusters, parts)
+    _, nearest = cKDTree(points[idx[kept]]).query(points[idx[~kept]])
+    assigned = clusters.copy()
+    assigned[~kept] = clusters[kept][nearest]
+    return [idx[assigned == c] for c in parts]
 
 
 def _add(names: list[str], name: str) -> int:
