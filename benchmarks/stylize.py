@@ -141,6 +141,7 @@ def evaluate_pair(run: Path, scene: Path | None, style: Path, labels: Path | Non
     figures["texture"] = {name: d.get("overall") for name, d in distances.items()}
     figures["texture_by_region"] = {name: d.get("by_region") for name, d in distances.items()}
     figures["shading"] = shading.correlations()
+    figures["shading_by_region"] = shading.by_region()
     figures["warping_gap1"] = _warping(run, scene, cameras, original, styled, labels)
     colour_reduction = region_style_distances(before, after["colour"], label_maps, regions.names,
                                               infos["colour"]["matches"], style_regions)

@@ -243,13 +243,13 @@ class RegionShading:
 
     def __init__(self, step: int = 3):
         self.step = step  # every step-th pixel of a region
-        self.values: dict[str, list[np.ndarray]] = {}
+        self.values: dict[str, dict[str, list[np.ndarray]]] = {}  # image → region → per-frame values
 
     def add(self, semantics: np.ndarray, names: dict[int, str], people: np.ndarray | None,
             images: dict[str, np.ndarray]) -> None:
         sigma = SHADING_BLUR * semantics.shape[0]
         lightness = {name: rgb_to_lab(image)[..., 0] for name, image in images.items()}
-        for class_id in names:
+        for class_id, region_name in names.items():
             region = semantics == class_id
             if people is not None:
                 region &= ~people
@@ -258,11 +258,21 @@ class RegionShading:
             where = np.flatnonzero(region.ravel())[:: self.step]
             for name, light in lightness.items():
                 low = masked_blur(light, region, sigma).ravel()[where]
-                self.values.setdefault(name, []).append(low - low.mean())
+                self.values.setdefault(name, {}).setdefault(region_name, []).append(low - low.mean())
 
     def correlations(self, reference: str = "input") -> dict[str, float]:
         if reference not in self.values:
             return {}
-        base = np.concatenate(self.values[reference])
-        return {name: round(float(np.corrcoef(base, np.concatenate(v))[0, 1]), 3)
-                for name, v in self.values.items() if name != reference}
+        base = np.concatenate([v for values in self.values[reference].values() for v in values])
+        return {name: round(float(np.corrcoef(base, np.concatenate(
+                    [v for values in by_region.values() for v in values]))[0, 1]), 3)
+                for name, by_region in self.values.items() if name != reference}
+
+    def by_region(self, reference: str = "input") -> dict[str, dict[str, float]]:
+        """The correlation of each region on its own (which region loses the room's light)."""
+        if reference not in self.values:
+            return {}
+        base = {region: np.concatenate(v) for region, v in self.values[reference].items()}
+        return {name: {region: round(float(np.corrcoef(base[region], np.concatenate(v))[0, 1]), 3)
+                       for region, v in by_region.items()}
+                for name, by_region in self.values.items() if name != reference}
