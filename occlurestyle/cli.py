@@ -275,7 +275,7 @@ def stylize(
     method: str = _option(StylizeOptions, "method", "--stylizer", "--method"),
     material_scale: float = _option(StylizeOptions, "material_scale"),
     shading: float = _option(StylizeOptions, "shading"),
-    lightness: str = _option(StylizeOptions, "lightness"),
+    lightness: Optional[str] = _option(StylizeOptions, "lightness"),
     keep_structure: float = _option(StylizeOptions, "keep_structure"),
     key_views: int = _option(StylizeOptions, "key_views"),
     stylized_views: Optional[Path] = _option(StylizeOptions, "stylized_views"),

@@ -137,3 +137,55 @@ def test_a_texture_is_sampled_at_any_number_of_points_mirrored_beyond_its_edge()
     assert np.allclose(region.colors(uv), texture[rows, cols], atol=1e-5)
     beyond = np.stack([(2 * 59 - cols) * 0.01, rows * 0.01], 1)  # mirrored about the last column
     assert np.allclose(region.colors(beyond), texture[rows, cols], atol=1e-5)
+
+
+def test_objects_of_the_style_photo_are_measured_in_metres(tmp_path):
+    """The living room's exemplar is rendered from 1.8 m (the estimate assumes a 1.5 m photographer, so
+    heights come out 1.5/1.8 of the truth): table 0.45 m, sofa 0.88 m, plant 1.34 m, lamp 1.65 m,
+    bookcase 1.9 m high; the pictures hang 1.2-2.0 m up. Seen from the photo's lines and labels alone."""
+    from occlurestyle.scenes.generate import write_style_exemplar
+    from occlurestyle.stylize.correspond import role
+    from occlurestyle.stylize.materials import style_geometry
+    from occlurestyle.stylize.object_shapes import style_object_shapes
+    from occlurestyle.stylize.style_regions import load_style
+
+    write_style_exemplar("living_room", tmp_path)
+    style = load_style(tmp_path / "style.png", tmp_path / "labels.png")
+    geometry = style_geometry(style, [n for n in style.names if role(n) != "object"])
+    shapes = {name: (shape.bottom * 1.8 / 1.5, shape.top * 1.8 / 1.5)
+              for name, shape in style_object_shapes(style, geometry).items()}
+    for name, top in {"table": 0.45, "sofa": 0.88, "plant": 1.34, "lamp": 1.65, "shelf": 1.9}.items():
+        assert abs(shapes[name][1] - top) < 0.25, (name, shapes[name])
+    assert shapes["picture"][0] > 1.0 and abs(shapes["picture"][1] - 2.0) < 0.25
+    assert shapes["rug"][1] < 0.1  # it lies on the floor
+
+
+def test_objects_are_matched_by_shape_and_the_large_ones_first():
+    from occlurestyle.stylize.correspond import match_regions
+    from occlurestyle.stylize.object_shapes import ObjectShape
+
+    scene = {"floor": 100.0, "object_0": 50.0, "object_1": 40.0, "object_2": 30.0, "object_3": 1.0}
+    style = {"floor": 100.0, "lamp": 5.0, "shelf": 30.0, "table": 20.0}
+    scene_shapes = {"object_0": ObjectShape(0.0, 0.45, 1.1), "object_1": ObjectShape(0.0, 1.9, 1.4),
+                    "object_2": ObjectShape(0.0, 1.6, 0.4), "object_3": ObjectShape(0.0, 1.55, 0.35)}
+    style_shapes = {"lamp": ObjectShape(0.0, 1.65, 0.4), "shelf": ObjectShape(0.0, 1.9, 1.4),
+                    "table": ObjectShape(0.0, 0.4, 1.2)}
+    partners = {m["scene"]: m["style"] for m in match_regions(scene, style, (scene_shapes, style_shapes))}
+    assert partners == {"floor": "floor", "object_0": "table", "object_1": "shelf", "object_2": "lamp",
+                        "object_3": "lamp"}
+    by_size = {m["scene"]: m["style"] for m in match_regions(scene, style)}
+    assert by_size["object_0"] == "shelf"  # without shapes: the largest with the largest
+
+
+def test_an_object_takes_no_finer_texture_than_its_style_partner():
+    from occlurestyle.stylize.transfer import detail_contrast, scale_detail
+
+    planks = _planks(60, 80)[None]
+    rng = np.random.default_rng(0)
+    plain = np.clip(0.9 + 0.01 * rng.normal(size=(1, 60, 80, 3)), 0, 1).astype(np.float32)
+    mask = np.ones((1, 60, 80), bool)
+    wanted, own = detail_contrast(plain, mask), detail_contrast(planks, mask)
+    assert own > 5 * wanted
+    scaled = scale_detail(planks, mask, wanted / own)
+    assert abs(detail_contrast(scaled, mask) - wanted) < 0.2 * wanted
+    assert abs(scaled.mean() - planks.mean()) < 0.01  # its colour and light stay

@@ -21,7 +21,7 @@ from ..recon.registration_files import read_run_cameras
 from ..render.gaussians import load_ply, render_views, save_ply, sh0_to_rgb
 from ..stylize.keyviews import export_key_views, key_view_indices
 from ..stylize.regions import SceneRegions, label_gaussians
-from ..stylize.stylizers import Scene, stylizer
+from ..stylize.stylizers import LIGHTNESS, Scene, stylizer
 
 
 @dataclass
@@ -41,8 +41,10 @@ class StylizeOptions:
         "help": "materials: size of the style's features in the scene, × their estimated physical size"})
     shading: float = field(default=1.0, metadata={
         "help": "materials: how much of the room's light and shadow falls on the material (0 = flat)"})
-    lightness: str = field(default="transport", metadata={
-        "help": "how each region's lightness is transferred before it is softened: transport, rank or linear"})
+    lightness: str | None = field(default=None, metadata={
+        "help": "how each region's colours move onto its style region's: transport (the closest in distribution), "
+                "rank (light and dark keep their order: the room's shading stays) or linear; default: the "
+                "stylizer's own (colour: transport, materials: rank for the regions it recolours)"})
     keep_structure: float = field(default=0.82, metadata={
         "help": "soften the lightness until the key views keep this much of the scene's edges and texture (0-1; "
                 "0 = no check; lower = bolder lightness changes)"})
@@ -106,7 +108,8 @@ def stylize(run_dir: str | Path, options: StylizeOptions, progress: bool = False
     write_json(layout.stylize / "matches.json", {
         "style": result.source, "method": options.method, "strength": strength,
         "material_scale": options.material_scale, "shading": options.shading,
-        "lightness": options.lightness, "keep_structure": options.keep_structure, "softening": result.softening,
+        "lightness": options.lightness or LIGHTNESS.get(options.method), "keep_structure": options.keep_structure,
+        "softening": result.softening,
         "structure_kept": result.structure_kept, "key_views": [cameras.names[i] for i in result.picks],
         "matches": result.matches,
     })

@@ -1,13 +1,18 @@
 """Region correspondence: which style region each scene region takes its appearance from.
 
 Same name first (floor ↔ floor, sofa ↔ sofa); then by role (any wall ↔ the style's walls, larger
-with larger; an object ↔ the style's objects by size); a scene region left without a partner takes
-the style image's global colours. The result is a readable list, written to `stylize/matches.json`.
+with larger; an object ↔ the style's objects by shape where both have one (`object_shapes`: heights
+above the floor and width, in metres; the largest one each by least size-weighted difference, the
+rest to the nearest), else by size); a scene region left without a partner takes the style image's
+global colours. The result is a readable list, written to `stylize/matches.json`.
 """
 
 from __future__ import annotations
 
 import re
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 STRUCTURE = ("floor", "ceiling")
 
@@ -22,15 +27,20 @@ def role(name: str) -> str:
     return "object"
 
 
-def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float]) -> list[dict]:
+def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], shapes: tuple[dict, dict] | None = None
+                  ) -> list[dict]:
     """One entry per scene region: {"scene": name, "style": name or None, "by": how}.
 
     `scene_sizes` / `style_sizes`: region name → size (any unit: Gaussian count, pixel count), used
-    to pair regions of the same role larger with larger."""
+    to pair regions of the same role larger with larger. `shapes`: (scene, style) object name →
+    `object_shapes.ObjectShape`, to pair objects by shape."""
     matches: dict[str, dict] = {}
     for name in scene_sizes:
         if name in style_sizes:
             matches[name] = {"scene": name, "style": name, "by": "same label"}
+    if shapes is not None:
+        _match_objects_by_shape(matches, [n for n in scene_sizes if n not in matches and role(n) == "object"],
+                                [n for n in style_sizes if role(n) == "object"], *shapes, scene_sizes)
     for wanted in ("floor", "ceiling", "wall", "object"):
         scene_left = sorted((n for n in scene_sizes if n not in matches and role(n) == wanted),
                             key=lambda n: -scene_sizes[n])
@@ -46,3 +56,25 @@ def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float]) 
         if name not in matches:
             matches[name] = {"scene": name, "style": None, "by": "global style colours"}
     return [matches[name] for name in scene_sizes]
+
+
+def _match_objects_by_shape(matches: dict[str, dict], scene: list[str], style: list[str], scene_shapes: dict,
+                            style_shapes: dict, sizes: dict[str, float]) -> None:
+    """The largest scene objects, one per style object not yet taken, by least size-weighted difference
+    of shape (the large ones get their best partner, not the stray bits of a ghost); the rest each the
+    nearest in shape."""
+    scene = sorted((n for n in scene if n in scene_shapes), key=lambda n: -sizes[n])
+    style = [n for n in style if n in style_shapes]
+    if not scene or not style:
+        return
+    taken = {m["style"] for m in matches.values()}
+    fresh = [n for n in style if n not in taken] or style
+    first = scene[:len(fresh)]
+    cost = np.array([[sizes[a] * scene_shapes[a].distance(style_shapes[b]) for b in fresh] for a in first])
+    rows, cols = linear_sum_assignment(cost)
+    partner = {first[r]: fresh[c] for r, c in zip(rows, cols)}
+    for name in scene[len(fresh):]:
+        partner[name] = min(style, key=lambda b: scene_shapes[name].distance(style_shapes[b]))
+    for name, other in partner.items():
+        matches[name] = {"scene": name, "style": other, "by": f"shape ({scene_shapes[name].describe()} vs "
+                                                            f"{style_shapes[other].describe()})"}

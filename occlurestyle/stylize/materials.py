@@ -51,14 +51,28 @@ class Material:
     azimuth: float | None = None  # a wall's facing: its normal's angle from the camera's forward, about up (°)
 
 
-def style_materials(style: StyleRegions, names: list[str] | None = None, seed: int = 0) -> dict[str, Material]:
-    """A `Material` per style region in `names` (default: all) that has a usable texture."""
+@dataclass
+class StyleGeometry:
+    """The style photo's camera and surfaces: intrinsics `K`, how its focal was found, and per region
+    its plane (camera coordinates: unit normal pointing away from the camera, distance in metres) or
+    None where no plane was estimated (objects, a region with fewer than two families of lines)."""
+    K: np.ndarray
+    focal_how: str
+    planes: dict[str, tuple[np.ndarray, float] | None]
+
+    def floor_normal(self) -> np.ndarray | None:
+        plane = next((p for n, p in self.planes.items() if role(n) == "floor" and p is not None), None)
+        return None if plane is None else plane[0]
+
+
+def style_geometry(style: StyleRegions, names: list[str] | None = None, seed: int = 0) -> StyleGeometry:
+    """Planes of the style regions in `names` (default: all) large enough to hold a sample."""
     image, labels = style.image, style.labels
     height, width = labels.shape
     gray = (cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) * 255).astype(np.uint8)
     segments = cv2.createLineSegmentDetector().detect(gray)[0]
     segments = np.zeros((0, 4)) if segments is None else segments.reshape(-1, 4).astype(np.float64)
-    masks = {name: labels == i for i, name in enumerate(style.names)}
+    masks = style.masks()
     wanted = [n for n in (names or style.names) if n in masks and masks[n].sum() >= MIN_SIDE * MIN_SIDE]
     rng = np.random.default_rng(seed)
     vanishing = {n: _vanishing_points(segments, masks[n], rng) for n in wanted}
@@ -66,23 +80,39 @@ def style_materials(style: StyleRegions, names: list[str] | None = None, seed: i
     K = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1.0]])
     floor = next((n for n in wanted if role(n) == "floor"), None)
     floor_normal = _plane_normal(vanishing[floor], K, masks[floor]) if floor else None
-    materials = {}
+    planes: dict[str, tuple[np.ndarray, float] | None] = {}
     for name in wanted:
         normal = _plane_normal(vanishing[name], K, masks[name]) if role(name) != "object" else None
-        how = f"rectified from its vanishing lines ({focal_how})"
         if normal is None:
+            planes[name] = None
+        elif role(name) == "floor":
+            planes[name] = (normal, CAMERA_HEIGHT)
+        elif role(name) == "ceiling":
+            planes[name] = (normal, CEILING_ABOVE_CAMERA)
+        else:
+            planes[name] = (normal, _distance_from_floor(normal, masks[name], masks.get(floor), floor_normal, K))
+    return StyleGeometry(K, focal_how, planes)
+
+
+def style_materials(style: StyleRegions, names: list[str] | None = None, seed: int = 0) -> dict[str, Material]:
+    """A `Material` per style region in `names` (default: all) that has a usable texture."""
+    geometry = style_geometry(style, names, seed)
+    masks, K, floor_normal = style.masks(), geometry.K, geometry.floor_normal()
+    floor = next((n for n in geometry.planes if role(n) == "floor"), None)
+    materials = {}
+    for name, plane in geometry.planes.items():
+        how = f"rectified from its vanishing lines ({geometry.focal_how})"
+        if plane is None:
             normal = np.array([0.0, 0.0, 1.0])
+            distance = {"floor": CAMERA_HEIGHT, "ceiling": CEILING_ABOVE_CAMERA}.get(role(name)) or \
+                _distance_from_floor(normal, masks[name], masks.get(floor), floor_normal, K)
             how = ("as seen (an object is no plane)" if role(name) == "object"
                    else "as seen (no two families of lines to find its plane)")
-        if role(name) == "floor":
-            distance = CAMERA_HEIGHT
-        elif role(name) == "ceiling":
-            distance = CEILING_ABOVE_CAMERA
         else:
-            distance = _distance_from_floor(normal, masks[name], masks.get(floor), floor_normal, K)
-        material = _rectify(name, image, masks[name], K, normal, distance, how)
+            normal, distance = plane
+        material = _rectify(name, style.image, masks[name], K, normal, distance, how)
         if material is not None:
-            if role(name) == "wall" and "rectified" in how:
+            if role(name) == "wall" and plane is not None:
                 up = -floor_normal if floor_normal is not None else np.array([0.0, -1.0, 0.0])
                 material.azimuth = azimuth(normal, np.array([0.0, 0.0, 1.0]), up)
             materials[name] = material
@@ -166,7 +196,7 @@ def _plane_normal(points: list[np.ndarray], K: np.ndarray, mask: np.ndarray) -> 
     if np.linalg.norm(normal) < 1e-12:
         return None
     normal = normal / np.linalg.norm(normal)
-    rays = _rays(np.argwhere(mask)[:, ::-1], K)
+    rays = rays_of(np.argwhere(mask)[:, ::-1], K)
     # the region's pixels must see the plane in front of the camera: n·r > 0 with a positive distance
     side = rays @ normal
     if np.mean(side > 0) < 0.5:
@@ -176,7 +206,7 @@ def _plane_normal(points: list[np.ndarray], K: np.ndarray, mask: np.ndarray) -> 
     return normal
 
 
-def _rays(pixels_xy: np.ndarray, K: np.ndarray) -> np.ndarray:
+def rays_of(pixels_xy: np.ndarray, K: np.ndarray) -> np.ndarray:
     homogeneous = np.c_[pixels_xy + 0.5, np.ones(len(pixels_xy))]
     return homogeneous @ np.linalg.inv(K).T
 
@@ -191,7 +221,7 @@ def _distance_from_floor(normal, mask, floor_mask, floor_normal, K) -> float:
     contact = np.argwhere(mask & below)[:, ::-1]
     if len(contact) < 5:
         return DEFAULT_DISTANCE
-    rays = _rays(contact, K)
+    rays = rays_of(contact, K)
     along = rays @ floor_normal
     rays = rays[along > 1e-3]
     if len(rays) < 5:
@@ -211,7 +241,7 @@ def _rectify(name, image, mask, K, normal, distance, how) -> Material | None:
     e1 = across / np.linalg.norm(across)
     e2 = np.cross(normal, e1)
     pixels = np.argwhere(mask)[:, ::-1]
-    rays = _rays(pixels, K)
+    rays = rays_of(pixels, K)
     depth = distance / (rays @ normal)
     points = rays * depth[:, None]
     u, v = points @ e1, points @ e2

@@ -35,6 +35,10 @@ class StyleRegions:
         mask = self.labels >= 0 if name is None else self.labels == self.names.index(name)
         return self.image[mask]
 
+    def masks(self) -> dict[str, np.ndarray]:
+        """Each region's pixels, [H,W] bool, by name."""
+        return {name: self.labels == i for i, name in enumerate(self.names)}
+
 
 def load_style(style: str | Path, labels: str | Path | None = None, auto_regions: int = 6) -> StyleRegions:
     style = Path(style)

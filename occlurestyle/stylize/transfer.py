@@ -37,6 +37,38 @@ def masked_blur(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarra
     return blurred / np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-6)
 
 
+DETAIL_SIGMA = 2.0  # pixels: what a blur this wide removes is a region's fine texture
+
+
+def detail_contrast(images: np.ndarray, mask: np.ndarray) -> float:
+    """The spread of the fine texture (lightness minus its masked blur) over the pixels of `mask` in
+    `images` [(V,)H,W,3] RGB 0-1: a plain white table ~1, a plank top several times that."""
+    images, mask = np.asarray(images).reshape(-1, *images.shape[-3:]), np.asarray(mask).reshape(-1, *mask.shape[-2:])
+    residuals = []
+    for image, here in zip(images, mask):
+        if here.sum() < 10:
+            continue
+        light = rgb_to_lab(image)[..., 0]
+        inner = cv2.erode(here.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # edges are no texture
+        residuals.append((light - masked_blur(light, here, DETAIL_SIGMA))[inner])
+    residuals = np.concatenate(residuals) if residuals else np.zeros(0)
+    return float(np.std(residuals)) if len(residuals) >= 10 else 0.0
+
+
+def scale_detail(images: np.ndarray, mask: np.ndarray, factor: float) -> np.ndarray:
+    """`images` [V,H,W,3] with the fine texture inside `mask` [V,H,W] scaled by `factor` (around its
+    masked blur, so the region's colour and light stay). The blur is 3× the one that measures the texture:
+    around the finer one, what lies between the two scales (a plank's edge) would stay."""
+    out = images.copy()
+    for k in range(len(images)):
+        here = mask[k]
+        if not here.any():
+            continue
+        low = np.stack([masked_blur(images[k][..., c], here, 3 * DETAIL_SIGMA) for c in range(3)], axis=-1)
+        out[k][here] = np.clip(low[here] + factor * (images[k][here] - low[here]), 0, 1)
+    return out
+
+
 def _match_quantiles(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Values of `source` replaced by the `target` values of the same rank (1-D optimal transport)."""
     order = np.argsort(source, kind="stable")

@@ -1,0 +1,138 @@
+"""Object shapes in metres, so a scene's objects are matched to the style's objects by what they are
+like (a low wide table, a tall narrow lamp, a picture hanging at eye height), not by their size rank.
+
+An `ObjectShape` is an object's bottom and top height above the floor and its width across. The scene's
+come from its Gaussians (`scene_object_shapes`: heights along gravity, at the scale `texture.scene_scale`
+found). The style photo's come from its geometry (`materials.style_geometry`: focal, floor and wall
+planes, the photographer `CAMERA_HEIGHT` above the floor): an object standing on the floor is placed
+where its lowest pixels meet the floor and taken as facing the camera there; one that does not touch the
+floor is placed on the wall around it, when that wall's plane is known; any other has no shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .correspond import role
+from .materials import CAMERA_HEIGHT, StyleGeometry, rays_of
+from .style_regions import StyleRegions
+
+MIN_CONTACT = 5  # pixels of an object just above the floor for it to stand there
+
+
+@dataclass(frozen=True)
+class ObjectShape:
+    bottom: float  # metres above the floor
+    top: float
+    width: float  # metres across, the longest horizontal extent
+
+    def distance(self, other: "ObjectShape") -> float:
+        """Metres apart, heights counted in full and width at half (a view shows a width foreshortened)."""
+        return abs(self.bottom - other.bottom) + abs(self.top - other.top) + 0.5 * abs(self.width - other.width)
+
+    def describe(self) -> str:
+        return f"{self.bottom:.1f}-{self.top:.1f} m high, {self.width:.1f} m wide"
+
+
+def scene_object_shapes(points: np.ndarray, labels: np.ndarray, names: list[str], up: np.ndarray,
+                        metres: float) -> dict[str, ObjectShape]:
+    """Shapes of the object regions among `names` from their Gaussians' centres `points` [N,3]
+    (`labels` index into `names`), `metres` per scene unit; heights from the floor region's."""
+    floors = np.isin(labels, [i for i, n in enumerate(names) if role(n) == "floor"])
+    if floors.sum() < 50:
+        return {}
+    floor_height = float(np.median(points[floors] @ up))
+    shapes = {}
+    for i, name in enumerate(names):
+        members = points[labels == i]
+        if role(name) != "object" or len(members) < 10:
+            continue
+        # 5th-95th percentiles: a region holds stray Gaussians of the wall or floor it stood against
+        heights = (members @ up - floor_height) * metres
+        shapes[name] = ObjectShape(max(0.0, float(np.percentile(heights, 5))),
+                                   max(0.0, float(np.percentile(heights, 95))),
+                                   _width(members * metres, up, 5))
+    return shapes
+
+
+def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[str, ObjectShape]:
+    """Shapes of the style's object regions that stand on its floor or hang on a wall of known plane."""
+    floor_normal = geometry.floor_normal()
+    if floor_normal is None:
+        return {}
+    masks = style.masks()
+    floor = np.zeros(style.labels.shape, bool)
+    for name, mask in masks.items():
+        if role(name) == "floor":
+            floor |= mask
+    below = np.zeros_like(floor)
+    below[:-3] = floor[3:]
+    up = -floor_normal
+    shapes = {}
+    for name, mask in masks.items():
+        if role(name) != "object" or mask.sum() < 50:
+            continue
+        contact = np.argwhere(mask & below)[:, ::-1]
+        rays = rays_of(np.argwhere(_largest_part(mask))[:, ::-1], geometry.K)
+        if _share_around(mask, floor) > 0.5:  # floor all around: it lies on the floor (a rug)
+            normal, offset = floor_normal, CAMERA_HEIGHT
+        elif len(contact) >= MIN_CONTACT:
+            ground = rays_of(contact, geometry.K)
+            ground = ground[ground @ floor_normal > 1e-3]
+            if len(ground) < MIN_CONTACT:
+                continue
+            ground = ground * (CAMERA_HEIGHT / (ground @ floor_normal))[:, None]
+            # the object as a vertical plane facing the camera through its median contact point
+            facing = np.median(ground, axis=0)
+            facing = facing - (facing @ up) * up
+            normal = facing / max(float(np.linalg.norm(facing)), 1e-9)
+            offset = float(np.median(ground @ normal))
+        else:
+            plane = _wall_around(mask, masks, geometry)
+            if plane is None:
+                continue
+            normal, offset = plane
+        along = rays @ normal
+        keep = along > 1e-3
+        points = rays[keep] * (offset / along[keep])[:, None]
+        if len(points) < 10:
+            continue
+        heights = CAMERA_HEIGHT - points @ floor_normal
+        shapes[name] = ObjectShape(max(0.0, float(np.percentile(heights, 2))), float(np.percentile(heights, 98)),
+                                   _width(points, up, 2))
+    return shapes
+
+
+def _width(points: np.ndarray, up: np.ndarray, percentile: float) -> float:
+    """Extent of `points` across their longest horizontal direction, between the given percentiles."""
+    flat = points - np.outer(points @ up, up)
+    flat = flat - flat.mean(0)
+    longest = np.linalg.svd(flat[:: max(1, len(flat) // 5000)], full_matrices=False)[2][0]
+    return float(np.ptp(np.percentile(flat @ longest, [percentile, 100 - percentile])))
+
+
+def _largest_part(mask: np.ndarray) -> np.ndarray:
+    """One object of a label that holds several (the style's three pictures are one "picture")."""
+    count, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return mask if count <= 2 else parts == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def _ring(mask: np.ndarray) -> np.ndarray:
+    return cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~mask
+
+
+def _share_around(mask: np.ndarray, other: np.ndarray) -> float:
+    ring = _ring(mask)
+    return float((ring & other).sum()) / max(int(ring.sum()), 1)
+
+
+def _wall_around(mask: np.ndarray, masks: dict[str, np.ndarray], geometry: StyleGeometry):
+    """The plane of the wall most of the object's surrounding pixels belong to (at least 30% of them:
+    a shelf behind a sofa), if known."""
+    shares = {name: _share_around(mask, m) for name, m in masks.items() if role(name) == "wall"}
+    if not shares or max(shares.values()) < 0.3:
+        return None
+    return geometry.planes.get(max(shares, key=shares.get))
