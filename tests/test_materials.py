@@ -189,3 +189,20 @@ def test_an_object_takes_no_finer_texture_than_its_style_partner():
     scaled = scale_detail(planks, mask, wanted / own)
     assert abs(detail_contrast(scaled, mask) - wanted) < 0.2 * wanted
     assert abs(scaled.mean() - planks.mean()) < 0.01  # its colour and light stay
+
+
+def test_scene_objects_are_measured_from_the_floor_and_none_beyond_the_room():
+    from occlurestyle.stylize.object_shapes import scene_object_shapes
+
+    rng = np.random.default_rng(0)
+    floor = np.c_[4 * rng.random(500), 5 * rng.random(500), np.zeros(500)]
+    ceiling = floor + [0, 0, 2.5]
+    table = np.c_[1 + 1.1 * rng.random(300), 2 + 0.6 * rng.random(300), 0.45 * rng.random(300)]
+    astray = table + [0, 0, 20.0]  # a "floor" or gravity got wrong puts an object 20 m up
+    points = np.concatenate([floor, ceiling, table, astray]) * 2.0  # 2 scene units a metre
+    labels = np.repeat([0, 1, 2, 3], [500, 500, 300, 300])
+    shapes = scene_object_shapes(points, labels, ["floor", "ceiling", "object_0", "object_1"],
+                                 np.array([0.0, 0.0, 1.0]), metres=0.5)
+    assert set(shapes) == {"object_0"}
+    table_shape = shapes["object_0"]
+    assert table_shape.bottom < 0.05 and abs(table_shape.top - 0.43) < 0.03 and abs(table_shape.width - 1.0) < 0.15

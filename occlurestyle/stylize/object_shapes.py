@@ -21,6 +21,8 @@ from .materials import CAMERA_HEIGHT, StyleGeometry, rays_of
 from .style_regions import StyleRegions
 
 MIN_CONTACT = 5  # pixels of an object just above the floor for it to stand there
+ASSUMED_ROOM = 2.7  # metres from floor to ceiling when no ceiling was found
+ROOM_MARGIN = 0.5  # metres an object may reach above the ceiling (stray Gaussians) and still be measured
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ def scene_object_shapes(points: np.ndarray, labels: np.ndarray, names: list[str]
     if floors.sum() < 50:
         return {}
     floor_height = float(np.median(points[floors] @ up))
+    ceilings = np.isin(labels, [i for i, n in enumerate(names) if role(n) == "ceiling"])
+    room = (float(np.median(points[ceilings] @ up)) - floor_height) * metres if ceilings.sum() >= 50 else ASSUMED_ROOM
     shapes = {}
     for i, name in enumerate(names):
         members = points[labels == i]
@@ -52,9 +56,12 @@ def scene_object_shapes(points: np.ndarray, labels: np.ndarray, names: list[str]
             continue
         # 5th-95th percentiles: a region holds stray Gaussians of the wall or floor it stood against
         heights = (members @ up - floor_height) * metres
-        shapes[name] = ObjectShape(max(0.0, float(np.percentile(heights, 5))),
-                                   max(0.0, float(np.percentile(heights, 95))),
-                                   _width(members * metres, up, 5))
+        shape = ObjectShape(max(0.0, float(np.percentile(heights, 5))), max(0.0, float(np.percentile(heights, 95))),
+                            _width(members * metres, up, 5))
+        # one reaching far above the ceiling is no object of this room's scale (a floor or gravity got
+        # wrong: sam2_bedroom's "objects" rose 16-43 m): it keeps to the size rule
+        if shape.top <= room + ROOM_MARGIN:
+            shapes[name] = shape
     return shapes
 
 
