@@ -4,9 +4,11 @@ like (a low wide table, a tall narrow lamp, a picture hanging at eye height), no
 An `ObjectShape` is an object's bottom and top height above the floor and its width across. The scene's
 come from its Gaussians (`scene_object_shapes`: heights along gravity, at the scale `texture.scene_scale`
 found). The style photo's come from its geometry (`materials.style_geometry`: focal, floor and wall
-planes, the photographer `CAMERA_HEIGHT` above the floor): an object standing on the floor is placed
-where its lowest pixels meet the floor and taken as facing the camera there; one that does not touch the
-floor is placed on the wall around it, when that wall's plane is known; any other has no shape.
+planes, the photographer `CAMERA_HEIGHT` above the floor): one with floor all around lies on the floor
+(a rug); one standing on it is placed where its lowest pixels meet the floor and taken as facing the
+camera there; one that does not touch the floor is placed on the wall around it, when that wall's plane
+is known; any other has no shape. An object of several parts (the style's three pictures under one
+label) is measured on its largest.
 """
 
 from __future__ import annotations
