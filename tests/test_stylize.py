@@ -329,6 +329,7 @@ def test_stylized_room_takes_each_region_from_its_match_and_keeps_structure(styl
     run, scene, style_dir = stylized_run
     info = json.loads((run / "stylize" / "matches.json").read_text())
     matches = info["matches"]
+    assert info["lightness"] == "transport"  # the colour stylizer's own rule, recorded as used
     assert {"scene": "floor", "style": "floor"}.items() <= next(m for m in matches if m["scene"] == "floor").items()
     cameras = read_cameras(run / "colmap" / "sparse" / "0")
     held = [i for i, n in enumerate(cameras.names) if n not in info["key_views"]]  # views the fit never saw
@@ -443,7 +444,7 @@ def test_materials_lay_the_style_floor_on_the_floor_seen_from_cameras_the_fit_ne
                                 scene_labels=run / "stylize" / "scene_regions.json"))
     info = json.loads((run / "stylize" / "matches.json").read_text())
     floor_match = next(m for m in info["matches"] if m["scene"] == "floor")
-    assert floor_match["transfer"] == "material"
+    assert floor_match["transfer"] == "material" and info["lightness"] == "rank"
     assert "rectified" in floor_match["material"]["style_sample"]
     cameras = read_cameras(run / "colmap" / "sparse" / "0")
     held = [i for i, n in enumerate(cameras.names) if n not in info["key_views"]]

@@ -21,7 +21,7 @@ from ..recon.registration_files import read_run_cameras
 from ..render.gaussians import load_ply, render_views, save_ply, sh0_to_rgb
 from ..stylize.keyviews import export_key_views, key_view_indices
 from ..stylize.regions import SceneRegions, label_gaussians
-from ..stylize.stylizers import LIGHTNESS, Scene, stylizer
+from ..stylize.stylizers import Scene, stylizer
 
 
 @dataclass
@@ -108,8 +108,7 @@ def stylize(run_dir: str | Path, options: StylizeOptions, progress: bool = False
     write_json(layout.stylize / "matches.json", {
         "style": result.source, "method": options.method, "strength": strength,
         "material_scale": options.material_scale, "shading": options.shading,
-        "lightness": options.lightness or LIGHTNESS.get(options.method), "keep_structure": options.keep_structure,
-        "softening": result.softening,
+        "lightness": result.lightness, "keep_structure": options.keep_structure, "softening": result.softening,
         "structure_kept": result.structure_kept, "key_views": [cameras.names[i] for i in result.picks],
         "matches": result.matches,
     })

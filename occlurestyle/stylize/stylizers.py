@@ -68,6 +68,7 @@ class Stylized:
     matches: list[dict]
     softening: int | None = None
     structure_kept: float | None = None
+    lightness: str | None = None  # how recoloured regions' lightness was moved (`LIGHTNESS`)
 
 
 def colour(scene: Scene) -> Stylized:
@@ -75,7 +76,8 @@ def colour(scene: Scene) -> Stylized:
     start = _start(scene, _per_gaussian_colors(scene, style_regions, matches))
     picks = key_view_indices(len(scene.cameras.names), scene.options.key_views)
     fitted, softening, kept = _fit_keeping_structure(scene, start, style_regions, matches, picks)
-    return Stylized(fitted, str(scene.options.style), picks, matches, softening, kept)
+    return Stylized(fitted, str(scene.options.style), picks, matches, softening, kept,
+                    scene.options.lightness or LIGHTNESS["colour"])
 
 
 def materials(scene: Scene) -> Stylized:
@@ -87,7 +89,8 @@ def materials(scene: Scene) -> Stylized:
     picks = key_view_indices(len(scene.cameras.names), scene.options.key_views)
     targets, weights = _material_key_views(scene, style_regions, matches, picks, textures)
     fitted = _fit(scene, _start(scene, restyled), picks, targets, weights)
-    return Stylized(fitted, str(scene.options.style), picks, matches)
+    return Stylized(fitted, str(scene.options.style), picks, matches,
+                    lightness=scene.options.lightness or LIGHTNESS["materials"])
 
 
 def views(scene: Scene) -> Stylized:
