@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 
@@ -79,14 +81,17 @@ def label_accuracy(predicted: np.ndarray, names: list[str], truth: np.ndarray, t
                    ) -> dict:
     """Pixel accuracy of rendered labels against ground-truth semantics, by role."""
     roles = ("floor", "ceiling", "wall", "object")
+
+    def surface(name: str) -> int:
+        # pictures hang on walls and rugs lie on floors: as surfaces they belong to them
+        return roles.index({"picture": "wall", "rug": "floor"}.get(re.sub(r"_\d+$", "", name), role(name)))
+
     pred_role = np.full(predicted.shape, -1)
     for i, name in enumerate(names):
-        pred_role[predicted == i] = roles.index(role(name))
+        pred_role[predicted == i] = surface(name)
     true_role = np.full(truth.shape, -1)
     for i, name in truth_names.items():
-        # pictures hang on walls and rugs lie on floors: as surfaces they belong to them
-        r = {"picture": "wall", "rug": "floor"}.get(name, role(name))
-        true_role[truth == i] = roles.index(r)
+        true_role[truth == i] = surface(name)
     valid = true_role >= 0
     result = {"accuracy": float((pred_role[valid] == true_role[valid]).mean())}
     for k, r in enumerate(roles):

@@ -91,13 +91,13 @@ def stylize(run_dir: str | Path, options: StylizeOptions, progress: bool = False
         raise InputError(f"{layout.background_ply} does not exist; run `occlurestyle train {layout.root}` first")
     params = load_ply(layout.background_ply)
     cameras = read_run_cameras(layout)
+    colors = sh0_to_rgb(params["sh0"][:, 0]).numpy().clip(0, 1)
     if options.scene_labels is not None:
         regions = SceneRegions.load(options.scene_labels, len(params["means"]))
     else:
         regions = label_gaussians(params["means"].numpy(), torch.sigmoid(params["opacities"]).numpy(),
-                                  cameras.viewmats, seed=options.seed)
+                                  cameras.viewmats, colors=colors, seed=options.seed)
     regions.save(layout.scene_regions)
-    colors = sh0_to_rgb(params["sh0"][:, 0]).numpy().clip(0, 1)
     result = stylizer(options.method)(Scene(params, regions, colors, cameras, options, progress))
 
     strength = options.strength

@@ -8,8 +8,9 @@ the ceiling, vertical planes with (nearly) the whole scene on one side are walls
 take the whole dense height layer around their plane (`_horizontal_layer`), which also finds them
 when RANSAC did not (a noisy layer is cut at a slant). What is left is clustered with DBSCAN into objects
 named by their height and footprint relative to the room (table, sofa, shelf, object_k); a cluster that
-falls apart at half the radius is the objects a few stray Gaussians bridged, each named on its own. The
-result is a readable JSON that a user can edit and pass back to override the labels.
+falls apart at half the radius is the objects a few stray Gaussians bridged, each named on its own.
+Given the Gaussians' colours, what hangs flat on a wall and differs from it is "picture"
+(`wall_pictures`). The result is a readable JSON that a user can edit and pass back to override the labels.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from ..cameras import camera_center, camera_up
 from ..errors import InputError
 from ..fsutil import write_json
 from ..render.rasterizer import rasterization
+from .transfer import rgb_to_lab
+from .wall_pictures import find_pictures
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +58,11 @@ class SceneRegions:
         return cls(labels, list(data["names"]), np.asarray(data.get("up", [0, -1, 0]), np.float64))
 
 
-def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarray, *, max_planes: int = 16,
-                    plane_threshold: float = 0.01,
+def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarray, *, colors: np.ndarray | None = None,
+                    max_planes: int = 16, plane_threshold: float = 0.01,
                     min_plane_fraction: float = 0.015, seed: int = 0) -> SceneRegions:
-    """Label each Gaussian (centres `means` [N,3], activated `opacities` [N]) seen by cameras `viewmats`."""
+    """Label each Gaussian (centres `means` [N,3], activated `opacities` [N]) seen by cameras `viewmats`;
+    with their RGB `colors` [N,3] (0-1), the pictures on the walls too."""
     import open3d as o3d
     from scipy.spatial import cKDTree
 
@@ -161,6 +165,12 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                 continue
             for part in _split_bridged(points, idx, 0.02 * extent):
                 label[part] = _add(names, _object_name(points[part], up, floor_height, room_height, names))
+    if colors is not None:
+        lab = rgb_to_lab(np.asarray(colors)[solid])
+        for wall_label in [i for i, name in enumerate(names) if name.startswith("wall_")]:
+            members = np.flatnonzero(label == wall_label)
+            for picture in find_pictures(points[members], lab[members], up, floor_height, room_height, seed):
+                label[members[picture]] = _add(names, "picture")
     if not names:
         names.append("scene")
         label[:] = 0

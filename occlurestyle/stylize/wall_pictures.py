@@ -1,0 +1,109 @@
+"""Pictures on walls: a framed picture, a poster or a screen hangs flat on a wall, so the plane search
+labels it wall, and the wall's material would paint over it (the demo's two paintings vanished under the
+style's wallpaper).
+
+Found on each wall's chart (along the wall and up, in room heights) by colour statistics, not geometry:
+the wall's colours make a small codebook, and each chart cell's neighbourhood (three cells, 15 cm in a
+2.7 m room) a histogram of codewords. A wallpaper's pattern repeats at a finer scale, so its
+neighbourhoods look like the wall as a whole; a picture's do not. A picture is a block of such cells that
+hangs (clear of the floor and the ceiling), fills most of its bounding rectangle and has calm wall all
+round it (a block at the wall's edge is furniture or the wall's own end). A neighbourhood half on the
+picture may stand out or not, so each side of the rectangle is then moved to where the strip inside it
+differs most from the wall and the strip outside it least; the picture is what that rectangle holds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.cluster.vq import kmeans2
+
+CELL = 0.02  # chart cell, in room heights (5.4 cm in a 2.7 m room)
+CODEWORDS = 12
+MIN_SAMPLES = 8  # Gaussians in a cell's neighbourhood for its histogram to count
+ODD = 4.0  # deviations from the wall's typical one, in median absolute deviations, that stand out
+SIDE = (0.08, 1.0)  # a picture's sides, in room heights (22 cm to the room's height)
+HANGS = (0.1, 0.95)  # its bottom above, its top below, in room heights above the floor
+MIN_FILL = 0.6  # of its bounding rectangle
+MIN_ODD_SHARE = 0.4  # of its cells standing out by themselves, not only bridged by the closing
+MIN_CALM_RING = 0.7  # of the two cells round the rectangle: wall like the rest
+EDGE_SEARCH = np.arange(-3.0, 3.01, 0.25)  # cells round a block's side where the picture's edge is sought
+
+
+def find_pictures(points: np.ndarray, lab: np.ndarray, up: np.ndarray, floor_height: float, room_height: float,
+                  seed: int = 0) -> list[np.ndarray]:
+    """Indices into one wall's Gaussian centres `points` [N,3] (CIELAB colours `lab` [N,3]; gravity `up`;
+    heights of the floor and of the room in scene units) of each picture hanging on it."""
+    if len(points) < 200 or room_height <= 0:
+        return []
+    heights = points @ up
+    flat = points - np.outer(heights, up)
+    along = np.linalg.svd(flat - flat.mean(0), full_matrices=False)[2][0]
+    chart = np.c_[flat @ along, heights - floor_height] / room_height
+    # stray Gaussians far off the wall would make the grid huge: the chart spans the bulk of it
+    lo, hi = np.percentile(chart, 1, axis=0), np.percentile(chart, 99, axis=0)
+    inside = np.flatnonzero(np.all((chart >= lo) & (chart <= hi), axis=1))
+    cells = np.floor((chart[inside] - lo) / CELL).astype(np.int64)
+    rows, cols = cells[:, 1], cells[:, 0]
+    _, code = kmeans2(lab[inside].astype(np.float64), CODEWORDS, seed=np.random.default_rng(seed), minit="++")
+    histogram = np.zeros((rows.max() + 1, cols.max() + 1, CODEWORDS))
+    np.add.at(histogram, (rows, cols, code), 1.0)
+    near = ndimage.uniform_filter(histogram, size=(3, 3, 1), mode="constant") * 9
+    count = near.sum(-1)
+    seen = count >= MIN_SAMPLES
+    if seen.sum() < 50:
+        return []
+    whole = np.bincount(code, minlength=CODEWORDS) / len(code)
+    deviation = np.abs(near / np.maximum(count, 1)[..., None] - whole).sum(-1)
+    typical = float(np.median(deviation[seen]))
+    spread = float(np.median(np.abs(deviation[seen] - typical)))
+    standing_out = seen & (deviation > typical + ODD * spread)
+    joined = ndimage.binary_fill_holes(ndimage.binary_closing(standing_out, np.ones((3, 3)), iterations=2))
+    calm = seen & ~joined
+    wall = histogram[calm].sum(0) / max(histogram[calm].sum(), 1.0)  # the codewords of the wall itself
+    blocks, _ = ndimage.label(joined)
+    at = (chart[inside] - lo) / CELL  # chart positions in cells
+    pictures = []
+    for k, box in enumerate(ndimage.find_objects(blocks), start=1):
+        tall, wide = (box[0].stop - box[0].start) * CELL, (box[1].stop - box[1].start) * CELL
+        bottom, top = lo[1] + box[0].start * CELL, lo[1] + box[0].stop * CELL
+        if not (SIDE[0] <= tall <= SIDE[1] and SIDE[0] <= wide <= SIDE[1]):
+            continue
+        block = blocks[box] == k
+        if bottom < HANGS[0] or top > HANGS[1] or block.mean() < MIN_FILL:
+            continue
+        if standing_out[box][block].mean() < MIN_ODD_SHARE:  # scattered cells the closing joined
+            continue
+        ring = np.zeros_like(joined)
+        ring[max(0, box[0].start - 2):box[0].stop + 2, max(0, box[1].start - 2):box[1].stop + 2] = True
+        ring[box] = False
+        if not ring.any() or calm[ring].mean() < MIN_CALM_RING:
+            continue
+        r0, r1, c0, c1 = _edges(at, code, wall, [box[0].start, box[0].stop, box[1].start, box[1].stop])
+        within = (at[:, 1] >= r0) & (at[:, 1] < r1) & (at[:, 0] >= c0) & (at[:, 0] < c1)
+        pictures.append(inside[within])
+    return pictures
+
+
+def _edges(at: np.ndarray, code: np.ndarray, wall: np.ndarray, edges: list[float]) -> list[float]:
+    """A block's sides (bottom, top, left, right in cells of the chart positions `at` [N,2]) moved to the
+    picture's edges: a neighbourhood half on the picture may stand out or not, so the block can be a cell
+    too big or too small all round. Each side goes, within two cells, to where the one-cell strip inside
+    it differs most from the `wall`'s codeword distribution and the strip outside it least."""
+    edges = [float(e) for e in edges]
+    for side in range(4):
+        axis, inward = (1, 1 - 2 * (side % 2)) if side < 2 else (0, 1 - 2 * (side % 2))
+        span = edges[2:] if axis == 1 else edges[:2]
+        beside = (at[:, 1 - axis] >= span[0]) & (at[:, 1 - axis] < span[1])
+        best, best_score = edges[side], -np.inf
+        for edge in edges[side] + EDGE_SEARCH:
+            strips = [beside & (np.minimum(edge, edge + d) <= at[:, axis]) & (at[:, axis] < np.maximum(edge, edge + d))
+                      for d in (inward, -inward)]
+            if min(strip.sum() for strip in strips) < MIN_SAMPLES:
+                continue
+            differs = [np.abs(np.bincount(code[strip], minlength=len(wall)) / strip.sum() - wall).sum()
+                       for strip in strips]
+            if differs[0] - differs[1] > best_score:
+                best, best_score = edge, differs[0] - differs[1]
+        edges[side] = best
+    return edges
