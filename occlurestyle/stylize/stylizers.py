@@ -318,11 +318,12 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
         target = style_regions.colors(match["style"]) if match["style"] else everything
         transferred[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
         if role(match["scene"]) == "object" and match["style"]:
-            # an object keeps its own form but not a finer texture than its partner's (planks on a
-            # plain white table): the transfer moves the colours, not the texture's strength
+            # an object keeps its own form but not a finer texture than its partner's, in light or in
+            # colour (planks on a plain white table; their dark lines moved onto the colour of its gold
+            # legs): the transfer moves the colour distribution, not the texture's strength
             wanted = detail_contrast(style_regions.image, style_regions.labels == style_regions.names.index(
                 match["style"]))
             own = detail_contrast(transferred, here)
-            if own > wanted > 0:
-                transferred = scale_detail(transferred, here, wanted / own)
+            if wanted.any() and (own > wanted).any():
+                transferred = scale_detail(transferred, here, np.minimum(1.0, wanted / np.maximum(own, 1e-6)))
     return views, labels, transferred

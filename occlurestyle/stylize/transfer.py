@@ -40,32 +40,37 @@ def masked_blur(values: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarra
 DETAIL_SIGMA = 2.0  # pixels: what a blur this wide removes is a region's fine texture
 
 
-def detail_contrast(images: np.ndarray, mask: np.ndarray) -> float:
-    """The spread of the fine texture (lightness minus its masked blur) over the pixels of `mask` in
-    `images` [(V,)H,W,3] RGB 0-1: a plain white table ~1, a plank top several times that."""
+def detail_contrast(images: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The spread of the fine texture (each CIELAB channel minus its masked blur) over the pixels of
+    `mask` in `images` [(V,)H,W,3] RGB 0-1, per channel [L, a, b]: a plain white table ~1 in L and
+    less in colour, a plank top several times that (zeros when the mask holds too few pixels)."""
     images, mask = np.asarray(images).reshape(-1, *images.shape[-3:]), np.asarray(mask).reshape(-1, *mask.shape[-2:])
     residuals = []
     for image, here in zip(images, mask):
         if here.sum() < 10:
             continue
-        light = rgb_to_lab(image)[..., 0]
+        lab = rgb_to_lab(image)
         inner = cv2.erode(here.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # edges are no texture
-        residuals.append((light - masked_blur(light, here, DETAIL_SIGMA))[inner])
-    residuals = np.concatenate(residuals) if residuals else np.zeros(0)
-    return float(np.std(residuals)) if len(residuals) >= 10 else 0.0
+        residuals.append(np.stack([(lab[..., c] - masked_blur(lab[..., c], here, DETAIL_SIGMA))[inner]
+                                   for c in range(3)], axis=-1))
+    residuals = np.concatenate(residuals) if residuals else np.zeros((0, 3))
+    return np.std(residuals, axis=0) if len(residuals) >= 10 else np.zeros(3)
 
 
-def scale_detail(images: np.ndarray, mask: np.ndarray, factor: float) -> np.ndarray:
-    """`images` [V,H,W,3] with the fine texture inside `mask` [V,H,W] scaled by `factor` (around its
-    masked blur, so the region's colour and light stay). The blur is 3× the one that measures the texture:
-    around the finer one, what lies between the two scales (a plank's edge) would stay."""
+def scale_detail(images: np.ndarray, mask: np.ndarray, factor) -> np.ndarray:
+    """`images` [V,H,W,3] with the fine texture inside `mask` [V,H,W] scaled by `factor` (one for each
+    CIELAB channel, or one for all), around its masked blur, so the region's colour and light stay. The
+    blur is 3× the one that measures the texture: around the finer one, what lies between the two scales
+    (a plank's edge) would stay."""
+    factor = np.broadcast_to(np.asarray(factor, np.float32), (3,))
     out = images.copy()
     for k in range(len(images)):
         here = mask[k]
         if not here.any():
             continue
-        low = np.stack([masked_blur(images[k][..., c], here, 3 * DETAIL_SIGMA) for c in range(3)], axis=-1)
-        out[k][here] = np.clip(low[here] + factor * (images[k][here] - low[here]), 0, 1)
+        lab = rgb_to_lab(images[k])
+        low = np.stack([masked_blur(lab[..., c], here, 3 * DETAIL_SIGMA) for c in range(3)], axis=-1)
+        out[k][here] = lab_to_rgb(low[here] + factor * (lab[here] - low[here]))
     return out
 
 
