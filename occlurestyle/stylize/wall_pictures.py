@@ -24,28 +24,34 @@ MIN_SAMPLES = 8  # Gaussians in a cell's neighbourhood for its histogram to coun
 ODD = 4.0  # deviations from the wall's typical one, in median absolute deviations, that stand out
 SIDE = (0.08, 1.0)  # a picture's sides, in room heights (22 cm to the room's height)
 HANGS = (0.1, 0.95)  # its bottom above, its top below, in room heights above the floor
-MIN_FILL = 0.6  # of its bounding rectangle
+MIN_FILL = 0.5  # of its block's bounding box
 MIN_ODD_SHARE = 0.4  # of its cells standing out by themselves, not only bridged by the closing
-MIN_CALM_RING = 0.7  # of the two cells round the rectangle: wall like the rest
+MIN_CALM_RING = 0.7  # of the two cells round its rectangle: wall like the rest
 EDGE_SEARCH = np.arange(-3.0, 3.01, 0.25)  # cells round a block's side where the picture's edge is sought
 
 
 def find_pictures(points: np.ndarray, lab: np.ndarray, up: np.ndarray, floor_height: float, room_height: float,
-                  seed: int = 0) -> list[np.ndarray]:
-    """Indices into one wall's Gaussian centres `points` [N,3] (CIELAB colours `lab` [N,3]; gravity `up`;
-    heights of the floor and of the room in scene units) of each picture hanging on it."""
-    if len(points) < 200 or room_height <= 0:
+                  on_wall: np.ndarray | None = None, seed: int = 0) -> list[np.ndarray]:
+    """Indices into `points` [N,3] (Gaussian centres; CIELAB colours `lab` [N,3]; gravity `up`; heights of
+    the floor and of the room in scene units) of each picture hanging on one wall. The wall is the points
+    `on_wall` marks (all by default); others given (Gaussians of objects just in front of the wall, a
+    picture's own floaters) join a picture whose rectangle holds them."""
+    on_wall = np.ones(len(points), bool) if on_wall is None else np.asarray(on_wall, bool)
+    if on_wall.sum() < 200 or room_height <= 0:
         return []
     heights = points @ up
     flat = points - np.outer(heights, up)
-    along = np.linalg.svd(flat - flat.mean(0), full_matrices=False)[2][0]
+    along = np.linalg.svd(flat[on_wall] - flat[on_wall].mean(0), full_matrices=False)[2][0]
     chart = np.c_[flat @ along, heights - floor_height] / room_height
     # stray Gaussians far off the wall would make the grid huge: the chart spans the bulk of it
-    lo, hi = np.percentile(chart, 1, axis=0), np.percentile(chart, 99, axis=0)
+    lo, hi = np.percentile(chart[on_wall], 1, axis=0), np.percentile(chart[on_wall], 99, axis=0)
     inside = np.flatnonzero(np.all((chart >= lo) & (chart <= hi), axis=1))
-    cells = np.floor((chart[inside] - lo) / CELL).astype(np.int64)
+    at = (chart[inside] - lo) / CELL  # chart positions in cells
+    wall_part = on_wall[inside]
+    cells = np.floor(at[wall_part]).astype(np.int64)
     rows, cols = cells[:, 1], cells[:, 0]
-    _, code = kmeans2(lab[inside].astype(np.float64), CODEWORDS, seed=np.random.default_rng(seed), minit="++")
+    _, code = kmeans2(lab[inside[wall_part]].astype(np.float64), CODEWORDS, seed=np.random.default_rng(seed),
+                      minit="++")
     histogram = np.zeros((rows.max() + 1, cols.max() + 1, CODEWORDS))
     np.add.at(histogram, (rows, cols, code), 1.0)
     near = ndimage.uniform_filter(histogram, size=(3, 3, 1), mode="constant") * 9
@@ -62,24 +68,21 @@ def find_pictures(points: np.ndarray, lab: np.ndarray, up: np.ndarray, floor_hei
     calm = seen & ~joined
     wall = histogram[calm].sum(0) / max(histogram[calm].sum(), 1.0)  # the codewords of the wall itself
     blocks, _ = ndimage.label(joined)
-    at = (chart[inside] - lo) / CELL  # chart positions in cells
     pictures = []
     for k, box in enumerate(ndimage.find_objects(blocks), start=1):
         tall, wide = (box[0].stop - box[0].start) * CELL, (box[1].stop - box[1].start) * CELL
         bottom, top = lo[1] + box[0].start * CELL, lo[1] + box[0].stop * CELL
-        if not (SIDE[0] <= tall <= SIDE[1] and SIDE[0] <= wide <= SIDE[1]):
+        if not (SIDE[0] <= tall <= SIDE[1] and SIDE[0] <= wide <= SIDE[1]) or bottom < HANGS[0] or top > HANGS[1]:
             continue
         block = blocks[box] == k
-        if bottom < HANGS[0] or top > HANGS[1] or block.mean() < MIN_FILL:
-            continue
-        if standing_out[box][block].mean() < MIN_ODD_SHARE:  # scattered cells the closing joined
-            continue
+        if block.mean() < MIN_FILL or standing_out[box][block].mean() < MIN_ODD_SHARE:
+            continue  # no rectangle, or scattered cells the closing joined
+        r0, r1, c0, c1 = _edges(at[wall_part], code, wall, [box[0].start, box[0].stop, box[1].start, box[1].stop])
         ring = np.zeros_like(joined)
-        ring[max(0, box[0].start - 2):box[0].stop + 2, max(0, box[1].start - 2):box[1].stop + 2] = True
-        ring[box] = False
+        ring[max(0, int(r0) - 2):int(np.ceil(r1)) + 2, max(0, int(c0) - 2):int(np.ceil(c1)) + 2] = True
+        ring[max(0, int(r0)):int(np.ceil(r1)), max(0, int(c0)):int(np.ceil(c1))] = False
         if not ring.any() or calm[ring].mean() < MIN_CALM_RING:
             continue
-        r0, r1, c0, c1 = _edges(at, code, wall, [box[0].start, box[0].stop, box[1].start, box[1].stop])
         within = (at[:, 1] >= r0) & (at[:, 1] < r1) & (at[:, 0] >= c0) & (at[:, 0] < c1)
         pictures.append(inside[within])
     return pictures
