@@ -181,8 +181,8 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
             continue
         textures[index] = RegionTexture.synthesize(material, chart, chart.uv(means[members]),
                                                    options.material_scale, seed=options.seed + k)
-        match["material"] = {"from": material.name, "style_texel_mm": round(material.texel * 1000, 2), "style_sample": material.how,
-                             "scene_scale": how,
+        match["material"] = {"from": material.name, "style_texel_mm": round(material.texel * 1000, 2),
+                             "style_sample": material.how, "scene_scale": how,
                              "texture": list(textures[index].texture.shape[:2])}
     return textures
 

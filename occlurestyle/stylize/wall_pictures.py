@@ -5,11 +5,12 @@ style's wallpaper).
 Found on each wall's chart (along the wall and up, in room heights) by colour statistics, not geometry:
 the wall's colours make a small codebook, and each chart cell's neighbourhood (three cells, 15 cm in a
 2.7 m room) a histogram of codewords. A wallpaper's pattern repeats at a finer scale, so its
-neighbourhoods look like the wall as a whole; a picture's do not. A picture is a block of such cells that
-hangs (clear of the floor and the ceiling), fills most of its bounding rectangle and has calm wall all
-round it (a block at the wall's edge is furniture or the wall's own end). A neighbourhood half on the
-picture may stand out or not, so each side of the rectangle is then moved to where the strip inside it
-differs most from the wall and the strip outside it least; the picture is what that rectangle holds.
+neighbourhoods look like the wall as a whole; a picture's do not. A picture is a block of such cells
+that hangs (clear of the floor and the ceiling), fills half its bounding box or more (most of it
+standing out by itself, not only joined by closing the gaps) and has calm wall all round it (a block
+at the wall's edge is furniture or the wall's own end). A neighbourhood half on the picture may stand
+out or not, so each side of the rectangle is then moved to where the strip inside it differs most from
+the wall and the strip outside it least; the picture is what that rectangle holds.
 """
 
 from __future__ import annotations
@@ -91,11 +92,12 @@ def find_pictures(points: np.ndarray, lab: np.ndarray, up: np.ndarray, floor_hei
 def _edges(at: np.ndarray, code: np.ndarray, wall: np.ndarray, edges: list[float]) -> list[float]:
     """A block's sides (bottom, top, left, right in cells of the chart positions `at` [N,2]) moved to the
     picture's edges: a neighbourhood half on the picture may stand out or not, so the block can be a cell
-    too big or too small all round. Each side goes, within two cells, to where the one-cell strip inside
-    it differs most from the `wall`'s codeword distribution and the strip outside it least."""
+    too big or too small all round. Each side goes, within `EDGE_SEARCH`, to where the one-cell strip
+    inside it differs most from the `wall`'s codeword distribution and the strip outside it least."""
     edges = [float(e) for e in edges]
     for side in range(4):
-        axis, inward = (1, 1 - 2 * (side % 2)) if side < 2 else (0, 1 - 2 * (side % 2))
+        axis = 1 if side < 2 else 0  # rows for the bottom and top, columns for the left and right
+        inward = 1 if side % 2 == 0 else -1
         span = edges[2:] if axis == 1 else edges[:2]
         beside = (at[:, 1 - axis] >= span[0]) & (at[:, 1 - axis] < span[1])
         best, best_score = edges[side], -np.inf
