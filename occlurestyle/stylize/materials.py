@@ -11,7 +11,9 @@ comes from where it meets the floor. The region is resampled onto its plane at t
 was seen at (metres per texel), keeping only the part seen at most `MAX_STRETCH`× coarser.
 
 Objects (a sofa, a plant) are no planes, and a region whose plane cannot be estimated (fewer than
-two families of lines: a plain ceiling) is no better known: both are taken as seen, facing the camera at the distance of its contact with the floor (else
+two families of lines: a plain ceiling) or comes out implausible (a floor more than `MAX_CAMERA_PITCH`
+from level, a wall leaning more than `MAX_WALL_LEAN` from square to the floor) is no better known: both
+are taken as seen, facing the camera at the distance of its contact with the floor (else
 `DEFAULT_DISTANCE`): right for fronto-parallel surfaces, foreshortened for oblique ones.
 `Material.how` says which was done. The sample's own light (a lamp's pool on the style's floor) is
 divided out, so the scene's shading, not the photo's, lights the result; its dominant line direction
@@ -37,6 +39,8 @@ DEFAULT_HFOV = 69.0  # degrees, a phone's main camera
 MAX_STRETCH = 3.0  # keep the part of a region seen at most this much coarser than its finest part
 MAX_SIDE = 512  # texels a side of a rectified sample
 MIN_SIDE = 24  # a sample needs a block this big inside it to be usable
+MAX_CAMERA_PITCH = 45.0  # degrees from level a style photo's camera may look up or down
+MAX_WALL_LEAN = 20.0  # degrees a wall's estimated plane may lean from square to the floor's
 
 
 @dataclass
@@ -80,9 +84,18 @@ def style_geometry(style: StyleRegions, names: list[str] | None = None, seed: in
     K = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1.0]])
     floor = next((n for n in wanted if role(n) == "floor"), None)
     floor_normal = _plane_normal(vanishing[floor], K, masks[floor]) if floor else None
+    if floor_normal is not None and abs(float(floor_normal[1])) < np.cos(np.radians(MAX_CAMERA_PITCH)):
+        # a room photo is taken nearly level: a "floor" this tilted came from another surface's lines
+        # (the office exemplar's floor normal lay 14° from its north wall's, 58° from level)
+        floor_normal = None
     planes: dict[str, tuple[np.ndarray, float] | None] = {}
     for name in wanted:
         normal = _plane_normal(vanishing[name], K, masks[name]) if role(name) != "object" else None
+        if role(name) == "floor":
+            normal = floor_normal
+        elif (normal is not None and floor_normal is not None and role(name) == "wall"
+              and abs(float(normal @ floor_normal)) > np.sin(np.radians(MAX_WALL_LEAN))):
+            normal = None  # a wall stands square to the floor
         if normal is None:
             planes[name] = None
         elif role(name) == "floor":
