@@ -173,6 +173,8 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                                   and not name.startswith("wall_")])
         for wall_label in [i for i, name in enumerate(names) if name.startswith("wall_")]:
             on_wall = label == wall_label
+            if on_wall.sum() < 200:  # too few to tell a picture from the wall (`find_pictures` asks as many)
+                continue
             normal, offset = fit_plane(points[on_wall])
             # a picture's own floaters stand a little off the wall and may have made an object there
             given = np.flatnonzero(on_wall | (objects & (np.abs(points @ normal + offset) < 3 * threshold)))
