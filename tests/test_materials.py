@@ -36,6 +36,25 @@ def test_quilting_reproduces_the_sample_texture_from_inside_its_region_only():
     assert abs(len(profile) / (np.argmax(spectrum[1:]) + 1) - 24) < 3
 
 
+@pytest.mark.parametrize("top,left", [(True, False), (False, True), (True, True)])
+def test_the_coarse_overlap_search_finds_where_a_block_was_cut_and_costs_it_as_opencv_does(top, left):
+    import cv2
+
+    from occlurestyle.stylize.synthesis import _masked_sqdiff, _overlap_mask, _OverlapSearch
+
+    rng = np.random.default_rng(4)  # blotches of every size, so that one place matches best
+    sample = sum(cv2.resize(rng.random((n, n, 3), dtype=np.float32), (200, 160)) for n in (5, 20, 80)) / 3
+    valid = np.ones((160 - 31, 200 - 31), bool)
+    search = _OverlapSearch(sample, valid, 32)
+    assert search.coarse
+    target = sample[57:89, 83:115].copy()
+    target[8:, 8:] = 0.0  # only the overlap tells where it came from
+    origins, cost = search.costs(target, 6, top, left)
+    assert tuple(origins[np.argmin(cost)]) == (57, 83) and cost.min() < 1e-6
+    reference = _masked_sqdiff(sample, target, _overlap_mask(32, 6, top, left))[origins[:, 0], origins[:, 1]]
+    assert np.allclose(cost, reference, rtol=1e-3, atol=1e-3)
+
+
 def _photographed_checker(tile: float, yaw_deg: float, pitch_deg: float, hfov_deg: float,
                           height_m: float, size=(320, 240)) -> tuple[np.ndarray, np.ndarray, float]:
     """A checker floor of `tile` metres photographed from `height_m` above it, looking down `pitch_deg`,

@@ -37,6 +37,7 @@ from .texture import (
     Chart,
     RegionTexture,
     ViewGeometry,
+    finest_texel,
     luminance,
     region_shading,
     scene_scale,
@@ -179,11 +180,14 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
         material = found.get(match["style"]) or _same_role(found, match["style"])
         if material is None:
             continue
+        finest = finest_texel(means[members], metres, scene.cameras.viewmats, scene.cameras.Ks,
+                              scene.cameras.width, scene.cameras.height)
         textures[index] = RegionTexture.synthesize(material, chart, chart.uv(means[members]),
-                                                   options.material_scale, seed=options.seed + k)
+                                                   options.material_scale, seed=options.seed + k, finest=finest)
         match["material"] = {"from": material.name, "style_texel_mm": round(material.texel * 1000, 2),
                              "style_sample": material.how, "scene_scale": how,
-                             "texture": list(textures[index].texture.shape[:2])}
+                             "texture": list(textures[index].texture.shape[:2]),
+                             "texel_mm": round(textures[index].texel * 1000, 2)}
     return textures
 
 

@@ -49,6 +49,26 @@ def scene_scale(points: np.ndarray, labels: np.ndarray, names: list[str], up: np
     return 2.5 / max(spread, 1e-9), "the scene 2.5 m from the cameras (no floor seen)"
 
 
+def finest_texel(points: np.ndarray, metres: float, viewmats: np.ndarray, Ks: np.ndarray, width: int,
+                 height: int) -> float:
+    """Metres: half the smallest footprint a camera's pixel has on `points` (scene units) it sees, the
+    finest texel any view can show (Nyquist); 0 when no camera sees them."""
+    points = points[:: max(1, len(points) // 2000)]
+    footprints = []
+    for viewmat, K in zip(viewmats, Ks):
+        local = points @ viewmat[:3, :3].T + viewmat[:3, 3]
+        z = local[:, 2]
+        front = z > 1e-6
+        x = K[0, 0] * local[front, 0] / z[front] + K[0, 2]
+        y = K[1, 1] * local[front, 1] / z[front] + K[1, 2]
+        seen = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        if seen.any():
+            footprints.append(z[front][seen] * metres / K[0, 0])
+    if not footprints:
+        return 0.0
+    return 0.5 * float(np.percentile(np.concatenate(footprints), 1))
+
+
 @dataclass
 class Chart:
     """Surface coordinates of one flat region, in metres: `axes` rows are its in-plane u and v axes and
@@ -97,12 +117,13 @@ class RegionTexture:
 
     @classmethod
     def synthesize(cls, material: Material, chart: Chart, uv: np.ndarray, scale: float = 1.0,
-                   seed: int = 0) -> "RegionTexture":
+                   seed: int = 0, finest: float = 0.0) -> "RegionTexture":
         """A texture covering the chart coordinates `uv` (the region's points), quilted from `material`
-        at its physical size × `scale`."""
+        at its physical size × `scale`, in texels no finer than `finest` metres (what the cameras can
+        show: `finest_texel`) nor more than `MAX_TEXTURE_SIDE` a side."""
         lo, hi = np.percentile(uv, 0.5, axis=0), np.percentile(uv, 99.5, axis=0)
         texel = material.texel * scale
-        texel = max(texel, float((hi - lo).max()) / MAX_TEXTURE_SIDE)
+        texel = max(texel, finest, float((hi - lo).max()) / MAX_TEXTURE_SIDE)
         sample, valid = material.sample, material.mask
         if texel > material.texel * 1.01:  # coarser than the sample: shrink it to the texture's texels
             factor = material.texel / texel
