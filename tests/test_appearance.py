@@ -41,7 +41,7 @@ def exposed_runs(tmp_path_factory):
         frames = sorted((run / "frames").glob("*.png"))
         for path in frames[len(frames) // 2:]:
             media.write_image(path, media.read_image(path).astype(np.float64) / 255.0 * GAIN)
-        train(run, TrainOptions(steps=600, refine_every=50, checkpoint_every=10_000, appearance=appearance),
+        train(run, TrainOptions(steps=400, refine_every=50, checkpoint_every=10_000, appearance=appearance),
               progress=False)
         runs[appearance] = run
     return runs

@@ -28,11 +28,11 @@ CHEAP = ["--set", "train.steps=100", "--set", "train.max_gaussians=10000", "--se
 
 @pytest.fixture(scope="module")
 def captures(small_run, tmp_path_factory) -> Path:
-    """A folder with three copies of the small scene's video, a broken one, two styles (with labels) and a
-    spec.csv listing the four captures × two styles with the true masks."""
+    """A folder with two copies of the small scene's video, a broken one, two styles (with labels) and a
+    spec.csv listing the three captures × two styles with the true masks."""
     scene = small_run[1]
     folder = tmp_path_factory.mktemp("captures")
-    for name in ("kitchen", "hall", "study"):
+    for name in ("kitchen", "hall"):
         shutil.copy(scene / "video.mp4", folder / f"{name}.mp4")
     (folder / "broken.mp4").write_text("not a video")
     style = cv2.imread(str(scene / "style" / "style.png"))
@@ -42,7 +42,7 @@ def captures(small_run, tmp_path_factory) -> Path:
         cv2.imwrite(str(folder / f"{name}_labels.png"), label)
         shutil.copy(scene / "style" / "labels.json", folder / f"{name}_labels.json")
     rows = ["video,style,style_labels,masks.masker,masks.mask_dir"]
-    for name in ("kitchen", "hall", "broken", "study"):
+    for name in ("kitchen", "broken", "hall"):
         rows.append(f"{name}.mp4,warm.png;cool.png,warm_labels.png;cool_labels.png,file,{scene / 'masks'}")
     (folder / "spec.csv").write_text("\n".join(rows) + "\n")
     return folder
@@ -50,7 +50,7 @@ def captures(small_run, tmp_path_factory) -> Path:
 
 def test_a_spec_is_read_from_csv_yaml_or_a_folder_and_checked_before_any_work(captures, tmp_path):
     csv = read_spec(captures / "spec.csv", overrides={"train.steps": "100"})
-    assert [c.name for c in csv] == ["kitchen", "hall", "broken", "study"]
+    assert [c.name for c in csv] == ["kitchen", "broken", "hall"]
     assert [s.name for s in csv[0].styles] == ["warm", "cool"] and csv[0].styles[1].labels.name == "cool_labels.png"
     config = csv[0].config(csv[0].styles[1], {"train.steps": "100"})
     assert config.masks.masker == "file" and config.train.steps == 100 and config.style.endswith("cool.png")
@@ -67,7 +67,7 @@ def test_a_spec_is_read_from_csv_yaml_or_a_folder_and_checked_before_any_work(ca
     assert config.train.steps == 50 and config.render.flythrough == "orbit" and config.stylize.style_labels
     assert config.frames.check_motion is False
     folder = read_spec(captures, styles=[captures / "warm.png"])
-    assert sorted(c.name for c in folder) == ["broken", "hall", "kitchen", "study"]
+    assert sorted(c.name for c in folder) == ["broken", "hall", "kitchen"]
 
     def refused(spec, match, **kwargs):
         with pytest.raises(InputError, match=match):
@@ -124,14 +124,14 @@ def test_a_batch_on_ray_shares_the_capture_stages_fails_alone_and_resumes_after_
     said = second.communicate(timeout=600)[0]
     assert second.returncode == 1, said  # the broken capture
     state = json.loads((out / "batch.json").read_text())["runs"]
-    good = [f"{c}/{s}" for c in ("kitchen", "hall", "study") for s in ("warm", "cool")]
+    good = [f"{c}/{s}" for c in ("kitchen", "hall") for s in ("warm", "cool")]
     assert all(state[run]["status"] == "done" and (out / run / "final.mp4").is_file() for run in good), said
     for style in ("warm", "cool"):  # the broken capture failed alone, before any work, saying why
         assert state[f"broken/{style}"]["status"] == "failed"
         assert "cannot read video" in state[f"broken/{style}"]["error"]
     assert not (out / "broken").exists()
 
-    for capture in ("kitchen", "hall", "study"):  # the expensive stages once per capture, over both batches
+    for capture in ("kitchen", "hall"):  # the expensive stages once per capture, over both batches
         runs = {name: entry["runs"] for name, entry in _manifest(out / capture / "shared").items()}
         assert runs == {stage: 1 for stage in SHARED}
         for style in ("warm", "cool"):
@@ -142,7 +142,7 @@ def test_a_batch_on_ray_shares_the_capture_stages_fails_alone_and_resumes_after_
     again = _events(out)[len(before):]
     assert all(e["event"] == "skipped" for e in again if e["run"] in done_first)  # only the rest ran again
     index = (out / "index.html").read_text()
-    assert index.count('<tr data-status="done"') == 6 and index.count('<tr data-status="failed"') == 2
+    assert index.count('<tr data-status="done"') == 4 and index.count('<tr data-status="failed"') == 2
     assert 'href="kitchen/warm/final.mp4"' in index
 
 
