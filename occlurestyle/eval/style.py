@@ -14,12 +14,10 @@
 
 from __future__ import annotations
 
-import re
-
 import cv2
 import numpy as np
 
-from ..stylize.correspond import role
+from ..stylize.correspond import base_name, role
 from ..stylize.transfer import masked_blur, rgb_to_lab
 
 
@@ -84,7 +82,7 @@ def label_accuracy(predicted: np.ndarray, names: list[str], truth: np.ndarray, t
 
     def surface(name: str) -> int:
         # pictures hang on walls and rugs lie on floors: as surfaces they belong to them
-        return roles.index({"picture": "wall", "rug": "floor"}.get(re.sub(r"_\d+$", "", name), role(name)))
+        return roles.index({"picture": "wall", "rug": "floor"}.get(base_name(name), role(name)))
 
     pred_role = np.full(predicted.shape, -1)
     for i, name in enumerate(names):

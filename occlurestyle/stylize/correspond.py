@@ -17,9 +17,14 @@ from scipy.optimize import linear_sum_assignment
 STRUCTURE = ("floor", "ceiling")
 
 
+def base_name(name: str) -> str:
+    """A region's name without its number: "wall_2" → "wall", "Picture 1" → "picture"."""
+    return re.sub(r"[_\s-]*\d+$", "", name.lower())
+
+
 def role(name: str) -> str:
     """floor / ceiling / wall / object: what a region is, whatever its exact name."""
-    base = re.sub(r"[_\s-]*\d+$", "", name.lower())
+    base = base_name(name)
     if base in STRUCTURE:
         return base
     if base.startswith("wall"):
