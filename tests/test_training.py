@@ -324,7 +324,7 @@ def test_training_refines_perturbed_cameras_towards_the_true_ones(tmp_path):
     write_colmap_text(run / "colmap" / "sparse" / "0", K, true_cameras.width, true_cameras.height,
                       true_cameras.names, perturbed)
     # frame-to-frame noise needs a correction per frame (knots every frame) and a faster rate in a short run
-    options = TrainOptions(steps=600, refine_every=50, checkpoint_every=10_000, refine_cameras=True,
+    options = TrainOptions(steps=400, refine_every=50, checkpoint_every=10_000, refine_cameras=True,
                            camera_knot_every=1, rotation_lr=1e-3, translation_lr=3e-4, focal_lr=6e-4)
     train(run, options, progress=False)
 
