@@ -55,6 +55,19 @@ def test_the_coarse_overlap_search_finds_where_a_block_was_cut_and_costs_it_as_o
     assert np.allclose(cost, reference, rtol=1e-3, atol=1e-3)
 
 
+def test_no_texel_is_finer_than_half_the_nearest_camera_pixel_on_the_surface():
+    from occlurestyle.stylize.texture import finest_texel
+
+    K = np.array([[100.0, 0, 50], [0, 100.0, 40], [0, 0, 1]])
+    viewmats = np.stack([np.eye(4), np.eye(4)])
+    viewmats[1, 2, 3] = 1.0  # the second camera 1 unit further back (its z = world z + 1)
+    wall = np.c_[np.random.default_rng(0).uniform(-0.5, 0.5, (4000, 2)), np.full(4000, 2.0)]  # 2 units ahead
+    # nearest view: a pixel spans 2 / 100 units = 0.04 m at 2 m a unit; half of it
+    assert np.isclose(finest_texel(wall, 2.0, viewmats, np.stack([K, K]), 100, 80), 0.02, rtol=1e-3)
+    behind = wall * [1, 1, -1]
+    assert finest_texel(behind, 2.0, viewmats, np.stack([K, K]), 100, 80) == 0.0  # no camera sees it
+
+
 def _photographed_checker(tile: float, yaw_deg: float, pitch_deg: float, hfov_deg: float,
                           height_m: float, size=(320, 240)) -> tuple[np.ndarray, np.ndarray, float]:
     """A checker floor of `tile` metres photographed from `height_m` above it, looking down `pitch_deg`,

@@ -62,10 +62,10 @@ class _OverlapSearch:
     def __init__(self, sample: np.ndarray, valid: np.ndarray, block: int):
         self.sample, self.valid, self.block = sample, valid, block
         self.origins = np.argwhere(valid)
-        self.windows = np.lib.stride_tricks.sliding_window_view(sample, (block, block), axis=(0, 1))
         h, w = sample.shape[:2]
         self.coarse = block >= COARSE_FROM and min(h, w) >= 4 * block and len(self.origins) > COARSE_ABOVE
         if self.coarse:
+            self.windows = np.lib.stride_tricks.sliding_window_view(sample, (block, block), axis=(0, 1))
             self.small = cv2.resize(sample, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
             self.small_block = block // 2
             rows, cols = h // 2 - self.small_block + 1, w // 2 - self.small_block + 1

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..cameras import camera_center
+from ..cameras import camera_center, project
 from .correspond import role
 from .materials import CAMERA_HEIGHT, Material, azimuth
 from .synthesis import largest_block, quilt
@@ -56,14 +56,11 @@ def finest_texel(points: np.ndarray, metres: float, viewmats: np.ndarray, Ks: np
     points = points[:: max(1, len(points) // 2000)]
     footprints = []
     for viewmat, K in zip(viewmats, Ks):
-        local = points @ viewmat[:3, :3].T + viewmat[:3, 3]
-        z = local[:, 2]
-        front = z > 1e-6
-        x = K[0, 0] * local[front, 0] / z[front] + K[0, 2]
-        y = K[1, 1] * local[front, 1] / z[front] + K[1, 2]
-        seen = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pixels, z = project(points, K, viewmat)
+        seen = (z > 1e-6) & (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
         if seen.any():
-            footprints.append(z[front][seen] * metres / K[0, 0])
+            footprints.append(z[seen] * metres / K[0, 0])
     if not footprints:
         return 0.0
     return 0.5 * float(np.percentile(np.concatenate(footprints), 1))
