@@ -31,6 +31,17 @@ def test_transfer_reaches_the_style_distribution_and_keeps_lightness_order():
     assert np.corrcoef(rank_in, rank_out)[0, 1] > 0.99
 
 
+def test_sliced_wasserstein_is_the_mean_gap_of_quantiles_along_each_direction():
+    rng = np.random.default_rng(2)
+    a, b = rng.random((700, 3)), rng.random((300, 3)) ** 2  # sizes that need interpolated quantiles
+    directions = np.random.default_rng(0).normal(size=(64, 3))  # the function's own draws (its seed, 0)
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    q = (np.arange(256) + 0.5) / 256
+    gaps = [np.abs(np.quantile(rgb_to_lab(a) @ d, q) - np.quantile(rgb_to_lab(b) @ d, q)).mean() for d in directions]
+    assert sliced_wasserstein(a, b) == pytest.approx(np.mean(gaps), rel=1e-12)
+    assert sliced_wasserstein(a, a) == 0 and sliced_wasserstein(a, b) > 1
+
+
 def test_linear_lightness_keeps_gradients_proportional():
     rng = np.random.default_rng(1)
     scene = np.clip(np.array([0.5, 0.4, 0.3]) + rng.normal(0, 0.05, (3000, 3)), 0, 1)
