@@ -12,7 +12,10 @@ not key views (every 3rd):
   Also for the input (the true person-free frames) and, for the exemplar, for the truth: the room
   re-skinned, rendered by the scene generator at each camera: the best any method can do here;
 - consistency: the warping error (gap 1) of the background renders along the original path (the first
-  45 frames; flow from the true person-free frames), with the truth's for the exemplar;
+  45 frames; flow from the true person-free frames), with the truth's for the exemplar; and the same
+  along the scene's true flow (its depth and cameras: `warping_gap1_true_flow`, people's pixels left
+  out, with the run's inpaint-then-stylize baseline when it has one), where fine texture the input
+  lacks does not turn the estimated flow's errors into error;
 - shading: correlation of the low-frequency lightness within each true region with the input's
   (eval/style.py RegionShading);
 - colour: the style distance reduction of the colour-only figures (region colours to their style
@@ -20,8 +23,8 @@ not key views (every 3rd):
 
 `--real RUN` (a run folder of a real clip, e.g. from benchmarks/real.py) restyles it from the living
 room's exemplar both ways: texture and shading figures on the run's own scene regions, its people
-left out by its masks (no truth there: indicative), and the warping error. `--strip PATH`: for the first pair and the real
-run, input | colour | materials at one held-out camera.
+left out by its masks (no truth there: indicative), and the warping error. `--strip PATH`: for the first
+pair and the real run, input | colour | materials at one held-out camera.
 
 Usage: python benchmarks/stylize.py [--json] [--runs out/bench_train] [--real RUN] [--strip docs/stylize_strip.jpg]
                                    [--styles own_exemplar,mondrian,...]
@@ -46,7 +49,7 @@ from occlurestyle.eval.style import (
     at_focal,
     region_style_distances,
 )
-from occlurestyle.eval.temporal import WarpingErrors
+from occlurestyle.eval.temporal import WarpingErrors, true_flow, warping_error
 from occlurestyle.layout import RunLayout
 from occlurestyle.person_masks import read_masks
 from occlurestyle.recon.registration_files import read_run_cameras
@@ -142,7 +145,9 @@ def evaluate_pair(run: Path, scene: Path | None, style: Path, labels: Path | Non
     figures["texture_by_region"] = {name: d.get("by_region") for name, d in distances.items()}
     figures["shading"] = shading.correlations()
     figures["shading_by_region"] = shading.by_region()
-    figures["warping_gap1"] = _warping(run, scene, cameras, original, styled, labels)
+    figures["warping_gap1"], along_truth = _warping(run, scene, cameras, original, styled, labels)
+    if along_truth:
+        figures["warping_gap1_true_flow"] = along_truth
     colour_reduction = region_style_distances(before, after["colour"], label_maps, regions.names,
                                               infos["colour"]["matches"], style_regions)
     figures["colour_swd_reduction"] = colour_reduction["overall"]["reduction"]
@@ -159,7 +164,8 @@ def _truth(scene: Path, labels: Path | None, names: list[str]) -> np.ndarray | N
     return np.stack([reskinned.render_view(viewmats[name], K, width, height)[0] for name in names])
 
 
-def _warping(run: Path, scene: Path | None, cameras, original, styled, labels) -> dict[str, float]:
+def _warping(run: Path, scene: Path | None, cameras, original, styled, labels
+             ) -> tuple[dict[str, float], dict[str, float] | None]:
     frames = list(range(min(WARP_FRAMES, len(cameras.names))))
     names = [cameras.names[i] for i in frames]
     renders = {method: _render(params, cameras, frames) for method, params in styled.items()}
@@ -176,7 +182,23 @@ def _warping(run: Path, scene: Path | None, cameras, original, styled, labels) -
     errors = WarpingErrors((1,))
     for k, frame in enumerate(inputs):
         errors.add(frame, people[k], {m: (r[k] * 255 + 0.5).astype(np.uint8) for m, r in renders.items()})
-    return {m: float(f"{np.nanmean(e[1]):.2e}") for m, e in errors.errors.items()}
+    figures = {m: float(f"{np.nanmean(e[1]):.2e}") for m, e in errors.errors.items()}
+    if scene is None:
+        return figures, None
+    K, _, _, viewmats = true_cameras(scene)
+    depths = [np.load(scene / "background_depth" / f"{Path(n).stem}.npy") for n in names]
+    people = [media.read_gray(scene / "masks" / n) > 0 for n in names]
+    inpainted = run / "baselines" / "inpaint" / "frames"  # its people pasted back: their pixels left out
+    if inpainted.is_dir():
+        renders["inpaint-then-stylize"] = np.stack([media.read_image(inpainted / n) for n in names]) / 255.0
+    along_truth = {m: [] for m in renders}
+    for k in range(1, len(names)):
+        maps, valid = true_flow(depths[k], viewmats[names[k]], depths[k - 1], viewmats[names[k - 1]], K)
+        valid &= ~people[k] & ~(cv2.remap(people[k - 1].astype(np.float32), maps[..., 0], maps[..., 1],
+                                          cv2.INTER_LINEAR) > 0)
+        for method, frames in renders.items():
+            along_truth[method].append(warping_error(frames[k], frames[k - 1], maps, valid))
+    return figures, {m: float(f"{np.nanmean(e):.2e}") for m, e in along_truth.items()}
 
 
 def main() -> None:

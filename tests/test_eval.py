@@ -13,7 +13,7 @@ import pytest
 
 from occlurestyle.eval.inpaint import KNOWN, PROPAGATED, harmonic_fill, inpaint_video
 from occlurestyle.eval.metrics import leakage, psnr, ssim_map
-from occlurestyle.eval.temporal import WarpingError
+from occlurestyle.eval.temporal import WarpingError, true_flow, warping_error
 
 
 def panning_clip(frames: int = 12, height: int = 72, width: int = 96, shift: int = 2, seed: int = 0):
@@ -107,6 +107,26 @@ def test_warping_error_is_low_for_a_steady_clip_and_grows_with_flicker():
     assert measure(scribbled)[1] == pytest.approx(steady[1], abs=1e-9)
 
 
+def test_true_flow_follows_a_wall_seen_by_a_sliding_camera_and_leaves_out_what_it_hides():
+    # a wall 2 m ahead; the camera steps 0.1 m right: a pixel moves f·0.1/2 = 4 px to the right in the
+    # frame before (sampled there), except where a box 1 m ahead hid the wall in that frame
+    K = np.array([[80.0, 0, 32], [0, 80.0, 24], [0, 0, 1]])
+    now, before = np.eye(4), np.eye(4)
+    now[0, 3] = -0.1
+    depth = np.full((48, 64), 2.0)
+    hidden = depth.copy()
+    hidden[:, 40:50] = 1.0
+    maps, valid = true_flow(depth, now, hidden, before, K)
+    columns = np.arange(64, dtype=np.float32)
+    assert np.allclose(maps[..., 0], columns + 4, atol=1e-4) and np.allclose(maps[..., 1], np.arange(48)[:, None])
+    seen_there = (columns + 4 < 40) | (columns + 4 >= 50)
+    assert np.array_equal(valid, np.broadcast_to(seen_there & (columns + 4 < 64), (48, 64)))
+    rng = np.random.default_rng(0)
+    wall = rng.random((48, 80, 3)).astype(np.float32)  # fine texture fixed to the wall
+    assert warping_error(wall[:, 4:68], wall[:, :64], maps, valid) < 1e-10
+    assert warping_error(wall[:, 4:68], wall[:, 1:65], maps, valid) > 0.1  # a texture that slid 3 px
+
+
 def test_leakage_is_measured_on_the_true_people_and_counts_what_the_masker_missed():
     rng = np.random.default_rng(0)
     image = rng.integers(60, 200, (30, 40, 3)).astype(np.uint8)
@@ -136,7 +156,8 @@ def test_ssim():
 
 def chromium() -> str:
     """Debian's chromium (`make test` installs it, through scripts/install-system-deps.sh --test)."""
-    return shutil.which("chromium") or pytest.skip("chromium is not installed: run scripts/install-system-deps.sh --test")
+    return shutil.which("chromium") or pytest.skip(
+        "chromium is not installed: run scripts/install-system-deps.sh --test")
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,38 @@ def consistent_flow(forward: np.ndarray, backward: np.ndarray) -> tuple[np.ndarr
     return np.stack([map_x, map_y], -1), (round_trip < bound) & inside
 
 
+def true_flow(depth: np.ndarray, viewmat: np.ndarray, other_depth: np.ndarray, other_viewmat: np.ndarray,
+              K: np.ndarray, tolerance: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """What `consistent_flow` gives, from a sample scene's truth instead of estimated flow: sampling maps
+    [H,W,2] taking each pixel of a frame (its true z-depth [H,W], world→camera `viewmat`) to where its
+    surface point lies in another frame, and the pixels whose point that frame sees unhidden (inside it,
+    its own depth there within `tolerance` of the point's). A 3D-consistent texture warps exactly along
+    it, however fine, where DIS flow on the input smears fine texture into the error."""
+    from ..cameras import project
+
+    h, w = depth.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    rays = np.linalg.inv(K) @ np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.ones(h * w)])
+    world = viewmat[:3, :3].T @ (rays * depth.ravel() - viewmat[:3, 3:4])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv, z = project(world.T, K, other_viewmat)
+    maps = (uv - 0.5).reshape(h, w, 2).astype(np.float32)
+    u, v = np.floor(uv[:, 0]), np.floor(uv[:, 1])
+    valid = np.isfinite(depth.ravel()) & (z > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    there = other_depth[v[valid].astype(int), u[valid].astype(int)]
+    valid[valid] = np.abs(there - z[valid]) < tolerance * z[valid]
+    return maps, valid.reshape(h, w)
+
+
+def warping_error(current: np.ndarray, before: np.ndarray, maps: np.ndarray, valid: np.ndarray) -> float:
+    """Mean over `valid` pixels of the squared difference (0-1, averaged over channels) between `current`
+    and `before` warped to it by sampling `maps` (nan where no pixel is valid)."""
+    current, before = _float(current), _float(before)
+    warped = cv2.remap(before, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    n = valid.sum()
+    return float(((current - warped) ** 2).mean(-1)[valid].sum() / n) if n else float("nan")
+
+
 class WarpingErrors:
     """The warping error of several methods' outputs, fed one frame at a time (`add`): the flow between
     input frames t-gap and t is computed once for all methods, and only the last `max(gaps)` frames of
@@ -60,11 +92,8 @@ class WarpingErrors:
             person_there = cv2.remap(before_mask.astype(np.float32), maps[..., 0], maps[..., 1],
                                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) > 0
             valid &= ~mask & ~person_there
-            n = valid.sum()
             for method, current in outputs.items():
-                warped = cv2.remap(before_outputs[method], maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_REPLICATE)
-                error = float(((current - warped) ** 2).mean(-1)[valid].sum() / n) if n else float("nan")
+                error = warping_error(current, before_outputs[method], maps, valid)
                 self.errors.setdefault(method, {g: [] for g in self.gaps})[gap].append(error)
         self._recent.append((frame, mask, outputs))
 
