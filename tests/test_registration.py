@@ -159,13 +159,9 @@ def test_too_few_frames_fail_clearly(tmp_path):
         register(tmp_path / "empty", progress=False)
 
 
-def test_a_static_camera_fails_with_the_likely_causes(tmp_path):
-    from occlurestyle.scenes.generate import SampleScene
-
-    scene = SampleScene("living_room", SceneConfig(frames=20, width=320, height=240, people="capsule"))
-    scene.viewmats = [scene.viewmats[10]] * 20  # a tripod: people walk, the camera does not move
-    frames = [media.to_uint8(scene.render(i)["rgb"]) for i in range(20)]
-    media.write_png_sequence(tmp_path / "run" / "frames", frames)
+def test_a_static_camera_fails_with_the_likely_causes(tripod_and_turning_clips, tmp_path):
+    _, frames = media.read_frames(tripod_and_turning_clips["tripod"])  # people walk, the camera does not move
+    media.write_png_sequence(tmp_path / "run" / "frames", list(frames))
     with pytest.raises(RegistrationError, match="registration failed.*too little camera motion") as info:
         register(tmp_path / "run", RegistrationOptions(overlap=5), progress=False)
     assert "\n" not in str(info.value)
