@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -34,16 +35,16 @@ def test_a_left_out_frame_takes_its_training_neighbours_average(tmp_path):
 @pytest.fixture(scope="module")
 def exposed_runs(tmp_path_factory):
     """The same clip, its second half darker and bluer (GAIN), trained with and without appearance maps."""
+    folder = tmp_path_factory.mktemp("appearance")
+    clip, _ = make_true_run(folder / "clip", width=96, height=72, stride=3, points=3000)
+    frames = sorted((clip / "frames").glob("*.png"))
+    for path in frames[len(frames) // 2:]:
+        media.write_image(path, media.read_image(path).astype(np.float64) / 255.0 * GAIN)
     runs = {}
     for appearance in (True, False):
-        run, scene = make_true_run(tmp_path_factory.mktemp("appearance") / "run", width=96, height=72, stride=3,
-                                   points=3000)
-        frames = sorted((run / "frames").glob("*.png"))
-        for path in frames[len(frames) // 2:]:
-            media.write_image(path, media.read_image(path).astype(np.float64) / 255.0 * GAIN)
-        train(run, TrainOptions(steps=400, refine_every=50, checkpoint_every=10_000, appearance=appearance),
-              progress=False)
-        runs[appearance] = run
+        runs[appearance] = shutil.copytree(clip, folder / f"appearance_{appearance}")
+        train(runs[appearance], TrainOptions(steps=400, refine_every=50, checkpoint_every=10_000,
+                                             appearance=appearance), progress=False)
     return runs
 
 
