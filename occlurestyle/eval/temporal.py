@@ -5,6 +5,10 @@ against the same motion: the error between output frame t and output frame t-gap
 that flow, over pixels that are visible in both frames (forward-backward consistency check of
 Sundaram et al.) and are background in both (person masks excluded). A method that keeps the room
 still where the input room is still scores low; flicker and sliding textures score high.
+
+Where a sample scene gives the truth, `true_flow` takes the place of the estimated flow: its depth and
+cameras say where each pixel's surface point lies in the other frame, so fine texture the input lacks
+(where DIS can only guess the motion) is not counted as error.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from collections import deque
 import cv2
 import numpy as np
 from tqdm import tqdm
+
+from ..cameras import project
 
 
 def dis_flow(source: np.ndarray, target: np.ndarray, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
@@ -43,8 +49,6 @@ def true_flow(depth: np.ndarray, viewmat: np.ndarray, other_depth: np.ndarray, o
     surface point lies in another frame, and the pixels whose point that frame sees unhidden (inside it,
     its own depth there within `tolerance` of the point's). A 3D-consistent texture warps exactly along
     it, however fine, where DIS flow on the input smears fine texture into the error."""
-    from ..cameras import project
-
     h, w = depth.shape
     ys, xs = np.mgrid[0:h, 0:w]
     rays = np.linalg.inv(K) @ np.stack([xs.ravel() + 0.5, ys.ravel() + 0.5, np.ones(h * w)])
