@@ -27,7 +27,7 @@ left out by its masks (no truth there: indicative), and the warping error. `--st
 pair and the real run, input | colour | materials at one held-out camera.
 
 Usage: python benchmarks/stylize.py [--json] [--runs out/bench_train] [--real RUN] [--strip docs/stylize_strip.jpg]
-                                   [--styles own_exemplar,mondrian,...]
+                                   [--styles own_exemplar,mondrian,...] [--fit-steps N]
 """
 
 from __future__ import annotations
@@ -91,9 +91,10 @@ def _style_focal(labels: Path | None) -> float | None:
     return float(camera["K"][0][0]) if camera else None
 
 
-def evaluate_pair(run: Path, scene: Path | None, style: Path, labels: Path | None) -> tuple[dict, list]:
-    """Restyle `run` both ways and score it (on `scene`'s truth when given). Returns (figures, strip
-    images: input, colour, materials at one held-out camera)."""
+def evaluate_pair(run: Path, scene: Path | None, style: Path, labels: Path | None,
+                  fit_steps: int = StylizeOptions.fit_steps) -> tuple[dict, list]:
+    """Restyle `run` both ways (fitting key views `fit_steps` steps) and score it (on `scene`'s truth when
+    given). Returns (figures, strip images: input, colour, materials at one held-out camera)."""
     cameras = read_run_cameras(RunLayout(run))
     original = load_ply(run / "splat" / "background.ply")
     stems = [Path(n).stem for n in cameras.names]
@@ -102,7 +103,7 @@ def evaluate_pair(run: Path, scene: Path | None, style: Path, labels: Path | Non
         start = time.perf_counter()
         stylize(run, StylizeOptions(style=str(style), style_labels=str(labels) if labels else None, method=method,
                                     scene_labels=str(run / "stylize" / "scene_regions.json")
-                                    if method != METHODS[0] else None))
+                                    if method != METHODS[0] else None, fit_steps=fit_steps))
         seconds[method] = round(time.perf_counter() - start, 1)
         styled[method] = load_ply(run / "splat" / "stylized.ply")
         infos[method] = json.loads((run / "stylize" / "matches.json").read_text())
@@ -207,6 +208,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("out/bench_train"))
     parser.add_argument("--real", type=Path, default=None, help="a real clip's run folder, restyled too")
     parser.add_argument("--strip", type=Path, default=None, help="write an input | colour | materials strip here")
+    parser.add_argument("--fit-steps", type=int, default=StylizeOptions.fit_steps,
+                        help="steps of each fit to the key views (the stylize stage's option)")
     parser.add_argument("--styles", default=None, help="comma-separated style names to run (own_exemplar, "
                         "en_campo_gris, mondrian); default: all")
     args = parser.parse_args()
@@ -225,7 +228,7 @@ def main() -> None:
         for style_name, style, labels in styles:
             if wanted is not None and style_name not in wanted:
                 continue
-            figures, strip = evaluate_pair(run, scene, style, labels)
+            figures, strip = evaluate_pair(run, scene, style, labels, args.fit_steps)
             results[f"{name}/{style_name}"] = figures
             strips.append(strip)
             if not args.json:
@@ -234,7 +237,8 @@ def main() -> None:
         exemplar = args.runs / "scenes" / "living_room" / "style"
         if not (exemplar / "labels.json").is_file():
             write_style_exemplar("living_room", exemplar)
-        figures, strip = evaluate_pair(args.real, None, exemplar / "style.png", exemplar / "labels.png")
+        figures, strip = evaluate_pair(args.real, None, exemplar / "style.png", exemplar / "labels.png",
+                                       args.fit_steps)
         results[f"{args.real.name}/living_room_exemplar"] = figures
         strips.append(strip)
         if not args.json:
