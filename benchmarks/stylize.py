@@ -92,9 +92,10 @@ def _style_focal(labels: Path | None) -> float | None:
 
 
 def evaluate_pair(run: Path, scene: Path | None, style: Path, labels: Path | None,
-                  fit_steps: int = StylizeOptions.fit_steps) -> tuple[dict, list]:
-    """Restyle `run` both ways (fitting key views `fit_steps` steps) and score it (on `scene`'s truth when
-    given). Returns (figures, strip images: input, colour, materials at one held-out camera)."""
+                  fit_steps: int | None = None) -> tuple[dict, list]:
+    """Restyle `run` both ways (fitting key views `fit_steps` steps, by default each stylizer's own) and
+    score it (on `scene`'s truth when given). Returns (figures, strip images: input, colour, materials at
+    one held-out camera)."""
     cameras = read_run_cameras(RunLayout(run))
     original = load_ply(run / "splat" / "background.ply")
     stems = [Path(n).stem for n in cameras.names]
@@ -208,8 +209,9 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("out/bench_train"))
     parser.add_argument("--real", type=Path, default=None, help="a real clip's run folder, restyled too")
     parser.add_argument("--strip", type=Path, default=None, help="write an input | colour | materials strip here")
-    parser.add_argument("--fit-steps", type=int, default=StylizeOptions.fit_steps,
-                        help="steps of each fit to the key views (the stylize stage's option)")
+    parser.add_argument("--fit-steps", type=int, default=None,
+                        help="steps of each fit to the key views (the stylize stage's option; default: each "
+                        "stylizer's own)")
     parser.add_argument("--styles", default=None, help="comma-separated style names to run (own_exemplar, "
                         "en_campo_gris, mondrian); default: all")
     args = parser.parse_args()

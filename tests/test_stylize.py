@@ -461,6 +461,8 @@ def test_strength_zero_keeps_the_original_colours(stylized_run, tmp_path):
         stylize(tmp_path, StylizeOptions(style=style_dir / "style.png"))
     with pytest.raises(InputError, match="strength"):
         stylize(run, StylizeOptions(style=style_dir / "style.png", strength=2.0))
+    with pytest.raises(InputError, match="fit_steps must be at least 1"):
+        stylize(run, StylizeOptions(style=style_dir / "style.png", fit_steps=0))
 
 
 def test_external_stylized_key_views_are_fitted_through_the_cli(stylized_run, tmp_path):

@@ -51,8 +51,9 @@ class StylizeOptions:
     stylized_views: str | None = field(default=None, metadata={
         "help": "views stylizer: key views stylized by another tool (names as exported by --export-key-views)"})
     key_views: int = field(default=8, metadata={"help": "key views the colours are fitted to"})
-    # 200 left the demo room's grazing east wall half fitted (held-out texture 1.634; 400: 1.577, +13 s)
-    fit_steps: int = field(default=400, metadata={"help": "optimisation steps of each fit to the key views"})
+    fit_steps: int | None = field(default=None, metadata={
+        "help": "optimisation steps of each fit to the key views; default: the stylizer's own (materials 400, "
+                "colour and views 200)"})
     seed: int = 0
 
 
@@ -71,6 +72,8 @@ def check(options: StylizeOptions) -> None:
         raise InputError(f"shading must be at least 0 (0 = flat material, 1 = the room's light), got {options.shading}")
     if options.material_scale <= 0:
         raise InputError(f"material_scale must be positive (1 = the style's own size), got {options.material_scale}")
+    if options.fit_steps is not None and options.fit_steps < 1:
+        raise InputError(f"fit_steps must be at least 1, got {options.fit_steps}")
     if not 0.0 <= options.strength <= 1.0:
         raise InputError(f"strength must be between 0 (original) and 1 (full style), got {options.strength}")
 
