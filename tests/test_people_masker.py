@@ -63,7 +63,8 @@ def test_missing_models_name_the_command_to_run(tmp_path, monkeypatch):
     source, _ = _fake_source(tmp_path, {"a.tflite": b"detector"})
     folder = tmp_path / "mine"
     folder.mkdir()
-    with pytest.raises(InputError, match=r"mine/a\.tflite is missing: run `occlurestyle models fetch --models-dir .*mine`"):
+    missing = r"mine/a\.tflite is missing: run `occlurestyle models fetch --models-dir .*mine`"
+    with pytest.raises(InputError, match=missing):
         models.model_paths(source, folder)  # a folder the user gave is never written to
     (folder / "a.tflite").write_bytes(b"something else")
     with pytest.raises(InputError, match="not the expected file"):
@@ -123,6 +124,41 @@ def test_a_track_the_pose_model_keeps_half_losing_is_dropped_and_a_confident_one
     assert all(tracked_frames([0.99] * 20))
 
 
+def test_the_motion_pass_searches_moving_regions_inside_the_frame_not_at_its_edge():
+    """A moving region whose smallest search crop lies mostly outside the frame is not searched (a pose
+    found there is turned down as at the frame's edge anyway: following back finds such people from
+    where they are whole); the same region inside the frame is searched, at every size and turn while
+    the pose model finds nobody."""
+    from occlurestyle.occlusion.blazepose import LANDMARK_SIZE, Pose
+    from occlurestyle.occlusion.motion_cue import MovingRegion
+    from occlurestyle.occlusion.people_masker import (
+        MOTION_SCALES,
+        MOTION_TURNS,
+        PeopleMaskOptions,
+        _moving_person,
+    )
+
+    shape = (240, 320)
+    calls = []
+
+    def landmarker(image, region, mirrored=False):
+        calls.append(region)
+        return Pose(region, 0.0, np.zeros((33, 3)), np.array([region.center, region.center]),
+                    np.full((LANDMARK_SIZE, LANDMARK_SIZE), -10.0, np.float32))
+
+    def searched(x0: int, x1: int) -> int:
+        calls.clear()
+        pixels = np.zeros(shape, bool)
+        pixels[100:160, x0:x1] = True
+        region = MovingRegion(np.array([x0, 100, x1, 160], float), pixels)
+        image = np.zeros((*shape, 3), np.uint8)
+        assert _moving_person(image, pixels, region, np.zeros(shape, bool), landmarker, PeopleMaskOptions()) is None
+        return len(calls)
+
+    assert searched(300, 320) == 0  # at the right edge: its crop is mostly outside the frame
+    assert searched(150, 180) == len(MOTION_TURNS) * len(MOTION_SCALES) + 1  # inside: every try, then its pose's ROI
+
+
 def test_detector_anchors_and_weighted_suppression():
     anchors = ssd_anchors()
     assert anchors.shape == (2254, 2)
@@ -150,7 +186,11 @@ def _iou(a, b):
 def test_people_masker_segments_the_runner(shared_data):
     """On real frames: a broken crop (wrong rotation or offset) or a flipped matte scores far lower."""
     _models_or_skip()
-    from occlurestyle.occlusion.people_masker import PeopleMaskOptions, PeopleTracker, load_models
+    from occlurestyle.occlusion.people_masker import (
+        PeopleMaskOptions,
+        PeopleTracker,
+        load_models,
+    )
 
     clip = shared_data("davis_parkour")
     tracker = PeopleTracker(*load_models(PeopleMaskOptions()), PeopleMaskOptions())
@@ -199,7 +239,12 @@ def test_moving_people_are_found_where_the_detector_saw_nobody(shared_data):
     worst frame 0.84 (mid-vault; 0.75 before moving shadows were left out: his shadow on the wall was
     taken for a second person). Finding nothing, or a region beside him, scores 0."""
     _models_or_skip()
-    from occlurestyle.occlusion.people_masker import PeopleMaskOptions, compose_people, find_moving_people, load_models
+    from occlurestyle.occlusion.people_masker import (
+        PeopleMaskOptions,
+        compose_people,
+        find_moving_people,
+        load_models,
+    )
 
     clip = shared_data("davis_parkour")
     frames = sorted((clip / "frames").glob("*.jpg"))[:24]
@@ -214,8 +259,8 @@ def test_moving_people_are_found_where_the_detector_saw_nobody(shared_data):
 
 def test_people_masker_writes_instances_and_mattes_and_fails_early_without_models(shared_data, tmp_path):
     _models_or_skip()
-    from occlurestyle.stages.masks import MaskOptions, make_masks
     from occlurestyle.stages.frames import extract_frames
+    from occlurestyle.stages.masks import MaskOptions, make_masks
 
     clip = shared_data("sam2_bedroom")
     run = tmp_path / "run"
@@ -277,10 +322,10 @@ def test_sam_masker_refines_the_people_with_a_local_transformers_model(shared_da
     """Shapes, prompts and the stage's files with a random tiny SAM: its masks are noise, but they are
     one per person found, at the frame's size, inside each person's box, and written as the people's."""
     _models_or_skip()
-    from occlurestyle.stages.masks import MaskOptions, make_masks
     from occlurestyle.occlusion.people_masker import people_frames
     from occlurestyle.occlusion.sam_masker import SamRefiner
     from occlurestyle.stages.frames import extract_frames
+    from occlurestyle.stages.masks import MaskOptions, make_masks
 
     clip = shared_data("sam2_bedroom")
     run = tmp_path / "run"

@@ -25,9 +25,10 @@ walking in from the frame's edge). Every frame's people are held until then: thr
 
 Last, people the detector never saw but who move (crouched behind a sofa, turned away, small): every
 `motion_every` frames, regions that move against the camera (`motion_cue`) and that nobody found
-explains are searched by the pose model at a few sizes and turns; a confident pose whose matte
-explains the motion is a new person, followed forwards and backwards like the others. This pass only
-adds people, after everything else, so it cannot change whom the tracker found.
+explains (unless at the frame's edge) are searched by the pose model at a few sizes and turns; a
+confident pose whose matte explains the motion is a new person, followed forwards and backwards like
+the others. This pass only adds people, after everything else, so it cannot change whom the tracker
+found.
 """
 
 from __future__ import annotations
@@ -370,6 +371,8 @@ def _moving_person(image: np.ndarray, near_moving: np.ndarray, region: MovingReg
         return None
     x0, y0, x1, y1 = region.box
     centre, side = ((x0 + x1) / 2, (y0 + y1) / 2), max(x1 - x0, y1 - y0)
+    if _inside_share(Roi(centre, side * MOTION_SCALES[0], 0.0), image.shape[:2]) < EDGE_SHARE:
+        return None  # at the frame's edge, as a pose found there would be (below): spare the model runs
     pose = None
     for turn in MOTION_TURNS:  # upright first: most people are, and each try costs a model run
         for scale in MOTION_SCALES:
