@@ -11,8 +11,8 @@ import pytest
 
 from occlurestyle import media
 from occlurestyle.errors import InputError
-from occlurestyle.stages.masks import MaskOptions, make_masks
 from occlurestyle.occlusion.postprocess import clean_masks
+from occlurestyle.stages.masks import MaskOptions, make_masks
 
 
 def _palette_png(path, indices: np.ndarray, palette: list[tuple[int, int, int]]):
@@ -144,6 +144,16 @@ def test_plate_median_equals_numpys_nanmedian_for_any_count_of_views():
         np.testing.assert_allclose(nan_median(stack), expected, rtol=1e-6, atol=0)  # NaN where numpy's is
 
 
+def test_channel_max_equals_numpys_max_over_the_last_axis_nan_included():
+    from occlurestyle.occlusion.plates import channel_max
+
+    rng = np.random.default_rng(4)
+    for shape in ((17, 23, 3), (4, 17, 23, 3), (5, 7, 1)):
+        image = rng.standard_normal(shape).astype(np.float32)
+        image[rng.random(shape) < 0.1] = np.nan
+        np.testing.assert_array_equal(channel_max(image), image.max(axis=-1))  # NaN where any channel is
+
+
 def test_auto_masker_finds_people_with_the_true_static_scene(tmp_path):
     """Plates and segmentation, with the sample scene's true cameras and surface points standing in
     for SfM: the masks must overlap the ground-truth people well and avoid the room."""
@@ -188,7 +198,8 @@ def test_file_masks_named_by_another_tool_are_matched_by_frame_number(tmp_path):
     """DAVIS/ProPainter masks (00000.png) for a video whose frames are 000000.png, taken every 2nd frame."""
     from occlurestyle.stages.frames import extract_frames
 
-    video = media.write_video(tmp_path / "clip.mp4", [np.full((48, 64, 3), 12 * i, np.uint8) for i in range(16)], fps=10)
+    frames = [np.full((48, 64, 3), 12 * i, np.uint8) for i in range(16)]
+    video = media.write_video(tmp_path / "clip.mp4", frames, fps=10)
     extract_frames(video, tmp_path / "run", stride=2, check_motion=False, progress=False)
     for i in range(16):
         mask = np.zeros((48, 64), np.uint8)

@@ -9,6 +9,7 @@ any depth, so plates are forgiving exactly where flow is not.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -125,9 +126,15 @@ def median_plate(warped: list[np.ndarray], min_votes: int = 2) -> tuple[np.ndarr
     stack = np.stack(warped)
     votes = np.sum(~np.isnan(stack[..., 0]), axis=0)
     plate = nan_median(stack)
-    spread = nan_median(np.abs(stack - plate[None]).max(axis=-1))
+    spread = nan_median(channel_max(np.abs(stack - plate[None])))
     plate[votes < min_votes] = np.nan
     return plate, np.nan_to_num(spread, nan=1.0)
+
+
+def channel_max(image: np.ndarray) -> np.ndarray:
+    """`image.max(axis=-1)` (NaN where any channel is), ~20x faster for 3 channels: numpy reduces a
+    short last axis one pixel at a time."""
+    return functools.reduce(np.maximum, (image[..., channel] for channel in range(image.shape[-1])))
 
 
 def nan_median(stack: np.ndarray) -> np.ndarray:
@@ -151,7 +158,7 @@ def tolerant_difference(frame: np.ndarray, plate: np.ndarray, radius: int = 1) -
     best = np.full((height, width), np.inf, np.float32)
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
-            best = np.minimum(best, np.abs(frame - pad[dy:dy + height, dx:dx + width]).max(axis=2))
+            best = np.minimum(best, channel_max(np.abs(frame - pad[dy:dy + height, dx:dx + width])))
     best[np.isnan(plate).any(axis=2)] = 0.0
     return best
 
@@ -163,5 +170,5 @@ def shadow_like(frame: np.ndarray, plate: np.ndarray, tolerance: float = 0.06,
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = frame / np.maximum(plate, 0.02)
     mean = ratio.mean(axis=2)
-    grey = np.abs(ratio - mean[..., None]).max(axis=2) < tolerance
+    grey = channel_max(np.abs(ratio - mean[..., None])) < tolerance
     return grey & (mean > darkest) & (mean < lightest) & ~np.isnan(plate).any(axis=2)
