@@ -99,10 +99,10 @@ def jittered_run(run: Path, seed: int) -> Path:
     return jittered
 
 
-def spread(score, run: Path, masker: str, first: float, jitter: int) -> str:
-    """`first` (the clip's own figure) and `score(maps)` of the masker on `jitter` jittered copies of `run`,
+def spread(score, maps: list[np.ndarray], run: Path, masker: str, jitter: int) -> str:
+    """`score` of the clip's own instance `maps` and of the masker's on `jitter` jittered copies of `run`,
     as "mean±sd/n"."""
-    values = [first] + [score(run_masker(masker, jittered_run(run, seed))[0]) for seed in range(1, jitter + 1)]
+    values = [score(maps)] + [score(run_masker(masker, jittered_run(run, seed))[0]) for seed in range(1, jitter + 1)]
     return f"{np.mean(values):.3f}±{np.std(values):.3f}/{len(values)}"
 
 
@@ -125,8 +125,8 @@ def davis_clip(name: str, out: Path, masker: str, jitter: int = 0) -> dict:
         headline, measure = (("union_iou", lambda m, t: frame_iou(m > 0, t)) if name == "davis_parkour"
                              else ("best_instance_iou", best_instance_iou))
         result[f"{headline}_jittered"] = spread(
-            lambda jittered: float(np.mean([measure(m, t) for m, t in zip(jittered, truths)])),
-            run, masker, result[headline], jitter)
+            lambda instances: float(np.mean([measure(m, t) for m, t in zip(instances, truths)])),
+            maps, run, masker, jitter)
     sheet(run, maps, out / f"{name}_{masker}.jpg")
     return result
 
@@ -182,8 +182,8 @@ def scene_clip(name: str, out: Path, masker: str, jitter: int = 0) -> dict:
     if jitter:
         truths = [truth for _, truth in pairs]
         result["pooled_iou_jittered"] = spread(
-            lambda jittered: float(sequence_mask_iou((m > 0, t) for m, t in zip(jittered, truths))["iou"]),
-            run, masker, float(scores["iou"]), jitter)
+            lambda instances: float(sequence_mask_iou((m > 0, t) for m, t in zip(instances, truths))["iou"]),
+            maps, run, masker, jitter)
     return result
 
 
