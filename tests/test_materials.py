@@ -261,3 +261,28 @@ def test_scene_objects_are_measured_from_the_floor_and_none_beyond_the_room():
     assert set(shapes) == {"object_0"}
     table_shape = shapes["object_0"]
     assert table_shape.bottom < 0.05 and abs(table_shape.top - 0.43) < 0.03 and abs(table_shape.width - 1.0) < 0.15
+
+
+def test_a_lamp_pool_saturating_the_style_photo_is_light_not_material_while_white_tiles_stay():
+    """A plain grey ceiling under a lamp: the pool where the photo clipped to white says nothing about
+    the ceiling's colour, so it leaves the material (quilted, it became grey blobs all over the scene's
+    ceiling); a checker's white tiles, many small saturated blobs, are the material and stay."""
+    from occlurestyle.stylize.materials import highlights, style_materials
+    from occlurestyle.stylize.style_regions import StyleRegions
+
+    height, width = 120, 400
+    y, x = np.mgrid[:height, :width]
+    light = 0.8 + 1.2 * np.exp(-np.hypot((x - 250) / 110.0, (y - 60) / 40.0) ** 2)  # clipped where over 1.6
+    image = np.clip(np.stack([0.62 * light, 0.64 * light, 0.68 * light], -1), 0, 1).astype(np.float32)
+    pool = float((image.min(-1) >= 0.98).mean())
+    assert 0.1 < pool < 0.15
+    material = style_materials(StyleRegions(image, np.zeros((height, width), int), ["ceiling"], "labels"),
+                               ["ceiling"])["ceiling"]
+    # the region is taken as seen, facing the camera: its texels are its pixels, the pool (and a rim) gone
+    assert 1 - 1.5 * pool < material.mask.mean() < 1 - pool, (pool, material.mask.mean())
+
+    checker = ((x // 20 + y // 20) % 2).astype(np.float32)
+    tiles = np.repeat((0.2 + 0.8 * checker)[..., None], 3, -1)
+    assert not highlights(tiles, np.ones((height, width), bool)).any()
+    white = np.ones((height, width, 3), np.float32)  # a region all white is white, not light
+    assert not highlights(white, np.ones((height, width), bool)).any()

@@ -41,6 +41,12 @@ MAX_SIDE = 512  # texels a side of a rectified sample
 MIN_SIDE = 24  # a sample needs a block this big inside it to be usable
 MAX_CAMERA_PITCH = 45.0  # degrees from level a style photo's camera may look up or down
 MAX_WALL_LEAN = 20.0  # degrees a wall's estimated plane may lean from square to the floor's
+# a blob of the photo saturated in every channel that holds more than this share of a region (and less
+# than half: a region mostly at white is white) is its light, not its material: a lamp's pool on the
+# style's ceiling, quilted, became grey blobs all over the scene's ceiling. White tiles and stripes are
+# many small blobs (the exemplar's largest: 1.7% of its floor; its ceiling's pool: 11%)
+SATURATED = 0.98
+HIGHLIGHT_SHARE = 0.05
 
 
 @dataclass
@@ -285,11 +291,23 @@ def _rectify(name, image, mask, K, normal, distance, how) -> Material | None:
     texel_footprint = np.maximum(z, 1e-9) ** 1.5 / K[0, 0] / np.sqrt(distance)
     valid = inside & seen & (z > 0) & (texel_footprint <= MAX_STRETCH * texel)
     valid = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    valid &= ~highlights(sample, valid)
     if largest_block(valid) < MIN_SIDE:
         return None
     sample = flatten_shading(sample, valid)
     sample, valid = align_to_axes(sample, valid)
     return Material(name, sample.astype(np.float32), valid, texel, how)
+
+
+def highlights(sample: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Texels of `sample` where the photo's light saturated it (`HIGHLIGHT_SHARE`), with a 2-texel rim:
+    nothing there tells the material's colour."""
+    saturated = (sample.min(-1) >= SATURATED) & valid
+    count, blobs, stats, _ = cv2.connectedComponentsWithStats(saturated.astype(np.uint8), connectivity=8)
+    share = stats[:, cv2.CC_STAT_AREA] / max(int(valid.sum()), 1)
+    light = (share > HIGHLIGHT_SHARE) & (share < 0.5)
+    light[0] = False
+    return cv2.dilate(light[blobs].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
 
 
 def flatten_shading(sample: np.ndarray, valid: np.ndarray, fraction: float = 0.12) -> np.ndarray:
