@@ -14,7 +14,13 @@ from occlurestyle.eval.style import label_accuracy, sliced_wasserstein
 from occlurestyle.stylize.correspond import match_regions, role
 from occlurestyle.stylize.regions import label_gaussians, render_labels
 from occlurestyle.stylize.style_regions import auto_style_regions, load_style
-from occlurestyle.stylize.transfer import rgb_to_lab, soften_lightness, structure_correlation, transfer_colors
+from occlurestyle.stylize.transfer import (
+    rgb_to_lab,
+    soften_lightness,
+    structure_correlation,
+    transfer_colors,
+    transfer_colors_by_parts,
+)
 
 
 def test_transfer_reaches_the_style_distribution_and_keeps_lightness_order():
@@ -29,6 +35,31 @@ def test_transfer_reaches_the_style_distribution_and_keeps_lightness_order():
     # monotone lightness map: the scene's light/dark order (texture, shading) survives
     rank_in, rank_out = np.argsort(np.argsort(lightness_in)), np.argsort(np.argsort(lightness_out))
     assert np.corrcoef(rank_in, rank_out)[0, 1] > 0.99
+
+
+def test_an_object_of_two_colours_takes_its_partner_part_to_part_the_larger_to_the_larger():
+    """A blue sofa frame (70%) with beige cushions becomes a yellow frame with teal cushions (the style
+    sofa's 80% and 20%): pooled, the transport had put teal on the frame's shadows and yellow on the
+    cushions. An object of one colour (a green, light and dark) is transferred whole, as before."""
+    rng = np.random.default_rng(3)
+
+    def colours(rgb, count, spread=0.04):
+        return np.clip(np.array(rgb) + rng.normal(0, spread, (count, 3)), 0, 1)
+
+    frame, cushions = colours([0.25, 0.35, 0.65], 7000), colours([0.85, 0.78, 0.6], 3000)
+    frame[:2000] *= 0.5  # the frame's shadowed side: darker, the same colour
+    yellow, teal = colours([0.9, 0.75, 0.1], 8000), colours([0.1, 0.6, 0.55], 2000)
+    style = np.concatenate([yellow, teal])
+    out = transfer_colors_by_parts(np.concatenate([frame, cushions]), style, lightness="rank")
+    lab = rgb_to_lab(out)
+    is_teal = (lab[:, 1] < -15) & (lab[:, 2] < 20)
+    assert is_teal[:7000].mean() < 0.02 and is_teal[7000:].mean() > 0.95
+    pooled = rgb_to_lab(transfer_colors(np.concatenate([frame, cushions]), style, lightness="rank"))
+    assert ((pooled[:7000, 1] < -15) & (pooled[:7000, 2] < 20)).mean() > 0.1  # what the parts fix
+
+    green = colours([0.2, 0.5, 0.2], 5000) * rng.uniform(0.5, 1.0, (5000, 1))
+    assert np.array_equal(transfer_colors_by_parts(green, style, lightness="rank", seed=4),
+                          transfer_colors(green, style, lightness="rank", seed=4))
 
 
 def test_sliced_wasserstein_is_the_mean_gap_of_quantiles_along_each_direction():

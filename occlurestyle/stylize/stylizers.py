@@ -6,7 +6,9 @@ the style's colours, fitted so that every view agrees. One function and one line
   it, laid on its plane in 3D and lit by the room's own shading (`texture.py`); the Gaussians are
   fitted to key views textured per pixel; objects and regions without one as `colour`'s first step
   with their light and dark kept in order, an object paired with the style object nearest its shape
-  (`object_shapes.py`) and given no finer texture than it; a style without labels exactly as `colour`;
+  (`object_shapes.py`), its colour parts given its partner's (a sofa's frame the style sofa's frame,
+  its cushions the cushions: `transfer.transfer_colors_by_parts`) and no finer texture than it; a
+  style without labels exactly as `colour`;
 - `colour`: each region's colours moved onto its matched style region's distribution (sliced optimal
   transport in CIELAB), then the Gaussians fitted to key views transferred the same way, the
   lightness softened step by step until the views keep `keep_structure` of the room's edges;
@@ -44,7 +46,14 @@ from .texture import (
     shade,
     wall_azimuth,
 )
-from .transfer import detail_contrast, scale_detail, soften_lightness, structure_correlation, transfer_colors
+from .transfer import (
+    detail_contrast,
+    scale_detail,
+    soften_lightness,
+    structure_correlation,
+    transfer_colors,
+    transfer_colors_by_parts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +95,7 @@ def materials(scene: Scene) -> Stylized:
     textures = _region_textures(scene, style_regions, matches)
     if not textures:  # no style region gave a material: exactly the colour stylizer
         return colour(scene)
-    restyled = _per_gaussian_colors(scene, style_regions, matches, textures)
+    restyled = _per_gaussian_colors(scene, style_regions, matches, textures, object_parts=True)
     picks = key_view_indices(len(scene.cameras.names), scene.options.key_views)
     targets, weights = _material_key_views(scene, style_regions, matches, picks, textures)
     fitted = _fit(scene, _start(scene, restyled), picks, targets, weights, _fit_steps(scene, "materials"))
@@ -222,10 +231,12 @@ def _same_role(found: dict[str, Material], name: str | None) -> Material | None:
     return max(same, key=lambda m: int(m.mask.sum()), default=None)
 
 
-def _per_gaussian_colors(scene: Scene, style_regions, matches, textures: dict[int, RegionTexture] | None = None):
+def _per_gaussian_colors(scene: Scene, style_regions, matches, textures: dict[int, RegionTexture] | None = None,
+                         object_parts: bool = False):
     """Each Gaussian's colour from its region's matched style region: its material's texture (lit by the
     Gaussian's own lightness relative to its region's) where `textures` has one, else the style
-    region's colour distribution."""
+    region's colour distribution (with `object_parts`, an object's colour parts each onto the partner's
+    part of their rank: `transfer.transfer_colors_by_parts`)."""
     params, regions, colors, seed = scene.params, scene.regions, scene.colors, scene.options.seed
     textures = textures or {}
     restyled = colors.copy()
@@ -245,7 +256,9 @@ def _per_gaussian_colors(scene: Scene, style_regions, matches, textures: dict[in
             match["transfer"] = "material"
         else:
             target = style_regions.colors(match["style"]) if match["style"] else everything
-            restyled[members] = transfer_colors(colors[members], target, seed=seed + k)
+            transfer = transfer_colors_by_parts if object_parts and role(match["scene"]) == "object" and \
+                match["style"] else transfer_colors
+            restyled[members] = transfer(colors[members], target, seed=seed + k)
             match["transfer"] = "colour distribution"
     return restyled.astype(np.float32)
 
@@ -256,6 +269,7 @@ def _material_key_views(scene: Scene, style_regions, matches, picks, textures: d
     colours transferred and softened as the colour stylizer's first step. Returns (targets, weights)."""
     cameras, options = scene.cameras, scene.options
     views, labels, transferred = _key_view_transfer(scene, style_regions, matches, picks, skip=set(textures),
+                                                    object_parts=True,
                                                     default_lightness=LIGHTNESS["materials"])
     contrast, blur = SOFTENING_STEPS[0]
     targets = soften_lightness(views, transferred, labels, contrast, blur * cameras.height)
@@ -308,11 +322,11 @@ def _fit_keeping_structure(scene: Scene, start, style_regions, matches, picks):
 
 
 def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
-                       default_lightness: str = LIGHTNESS["colour"]):
+                       default_lightness: str = LIGHTNESS["colour"], object_parts: bool = False):
     """Key views of the unstylized model [V,H,W,3], their region labels [V,H,W] (-1: no Gaussian), and
     the views with each region's pixels (pooled over the views) moved onto its style region's colour
-    distribution (regions whose index is in `skip` are left as they are), with the options' lightness
-    rule or else `default_lightness`."""
+    distribution (regions whose index is in `skip` are left as they are; objects part to part with
+    `object_parts`), with the options' lightness rule or else `default_lightness`."""
     params, regions, cameras = scene.params, scene.regions, scene.cameras
     lightness, seed = scene.options.lightness or default_lightness, scene.options.seed
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
@@ -328,7 +342,10 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
         if index in skip or here.sum() < 10:
             continue
         target = style_regions.colors(match["style"]) if match["style"] else everything
-        transferred[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
+        if object_parts and role(match["scene"]) == "object" and match["style"]:
+            transferred[here] = transfer_colors_by_parts(views[here], target, lightness=lightness, seed=seed + k)
+        else:
+            transferred[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
         if role(match["scene"]) == "object" and match["style"]:
             # an object keeps its own form but not a finer texture than its partner's, in light or in
             # colour (planks on a plain white table; their dark lines moved onto the colour of its gold

@@ -152,3 +152,41 @@ def structure_correlation(a: np.ndarray, b: np.ndarray) -> float:
         return np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)).ravel()
 
     return float(np.corrcoef(gradient(a), gradient(b))[0, 1])
+
+
+PART_CHROMA_GAP = 15.0  # CIELAB a*b* distance between two clusters' centres that makes them two parts
+PART_MIN_SHARE = 0.08  # ... when the smaller holds at least this share of the colours
+
+
+def colour_parts(lab: np.ndarray, seed: int = 0, max_samples: int = 20000) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two parts of an object's colours `lab` [N,3] (a sofa's frame and cushions) by k-means on a*b*:
+    (centres [2,2] largest part first, part of each colour [N]), or None when its colours are one part."""
+    if len(lab) < 50:
+        return None
+    rng = np.random.default_rng(seed)
+    chroma = np.ascontiguousarray(lab[:, 1:], np.float32)
+    sample = chroma[rng.choice(len(chroma), max_samples, replace=False)] if len(chroma) > max_samples else chroma
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 0.1)
+    _, _, centres = cv2.kmeans(sample, 2, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    part = np.argmin(((chroma[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    shares = np.bincount(part, minlength=2) / len(part)
+    if np.linalg.norm(centres[0] - centres[1]) < PART_CHROMA_GAP or shares.min() < PART_MIN_SHARE:
+        return None
+    order = np.argsort(-shares)
+    return centres[order], np.argsort(order)[part]
+
+
+def transfer_colors_by_parts(colors: np.ndarray, style_colors: np.ndarray, lightness: str = "linear",
+                             seed: int = 0) -> np.ndarray:
+    """`transfer_colors` part to part when both sides have two colour parts (`colour_parts`), the larger
+    to the larger (a sofa's frame to the style sofa's frame, its cushions to the cushions), else whole."""
+    ours = colour_parts(rgb_to_lab(colors), seed)
+    theirs = colour_parts(rgb_to_lab(style_colors), seed)
+    if ours is None or theirs is None:
+        return transfer_colors(colors, style_colors, lightness=lightness, seed=seed)
+    out = np.empty_like(np.asarray(colors, np.float32))
+    for k in range(2):
+        out[ours[1] == k] = transfer_colors(colors[ours[1] == k], style_colors[theirs[1] == k], lightness=lightness,
+                                            seed=seed + k)
+    return out
