@@ -229,6 +229,24 @@ def test_objects_are_matched_by_shape_and_the_large_ones_first():
     assert by_size["object_0"] == "shelf"  # without shapes: the largest with the largest
 
 
+def test_a_style_object_nothing_in_the_scene_is_like_is_left_over_not_forced_on_the_nearest():
+    """The demo's case: the scene's rug was labelled floor, so among its objects none lies flat; the
+    style's rug, given one to one, went to the plant (1 m tall) and the plant's colours to the lamp."""
+    from occlurestyle.stylize.correspond import match_regions
+    from occlurestyle.stylize.object_shapes import ObjectShape
+
+    scene = {"floor": 100.0, "object_0": 1294.0, "object_1": 1074.0}
+    style = {"floor": 100.0, "plant": 30.0, "rug": 50.0}
+    scene_shapes = {"object_0": ObjectShape(0.2, 1.2, 1.5), "object_1": ObjectShape(1.3, 1.6, 0.4)}
+    style_shapes = {"plant": ObjectShape(0.0, 1.1, 0.6), "rug": ObjectShape(0.0, 0.0, 2.0)}
+    partners = {m["scene"]: m["style"] for m in match_regions(scene, style, (scene_shapes, style_shapes))}
+    assert partners == {"floor": "floor", "object_0": "plant", "object_1": "plant"}
+    # a free partner within `REUSE_COST` of the nearest is still taken: one each where they fit
+    scene_shapes["object_1"] = ObjectShape(0.0, 0.1, 1.8)
+    partners = {m["scene"]: m["style"] for m in match_regions(scene, style, (scene_shapes, style_shapes))}
+    assert partners == {"floor": "floor", "object_0": "plant", "object_1": "rug"}
+
+
 def test_an_object_takes_no_finer_texture_than_its_style_partner():
     from occlurestyle.stylize.transfer import detail_contrast, scale_detail
 

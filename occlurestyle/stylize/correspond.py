@@ -2,8 +2,9 @@
 
 Same name first (floor ↔ floor, sofa ↔ sofa); then by role (any wall ↔ the style's walls, larger
 with larger; an object ↔ the style's objects by shape where both have one (`object_shapes`: heights
-above the floor and width, in metres; the largest one each by least size-weighted difference, the
-rest to the nearest), else by size); a scene region left without a partner takes the style image's
+above the floor and width, in metres; the largest one each by least size-weighted difference, or
+the nearest when every free one is more than `REUSE_COST` worse, the rest to the nearest), else by
+size); a scene region left without a partner takes the style image's
 global colours. The result is a readable list, written to `stylize/matches.json`.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 STRUCTURE = ("floor", "ceiling")
+REUSE_COST = 0.5  # metres of shape difference a scene object pays to share a style object rather than take a free one
 
 
 def base_name(name: str) -> str:
@@ -75,11 +77,17 @@ def _match_objects_by_shape(matches: dict[str, dict], scene: list[str], style: l
     taken = {m["style"] for m in matches.values()}
     fresh = [n for n in style if n not in taken] or style
     first = scene[:len(fresh)]
+    nearest = {a: min(style, key=lambda b: scene_shapes[a].distance(style_shapes[b])) for a in scene}
     cost = np.array([[sizes[a] * scene_shapes[a].distance(style_shapes[b]) for b in fresh] for a in first])
-    rows, cols = linear_sum_assignment(cost)
-    partner = {first[r]: fresh[c] for r, c in zip(rows, cols)}
+    # or each its nearest, taken or not, at `REUSE_COST` more: a style object nothing in the scene is
+    # like (the rug, when the scene's rug was labelled floor) is left over, not forced on a plant
+    reuse = np.full((len(first), len(first)), np.inf)
+    np.fill_diagonal(reuse, [sizes[a] * (scene_shapes[a].distance(style_shapes[nearest[a]]) + REUSE_COST)
+                             for a in first])
+    rows, cols = linear_sum_assignment(np.hstack([cost, reuse]))
+    partner = {first[r]: fresh[c] if c < len(fresh) else nearest[first[r]] for r, c in zip(rows, cols)}
     for name in scene[len(fresh):]:
-        partner[name] = min(style, key=lambda b: scene_shapes[name].distance(style_shapes[b]))
+        partner[name] = nearest[name]
     for name, other in partner.items():
         matches[name] = {"scene": name, "style": other, "by": f"shape ({scene_shapes[name].describe()} vs "
                                                             f"{style_shapes[other].describe()})"}
