@@ -62,9 +62,10 @@ def train_and_time(run: Path, options: TrainOptions) -> dict:
     start = time.perf_counter()
     train(run, options, progress=False)
     info = json.loads((run / "splat" / "train.json").read_text())
+    refined = info["refined_mask_fraction"]  # None unless training refined the masks (off by default)
     return {"train_s": round(time.perf_counter() - start, 1), "gaussians": info["gaussians"],
-            "peak_memory_mb": round(info["peak_memory_mb"]), "refined_mask_fraction": round(
-                info["refined_mask_fraction"], 4)}
+            "peak_memory_mb": round(info["peak_memory_mb"]),
+            "refined_mask_fraction": None if refined is None else round(refined, 4)}
 
 
 def true_camera_run(run: Path, scene: Path, out: Path) -> Path:
