@@ -62,6 +62,16 @@ def test_an_object_of_two_colours_takes_its_partner_part_to_part_the_larger_to_t
                           transfer_colors(green, style, lightness="rank", seed=4))
 
 
+def test_only_objects_paired_by_name_or_shape_are_transferred_part_to_part():
+    from occlurestyle.stylize.stylizers import _same_kind
+
+    assert _same_kind({"scene": "sofa", "style": "sofa", "by": "same label"})
+    assert _same_kind({"scene": "object_2", "style": "plant", "by": "shape (0.2-1.2 m high, 1.5 m wide vs ...)"})
+    assert not _same_kind({"scene": "object_0", "style": "desk", "by": "role (object)"})  # a size rank says nothing
+    assert not _same_kind({"scene": "wall_0", "style": "wall_north", "by": "same label"})
+    assert not _same_kind({"scene": "object_3", "style": None, "by": "global style colours"})
+
+
 def test_sliced_wasserstein_is_the_mean_gap_of_quantiles_along_each_direction():
     rng = np.random.default_rng(2)
     a, b = rng.random((700, 3)), rng.random((300, 3)) ** 2  # sizes that need interpolated quantiles

@@ -256,11 +256,18 @@ def _per_gaussian_colors(scene: Scene, style_regions, matches, textures: dict[in
             match["transfer"] = "material"
         else:
             target = style_regions.colors(match["style"]) if match["style"] else everything
-            transfer = transfer_colors_by_parts if object_parts and role(match["scene"]) == "object" and \
-                match["style"] else transfer_colors
+            transfer = transfer_colors_by_parts if object_parts and _same_kind(match) else transfer_colors
             restyled[members] = transfer(colors[members], target, seed=seed + k)
             match["transfer"] = "colour distribution"
     return restyled.astype(np.float32)
+
+
+def _same_kind(match: dict) -> bool:
+    """An object paired with a style object of its name or of its shape: the same kind of thing, whose
+    colour parts are the same parts (paired by size rank, the office's wall slabs took a desk's and
+    their parts its top and legs: texture 1.28 -> 1.35)."""
+    return role(match["scene"]) == "object" and bool(match["style"]) and (
+        match.get("by") == "same label" or str(match.get("by", "")).startswith("shape"))
 
 
 def _material_key_views(scene: Scene, style_regions, matches, picks, textures: dict[int, RegionTexture]):
@@ -342,7 +349,7 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
         if index in skip or here.sum() < 10:
             continue
         target = style_regions.colors(match["style"]) if match["style"] else everything
-        if object_parts and role(match["scene"]) == "object" and match["style"]:
+        if object_parts and _same_kind(match):
             transferred[here] = transfer_colors_by_parts(views[here], target, lightness=lightness, seed=seed + k)
         else:
             transferred[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
