@@ -248,6 +248,18 @@ def test_a_thick_noisy_floor_is_labelled_floor_as_a_whole(width, thickness):
     assert (predicted[(truth != "floor") & (truth != "object")] == "floor").mean() < 0.01
 
 
+def test_wall_gaussians_above_the_ceiling_are_the_ceiling():
+    """At the corner a wall's plane runs on through the ceiling's thick layer: what a wall label holds
+    above the ceiling's median height is ceiling (it had painted the wallpaper onto the ceiling's edge)."""
+    from occlurestyle.stylize.regions import _walls_end_at_the_ceiling
+
+    names = ["floor", "ceiling", "wall_0", "sofa"]
+    heights = np.array([0.0, 0.1, 2.45, 2.5, 2.55, 1.0, 2.3, 2.52, 2.6, 2.6])
+    labels = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 3])
+    _walls_end_at_the_ceiling(labels, heights, names)
+    assert labels.tolist() == [0, 0, 1, 1, 1, 2, 2, 1, 1, 3]  # the wall up to 2.5 m; the sofa is no wall
+
+
 def test_a_floor_layer_thinner_than_five_height_bins_is_found():
     """What lies below the cameras may span fewer height bins than the 5-bin smoothing window (sam2_bedroom:
     its stylize stage failed with an IndexError); the layer is still found whole."""

@@ -191,7 +191,20 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     _, nearest = tree.query(means)
     full[:] = label[labelled][nearest]
     full[np.flatnonzero(solid)[labelled]] = label[labelled]
+    _walls_end_at_the_ceiling(full, means @ up, names)
     return SceneRegions(full, names, up)
+
+
+def _walls_end_at_the_ceiling(labels: np.ndarray, heights: np.ndarray, names: list[str]) -> None:
+    """Gaussians of a wall label higher than the ceiling's median height are the ceiling's (in place):
+    a wall's plane runs on through the ceiling's thick layer at the corner, and those Gaussians painted
+    the wallpaper's stripes onto the ceiling's edge (the demo run: 9% of its wall Gaussians; held-out
+    texture on the ceiling 0.978 -> 0.399, truth 0.674)."""
+    if "ceiling" not in names:
+        return
+    ceiling = names.index("ceiling")
+    walls = np.isin(labels, [i for i, name in enumerate(names) if name.startswith("wall_")])
+    labels[walls & (heights > np.median(heights[labels == ceiling]))] = ceiling
 
 
 def _horizontal_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray, camera_height: float,
