@@ -303,7 +303,7 @@ def highlights(sample: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Texels of `sample` where the photo's light saturated it (`HIGHLIGHT_SHARE`), with a 2-texel rim:
     nothing there tells the material's colour."""
     saturated = (sample.min(-1) >= SATURATED) & valid
-    count, blobs, stats, _ = cv2.connectedComponentsWithStats(saturated.astype(np.uint8), connectivity=8)
+    _, blobs, stats, _ = cv2.connectedComponentsWithStats(saturated.astype(np.uint8), connectivity=8)
     share = stats[:, cv2.CC_STAT_AREA] / max(int(valid.sum()), 1)
     light = (share > HIGHLIGHT_SHARE) & (share < 0.5)
     light[0] = False

@@ -349,10 +349,8 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
         if index in skip or here.sum() < 10:
             continue
         target = style_regions.colors(match["style"]) if match["style"] else everything
-        if object_parts and _same_kind(match):
-            transferred[here] = transfer_colors_by_parts(views[here], target, lightness=lightness, seed=seed + k)
-        else:
-            transferred[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
+        transfer = transfer_colors_by_parts if object_parts and _same_kind(match) else transfer_colors
+        transferred[here] = transfer(views[here], target, lightness=lightness, seed=seed + k)
         if role(match["scene"]) == "object" and match["style"]:
             # an object keeps its own form but not a finer texture than its partner's, in light or in
             # colour (planks on a plain white table; their dark lines moved onto the colour of its gold

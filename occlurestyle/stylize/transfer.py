@@ -158,9 +158,9 @@ PART_CHROMA_GAP = 15.0  # CIELAB a*b* distance between two clusters' centres tha
 PART_MIN_SHARE = 0.08  # ... when the smaller holds at least this share of the colours
 
 
-def colour_parts(lab: np.ndarray, seed: int = 0, max_samples: int = 20000) -> tuple[np.ndarray, np.ndarray] | None:
-    """Two parts of an object's colours `lab` [N,3] (a sofa's frame and cushions) by k-means on a*b*:
-    (centres [2,2] largest part first, part of each colour [N]), or None when its colours are one part."""
+def colour_parts(lab: np.ndarray, seed: int = 0, max_samples: int = 20000) -> np.ndarray | None:
+    """Two parts of an object's colours `lab` [N,3] (a sofa's frame and cushions) by k-means on a*b*: the
+    part of each colour [N] (0: the larger), or None when its colours are one part."""
     if len(lab) < 50:
         return None
     rng = np.random.default_rng(seed)
@@ -173,8 +173,7 @@ def colour_parts(lab: np.ndarray, seed: int = 0, max_samples: int = 20000) -> tu
     shares = np.bincount(part, minlength=2) / len(part)
     if np.linalg.norm(centres[0] - centres[1]) < PART_CHROMA_GAP or shares.min() < PART_MIN_SHARE:
         return None
-    order = np.argsort(-shares)
-    return centres[order], np.argsort(order)[part]
+    return part if shares[0] >= shares[1] else 1 - part
 
 
 def transfer_colors_by_parts(colors: np.ndarray, style_colors: np.ndarray, lightness: str = "linear",
@@ -187,6 +186,6 @@ def transfer_colors_by_parts(colors: np.ndarray, style_colors: np.ndarray, light
         return transfer_colors(colors, style_colors, lightness=lightness, seed=seed)
     out = np.empty_like(np.asarray(colors, np.float32))
     for k in range(2):
-        out[ours[1] == k] = transfer_colors(colors[ours[1] == k], style_colors[theirs[1] == k], lightness=lightness,
-                                            seed=seed + k)
+        out[ours == k] = transfer_colors(colors[ours == k], style_colors[theirs == k], lightness=lightness,
+                                         seed=seed + k)
     return out
