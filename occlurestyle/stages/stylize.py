@@ -105,10 +105,11 @@ def stylize(run_dir: str | Path, options: StylizeOptions, progress: bool = False
     result = stylizer(options.method)(Scene(params, regions, colors, cameras, options, progress))
 
     strength = options.strength
-    stylized = dict(params)
-    stylized["sh0"] = (1 - strength) * params["sh0"] + strength * result.params["sh0"]
+    model = result.model if result.model is not None else params
+    stylized = dict(model)
+    stylized["sh0"] = (1 - strength) * model["sh0"] + strength * result.params["sh0"]
     # view-dependent terms carry the original palette's highlights: fade them with the strength
-    stylized["shN"] = params["shN"] * (1 - strength)
+    stylized["shN"] = model["shN"] * (1 - strength)
     write_json(layout.stylize / "matches.json", {
         "style": result.source, "method": options.method, "strength": strength,
         "material_scale": options.material_scale, "shading": options.shading,

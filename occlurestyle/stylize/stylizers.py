@@ -3,7 +3,8 @@ the style's colours, fitted so that every view agrees. One function and one line
 
 - `materials` (default): each floor, wall and ceiling whose labelled style region has a usable
   material (`materials.py`: its surface rectified, at a physical size) gets a texture synthesised from
-  it, laid on its plane in 3D and lit by the room's own shading (`texture.py`); the Gaussians are
+  it, laid on its plane in 3D and lit by the room's own shading (`texture.py`); the region's Gaussians
+  are brought onto its plane and split fine enough for the texture (`fine_gaussians.py`), then
   fitted to key views textured per pixel; objects and regions without one as `colour`'s first step
   with their light and dark kept in order, an object paired with the style object nearest its shape
   (`object_shapes.py`), its colour parts given its partner's (a sofa's frame the style sofa's frame,
@@ -19,17 +20,19 @@ the style's colours, fitted so that every view agrees. One function and one line
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..cameras import camera_center
 from ..errors import InputError
 from ..recon.registration_files import CameraSet
 from ..render.gaussians import render_views, rgb_to_sh0
 from .correspond import match_regions, role
+from .fine_gaussians import flatten_onto_charts, split_for_textures
 from .keyviews import fit_colors_to_views, key_view_indices, read_stylized_views
 from .materials import Material, style_geometry, style_materials
 from .object_shapes import scene_object_shapes, style_object_shapes
@@ -79,6 +82,7 @@ class Stylized:
     softening: int | None = None
     structure_kept: float | None = None
     lightness: str | None = None  # how recoloured regions' lightness was moved (`LIGHTNESS`)
+    model: dict | None = None  # the Gaussians restyled, with the room's colours, when not the scene's own
 
 
 def colour(scene: Scene) -> Stylized:
@@ -95,12 +99,13 @@ def materials(scene: Scene) -> Stylized:
     textures = _region_textures(scene, style_regions, matches)
     if not textures:  # no style region gave a material: exactly the colour stylizer
         return colour(scene)
+    scene = _fine_enough(scene, textures)
     restyled = _per_gaussian_colors(scene, style_regions, matches, textures, object_parts=True)
     picks = key_view_indices(len(scene.cameras.names), scene.options.key_views)
     targets, weights = _material_key_views(scene, style_regions, matches, picks, textures)
     fitted = _fit(scene, _start(scene, restyled), picks, targets, weights, _fit_steps(scene, "materials"))
     return Stylized(fitted, str(scene.options.style), picks, matches,
-                    lightness=scene.options.lightness or LIGHTNESS["materials"])
+                    lightness=scene.options.lightness or LIGHTNESS["materials"], model=scene.params)
 
 
 def views(scene: Scene) -> Stylized:
@@ -206,6 +211,18 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
                              "texture": list(textures[index].texture.shape[:2]),
                              "texel_mm": round(textures[index].texel * 1000, 2)}
     return textures
+
+
+def _fine_enough(scene: Scene, textures: dict[int, RegionTexture]) -> Scene:
+    """The scene with its textured regions' Gaussians on their planes and split where their texture
+    changes across them (`fine_gaussians.py`)."""
+    viewer = camera_center(scene.cameras.viewmats).mean(0)
+    params = flatten_onto_charts(scene.params, scene.regions.labels, textures, viewer)
+    params, labels, parents = split_for_textures(params, scene.regions.labels, textures)
+    log.info("materials: %d -> %d Gaussians, split where their texture changes across them",
+             len(scene.regions.labels), len(parents))
+    regions = replace(scene.regions, labels=labels)
+    return replace(scene, params=params, regions=regions, colors=scene.colors[parents])
 
 
 def _wall_facing_the_same_way(match: dict, chart: Chart, found: dict[str, Material], points: np.ndarray,

@@ -1,0 +1,134 @@
+"""Gaussians that can carry a texture: on their surface's plane, and fine enough for its pattern.
+
+The background model was fitted to the room as filmed. Where the room was plain (a pale wall) nothing
+pinned its surface down: the demo room's walls and floor are clouds some 10 cm thick, and a camera at a
+grazing angle sees through the cloud's front over several of a stripe's widths, each view a different
+mix. Where the room was plain its Gaussians are also few and wide. A striped material laid on such a
+model can only become blotches, whatever colours the fit gives it. So, for each region given a texture:
+
+- `flatten_onto_charts`: the Gaussians on the cameras' side of its plane (within `SURFACE_BAND`) move onto
+  it and are flattened into it; those behind it stay, as moving them forward would cover what hangs on
+  the wall within the cloud (a picture's Gaussians lie inside it: measured, the pictures turned white);
+- `split_for_textures`: each Gaussian across whose footprint the texture's colour changes is split in
+  two along its longest axis, round after round, never below `MIN_TEXELS` of the texture's texels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from gsplat.utils import normalized_quat_to_rotmat
+from scipy.spatial.transform import Rotation
+
+from .texture import RegionTexture
+
+SURFACE_BAND = 0.25  # metres before a region's plane: its cloud, not a thing standing on it
+THIN = 0.001  # metres: a flattened Gaussian's thickness
+SPLIT_ROUNDS = 2  # each Gaussian becomes at most 2**SPLIT_ROUNDS
+MIN_TEXELS = 2  # no split of a Gaussian narrower than this many texels
+COLOUR_CHANGE = 0.10  # RGB (0-1) distance across a footprint that one colour would blur away
+FOOTPRINT = 1.5  # sigmas each side of the centre: what a Gaussian covers where it is opaque
+CHILD_OFFSET, CHILD_SCALE = 0.6, 0.7  # sigmas: two children at ±0.6σ with 0.7σ reach ~ the parent's 2σ
+
+
+def _rotations(params: dict, which=slice(None)) -> np.ndarray:
+    quats = torch.nn.functional.normalize(params["quats"][which], dim=-1)
+    return normalized_quat_to_rotmat(quats).numpy().astype(np.float64)
+
+
+def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture],
+                        viewer: np.ndarray) -> dict:
+    """The model with each textured region's (label index → texture) Gaussians between its plane and
+    `SURFACE_BAND` before it, on the side of the point `viewer` (the cameras' mean centre), moved onto
+    the plane and flattened into it: their covariance projected onto the plane, `THIN` across it."""
+    means = params["means"].numpy().astype(np.float64).copy()
+    scales = torch.exp(params["scales"]).numpy().astype(np.float64).copy()
+    rotations = _rotations(params)
+    moved = np.zeros(len(labels), bool)
+    for index, texture in textures.items():
+        chart = texture.chart
+        normal = chart.axes[2] if (viewer - chart.origin) @ chart.axes[2] > 0 else -chart.axes[2]
+        members = np.flatnonzero(labels == index)
+        height = (means[members] - chart.origin) @ normal
+        before = (height > 0) & (height * chart.metres < SURFACE_BAND)
+        members, height = members[before], height[before]
+        moved[members] = True
+        means[members] -= height[:, None] * normal
+        R, s = rotations[members], scales[members]
+        in_plane = chart.axes[:2] @ R  # [n,2,3]: the Gaussian's axes in the plane's u, v
+        covariance = np.einsum("nij,nj,nkj->nik", in_plane, s ** 2, in_plane)
+        values, vectors = np.linalg.eigh(covariance)  # [n,2], [n,2,2]
+        axes = np.einsum("nij,ik->njk", vectors, chart.axes[:2])  # the eigenvectors in the world [n,2,3]
+        frame = np.concatenate([np.broadcast_to(normal, (len(members), 1, 3)), axes], 1).transpose(0, 2, 1)
+        frame[np.linalg.det(frame) < 0, :, 2] *= -1  # a rotation, not a reflection
+        rotations[members] = frame
+        scales[members] = np.concatenate([np.full((len(members), 1), THIN / chart.metres),
+                                          np.sqrt(np.maximum(values, 1e-12))], 1)
+    out = dict(params)
+    out["means"] = torch.where(torch.from_numpy(moved)[:, None], torch.from_numpy(means.astype(np.float32)),
+                               params["means"])
+    out["scales"] = torch.where(torch.from_numpy(moved)[:, None], torch.from_numpy(np.log(scales).astype(np.float32)),
+                                params["scales"])
+    quats = params["quats"].clone()
+    wxyz = Rotation.from_matrix(rotations[moved]).as_quat()[:, [3, 0, 1, 2]]
+    quats[moved] = torch.from_numpy(wxyz.astype(np.float32))
+    out["quats"] = quats
+    return out
+
+
+def split_for_textures(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture],
+                       rounds: int = SPLIT_ROUNDS) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The model with the Gaussians of each textured region split where their texture changes across
+    them. Returns (params, labels, parents): `parents` indexes the input's Gaussians for the output's,
+    whose other parameters (opacity, colour) are their parent's."""
+    parents = np.arange(len(labels))
+    for _ in range(rounds):
+        wide = _too_wide(params, labels, textures)
+        if not wide.any():
+            break
+        params, kept = _split(params, wide)
+        labels, parents = labels[kept], parents[kept]
+    return params, labels, parents
+
+
+def _longest_axes(params: dict, which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(longest scale's index, its direction in the world [n,3], its sigma in scene units) of `which`."""
+    scales = torch.exp(params["scales"][which]).numpy()
+    longest = scales.argmax(1)
+    rows = np.arange(len(longest))
+    return longest, _rotations(params, which)[rows, :, longest], scales[rows, longest]
+
+
+def _too_wide(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture]) -> np.ndarray:
+    """[N] bool: Gaussians of textured regions wider than MIN_TEXELS texels whose texture's colour
+    differs by more than COLOUR_CHANGE between their centre and either end of their longest axis."""
+    wide = np.zeros(len(labels), bool)
+    means = params["means"].numpy()
+    for index, texture in textures.items():
+        members = np.flatnonzero(labels == index)
+        if len(members) == 0:
+            continue
+        _, direction, sigma = _longest_axes(params, members)
+        chart = texture.chart
+        centre = texture.colors(chart.uv(means[members]))
+        change = np.zeros(len(members))
+        for side in (-1.0, 1.0):
+            end = means[members] + side * FOOTPRINT * sigma[:, None] * direction
+            change = np.maximum(change, np.linalg.norm(texture.colors(chart.uv(end)) - centre, axis=1))
+        wide[members] = (sigma * chart.metres > MIN_TEXELS * texture.texel) & (change > COLOUR_CHANGE)
+    return wide
+
+
+def _split(params: dict, wide: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Each Gaussian in `wide` replaced by two along its longest axis. Returns (params, kept): `kept`
+    indexes the old Gaussians for the new ones (the unsplit first, then the children in pairs)."""
+    which = np.flatnonzero(wide)
+    longest, direction, sigma = _longest_axes(params, which)
+    kept = np.concatenate([np.flatnonzero(~wide), np.repeat(which, 2)])
+    out = {name: value[torch.from_numpy(kept)].clone() for name, value in params.items()}
+    first_child = int((~wide).sum())
+    offset = np.repeat(CHILD_OFFSET * sigma[:, None] * direction, 2, 0) * np.tile([[-1.0], [1.0]], (len(which), 1))
+    out["means"][first_child:] += torch.from_numpy(offset.astype(np.float32))
+    out["scales"][first_child:][torch.arange(2 * len(which)), torch.from_numpy(np.repeat(longest, 2))] += float(
+        np.log(CHILD_SCALE))
+    return out, kept
