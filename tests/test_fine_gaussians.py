@@ -4,11 +4,10 @@ angle as blotches; flattened onto its plane and split where the stripes change, 
 import numpy as np
 import torch
 
-from occlurestyle.render.gaussians import render, rgb_to_sh0
+from occlurestyle.render.gaussians import render, rgb_to_sh0, rotation_matrices
 from occlurestyle.stylize.fine_gaussians import (
     SURFACE_BAND,
     THIN,
-    _rotations,
     flatten_onto_charts,
     split_for_textures,
 )
@@ -111,7 +110,7 @@ def test_only_the_cloud_before_the_plane_is_flattened_into_it_keeping_its_spread
         assert torch.equal(flat[name][~moved], cloud[name][~moved])
 
     def covariance(params):
-        R, s = _rotations(params), torch.exp(params["scales"]).numpy()
+        R, s = rotation_matrices(params["quats"]), torch.exp(params["scales"]).numpy()
         return np.einsum("nij,nj,nkj->nik", R, s ** 2, R)
 
     old, new = covariance(cloud)[moved], covariance(flat)[moved]

@@ -30,6 +30,13 @@ def sh0_to_rgb(sh0: Tensor) -> Tensor:
     return sh0 * SH_C0 + 0.5
 
 
+def rotation_matrices(quats: Tensor) -> np.ndarray:
+    """[N,3,3] float64: each Gaussian's axes as the columns (quaternions wxyz, unnormalised)."""
+    from gsplat.utils import normalized_quat_to_rotmat
+
+    return normalized_quat_to_rotmat(torch.nn.functional.normalize(quats, dim=-1)).numpy().astype(np.float64)
+
+
 def init_from_points(points: np.ndarray, colors: np.ndarray, sh_degree: int = 3, opacity: float = 0.1,
                      scale_factor: float = 1.0) -> dict[str, Tensor]:
     """Gaussians at `points` with `colors` (0-1), isotropic scales from the mean distance to the 3 nearest

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from gsplat.utils import normalized_quat_to_rotmat
 from scipy.spatial.transform import Rotation
 
+from ..render.gaussians import rotation_matrices
 from .texture import RegionTexture
 
 SURFACE_BAND = 0.25  # metres before a region's plane: its cloud, not a thing standing on it
@@ -31,11 +31,6 @@ FOOTPRINT = 1.5  # sigmas each side of the centre: what a Gaussian covers where 
 CHILD_OFFSET, CHILD_SCALE = 0.6, 0.7  # sigmas: two children at ±0.6σ with 0.7σ reach ~ the parent's 2σ
 
 
-def _rotations(params: dict, which=slice(None)) -> np.ndarray:
-    quats = torch.nn.functional.normalize(params["quats"][which], dim=-1)
-    return normalized_quat_to_rotmat(quats).numpy().astype(np.float64)
-
-
 def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture],
                         viewer: np.ndarray) -> dict:
     """The model with each textured region's (label index → texture) Gaussians between its plane and
@@ -43,7 +38,7 @@ def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, Re
     the plane and flattened into it: their covariance projected onto the plane, `THIN` across it."""
     means = params["means"].numpy().astype(np.float64).copy()
     scales = torch.exp(params["scales"]).numpy().astype(np.float64).copy()
-    rotations = _rotations(params)
+    rotations = rotation_matrices(params["quats"])
     moved = np.zeros(len(labels), bool)
     for index, texture in textures.items():
         chart = texture.chart
@@ -96,7 +91,7 @@ def _longest_axes(params: dict, which: np.ndarray) -> tuple[np.ndarray, np.ndarr
     scales = torch.exp(params["scales"][which]).numpy()
     longest = scales.argmax(1)
     rows = np.arange(len(longest))
-    return longest, _rotations(params, which)[rows, :, longest], scales[rows, longest]
+    return longest, rotation_matrices(params["quats"][which])[rows, :, longest], scales[rows, longest]
 
 
 def _too_wide(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture]) -> np.ndarray:
