@@ -50,7 +50,9 @@ from .texture import (
     wall_azimuth,
 )
 from .transfer import (
+    colour_parts,
     detail_contrast,
+    rgb_to_lab,
     scale_detail,
     soften_lightness,
     structure_correlation,
@@ -350,7 +352,9 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
     """Key views of the unstylized model [V,H,W,3], their region labels [V,H,W] (-1: no Gaussian), and
     the views with each region's pixels (pooled over the views) moved onto its style region's colour
     distribution (regions whose index is in `skip` are left as they are; objects part to part with
-    `object_parts`), with the options' lightness rule or else `default_lightness`."""
+    `object_parts`), with the options' lightness rule or else `default_lightness`. An object's texture
+    finer than its partner's is scaled down, part by part with `object_parts`, and then in the returned
+    views too (the materials stylizer's softening keeps their lightness: it put a table's planks back)."""
     params, regions, cameras = scene.params, scene.regions, scene.cameras
     lightness, seed = scene.options.lightness or default_lightness, scene.options.seed
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
@@ -366,7 +370,8 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
         if index in skip or here.sum() < 10:
             continue
         target = style_regions.colors(match["style"]) if match["style"] else everything
-        transfer = transfer_colors_by_parts if object_parts and _same_kind(match) else transfer_colors
+        by_parts = object_parts and _same_kind(match)
+        transfer = transfer_colors_by_parts if by_parts else transfer_colors
         transferred[here] = transfer(views[here], target, lightness=lightness, seed=seed + k)
         if role(match["scene"]) == "object" and match["style"]:
             # an object keeps its own form but not a finer texture than its partner's, in light or in
@@ -375,6 +380,10 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
             wanted = detail_contrast(style_regions.image, style_regions.labels == style_regions.names.index(
                 match["style"]))
             own = detail_contrast(transferred, here)
-            if wanted.any() and (own > wanted).any():
-                transferred = scale_detail(transferred, here, np.minimum(1.0, wanted / np.maximum(own, 1e-6)))
+            if wanted is not None and own is not None and (own > wanted).any():
+                factor = np.minimum(1.0, wanted / np.maximum(own, 1e-6))
+                parts = colour_parts(rgb_to_lab(views[here]), seed + k) if by_parts else None
+                transferred = scale_detail(transferred, here, factor, parts)
+                if object_parts:
+                    views = scale_detail(views, here, factor, parts)
     return views, labels, transferred

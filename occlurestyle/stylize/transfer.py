@@ -54,23 +54,27 @@ def detail_contrast(images: np.ndarray, mask: np.ndarray) -> np.ndarray:
         residuals.append(np.stack([(lab[..., c] - masked_blur(lab[..., c], here, DETAIL_SIGMA))[inner]
                                    for c in range(3)], axis=-1))
     residuals = np.concatenate(residuals) if residuals else np.zeros((0, 3))
-    return np.std(residuals, axis=0) if len(residuals) >= 10 else np.zeros(3)
+    if len(residuals) < 10:
+        return None
+    return 1.4826 * np.median(np.abs(residuals - np.median(residuals, axis=0)), axis=0)
 
 
-def scale_detail(images: np.ndarray, mask: np.ndarray, factor) -> np.ndarray:
+def scale_detail(images: np.ndarray, mask: np.ndarray, factor, parts: np.ndarray | None = None) -> np.ndarray:
     """`images` [V,H,W,3] with the fine texture inside `mask` [V,H,W] scaled by `factor` (one for each
     CIELAB channel, or one for all), around its masked blur, so the region's colour and light stay. The
     blur is 3× the one that measures the texture: around the finer one, what lies between the two scales
-    (a plank's edge) would stay."""
+    (a plank's edge) would stay. With `parts` (each masked pixel's colour part [n], in `mask`'s order)
+    each part is blurred on its own: a table's thin legs keep their colour and shape under its top."""
     factor = np.broadcast_to(np.asarray(factor, np.float32), (3,))
     out = images.copy()
+    part_of = np.full(mask.shape, -1)
+    part_of[mask] = 0 if parts is None else parts
     for k in range(len(images)):
-        here = mask[k]
-        if not here.any():
-            continue
         lab = rgb_to_lab(images[k])
-        low = np.stack([masked_blur(lab[..., c], here, 3 * DETAIL_SIGMA) for c in range(3)], axis=-1)
-        out[k][here] = lab_to_rgb(low[here] + factor * (lab[here] - low[here]))
+        for part in np.unique(part_of[k][part_of[k] >= 0]):
+            here = part_of[k] == part
+            low = np.stack([masked_blur(lab[..., c], here, 3 * DETAIL_SIGMA) for c in range(3)], axis=-1)
+            out[k][here] = lab_to_rgb(low[here] + factor * (lab[here] - low[here]))
     return out
 
 
