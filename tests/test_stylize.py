@@ -260,6 +260,32 @@ def test_wall_gaussians_above_the_ceiling_are_the_ceiling():
     assert labels.tolist() == [0, 0, 1, 1, 1, 2, 2, 1, 1, 3]  # the wall up to 2.5 m; the sofa is no wall
 
 
+def test_the_thick_ceiling_and_floor_give_a_wall_back_its_top_and_bottom():
+    """Ceiling Gaussians below the ceiling's median and floor Gaussians above the floor's that lie in a
+    wall's layer and along its length are the wall's; the ceiling and the floor beyond it keep theirs."""
+    from occlurestyle.stylize.regions import _walls_reach_the_ceiling_and_the_floor
+
+    rng = np.random.default_rng(0)
+    up = np.array([0.0, 0.0, 1.0])
+    wall = np.c_[rng.uniform(0, 4, 600), rng.normal(0, 0.05, 600), rng.uniform(0.2, 2.3, 600)]  # y = 0, 4 m long
+    ceiling = np.c_[rng.uniform(-1, 5, 600), rng.uniform(-0.5, 4, 600), rng.normal(2.5, 0.1, 600)]
+    floor = np.c_[rng.uniform(-1, 5, 600), rng.uniform(-0.5, 4, 600), rng.normal(0.0, 0.1, 600)]
+    means = np.concatenate([floor, ceiling, wall])
+    labels = np.repeat([0, 1, 2], 600)
+    before = labels.copy()
+    _walls_reach_the_ceiling_and_the_floor(labels, means, up, ["floor", "ceiling", "wall_0"])
+    in_layer = (np.abs(means[:, 1]) < 0.06) & (means[:, 0] > 0.05) & (means[:, 0] < 3.95)
+    for layer, sign in ((0, 1.0), (1, -1.0)):
+        own = before == layer
+        inward = sign * (means[:, 2] - np.median(means[own, 2])) > 0
+        assert (own & inward & in_layer).sum() >= 3
+        assert (labels[own & inward & in_layer] == 2).all()  # within the wall's layer: the wall's
+        assert (labels[own & ~inward] == layer).all()  # beyond the layer's middle: untouched
+        beside = own & ((np.abs(means[:, 1]) > 0.2) | (means[:, 0] < -0.2) | (means[:, 0] > 4.2))
+        assert (labels[beside] == layer).all()  # away from the wall, or past its end: untouched
+    assert (labels[before == 2] == 2).all()
+
+
 def test_a_floor_layer_thinner_than_five_height_bins_is_found():
     """What lies below the cameras may span fewer height bins than the 5-bin smoothing window (sam2_bedroom:
     its stylize stage failed with an IndexError); the layer is still found whole."""
