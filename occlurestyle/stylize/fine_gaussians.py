@@ -36,8 +36,8 @@ def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, Re
     """The model with each textured region's (label index → texture) Gaussians between its plane and
     `SURFACE_BAND` before it, on the side of the point `viewer` (the cameras' mean centre), moved onto
     the plane and flattened into it: their covariance projected onto the plane, `THIN` across it."""
-    means = params["means"].numpy().astype(np.float64).copy()
-    scales = torch.exp(params["scales"]).numpy().astype(np.float64).copy()
+    means = params["means"].numpy().astype(np.float64)
+    scales = torch.exp(params["scales"]).numpy().astype(np.float64)
     rotations = rotation_matrices(params["quats"])
     moved = np.zeros(len(labels), bool)
     for index, texture in textures.items():

@@ -370,9 +370,12 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
         if index in skip or here.sum() < 10:
             continue
         target = style_regions.colors(match["style"]) if match["style"] else everything
-        by_parts = object_parts and _same_kind(match)
-        transfer = transfer_colors_by_parts if by_parts else transfer_colors
-        transferred[here] = transfer(views[here], target, lightness=lightness, seed=seed + k)
+        parts = colour_parts(rgb_to_lab(views[here]), seed + k) if object_parts and _same_kind(match) else None
+        if parts is not None:
+            transferred[here] = transfer_colors_by_parts(views[here], target, lightness=lightness, seed=seed + k,
+                                                         parts=parts)
+        else:
+            transferred[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
         if role(match["scene"]) == "object" and match["style"]:
             # an object keeps its own form but not a finer texture than its partner's, in light or in
             # colour (planks on a plain white table; their dark lines moved onto the colour of its gold
@@ -382,7 +385,6 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
             own = detail_contrast(transferred, here)
             if wanted is not None and own is not None and (own > wanted).any():
                 factor = np.minimum(1.0, wanted / np.maximum(own, 1e-6))
-                parts = colour_parts(rgb_to_lab(views[here]), seed + k) if by_parts else None
                 transferred = scale_detail(transferred, here, factor, parts)
                 if object_parts:
                     views = scale_detail(views, here, factor, parts)

@@ -72,6 +72,8 @@ def scale_detail(images: np.ndarray, mask: np.ndarray, factor, parts: np.ndarray
     part_of = np.full(mask.shape, -1)
     part_of[mask] = 0 if parts is None else parts
     for k in range(len(images)):
+        if not mask[k].any():
+            continue
         lab = rgb_to_lab(images[k])
         for part in np.unique(part_of[k][part_of[k] >= 0]):
             here = part_of[k] == part
@@ -183,10 +185,11 @@ def colour_parts(lab: np.ndarray, seed: int = 0, max_samples: int = 20000) -> np
 
 
 def transfer_colors_by_parts(colors: np.ndarray, style_colors: np.ndarray, lightness: str = "linear",
-                             seed: int = 0) -> np.ndarray:
-    """`transfer_colors` part to part when both sides have two colour parts (`colour_parts`), the larger
-    to the larger (a sofa's frame to the style sofa's frame, its cushions to the cushions), else whole."""
-    ours = colour_parts(rgb_to_lab(colors), seed)
+                             seed: int = 0, parts: np.ndarray | None = None) -> np.ndarray:
+    """`transfer_colors` part to part when both sides have two colour parts (`colour_parts`; `parts`:
+    `colors`' own, if the caller has them already), the larger to the larger (a sofa's frame to the
+    style sofa's frame, its cushions to the cushions), else whole."""
+    ours = colour_parts(rgb_to_lab(colors), seed) if parts is None else parts
     theirs = colour_parts(rgb_to_lab(style_colors), seed)
     if ours is None or theirs is None:
         return transfer_colors(colors, style_colors, lightness=lightness, seed=seed)
