@@ -116,7 +116,7 @@ def davis_clip(name: str, out: Path, masker: str, jitter: int = 0) -> dict:
     maps, seconds = run_masker(masker, run)
     truths = [media.read_gray(p) > 127 for p in media.list_images(clip / "masks")]
     shape = maps[0].shape
-    truths = [cv2.resize(t.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0 for t in truths]
+    truths = [media.resize_mask(t, shape[::-1]) for t in truths]
     result = {"frames": len(maps),
               "union_iou": round(float(np.mean([frame_iou(m > 0, t) for m, t in zip(maps, truths)])), 3),
               "best_instance_iou": round(float(np.mean([best_instance_iou(m, t) for m, t in zip(maps, truths)])), 3),

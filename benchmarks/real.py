@@ -85,7 +85,7 @@ def people_masks(name: str, layout: RunLayout, names: list[str], stride: int,
         source = int(stem) * stride
         if source < len(truths):
             truth = media.read_gray(truths[source]) > 127
-            person |= cv2.resize(truth.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+            person |= media.resize_mask(truth, shape[::-1])
         masks.append(person)
     return masks
 

@@ -96,6 +96,20 @@ def resize_max_side(image: np.ndarray, max_side: int | None) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A bool mask at `size` (width, height): an output pixel is True where at least half of what it
+    covers is (area average when shrinking, bilinear when enlarging). Pixel centres stay aligned, as in
+    `resize_max_side`; OpenCV's INTER_NEAREST is not centre-aligned and shifts a mask shrunk by 4/3 by
+    half a pixel (measured: a true mask scored against frames that way lost 0.006 IoU on davis_parkour)."""
+    mask = np.asarray(mask, bool)
+    if mask.shape[::-1] == tuple(size):
+        return mask
+    shrinking = size[0] * size[1] < mask.shape[0] * mask.shape[1]
+    share = cv2.resize(mask.astype(np.float32), tuple(size),
+                       interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return share >= 0.5
+
+
 @dataclass
 class FrameSource:
     """Where frames come from: a video file or a folder of images."""

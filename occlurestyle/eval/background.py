@@ -69,7 +69,7 @@ def ground_truth(scene_dir: str | Path, stems: list[str], shape: tuple[int, int]
         mask = media.read_gray(scene_dir / "masks" / f"{stem}.png") > 0
         if truth.shape[:2] != tuple(shape):
             truth = cv2.resize(truth, shape[::-1], interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(mask.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+            mask = media.resize_mask(mask, shape[::-1])
         truths.append(truth.astype(np.float32) / 255.0)
         hidden.append(mask)
     return truths, hidden

@@ -12,11 +12,10 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..media import IMAGE_EXTENSIONS, read_gray
+from ..media import IMAGE_EXTENSIONS, read_gray, resize_mask
 
 
 def read_mask_folder(folder: str | Path, frames: list[Path], source_names: dict[str, str],
@@ -60,7 +59,7 @@ def read_mask_file(path: Path, size: tuple[int, int], source_size: tuple[int, in
     h, w = mask.shape
     if (w, h) != tuple(size):
         if source_size is not None and (w, h) == tuple(source_size):
-            return cv2.resize(mask.astype(np.uint8), tuple(size), interpolation=cv2.INTER_NEAREST) > 0
+            return resize_mask(mask, size)
         raise InputError(f"mask {path} is {w}x{h} but the frames are {size[0]}x{size[1]}; "
                          "masks must match the frames (or the source video) in size")
     return mask

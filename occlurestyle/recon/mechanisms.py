@@ -206,9 +206,9 @@ class MaskRefinement(Mechanism):
     def finish(self, layout, data):
         with atomic_dir(layout.splat / "refined_masks", overwrite=True) as tmp:
             for index, name in enumerate(data.cameras.names):
-                full = cv2.resize((data.frames[index].person | self.refined[index]).numpy().astype(np.uint8) * 255,
-                                  (data.cameras.width, data.cameras.height), interpolation=cv2.INTER_NEAREST)
-                media.write_image(tmp / f"{Path(name).stem}.png", full)
+                full = media.resize_mask((data.frames[index].person | self.refined[index]).numpy(),
+                                         (data.cameras.width, data.cameras.height))
+                media.write_image(tmp / f"{Path(name).stem}.png", full.astype(np.uint8) * 255)
         return {"refined_mask_fraction": float(self.refined.float().mean())}
 
 
@@ -299,7 +299,7 @@ def person_depth(layout: RunLayout, data: "TrainingData", options: "TrainOptions
     carving, per-frame depths of the background beside people to add to the keypoints ([N,3] each; None
     with `person_depth_band` or `depth_weight` 0), and a summary."""
     masks = read_masks(layout.root, data.cameras.names, (data.cameras.height, data.cameras.width), undilated=True)
-    masks = [cv2.resize(m.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST) > 0 for m in masks]
+    masks = [media.resize_mask(m, shape[::-1]) for m in masks]
     depths, summary = load_aligned_depths(options.person_depth_dir, data.cameras.names, masks,
                                           [k.numpy() for k in data.keypoints], options.person_depth_kind,
                                           layout.source_names())
