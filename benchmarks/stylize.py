@@ -26,8 +26,12 @@ room's exemplar both ways: texture and shading figures on the run's own scene re
 left out by its masks (no truth there: indicative), and the warping error. `--strip PATH`: for the first
 pair and the real run, input | colour | materials at one held-out camera.
 
+`--seeds N` restyles each sample pair with the stylize stage's seeds 0..N-1 (labelling, texture synthesis,
+colour transport and the key-view fit all draw from it) and prints the headline figures' mean and
+standard deviation (`over_seeds`): one seed's figure moves by more than most changes of method do.
+
 Usage: python benchmarks/stylize.py [--json] [--runs out/bench_train] [--real RUN] [--strip docs/stylize_strip.jpg]
-                                   [--styles own_exemplar,mondrian,...] [--fit-steps N]
+                                   [--styles own_exemplar,mondrian,...] [--fit-steps N] [--seeds N]
 """
 
 from __future__ import annotations
@@ -92,10 +96,10 @@ def _style_focal(labels: Path | None) -> float | None:
 
 
 def evaluate_pair(run: Path, scene: Path | None, style: Path, labels: Path | None,
-                  fit_steps: int | None = None) -> tuple[dict, list]:
-    """Restyle `run` both ways (fitting key views `fit_steps` steps, by default each stylizer's own) and
-    score it (on `scene`'s truth when given). Returns (figures, strip images: input, colour, materials at
-    one held-out camera)."""
+                  fit_steps: int | None = None, seed: int = 0) -> tuple[dict, list]:
+    """Restyle `run` both ways (fitting key views `fit_steps` steps, by default each stylizer's own; the
+    stylize stage's `seed`) and score it (on `scene`'s truth when given). Returns (figures, strip images:
+    input, colour, materials at one held-out camera)."""
     cameras = read_run_cameras(RunLayout(run))
     original = load_ply(run / "splat" / "background.ply")
     stems = [Path(n).stem for n in cameras.names]
@@ -104,7 +108,7 @@ def evaluate_pair(run: Path, scene: Path | None, style: Path, labels: Path | Non
         start = time.perf_counter()
         stylize(run, StylizeOptions(style=str(style), style_labels=str(labels) if labels else None, method=method,
                                     scene_labels=str(run / "stylize" / "scene_regions.json")
-                                    if method != METHODS[0] else None, fit_steps=fit_steps))
+                                    if method != METHODS[0] else None, fit_steps=fit_steps, seed=seed))
         seconds[method] = round(time.perf_counter() - start, 1)
         styled[method] = load_ply(run / "splat" / "stylized.ply")
         infos[method] = json.loads((run / "stylize" / "matches.json").read_text())
@@ -203,6 +207,20 @@ def _warping(run: Path, scene: Path | None, cameras, original, styled, labels
     return figures, {m: float(f"{np.nanmean(e):.2e}") for m, e in along_truth.items()}
 
 
+def over_seeds(runs: list[dict]) -> dict:
+    """Texture, shading and warping (true flow) of each method as "mean±sd/n" over `runs` (one figures dict
+    each, from evaluate_pair with different seeds)."""
+    summary = {}
+    for figure in ("texture", "shading", "warping_gap1_true_flow"):
+        values = {}
+        for run in runs:
+            for method, value in (run.get(figure) or {}).items():
+                if method in METHODS and value is not None:
+                    values.setdefault(method, []).append(value)
+        summary[figure] = {method: f"{np.mean(v):.4g}±{np.std(v):.2g}/{len(v)}" for method, v in values.items()}
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
@@ -212,6 +230,9 @@ def main() -> None:
     parser.add_argument("--fit-steps", type=int, default=None,
                         help="steps of each fit to the key views (the stylize stage's option; default: each "
                         "stylizer's own)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="also restyle with the stylize stage's seeds 1..N-1 and print the headline figures' "
+                        "mean and standard deviation over the N")
     parser.add_argument("--styles", default=None, help="comma-separated style names to run (own_exemplar, "
                         "en_campo_gris, mondrian); default: all")
     args = parser.parse_args()
@@ -231,6 +252,10 @@ def main() -> None:
             if wanted is not None and style_name not in wanted:
                 continue
             figures, strip = evaluate_pair(run, scene, style, labels, args.fit_steps)
+            if args.seeds > 1:
+                figures["over_seeds"] = over_seeds([figures] + [evaluate_pair(run, scene, style, labels, args.fit_steps,
+                                                                              seed)[0]
+                                                                for seed in range(1, args.seeds)])
             results[f"{name}/{style_name}"] = figures
             strips.append(strip)
             if not args.json:
