@@ -1,11 +1,12 @@
 """Region correspondence: which style region each scene region takes its appearance from.
 
-Same name first (floor ↔ floor, sofa ↔ sofa); then by role (any wall ↔ the style's walls, larger
-with larger; an object ↔ the style's objects by shape where both have one (`object_shapes`: heights
-above the floor and width, in metres; the largest one each by least size-weighted difference, or
-the nearest when every free one is more than `REUSE_COST` worse, the rest to the nearest), else by
-size); a scene region left without a partner takes the style image's
-global colours. The result is a readable list, written to `stylize/matches.json`.
+Same name first (floor ↔ floor, sofa ↔ sofa, an object's numbered name ↔ its base: picture_1 ↔
+picture); then by role (any wall ↔ the style's walls, larger with larger; an object ↔ the style's
+objects by shape where both have one (`object_shapes`: heights above the floor and width, in metres;
+the largest one each by least size-weighted difference, or the nearest when every free one is more
+than `REUSE_COST` worse, the rest to the nearest), else by size); a scene region left without a
+partner takes the style image's global colours. The result is a readable list, written to
+`stylize/matches.json`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], 
     for name in scene_sizes:
         if name in style_sizes:
             matches[name] = {"scene": name, "style": name, "by": "same label"}
+        elif role(name) == "object" and base_name(name) in style_sizes:  # "picture_1" <-> "picture"
+            matches[name] = {"scene": name, "style": base_name(name), "by": "same label"}
     if shapes is not None:
         _match_objects_by_shape(matches, [n for n in scene_sizes if n not in matches and role(n) == "object"],
                                 [n for n in style_sizes if role(n) == "object"], *shapes, scene_sizes)

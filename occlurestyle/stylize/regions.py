@@ -5,13 +5,15 @@ Gaussian centres (`ransac_plane`, seeded numpy: open3d's multithreaded `segment_
 different plane set from run to run, and with it a missing ceiling now and then) and classified
 by their normal and height: the lowest large horizontal plane is the floor, one above the cameras
 the ceiling, vertical planes with (nearly) the whole scene on one side are walls; what lies behind a
-wall, away from the cameras, is that wall's slab, not furniture. Floor and ceiling
+wall, away from the cameras, is that wall's slab, not furniture; two planes through one wall's thick
+layer are one wall (`_join_wall_slices`). Floor and ceiling
 take the whole dense height layer around their plane (`_horizontal_layer`), which also finds them
 when RANSAC did not (a noisy layer is cut at a slant). What is left is clustered with DBSCAN into objects
 named by their height and footprint relative to the room (table, sofa, shelf, object_k); a cluster that
 falls apart at half the radius is the objects a few stray Gaussians bridged, each named on its own.
-Given the Gaussians' colours, what hangs flat on a wall and differs from it is "picture"
-(`wall_pictures`). The result is a readable JSON that a user can edit and pass back to override the labels.
+Given the Gaussians' colours, what hangs flat on a wall and differs from it is a picture ("picture",
+"picture_1", ...: `wall_pictures`). The result is a readable JSON that a user can edit and pass back to
+override the labels.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from .transfer import rgb_to_lab
 from .wall_pictures import find_pictures
 
 log = logging.getLogger(__name__)
+
+SLICE_ANGLE = 15.0  # degrees between two planes that may be slices of one wall (RANSAC cuts a thick layer at a slant)
+SLICE_GAP = 0.09  # room heights (24 cm in a 2.7 m room) between two slices of one wall
 
 
 @dataclass
@@ -136,10 +141,11 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                         "below" if name == "floor" else "above")
     floor_height = float(np.median(height[floor_idx])) if len(floor_idx) else float(height.min())
     ceiling_height = float(np.median(height[ceiling_idx])) if len(ceiling_idx) else float(height.max())
+    room_height = max(ceiling_height - floor_height, 1e-6)
+    walls = _join_wall_slices(points, walls, room_height)
     for k, idx in enumerate(walls):
         label[idx] = _add(names, f"wall_{k}")
 
-    room_height = max(ceiling_height - floor_height, 1e-6)
     rest = remaining[label[remaining] < 0]
     rest = _behind_walls_to_walls(points, rest, walls, centres, threshold, label)
     if len(rest):
@@ -180,7 +186,9 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             given = np.flatnonzero(on_wall | (objects & (np.abs(points @ normal + offset) < 3 * threshold)))
             for picture in find_pictures(points[given], lab[given], up, floor_height, room_height,
                                          on_wall=on_wall[given], seed=seed):
-                label[given[picture]] = _add(names, "picture")
+                # each its own region: one region on two walls has no plane, and each its own colours
+                count = sum(name == "picture" or name.startswith("picture_") for name in names)
+                label[given[picture]] = _add(names, f"picture_{count}" if count else "picture")
     if not names:
         names.append("scene")
         label[:] = 0
@@ -344,6 +352,28 @@ def vertical_ransac_plane(points: np.ndarray, threshold: float, up: np.ndarray, 
     if len(again) >= len(inliers):
         normal, inliers = refitted, again
     return normal @ across, inliers
+
+
+def _join_wall_slices(points: np.ndarray, walls: list[np.ndarray], room_height: float) -> list[np.ndarray]:
+    """`walls` (inlier indices of each wall plane, largest first) with the slices of one wall joined: a
+    wall whose Gaussians lie in a layer thicker than the plane band is found as two planes a few degrees
+    and centimetres apart, and which slice comes first (with which pictures) depends on RANSAC's draw.
+    A slice joins an earlier wall when their normals are within `SLICE_ANGLE` and its Gaussians lie
+    within `SLICE_GAP` room heights of that wall's plane, or the wall's of its (median; a slanted slice is
+    near one way, not the other); a bookcase's front stands further out both ways."""
+    joined: list[np.ndarray] = []
+    for idx in walls:
+        normal, own_offset = fit_plane(points[idx])
+        for k, wall in enumerate(joined):
+            wall_normal, offset = fit_plane(points[wall])
+            gap = min(np.median(np.abs(points[idx] @ wall_normal + offset)),
+                      np.median(np.abs(points[wall] @ normal + own_offset)))
+            if abs(float(normal @ wall_normal)) > np.cos(np.radians(SLICE_ANGLE)) and gap < SLICE_GAP * room_height:
+                joined[k] = np.union1d(wall, idx)
+                break
+        else:
+            joined.append(idx)
+    return joined
 
 
 def fit_plane(points: np.ndarray) -> tuple[np.ndarray, float]:
