@@ -265,7 +265,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 30.
     return path
 
 
-def write_png_sequence(folder: str | Path, frames: Iterable[np.ndarray], names: Sequence[str] | None = None) -> list[Path]:
+def write_png_sequence(folder: str | Path, frames: Iterable[np.ndarray],
+                       names: Sequence[str] | None = None) -> list[Path]:
     """Write frames as `folder/000000.png, ...` (or `names`) and return the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
