@@ -3,7 +3,8 @@
 Same name first (floor ↔ floor, sofa ↔ sofa, an object's numbered name ↔ its base: picture_1 ↔
 picture); then by role (any wall ↔ the style's walls, larger with larger; an object ↔ the style's
 objects by shape where both have one (`object_shapes`: heights above the floor and width, in metres;
-the largest one each by least size-weighted difference, or the nearest when every free one is more
+the largest one each (a style label of several like parts, one each part) by least size-weighted
+difference, or the nearest when every free one is more
 than `REUSE_COST` worse, the rest to the nearest), else by size); a scene region left without a
 partner takes the style image's global colours. The result is a readable list, written to
 `stylize/matches.json`.
@@ -78,7 +79,8 @@ def _match_objects_by_shape(matches: dict[str, dict], scene: list[str], style: l
     if not scene or not style:
         return
     taken = {m["style"] for m in matches.values()}
-    fresh = [n for n in style if n not in taken] or style
+    # a style label of several like parts (two desks) is that many objects to hand out
+    fresh = [n for n in style if n not in taken for _ in range(style_shapes[n].copies)] or style
     first = scene[:len(fresh)]
     nearest = {a: min(style, key=lambda b: scene_shapes[a].distance(style_shapes[b])) for a in scene}
     cost = np.array([[sizes[a] * scene_shapes[a].distance(style_shapes[b]) for b in fresh] for a in first])

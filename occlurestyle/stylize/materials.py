@@ -3,9 +3,11 @@ physical size, ready to be synthesised at the scene's scale (`synthesis.quilt`).
 
 A room photo shows its floor in perspective: tiles shrink towards the horizon. For each region this
 module estimates the region's plane from the region's own lines (line segments inside it, two
-vanishing points by RANSAC: the plane's vanishing line, hence its normal), and the camera's focal
-length from the floor's two vanishing points when they are orthogonal (tile or board edges), else a
-phone's 69° field of view. Distances need one assumption, stated: the photographer's camera is
+vanishing points by RANSAC, of directions at least `MIN_FAMILY_ANGLE` apart: the plane's vanishing
+line, hence its normal), and the camera's focal length from the floor's two vanishing points when they
+are orthogonal (tile or board edges), else from the walls' verticals and a level family of lines, else
+a phone's 69° field of view. A floor whose lines are one family (planks) takes its normal from the
+walls' verticals. Distances need one assumption, stated: the photographer's camera is
 `CAMERA_HEIGHT` above the floor and `CEILING_ABOVE_CAMERA` below the ceiling; a wall's distance then
 comes from where it meets the floor. The region is resampled onto its plane at the finest size it
 was seen at (metres per texel), keeping only the part seen at most `MAX_STRETCH`× coarser.
@@ -40,6 +42,7 @@ MAX_STRETCH = 3.0  # keep the part of a region seen at most this much coarser th
 MAX_SIDE = 512  # texels a side of a rectified sample
 MIN_SIDE = 24  # a sample needs a block this big inside it to be usable
 MAX_CAMERA_PITCH = 45.0  # degrees from level a style photo's camera may look up or down
+MIN_FAMILY_ANGLE = 30.0  # degrees between the directions of two vanishing points of one region (else one family)
 MAX_WALL_LEAN = 20.0  # degrees a wall's estimated plane may lean from square to the floor's
 # a blob of the photo saturated in every channel that holds more than this share of a region (and less
 # than half: a region mostly at white is white) is its light, not its material: a lamp's pool on the
@@ -94,6 +97,8 @@ def style_geometry(style: StyleRegions, names: list[str] | None = None, seed: in
         # a room photo is taken nearly level: a "floor" this tilted came from another surface's lines
         # (the office exemplar's floor normal lay 14° from its north wall's, 58° from level)
         floor_normal = None
+    if floor_normal is None and floor is not None:
+        floor_normal = _vertical(vanishing, K)
     planes: dict[str, tuple[np.ndarray, float] | None] = {}
     for name in wanted:
         normal = _plane_normal(vanishing[name], K, masks[name]) if role(name) != "object" else None
@@ -161,8 +166,9 @@ def _vanishing_points(segments: np.ndarray, mask: np.ndarray, rng: np.random.Gen
     ends, lengths, mids = ends[keep], lengths[keep], mids[keep]
     points = []
     scale = float(max(h, w))
-    for _ in range(2):
-        if len(ends) < min_inliers:
+    guess = _default_K(w, h)
+    for _ in range(3):
+        if len(ends) < min_inliers or len(points) == 2:
             break
         # lines in coordinates centred and scaled to ~1, so the cross products are well conditioned
         a = np.c_[(ends[:, 0] - [w / 2, h / 2]) / scale, np.ones(len(ends))]
@@ -187,23 +193,68 @@ def _vanishing_points(segments: np.ndarray, mask: np.ndarray, rng: np.random.Gen
         if best is None or best_inliers.sum() < min_inliers:
             break
         # back to pixel coordinates
-        points.append(np.array([best[0] * scale + best[2] * w / 2, best[1] * scale + best[2] * h / 2, best[2]]))
+        point = np.array([best[0] * scale + best[2] * w / 2, best[1] * scale + best[2] * h / 2, best[2]])
+        # a family's lines that are not quite parallel in the photo (a plank floor's boards, a wall's
+        # verticals) give a second point near the first: one family, not the plane's second direction
+        if not points or _angle(points[0], point, guess) >= MIN_FAMILY_ANGLE:
+            points.append(point)
         ends, lengths, mids = ends[~best_inliers], lengths[~best_inliers], mids[~best_inliers]
     return points
 
 
-def _focal(vanishing: dict[str, list[np.ndarray]], width: int, height: int) -> tuple[float, str]:
-    """From the floor's two vanishing points if they are finite and their directions orthogonal (tiles,
-    boards) gives a plausible focal; else the default field of view."""
-    centre = np.array([width / 2, height / 2])
+def _default_K(width: int, height: int) -> np.ndarray:
+    focal = 0.5 * width / np.tan(np.radians(DEFAULT_HFOV) / 2)
+    return np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1.0]])
+
+
+def _direction(point: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """The unit 3D direction (camera coordinates) of a vanishing point (homogeneous pixels)."""
+    direction = np.linalg.solve(K, point)
+    return direction / np.linalg.norm(direction)
+
+
+def _angle(a: np.ndarray, b: np.ndarray, K: np.ndarray) -> float:
+    """Degrees between the (unsigned) directions of two vanishing points."""
+    return float(np.degrees(np.arccos(min(1.0, abs(float(_direction(a, K) @ _direction(b, K)))))))
+
+
+def _vertical(vanishing: dict[str, list[np.ndarray]], K: np.ndarray) -> np.ndarray | None:
+    """The floor's normal (pointing down, away from the camera) from the walls' vertical lines: their
+    vanishing point whose direction lies within `MAX_CAMERA_PITCH` of the photo's vertical. A plank
+    floor's lines are one family (the boards' ends hardly show), so its own plane is unknown, but the
+    walls' verticals fix it (the office exemplar's)."""
     for name, points in vanishing.items():
-        if role(name) != "floor" or len(points) < 2 or min(abs(p[2]) for p in points) < 1e-9:
-            continue
-        v1, v2 = (p[:2] / p[2] - centre for p in points)
-        squared = -float(v1 @ v2)
-        if squared > 0 and 0.35 * width < np.sqrt(squared) < 2.5 * width:
-            return float(np.sqrt(squared)), "focal from the floor's right angle"
-    return 0.5 * width / np.tan(np.radians(DEFAULT_HFOV) / 2), f"focal from a {DEFAULT_HFOV:.0f}° view"
+        for point in points if role(name) == "wall" else []:
+            down = _direction(point, K)
+            down = down * np.sign(down[1])
+            if down[1] >= np.cos(np.radians(MAX_CAMERA_PITCH)):
+                return down
+    return None
+
+
+def _focal(vanishing: dict[str, list[np.ndarray]], width: int, height: int) -> tuple[float, str]:
+    """From two vanishing points whose directions are orthogonal (finite, taken square: a tiled or
+    boarded floor's two directions, else a wall's verticals and a horizontal family of the room) a
+    plausible focal; else the default field of view."""
+    centre = np.array([width / 2, height / 2])
+
+    def from_pair(a: np.ndarray, b: np.ndarray) -> float | None:
+        if min(abs(a[2]), abs(b[2])) < 1e-9:
+            return None
+        squared = -float((a[:2] / a[2] - centre) @ (b[:2] / b[2] - centre))
+        return float(np.sqrt(squared)) if squared > 0 and 0.35 * width < np.sqrt(squared) < 2.5 * width else None
+
+    for name, points in vanishing.items():
+        if role(name) == "floor" and len(points) == 2 and (focal := from_pair(*points)) is not None:
+            return focal, "focal from the floor's right angle"
+    guess = _default_K(width, height)
+    structure = [p for name, points in vanishing.items() if role(name) != "object" for p in points]
+    vertical = [p for p in structure if abs(_direction(p, guess)[1]) >= np.cos(np.radians(MAX_CAMERA_PITCH))]
+    level = [p for p in structure if abs(_direction(p, guess)[1]) <= np.sin(np.radians(MAX_CAMERA_PITCH))]
+    focals = [f for a in vertical for b in level if (f := from_pair(a, b)) is not None]
+    if focals:
+        return float(np.median(focals)), "focal from the walls' verticals and a level family of lines"
+    return float(guess[0, 0]), f"focal from a {DEFAULT_HFOV:.0f}° view"
 
 
 def _plane_normal(points: list[np.ndarray], K: np.ndarray, mask: np.ndarray) -> np.ndarray | None:

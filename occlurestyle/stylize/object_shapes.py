@@ -4,11 +4,12 @@ like (a low wide table, a tall narrow lamp, a picture hanging at eye height), no
 An `ObjectShape` is an object's bottom and top height above the floor and its width across. The scene's
 come from its Gaussians (`scene_object_shapes`: heights along gravity, at the scale `texture.scene_scale`
 found). The style photo's come from its geometry (`materials.style_geometry`: focal, floor and wall
-planes, the photographer `CAMERA_HEIGHT` above the floor): one with floor all around lies on the floor
-(a rug); one standing on it is placed where its lowest pixels meet the floor and taken as facing the
-camera there; one that does not touch the floor is placed on the wall around it, when that wall's plane
-is known; any other has no shape. An object of several parts (the style's three pictures under one
-label) is measured on its largest.
+planes, the photographer `CAMERA_HEIGHT` above the floor): one with floor all around and no wall just
+behind its top lies on the floor (a rug); one standing on it is placed where its lowest pixels meet the
+floor and taken as facing the camera there; one that does not touch the floor is placed on the wall
+around it, when that wall's plane is known; any other has no shape. An object of several parts (the
+style's three pictures under one label) is measured on its largest, and counts its parts of a like size
+(`copies`: the office exemplar's two desks are two partners to hand out).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ObjectShape:
     bottom: float  # metres above the floor
     top: float
     width: float  # metres across, the longest horizontal extent
+    copies: int = 1  # separate parts of this size under one label (the style's two desks are one "desk")
 
     def distance(self, other: "ObjectShape") -> float:
         """Metres apart, heights counted in full and width at half (a view shows a width foreshortened)."""
@@ -74,9 +76,12 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
         return {}
     masks = style.masks()
     floor = np.zeros(style.labels.shape, bool)
+    walls = np.zeros(style.labels.shape, bool)
     for name, mask in masks.items():
         if role(name) == "floor":
             floor |= mask
+        elif role(name) == "wall":
+            walls |= mask
     below = np.zeros_like(floor)
     below[:-3] = floor[3:]
     up = -floor_normal
@@ -86,7 +91,7 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
             continue
         contact = np.argwhere(mask & below)[:, ::-1]
         rays = rays_of(np.argwhere(_largest_part(mask))[:, ::-1], geometry.K)
-        if _share_around(mask, floor) > 0.5:  # floor all around: it lies on the floor (a rug)
+        if _share_around(mask, floor) > 0.5 and _share_above(mask, walls) < 0.5:  # on the floor (a rug)
             normal, offset = floor_normal, CAMERA_HEIGHT
         elif len(contact) >= MIN_CONTACT:
             ground = rays_of(contact, geometry.K)
@@ -111,7 +116,7 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
             continue
         heights = CAMERA_HEIGHT - points @ floor_normal
         shapes[name] = ObjectShape(max(0.0, float(np.percentile(heights, 2))), float(np.percentile(heights, 98)),
-                                   _width(points, up, 2))
+                                   _width(points, up, 2), _copies(mask))
     return shapes
 
 
@@ -129,6 +134,13 @@ def _largest_part(mask: np.ndarray) -> np.ndarray:
     return mask if count <= 2 else parts == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
+def _copies(mask: np.ndarray, share: float = 0.3) -> int:
+    """How many separate parts of `mask` hold at least `share` of its largest part's pixels."""
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return max(1, int((areas >= share * areas.max()).sum())) if count > 1 else 1
+
+
 def _ring(mask: np.ndarray) -> np.ndarray:
     return cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool) & ~mask
 
@@ -136,6 +148,15 @@ def _ring(mask: np.ndarray) -> np.ndarray:
 def _share_around(mask: np.ndarray, other: np.ndarray) -> float:
     ring = _ring(mask)
     return float((ring & other).sum()) / max(int(ring.sum()), 1)
+
+
+def _share_above(mask: np.ndarray, other: np.ndarray, gap: int = 4) -> float:
+    """The share of `mask`'s columns whose pixel `gap` above the mask's top is `other`'s: a desk standing
+    on the floor (floor on three sides, like a rug) has a wall just behind its top, a rug does not."""
+    columns = np.flatnonzero(mask.any(0))
+    tops = mask[:, columns].argmax(0) - gap
+    inside = tops >= 0
+    return float(other[tops[inside], columns[inside]].mean()) if inside.any() else 0.0
 
 
 def _wall_around(mask: np.ndarray, masks: dict[str, np.ndarray], geometry: StyleGeometry):

@@ -191,6 +191,7 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
     wanted = {n for n in wanted if role(n) != "object"}
     found = style_materials(style_regions, sorted(wanted), seed=options.seed)
     metres, how = scene_scale(means, regions.labels, regions.names, regions.up, scene.cameras.viewmats)
+    along = _along_the_walls(means, regions, metres)
     textures = {}
     for k, match in enumerate(matches):
         index = regions.names.index(match["scene"])
@@ -198,7 +199,7 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
         kind = role(match["scene"])
         if kind == "object" or members.sum() < 10:  # objects keep their form (texture.py says why)
             continue
-        chart = Chart.fit(means[members], regions.up, metres, kind)
+        chart = Chart.fit(means[members], regions.up, metres, kind, along=along)
         if kind == "wall":
             _wall_facing_the_same_way(match, chart, found, means[members], scene.cameras.viewmats, regions.up)
         material = found.get(match["style"]) or _same_role(found, match["style"])
@@ -213,6 +214,18 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
                              "texture": list(textures[index].texture.shape[:2]),
                              "texel_mm": round(textures[index].texel * 1000, 2)}
     return textures
+
+
+def _along_the_walls(means: np.ndarray, regions, metres: float) -> np.ndarray | None:
+    """The horizontal direction along the largest wall, which the floor's and ceiling's charts follow:
+    by their own longer side a nearly square floor's boards ran 29-52° across the office's walls,
+    depending on the labeller's seed."""
+    walls = [i for i, name in enumerate(regions.names) if role(name) == "wall"]
+    sizes = [int((regions.labels == i).sum()) for i in walls]
+    if not walls or max(sizes) < 10:
+        return None
+    wall = regions.labels == walls[int(np.argmax(sizes))]
+    return Chart.fit(means[wall], regions.up, metres, "wall").axes[0]
 
 
 def _fine_enough(scene: Scene, textures: dict[int, RegionTexture]) -> Scene:

@@ -75,14 +75,18 @@ class Chart:
     metres: float  # per scene unit
 
     @classmethod
-    def fit(cls, points: np.ndarray, up: np.ndarray, metres: float, kind: str) -> "Chart":
-        """`kind` (`correspond.role`): a floor or ceiling is the plane facing up, a wall the vertical
-        plane across its thinnest direction (however thick its Gaussians), v along gravity."""
+    def fit(cls, points: np.ndarray, up: np.ndarray, metres: float, kind: str,
+            along: np.ndarray | None = None) -> "Chart":
+        """`kind` (`correspond.role`): a floor or ceiling is the plane facing up with v along `along` (a
+        wall's direction, so boards and tiles run square to the walls) or else the region's longer
+        side, a wall the vertical plane across its thinnest direction (however thick its Gaussians), v
+        along gravity."""
         origin = points.mean(0)
         centred = points - origin
         _, _, axes = np.linalg.svd(centred[:: max(1, len(centred) // 5000)], full_matrices=False)
         if kind in ("floor", "ceiling"):
-            normal, v_axis = up, axes[0] - (axes[0] @ up) * up  # v along the region's longer side
+            v_axis = axes[0] if along is None else np.asarray(along, np.float64)
+            normal, v_axis = up, v_axis - (v_axis @ up) * up
         else:
             normal = axes[2] - (axes[2] @ up) * up
             normal = normal / max(float(np.linalg.norm(normal)), 1e-9)
