@@ -5,7 +5,8 @@ the style's colours, fitted so that every view agrees. One function and one line
   material (`materials.py`: its surface rectified, at a physical size) gets a texture synthesised from
   it, laid on its plane in 3D and lit by the room's own shading (`texture.py`); the region's Gaussians
   are brought onto its plane and split fine enough for the texture (`fine_gaussians.py`), then
-  fitted to key views textured per pixel; objects and regions without one as `colour`'s first step
+  fitted to key views textured per pixel; a picture paired with a style picture shows one of the
+  style's paintings over its rectangle (`paintings.py`); objects and regions without one as `colour`'s first step
   with their light and dark kept in order, an object paired with the style object nearest its shape
   (`object_shapes.py`), its colour parts given its partner's (a sofa's frame the style sofa's frame,
   its cushions the cushions: `transfer.transfer_colors_by_parts`) and no finer texture than it; a
@@ -31,11 +32,12 @@ from ..cameras import camera_center
 from ..errors import InputError
 from ..recon.registration_files import CameraSet
 from ..render.gaussians import render_views, rgb_to_sh0
-from .correspond import match_regions, role
+from .correspond import base_name, match_regions, role
 from .fine_gaussians import flatten_onto_charts, split_for_textures
 from .keyviews import fit_colors_to_views, key_view_indices, read_stylized_views
 from .materials import Material, style_geometry, style_materials
 from .object_shapes import scene_object_shapes, style_object_shapes
+from .paintings import painting_texture, style_paintings
 from .regions import SceneRegions, render_labels
 from .style_regions import load_style
 from .texture import (
@@ -192,7 +194,7 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
     found = style_materials(style_regions, sorted(wanted), seed=options.seed)
     metres, how = scene_scale(means, regions.labels, regions.names, regions.up, scene.cameras.viewmats)
     along = _along_the_walls(means, regions, metres)
-    textures = {}
+    textures = _painting_textures(scene, style_regions, matches, metres)
     for k, match in enumerate(matches):
         index = regions.names.index(match["scene"])
         members = regions.labels == index
@@ -213,6 +215,34 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
                              "style_sample": material.how, "scene_scale": how,
                              "texture": list(textures[index].texture.shape[:2]),
                              "texel_mm": round(textures[index].texel * 1000, 2)}
+    return textures
+
+
+def _painting_textures(scene: Scene, style_regions, matches, metres: float) -> dict[int, RegionTexture]:
+    """Per scene picture paired with a style picture (`paintings.py`): one of the style's paintings over
+    it, the largest scene picture the largest painting of its partner, the next the next, and round."""
+    regions, means = scene.regions, scene.params["means"].numpy()
+    size = {m["scene"]: int((regions.labels == regions.names.index(m["scene"])).sum()) for m in matches}
+    pictures = sorted((m for m in matches if m["style"] and size[m["scene"]] >= 10
+                       and base_name(m["scene"]) == "picture" == base_name(m["style"])),
+                      key=lambda m: (-size[m["scene"]], m["scene"]))
+    viewer = camera_center(scene.cameras.viewmats).mean(0)
+    paintings: dict[str, list[np.ndarray]] = {}
+    given: dict[str, int] = {}
+    textures = {}
+    for match in pictures:
+        style = match["style"]
+        if style not in paintings:
+            paintings[style] = style_paintings(style_regions.image,
+                                               style_regions.labels == style_regions.names.index(style))
+        if not paintings[style]:
+            continue
+        which = given.get(style, 0) % len(paintings[style])
+        given[style] = given.get(style, 0) + 1
+        index = regions.names.index(match["scene"])
+        textures[index] = painting_texture(paintings[style][which], means[regions.labels == index], regions.up,
+                                           metres, viewer)
+        match["material"] = {"from": style, "painting": which + 1, "texture": list(textures[index].texture.shape[:2])}
     return textures
 
 
