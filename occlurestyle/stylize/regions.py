@@ -171,7 +171,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             idx = _wall_within(points, idx, up, centres, threshold, room_height, rng, label, names, structure)
             if len(idx) < 0.002 * len(points):
                 continue
-            for part in _split_bridged(points, idx, 0.02 * extent):
+            for part in _split_bridged(points, idx, 0.02 * extent, up):
                 label[part] = _add(names, _object_name(points[part], up, floor_height, room_height, names))
     if colors is not None:
         lab = rgb_to_lab(np.asarray(colors)[solid])
@@ -442,10 +442,12 @@ def _wall_within(points, idx, up, centres, threshold, room_height, rng, label, n
     return np.setdiff1d(idx, idx[inliers])
 
 
-def _split_bridged(points: np.ndarray, idx: np.ndarray, eps: float, min_share: float = 0.1) -> list[np.ndarray]:
+def _split_bridged(points: np.ndarray, idx: np.ndarray, eps: float, up: np.ndarray,
+                   min_share: float = 0.1) -> list[np.ndarray]:
     """A cluster split into the objects a few stray Gaussians bridged (a table in front of a sofa): at
     half the neighbourhood radius the bridge falls apart into noise. Only parts holding `min_share` of
-    the cluster count (crumbs falling off a thin object make no objects); the rest joins the nearest part."""
+    the cluster count (crumbs falling off a thin object make no objects); the rest joins the nearest part.
+    Parts standing one on the other (`_stacked`: a plant's leaves over its pot) stay one object."""
     import open3d as o3d
     from scipy.spatial import cKDTree
 
@@ -461,7 +463,26 @@ def _split_bridged(points: np.ndarray, idx: np.ndarray, eps: float, min_share: f
     _, nearest = cKDTree(points[idx[kept]]).query(points[idx[~kept]])
     assigned = clusters.copy()
     assigned[~kept] = clusters[kept][nearest]
-    return [idx[assigned == c] for c in parts]
+    for k, part in enumerate(parts):  # a part on top of an earlier (larger) one joins it
+        below = next((other for other in parts[:k] if (assigned == other).any() and _stacked(
+            points[idx[assigned == part]], points[idx[assigned == other]], up)), None)
+        if below is not None:
+            assigned[assigned == part] = below
+    return [idx[assigned == c] for c in parts if (assigned == c).any()]
+
+
+def _stacked(first: np.ndarray, second: np.ndarray, up: np.ndarray) -> bool:
+    """Whether one of two parts (points [N,3]) stands on the other, centred on it: it lies above the
+    other's middle height, and their middles across gravity are within half the wider one's reach (its
+    90th-percentile distance from its middle). A plant's leaves over its pot are; a wall's slab behind
+    and above a plant is not, nor a table beside a sofa."""
+    heights = (first @ up, second @ up)
+    if np.percentile(heights[0], 10) < np.median(heights[1]) and np.percentile(heights[1], 10) < np.median(heights[0]):
+        return False
+    flat = [part - np.outer(h, up) for part, h in zip((first, second), heights)]
+    centres = [np.median(f, axis=0) for f in flat]
+    reach = max(float(np.percentile(np.linalg.norm(f - c, axis=1), 90)) for f, c in zip(flat, centres))
+    return float(np.linalg.norm(centres[0] - centres[1])) <= 0.5 * reach
 
 
 def _add(names: list[str], name: str) -> int:
