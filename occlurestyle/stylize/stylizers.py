@@ -182,8 +182,9 @@ def _fit(scene: Scene, start: dict, picks, targets, weights, steps: int) -> dict
 
 
 def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTexture]:
-    """Per scene region index whose matched style region has a usable material: its texture. Automatic
-    style regions (no labels given) are colour clusters of the image, not surfaces: none has one."""
+    """Per scene region index whose matched style region has a usable material, its texture; per picture
+    paired with a style picture, its painting. Automatic style regions (no labels given) are colour
+    clusters of the image, not surfaces: none has one."""
     params, regions, options = scene.params, scene.regions, scene.options
     if style_regions.source == "auto":
         log.info("materials: the style has no labels, its regions are colour clusters: colours only")
