@@ -50,9 +50,11 @@ def find_pictures(points: np.ndarray, lab: np.ndarray, up: np.ndarray, floor_hei
     on_wall = np.ones(len(points), bool) if on_wall is None else np.asarray(on_wall, bool)
     if on_wall.sum() < 200 or room_height <= 0:
         return []
+    inside, at, wall_part, lo = _wall_chart(points, up, floor_height, room_height, on_wall)
+    colours = lab[inside[wall_part]].astype(np.float64)
     rng = np.random.default_rng(seed)
-    return consensus([mask for _ in range(VOTES) for mask in
-                      _pictures_by_one_codebook(points, lab, up, floor_height, room_height, on_wall, rng)], VOTES)
+    found = [mask for _ in range(VOTES) for mask in _pictures_by_one_codebook(colours, at, wall_part, lo, rng)]
+    return [inside[picture] for picture in consensus(found, VOTES)]
 
 
 def consensus(found: list[np.ndarray], draws: int) -> list[np.ndarray]:
@@ -69,9 +71,10 @@ def consensus(found: list[np.ndarray], draws: int) -> list[np.ndarray]:
     return pictures
 
 
-def _pictures_by_one_codebook(points: np.ndarray, lab: np.ndarray, up: np.ndarray, floor_height: float,
-                              room_height: float, on_wall: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
-    """`find_pictures` with one draw of the codebook: each picture as a bool mask over `points`."""
+def _wall_chart(points: np.ndarray, up: np.ndarray, floor_height: float, room_height: float,
+                on_wall: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The wall's chart (along the wall and up, in room heights): the indices of `points` inside its
+    bulk, their positions there in cells, which of them are the wall's, and the chart's origin."""
     heights = points @ up
     flat = points - np.outer(heights, up)
     along = np.linalg.svd(flat[on_wall] - flat[on_wall].mean(0), full_matrices=False)[2][0]
@@ -79,11 +82,16 @@ def _pictures_by_one_codebook(points: np.ndarray, lab: np.ndarray, up: np.ndarra
     # stray Gaussians far off the wall would make the grid huge: the chart spans the bulk of it
     lo, hi = np.percentile(chart[on_wall], 1, axis=0), np.percentile(chart[on_wall], 99, axis=0)
     inside = np.flatnonzero(np.all((chart >= lo) & (chart <= hi), axis=1))
-    at = (chart[inside] - lo) / CELL  # chart positions in cells
-    wall_part = on_wall[inside]
+    return inside, (chart[inside] - lo) / CELL, on_wall[inside], lo
+
+
+def _pictures_by_one_codebook(colours: np.ndarray, at: np.ndarray, wall_part: np.ndarray, lo: np.ndarray,
+                              rng: np.random.Generator) -> list[np.ndarray]:
+    """The pictures one draw of the codebook finds, each a bool mask over the chart positions `at` (the
+    wall's among them `wall_part`, with CIELAB `colours`; `lo` the chart's origin)."""
     cells = np.floor(at[wall_part]).astype(np.int64)
     rows, cols = cells[:, 1], cells[:, 0]
-    _, code = kmeans2(lab[inside[wall_part]].astype(np.float64), CODEWORDS, seed=rng, minit="++")
+    _, code = kmeans2(colours, CODEWORDS, seed=rng, minit="++")
     histogram = np.zeros((rows.max() + 1, cols.max() + 1, CODEWORDS))
     np.add.at(histogram, (rows, cols, code), 1.0)
     near = ndimage.uniform_filter(histogram, size=(3, 3, 1), mode="constant") * 9
@@ -98,10 +106,7 @@ def _pictures_by_one_codebook(points: np.ndarray, lab: np.ndarray, up: np.ndarra
         spread = float(np.median(np.abs(deviation[seen] - typical)))
         pictures = _blocks(seen & (deviation > typical + ODD * spread), seen, histogram, at, wall_part, code, lo)
         if pictures:
-            masks = [np.zeros(len(points), bool) for _ in pictures]
-            for mask, within in zip(masks, pictures):
-                mask[inside[within]] = True
-            return masks
+            return pictures
     return []
 
 
