@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 
 from occlurestyle.cameras import look_at
 from occlurestyle.errors import InputError
 from occlurestyle.occlusion.depth_order import composite, depth_visibility
-from occlurestyle.occlusion.matte import refine_with_background
 from occlurestyle.occlusion.people import alpha_matte, contact_depth, person_layers
 from occlurestyle.occlusion.shadows import contact_shading
 from occlurestyle.pipeline import RunConfig, run_pipeline, stage_hashes
@@ -89,28 +87,6 @@ def test_depth_order_and_soft_edges():
     assert shown[10, 4:10].max() == 0.0 and shown[10, 12] == 1.0
     assert image[10, 12, 0] == pytest.approx(0.9) and image[10, 7, 0] == pytest.approx(0.1)
     assert depth_visibility(np.array([np.inf]), np.array([1.0]))[0] == 0.0
-
-
-def test_background_model_cuts_mask_spill_and_adds_missed_person_pixels():
-    rng = np.random.default_rng(0)
-    height, width = 120, 160
-    room = cv2.GaussianBlur(rng.random((height, width, 3)).astype(np.float32), (0, 0), 3)
-    room = (room - room.min()) / (room.max() - room.min())
-    render = np.clip(room + rng.normal(0, 0.01, room.shape).astype(np.float32), 0, 1)  # the model's own error
-    yy, xx = np.mgrid[:height, :width]
-    person = ((xx - 80) / 14.0) ** 2 + ((yy - 70) / 35.0) ** 2 <= 1
-    frame = room.copy()
-    frame[person] = np.clip(np.array([0.9, 0.2, 0.2]) + rng.normal(0, 0.05, (person.sum(), 3)), 0, 1)
-    found = np.roll(person, 5, axis=1)  # a motion mask lagging 5 px: spill on one side, a miss on the other
-
-    def iou(a, b):
-        return (a & b).sum() / (a | b).sum()
-
-    refined = refine_with_background(found, frame, render)
-    assert iou(found, person) < 0.75 and iou(refined, person) > 0.95
-    # a person the model learnt (the render shows them too) gives no evidence: the mask stays
-    assert (refine_with_background(found, frame, frame) == found).all()
-    assert not refine_with_background(np.zeros_like(found), frame, render).any()
 
 
 def test_contact_shadow_darkens_the_visible_floor_under_the_feet():

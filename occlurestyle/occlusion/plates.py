@@ -163,6 +163,20 @@ def tolerant_difference(frame: np.ndarray, plate: np.ndarray, radius: int = 1) -
     return best
 
 
+def shade_like(frame: np.ndarray, plate: np.ndarray, brightest: float = 0.95, darkest: float = 0.1,
+               bluer: float = 0.03, spread: float = 0.35) -> np.ndarray:
+    """Pixels that are the plate in shade: darker in every channel, evenly or least in blue and most in
+    red (out of the direct light, lit by the sky or a window: a real shadow in sunlight turns bluer,
+    which `shadow_like` does not allow). Looser than `shadow_like`: dark clothes often pass it too."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = frame / np.maximum(plate, 0.02)
+    red, green, blue = ratio[..., 0], ratio[..., 1], ratio[..., 2]
+    top = np.maximum(np.maximum(red, green), blue)
+    low = np.minimum(np.minimum(red, green), blue)
+    return ((top < brightest) & (low > darkest) & (red <= green + bluer) & (green <= blue + bluer)
+            & (top - low < spread * (red + green + blue) / 3))
+
+
 def shadow_like(frame: np.ndarray, plate: np.ndarray, tolerance: float = 0.06,
                 darkest: float = 0.1, lightest: float = 0.92) -> np.ndarray:
     """Pixels that are the plate darkened by about the same factor in every channel: a moving shadow

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class PeopleOptions:
     correct_masks: str = field(default="auto", metadata={
-        "help": "correct the masks with the background model (where a frame matches its render, nobody is "
-                "there): on, off, or auto (on for every masker but file, whose masks are taken as true)"})
+        "help": "correct the masks with the background model (where a frame matches its render nobody is "
+                "there; where it does not, next to a person or as a large blob, someone is): on, off, or auto "
+                "(on for every masker but file, whose masks are taken as true)"})
 
 
 Options = PeopleOptions
@@ -57,7 +58,7 @@ def run(layout: RunLayout, options: PeopleOptions, progress: bool = True) -> Pat
     def mask(index: int) -> np.ndarray:
         name = cameras.names[index]
         found = read_masks(layout.root, [name], shape, undilated=True)[0]
-        if refine:  # a masker's masks spill, lag or miss limbs; the background model corrects them
+        if refine:  # a masker's masks spill, lag, miss limbs or people; the background model corrects them
             render = media.read_image(layout.renders / "background" / f"{Path(name).stem}.png") / 255.0
             render = apply_appearance(render, appearance.get(name))  # as the frame was exposed
             found = refine_with_background(found, media.read_image(layout.frames / name) / 255.0, render)
