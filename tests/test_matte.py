@@ -2,6 +2,7 @@
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from occlurestyle.occlusion.matte import refine_with_background
 
@@ -115,3 +116,26 @@ def test_the_outline_follows_the_blend_of_person_and_background():
     for found in (grown, shrunk):
         refined = refine_with_background(found, frame, render)
         assert _iou(refined, truth) > 0.97 > _iou(found, truth)
+
+
+def test_a_person_the_model_learnt_is_kept_whole_beside_one_it_did_not():
+    """Two people side by side in one mask blob (a seated audience): the model learnt the still one (its
+    render shows them), so the frame matches it there; with the masker's ids they are judged one by one
+    and the still person is kept as found, not cut away to be shown restyled."""
+    room, render, rng = _room(5)
+    still = _ellipse(60, 70, 16, 34) > 0
+    moving = (_ellipse(88, 70, 14, 34) > 0) & ~still
+    frame = _dress(room, still.astype(np.float32), (0.3, 0.6, 0.9), rng)
+    render = frame.copy()  # the still person learnt into the model
+    render[moving] = room[moving]
+    frame = _dress(frame, moving.astype(np.float32), (0.9, 0.3, 0.2), rng)
+    render = np.clip(render + rng.normal(0, 0.01, render.shape).astype(np.float32), 0, 1)
+    mask = still | moving
+    assert ndimage.label(mask)[1] == 1
+    instances = np.zeros(mask.shape, np.uint8)
+    instances[still], instances[moving] = 1, 2
+
+    by_person = refine_with_background(mask, frame, render, instances)
+    assert (by_person & still).sum() == still.sum() and _iou(by_person & ~still, moving) > 0.95
+    by_blob = refine_with_background(mask, frame, render)
+    assert (by_blob & still).sum() < 0.5 * still.sum()

@@ -55,24 +55,25 @@ def run(layout: RunLayout, options: PeopleOptions, progress: bool = True) -> Pat
     appearance = read_appearance(layout.appearance)
     refine = _refines(layout, options)
 
+    def instances(index: int) -> np.ndarray | None:
+        """The masker's person ids (a people or sam run), so people who overlap are placed one by one."""
+        path = layout.instances / f"{Path(cameras.names[index]).stem}.png"
+        return media.read_gray(path) if path.is_file() else None
+
     def mask(index: int) -> np.ndarray:
         name = cameras.names[index]
         found = read_masks(layout.root, [name], shape, undilated=True)[0]
         if refine:  # a masker's masks spill, lag, miss limbs or people; the background model corrects them
             render = media.read_image(layout.renders / "background" / f"{Path(name).stem}.png") / 255.0
             render = apply_appearance(render, appearance.get(name))  # as the frame was exposed
-            found = refine_with_background(found, media.read_image(layout.frames / name) / 255.0, render)
+            found = refine_with_background(found, media.read_image(layout.frames / name) / 255.0, render,
+                                           instances(index))
         return found
 
     packed = [np.packbits(mask(i)) for i in range(len(cameras.names))]  # 1 bit a pixel
 
     def unpacked(index: int) -> np.ndarray:
         return np.unpackbits(packed[index], count=shape[0] * shape[1]).reshape(shape).astype(bool)
-
-    def instances(index: int) -> np.ndarray | None:
-        """The masker's person ids (a people or sam run), so people who overlap are placed one by one."""
-        path = layout.instances / f"{Path(cameras.names[index]).stem}.png"
-        return media.read_gray(path) if path.is_file() else None
 
     records = person_records((unpacked(i) for i in range(len(packed))), cameras.Ks, cameras.viewmats, floor,
                              (np.load(p) for p in depth_paths), instances=(instances(i) for i in range(len(packed))))
