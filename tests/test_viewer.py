@@ -216,7 +216,9 @@ def test_the_view_command_serves_until_interrupted_then_frees_its_port(small_run
     import sys
 
     port = free_port()
-    command = [sys.executable, "-m", "occlurestyle.cli", "view", str(small_run[0]), "--port", str(port)]
+    # -X faulthandler: should it ever hang, SIGABRT makes it print every thread's stack (below)
+    command = [sys.executable, "-X", "faulthandler", "-m", "occlurestyle.cli", "view", str(small_run[0]),
+               "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         said, deadline = "", time.monotonic() + 120
@@ -228,7 +230,11 @@ def test_the_view_command_serves_until_interrupted_then_frees_its_port(small_run
         port = int(re.search(r"http://127\.0\.0\.1:(\d+)", said).group(1))  # the asked one, unless taken since
         assert _get(f"http://127.0.0.1:{port}/")[0] == 200
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        try:
+            _, err = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            pytest.fail("the viewer did not stop within 30 s of Ctrl-C; its threads:\n" + process.communicate()[1])
     finally:
         if process.poll() is None:
             process.kill()
