@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from browser import CHROMIUM, screenshot
+from terminal import cli
 
 from occlurestyle import media
 from occlurestyle.eval.report import VIEWER_WIDTH, write_report
@@ -213,12 +214,10 @@ def test_the_view_command_serves_until_interrupted_then_frees_its_port(small_run
     import select
     import signal
     import subprocess
-    import sys
 
     port = free_port()
     # -X faulthandler: should it ever hang, SIGABRT makes it print every thread's stack (below)
-    command = [sys.executable, "-X", "faulthandler", "-m", "occlurestyle.cli", "view", str(small_run[0]),
-               "--port", str(port)]
+    command = cli("view", str(small_run[0]), "--port", str(port), python_options=("-X", "faulthandler"))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         said, deadline = "", time.monotonic() + 120
