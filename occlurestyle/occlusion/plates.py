@@ -163,13 +163,18 @@ def tolerant_difference(frame: np.ndarray, plate: np.ndarray, radius: int = 1) -
     return best
 
 
+def _brightness_ratio(frame: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """Per channel, how much brighter the frame is than the plate (a near-black plate counts as 0.02)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return frame / np.maximum(plate, 0.02)
+
+
 def shade_like(frame: np.ndarray, plate: np.ndarray, brightest: float = 0.95, darkest: float = 0.1,
                bluer: float = 0.03, spread: float = 0.35) -> np.ndarray:
     """Pixels that are the plate in shade: darker in every channel, evenly or least in blue and most in
     red (out of the direct light, lit by the sky or a window: a real shadow in sunlight turns bluer,
     which `shadow_like` does not allow). Looser than `shadow_like`: dark clothes often pass it too."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = frame / np.maximum(plate, 0.02)
+    ratio = _brightness_ratio(frame, plate)
     red, green, blue = ratio[..., 0], ratio[..., 1], ratio[..., 2]
     top = np.maximum(np.maximum(red, green), blue)
     low = np.minimum(np.minimum(red, green), blue)
@@ -181,8 +186,7 @@ def shadow_like(frame: np.ndarray, plate: np.ndarray, tolerance: float = 0.06,
                 darkest: float = 0.1, lightest: float = 0.92) -> np.ndarray:
     """Pixels that are the plate darkened by about the same factor in every channel: a moving shadow
     (or a dimmed patch), not a person. NaN plate pixels are not shadows."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = frame / np.maximum(plate, 0.02)
+    ratio = _brightness_ratio(frame, plate)
     mean = ratio.mean(axis=2)
     grey = channel_max(np.abs(ratio - mean[..., None])) < tolerance
     return grey & (mean > darkest) & (mean < lightest) & ~np.isnan(plate).any(axis=2)

@@ -5,8 +5,8 @@ picture); then by role (any wall ↔ the style's walls, larger with larger; an o
 objects by shape where both have one (`object_shapes`: heights above the floor and width, in metres;
 the largest one each (a style label of several like parts, one each part) by least size-weighted
 difference, or the nearest when every free one is more than `REUSE_COST` worse, the rest to the
-nearest), else by size); a scene region left without a partner takes the style image's global colours. The result is a readable list, written to
-`stylize/matches.json`.
+nearest), else by size); a scene region left without a partner takes the style image's global
+colours. The result is a readable list, written to `stylize/matches.json`.
 """
 
 from __future__ import annotations
