@@ -91,12 +91,21 @@ def refine_with_background(mask: np.ndarray, frame: np.ndarray, background: np.n
 
 def _people(mask: np.ndarray, instances: np.ndarray | None) -> np.ndarray:
     """Labels of the mask's people: the masker's ids where it gave them (a crowd is one blob but many
-    people), connected blobs elsewhere."""
+    people), connected blobs elsewhere. Mask pixels without an id in a blob that has ids (what the masks
+    stage added: a filled hole, a smoothed edge) are the nearest person's: judged on their own, a hole
+    filled between an arm and the body is a "person" the model explains, and would be kept whole."""
     blobs, _ = ndimage.label(mask)
     if instances is None:
         return blobs
     ids = np.where(mask, instances.astype(np.int64), 0)
-    return np.where(mask & (ids == 0), np.where(blobs > 0, blobs + ids.max(), 0), ids)
+    if not ids.any():
+        return blobs
+    _, (rows, cols) = ndimage.distance_transform_edt(ids == 0, return_indices=True)
+    with_ids = np.zeros(blobs.max() + 1, bool)
+    with_ids[np.unique(blobs[ids > 0])] = True
+    with_ids[0] = False
+    unlabelled = mask & (ids == 0)
+    return np.where(unlabelled, np.where(with_ids[blobs], ids[rows, cols], blobs + ids.max()), ids)
 
 
 def _unexplained_blobs(evidence: np.ndarray, region: np.ndarray) -> np.ndarray:
