@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import make_true_run
 
+from occlurestyle.occlusion.matte import refine_with_background
 from occlurestyle.recon.losses import edge_weights, masked_ssim, masked_ssim_reference, robust_weights
 from occlurestyle.recon.trainer import TrainOptions, train
 from occlurestyle.render.gaussians import init_from_points, load_ply, save_ply
@@ -217,8 +218,48 @@ def test_short_training_recovers_the_background_and_leaves_people_out(trained_ru
     assert views["alpha"].mean() > 0.95 and torch.isfinite(views["depth"]).all()
 
 
+def test_mask_correction_leaves_out_of_the_loss_the_people_a_masker_missed(tmp_path):
+    """Masks that miss the largest person in every other frame: corrected against a perfect background
+    render (`MaskCorrection.revise` halfway through training), most of each missed person is left out of
+    the loss from then on, little else is, and nothing changes before then."""
+    from occlurestyle import media
+    from occlurestyle.layout import RunLayout
+    from occlurestyle.recon.mechanisms import MaskCorrection
+    from occlurestyle.recon.trainer import load_training_data, training_indices
+
+    run, scene = make_true_run(tmp_path / "run", width=160, height=120, stride=3, points=800)
+    backgrounds, truths, missed = {}, {}, {}
+    for k, path in enumerate(sorted((run / "masks").glob("*.png"))):
+        truth = scene.render(int(path.stem))
+        ids, counts = np.unique(truth["instances"][truth["mask"]], return_counts=True)
+        given = truth["mask"].copy()
+        if k % 2 and len(ids):
+            given &= truth["instances"] != ids[np.argmax(counts)]
+        media.write_image(path, given.astype(np.uint8) * 255)
+        backgrounds[path.name], truths[path.name], missed[path.name] = truth["background"], truth["mask"], \
+            truth["mask"] & ~given
+    layout, options = RunLayout(run), TrainOptions(correct_masks="on", steps=100)
+    data = load_training_data(layout, options)
+    correction = MaskCorrection(layout, data, options, training_indices(len(data.frames)), refine_with_background)
+    names = data.cameras.names
+    correction.revise(correction.at - 2, lambda index: backgrounds[names[index]])
+    assert all(torch.equal(correction.person(i, data.frames[i].person), data.frames[i].person)
+               for i in range(len(names)))
+    correction.revise(correction.at - 1, lambda index: backgrounds[names[index]])
+    found = elsewhere = 0
+    for index, name in enumerate(names):
+        person = correction.person(index, data.frames[index].person).numpy()
+        near_truth = cv2.dilate(truths[name].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        found += np.count_nonzero(person & missed[name])
+        elsewhere += np.count_nonzero(person & ~near_truth)
+    total = sum(np.count_nonzero(m) for m in missed.values())
+    assert found > 0.6 * total, f"{found} of {total} missed person pixels left out of the loss"
+    assert elsewhere < 0.1 * found, f"{elsewhere} pixels left out far from every person"
+
+
 # every mechanism that keeps state between steps, so the checkpoint must carry it
-STATEFUL = {"appearance": True, "refine_cameras": True, "robust": True, "refine_masks": True}
+STATEFUL = {"appearance": True, "refine_cameras": True, "robust": True, "refine_masks": True,
+            "correct_masks": "on"}
 
 
 @pytest.mark.parametrize("mechanisms", ["default", "stateful"])
@@ -228,7 +269,7 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, c
     run, _ = make_true_run(tmp_path / "run", width=64, height=48, stride=9, points=800)
     extra = STATEFUL if mechanisms == "stateful" else {}
     options = TrainOptions(steps=60, refine_every=10, checkpoint_every=30, sh_degree=1, **extra)
-    train(run, options, progress=False)
+    train(run, options, progress=False, correct_masks=refine_with_background)
     straight = load_ply(run / "splat" / "background.ply")
     assert not (run / "splat" / "checkpoint.pt").exists(), "the checkpoint is removed once training ends"
 
@@ -241,11 +282,11 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, c
 
     monkeypatch.setattr(trainer, "_save_checkpoint", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        train(run, options, progress=False)
+        train(run, options, progress=False, correct_masks=refine_with_background)
     assert (run / "splat" / "checkpoint.pt").is_file() and not (run / "splat" / "background.ply").exists()
     monkeypatch.setattr(trainer, "_save_checkpoint", save)
     with caplog.at_level(logging.INFO, logger="occlurestyle"):
-        train(run, options, progress=False)
+        train(run, options, progress=False, correct_masks=refine_with_background)
     assert json.loads((run / "splat" / "train.json").read_text())["steps_run"] == 30
     assert "training resumes from" in caplog.text
     resumed = load_ply(run / "splat" / "background.ply")
@@ -254,10 +295,11 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, c
 
     monkeypatch.setattr(trainer, "_save_checkpoint", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        train(run, options, progress=False)
+        train(run, options, progress=False, correct_masks=refine_with_background)
     monkeypatch.setattr(trainer, "_save_checkpoint", save)
     caplog.clear()
-    train(run, TrainOptions(steps=40, refine_every=10, checkpoint_every=30, sh_degree=1, **extra), progress=False)
+    train(run, TrainOptions(steps=40, refine_every=10, checkpoint_every=30, sh_degree=1, **extra), progress=False,
+          correct_masks=refine_with_background)
     assert json.loads((run / "splat" / "train.json").read_text())["steps_run"] == 40
     assert "made with other options or frames: training starts again" in caplog.text  # said, not silent
 
@@ -413,7 +455,7 @@ def test_the_options_choose_the_training_mechanisms_and_each_has_its_own_checkpo
     frames = training_indices(len(data.frames))
     assert [type(m) for m in mechanisms_for(layout, data, default, frames, "cpu")] == [FloaterPruning]
     everything = TrainOptions(strategy="mcmc", **STATEFUL)
-    chosen = mechanisms_for(layout, data, everything, frames, "cpu")
+    chosen = mechanisms_for(layout, data, everything, frames, "cpu", refine_with_background)
     assert {type(m) for m in chosen} == set(ALL) - {FreeSpaceInFrontOfPeople}  # no depth maps given
     assert len({m.name for m in chosen}) == len(chosen)
     off = TrainOptions(floater_margin=0)

@@ -9,6 +9,9 @@ A hook's default does nothing; a mechanism overrides the ones it needs:
 - `loss(params, step)`: a term added to the loss;
 - `prune(params, step)`: Gaussians to remove at a refinement step ([N] bool), or None;
 - `after_step(step, index, frame, residual)`: after the optimisers stepped;
+- `revise(step, render_as_seen)`: after that, with `render_as_seen(index)`, the current model rendered
+  from frame `index`'s camera as that frame saw it ([H,W,3] numpy, 0-1): for a look at every frame;
+- `as_seen(image, index)`: the render as frame `index` saw it, learning nothing (what `image` applies);
 - `state_dict()` / `load_state_dict()`: what a checkpoint keeps; `finish(layout, data)`: write the
   mechanism's outputs and return its figures for `splat/train.json`.
 `full_size = True` keeps every step at full size (no coarse start). `outputs(layout)` names the files a
@@ -17,8 +20,10 @@ mechanism writes, which a run without it removes so that nothing stale is read l
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
@@ -43,6 +48,11 @@ from .losses import robust_weights
 
 if TYPE_CHECKING:
     from .trainer import TrainingData, TrainOptions
+
+log = logging.getLogger(__name__)
+
+# (mask [H,W] bool, frame [H,W,3] 0-1, the model's render of it, the masker's person ids or None) -> mask
+MaskCorrector = Callable[[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"], np.ndarray]
 
 
 class Mechanism:
@@ -70,6 +80,12 @@ class Mechanism:
 
     def after_step(self, step: int, index: int, frame, residual: torch.Tensor) -> None:
         pass
+
+    def revise(self, step: int, render_as_seen) -> None:
+        pass
+
+    def as_seen(self, image: torch.Tensor, index: int) -> torch.Tensor:
+        return image
 
     def state_dict(self) -> dict:
         return {}
@@ -144,6 +160,9 @@ class Appearance(Mechanism):
         self.appearance.renormalise(self.training_frames)
         return self.appearance(image, index)
 
+    def as_seen(self, image, index):
+        return self.appearance(image, index)
+
     def state_dict(self):
         return {"appearance": self.appearance.state_dict()}
 
@@ -212,6 +231,88 @@ class MaskRefinement(Mechanism):
         return {"refined_mask_fraction": float(self.refined.float().mean())}
 
 
+class MaskCorrection(Mechanism):
+    """What the masker missed of a person is left out of the loss from `correct_masks_at` of the steps on.
+    There every training frame is rendered and its mask corrected against the render by `correct(mask,
+    frame, render, instances)` (the people stage's correction, `occlusion.matte`, which the train stage
+    passes in: pixels the model cannot explain, next to a person or as a large solid blob, are
+    someone); the pixels it adds, grown by the masks stage's safety margin, join the frame's person
+    mask. Until then the model has learnt them as background (a missed arm becomes a ghost on the wall,
+    shown again after stylization); afterwards the frames that see the background there pull the ghost
+    out. Mask pixels the render explains stay out of the loss (safe either way). Writes
+    `splat/corrected_masks/` (the masks training ended with, at the frames' size)."""
+
+    name = "correct_masks"
+
+    def __init__(self, layout: RunLayout, data: "TrainingData", options: "TrainOptions",
+                 training_frames: np.ndarray, correct: "MaskCorrector"):
+        self.layout, self.data, self.training_frames, self.correct = layout, data, training_frames, correct
+        self.at = max(1, int(options.correct_masks_at * options.steps))
+        info = layout.masks_info
+        self.margin = json.loads(info.read_text())["options"].get("dilate", 0) if info.is_file() else 0
+        self.added: dict[int, np.ndarray] = {}  # frame -> packed bits of the pixels added
+
+    def _shape(self) -> tuple[int, int]:
+        return self.data.size[1], self.data.size[0]
+
+    def _added(self, index: int) -> np.ndarray | None:
+        packed = self.added.get(index)
+        if packed is None:
+            return None
+        height, width = self._shape()
+        return np.unpackbits(packed, count=height * width).reshape(height, width).astype(bool)
+
+    def person(self, index, person):
+        added = self._added(index)
+        return person if added is None else person | torch.from_numpy(added)
+
+    def revise(self, step, render_as_seen):
+        if step + 1 != self.at:
+            return
+        names, (width, height) = self.data.cameras.names, self.data.size
+        full = (self.data.cameras.height, self.data.cameras.width)
+        scale = width / self.data.cameras.width
+        grow = max(0, round(self.margin * scale))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+        log.info("step %d: the person masks of %d frames corrected against the model", step + 1,
+                 len(self.training_frames))
+        for index in self.training_frames:
+            name = names[index]
+            if not (self.layout.masks / f"{Path(name).stem}.png").is_file():
+                continue  # no mask for this frame: training said so already
+            mask = media.resize_mask(read_masks(self.layout.root, [name], full, undilated=True)[0], (width, height))
+            path = self.layout.instances / f"{Path(name).stem}.png"
+            instances = (cv2.resize(media.read_gray(path), (width, height), interpolation=cv2.INTER_NEAREST)
+                         if path.is_file() else None)
+            frame = self.data.frames[index].image.numpy().astype(np.float32) / 255.0
+            corrected = self.correct(mask, frame, render_as_seen(int(index)), instances)
+            added = cv2.dilate((corrected & ~mask).astype(np.uint8), kernel) > 0
+            if added.any():
+                self.added[int(index)] = np.packbits(added)
+
+    def state_dict(self):
+        return {"added": self.added}
+
+    def load_state_dict(self, state):
+        self.added = state["added"]
+
+    def finish(self, layout, data):
+        (width, height), total = data.size, 0
+        with atomic_dir(layout.splat / "corrected_masks", overwrite=True) as tmp:
+            for index, name in enumerate(data.cameras.names):
+                added = self._added(index)
+                mask = data.frames[index].person.numpy()
+                if added is not None:
+                    mask, total = mask | added, total + int(added.sum())
+                full = media.resize_mask(mask, (data.cameras.width, data.cameras.height))
+                media.write_image(tmp / f"{Path(name).stem}.png", full.astype(np.uint8) * 255)
+        return {"corrected_mask_added_fraction": total / (len(self.training_frames) * width * height)}
+
+    @staticmethod
+    def outputs(layout):
+        return [layout.splat / "corrected_masks"]
+
+
 class FreeSpaceInFrontOfPeople(Mechanism):
     """With per-frame depth maps (`person_depth_dir`): splats in front of a person some frame sees are
     removed at each refinement, and the background beside people joins the keypoint depth term at the
@@ -267,14 +368,15 @@ class MCMCRegularisers(Mechanism):
                 + self.scale_reg * torch.exp(params["scales"]).mean() / self.scene_scale)
 
 
-ALL = (CameraRefinement, Appearance, RobustWeights, MaskRefinement, FreeSpaceInFrontOfPeople, FloaterPruning,
-       MCMCRegularisers)
+ALL = (CameraRefinement, Appearance, RobustWeights, MaskRefinement, MaskCorrection, FreeSpaceInFrontOfPeople,
+       FloaterPruning, MCMCRegularisers)
 
 
 def mechanisms_for(layout: RunLayout, data: "TrainingData", options: "TrainOptions", training_frames: np.ndarray,
-                   device) -> list[Mechanism]:
+                   device, correct_masks: "MaskCorrector | None" = None) -> list[Mechanism]:
     """The mechanisms `options` turn on, in the order their hooks run. The floater rule reads the
-    registration's keypoints only, so it is built before the depth maps add theirs."""
+    registration's keypoints only, so it is built before the depth maps add theirs. Masks are corrected
+    only with a `correct_masks` function."""
     n_frames, (width, height) = len(data.frames), data.size
     chosen: list[Mechanism] = []
     if options.floater_margin > 0:
@@ -291,7 +393,19 @@ def mechanisms_for(layout: RunLayout, data: "TrainingData", options: "TrainOptio
         chosen.append(RobustWeights(options))
     if options.refine_masks:
         chosen.append(MaskRefinement(options, n_frames, (height, width)))
+    if correct_masks is not None and corrects_masks(layout, options):
+        chosen.append(MaskCorrection(layout, data, options, training_frames, correct_masks))
     return chosen
+
+
+def corrects_masks(layout: RunLayout, options: "TrainOptions") -> bool:
+    """`correct_masks` on, or auto and the masks are a masker's (a `file` masker's are taken as true)."""
+    if options.correct_masks_at <= 0 or options.correct_masks == "off":
+        return False
+    if options.correct_masks == "on":
+        return True
+    info = layout.masks_info
+    return info.is_file() and json.loads(info.read_text())["options"].get("masker") != "file"
 
 
 def person_depth(layout: RunLayout, data: "TrainingData", options: "TrainOptions", shape: tuple[int, int]):

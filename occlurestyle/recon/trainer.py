@@ -24,6 +24,7 @@ import math
 import resource
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +35,10 @@ from ..cameras import camera_center
 from ..errors import InputError
 from ..fsutil import atomic_path, write_json
 from ..layout import RunLayout
-from ..render.gaussians import PARAM_NAMES, init_from_points, render, save_ply
+from ..render.gaussians import PARAM_NAMES, fill_color, init_from_points, render, save_ply
 from .frames import FrameStore
 from .losses import photometric_loss
-from .mechanisms import ALL, Mechanism, carve, mechanisms_for
+from .mechanisms import ALL, MaskCorrector, Mechanism, carve, mechanisms_for
 from .registration_files import CameraSet, read_cameras, read_keypoint_depths
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,12 @@ class TrainOptions:
     refine_masks: bool = False
     refine_masks_at: float = 0.5  # fraction of steps after which persistent outliers become people
     unexplained: float = 0.12  # mean residual that counts as "not explained by the static scene"
+    # the masks corrected against the model itself (mechanisms.MaskCorrection): what the masker missed of a
+    # person, learnt as background until then, is left out of the loss from this fraction of the steps on
+    correct_masks: str = field(default="auto", metadata={
+        "help": "halfway through, leave out of the loss what the masker missed of people (pixels the model cannot "
+                "explain next to a person or as a large blob): on, off, or auto (on for every masker but file)"})
+    correct_masks_at: float = 0.5
     # camera refinement (camera_opt.py): pose corrections along the clip and a shared focal correction.
     # Off by default: it gains on a clip whose registration is off, loses a little on one whose is not
     # (README, "Background reconstruction")
@@ -232,8 +239,11 @@ def _strategy(options: TrainOptions, n_points: int):
     )
 
 
-def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bool = True) -> Path:
-    """Fit the static background; returns `splat/background.ply`. Resumes from `splat/checkpoint.pt`."""
+def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bool = True,
+          correct_masks: MaskCorrector | None = None) -> Path:
+    """Fit the static background; returns `splat/background.ply`. Resumes from `splat/checkpoint.pt`.
+    `correct_masks` (the people stage's correction against the model's render, which the train stage
+    passes in) lets `options.correct_masks` correct the masks halfway through."""
     options = options or TrainOptions()
     layout = RunLayout(run_dir)
     data = load_training_data(layout, options)
@@ -254,7 +264,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     optimizers = _optimizers(params, options, data.scene_scale)
     strategy = _strategy(options, len(data.points))
     state = strategy.initialize_state() if mcmc else strategy.initialize_state(scene_scale=data.scene_scale)
-    mechanisms = mechanisms_for(layout, data, options, training_frames, device)
+    mechanisms = mechanisms_for(layout, data, options, training_frames, device, correct_masks)
     full_size = any(m.full_size for m in mechanisms)
     image_hooks = [m for m in mechanisms if type(m).image is not Mechanism.image]
     start_step = 0
@@ -345,6 +355,9 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
                     mechanism.removed += carve(params, optimizers, state, strategy, ahead)
         for mechanism in mechanisms:
             mechanism.after_step(step, index, frame, residual)
+        as_seen = partial(_render_as_seen, params, mechanisms, viewmats, Ks, data.size, sh_degree, step=step)
+        for mechanism in mechanisms:
+            mechanism.revise(step, as_seen)
 
         with torch.no_grad():
             mse = ((image.detach() - target) ** 2).mean(-1)[valid].mean().item() if valid.any() else 0.0
@@ -377,6 +390,21 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     if checkpoint_path.exists():
         checkpoint_path.unlink()
     return ply
+
+
+@torch.no_grad()
+def _render_as_seen(params, mechanisms, viewmats, Ks, size, sh_degree, index: int, *, step: int) -> np.ndarray:
+    """The model at `step` from frame `index`'s camera as that frame saw it, [H,W,3] numpy in 0-1, over the
+    model's fill colour (as the stages render it)."""
+    model = params
+    for mechanism in mechanisms:
+        model = mechanism.model(model, viewmats[index], index, step)
+    colors, _, _ = render(model, viewmats[index:index + 1], Ks[index:index + 1], *size, sh_degree,
+                          render_mode="RGB", backgrounds=fill_color(params)[None])
+    image = colors[0, ..., :3]
+    for mechanism in mechanisms:
+        image = mechanism.as_seen(image, index)
+    return image.clamp(0, 1).cpu().numpy()
 
 
 def _halved(size, K, target, person, ring, keypoints):
