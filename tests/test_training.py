@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import make_true_run
 
+from occlurestyle.errors import InputError
 from occlurestyle.occlusion.matte import refine_with_background
 from occlurestyle.recon.losses import edge_weights, masked_ssim, masked_ssim_reference, robust_weights
 from occlurestyle.recon.trainer import TrainOptions, train
@@ -460,3 +461,10 @@ def test_the_options_choose_the_training_mechanisms_and_each_has_its_own_checkpo
     assert len({m.name for m in chosen}) == len(chosen)
     off = TrainOptions(floater_margin=0)
     assert mechanisms_for(layout, data, off, frames, "cpu") == []
+    # masks are corrected by default when a masker made them, not when they came from files (true)
+    for masker, corrected in (("people", True), ("file", False)):
+        layout.masks_info.write_text(json.dumps({"options": {"masker": masker, "dilate": 3}}))
+        names = [m.name for m in mechanisms_for(layout, data, off, frames, "cpu", refine_with_background)]
+        assert names == (["correct_masks"] if corrected else []), masker
+    with pytest.raises(InputError, match="correct_masks must be auto, on or off"):
+        mechanisms_for(layout, data, TrainOptions(correct_masks="yes"), frames, "cpu", refine_with_background)

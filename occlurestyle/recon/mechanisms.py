@@ -400,6 +400,8 @@ def mechanisms_for(layout: RunLayout, data: "TrainingData", options: "TrainOptio
 
 def corrects_masks(layout: RunLayout, options: "TrainOptions") -> bool:
     """`correct_masks` on, or auto and the masks are a masker's (a `file` masker's are taken as true)."""
+    if options.correct_masks not in ("auto", "on", "off"):
+        raise InputError(f"correct_masks must be auto, on or off, not {options.correct_masks!r}")
     if options.correct_masks_at <= 0 or options.correct_masks == "off":
         return False
     if options.correct_masks == "on":
