@@ -16,10 +16,10 @@ every channel, evenly or bluer) are a person's shadow and never grown into. Alon
 pixel goes to whichever it is more of, the render or the colour of the person just inside.
 
 Visible-person IoU of the masks against the truth, `people` masker's masks before -> after (the runs'
-own renders; in brackets the previous rules): `make demo`'s living room 0.700 -> 0.840 (0.757), the
-office sample at 1,500 steps 0.782 -> 0.850 (0.789), davis_parkour's runner 0.904 -> 0.896 (0.885); the
-demo with the `auto` masker 0.691 -> 0.789 (0.743). In sam2_bedroom the boy the masker misses is found;
-of davis_dance_twirl's seated audience, whom the model learnt, 23% of the masked pixels are cut (31%).
+own renders): `make demo`'s living room 0.700 -> 0.855, the office sample at 1,500 steps 0.782 -> 0.853,
+davis_parkour's runner 0.904 -> 0.908; the demo with the `auto` masker 0.691 -> 0.789. In sam2_bedroom
+the boy the masker misses is found; of davis_dance_twirl's seated audience, whom the model learnt, 23%
+of the masked pixels are cut. Training corrects its masks with it too (recon/mechanisms.py).
 Not for masks that are already right: with true masks it cuts person pixels the model happens to
 match, so the people stage leaves the `file` masker's masks as they are.
 """
