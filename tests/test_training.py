@@ -273,6 +273,7 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, c
     train(run, options, progress=False, correct_masks=refine_with_background)
     straight = load_ply(run / "splat" / "background.ply")
     assert not (run / "splat" / "checkpoint.pt").exists(), "the checkpoint is removed once training ends"
+    assert (run / "splat" / "corrected_masks").is_dir() == (mechanisms == "stateful")
 
     (run / "splat" / "background.ply").unlink()
     save = trainer._save_checkpoint
@@ -303,6 +304,9 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, c
           correct_masks=refine_with_background)
     assert json.loads((run / "splat" / "train.json").read_text())["steps_run"] == 40
     assert "made with other options or frames: training starts again" in caplog.text  # said, not silent
+    if mechanisms == "stateful":  # a run without a mechanism removes what it wrote (files and folders)
+        train(run, TrainOptions(steps=20, refine_every=10, checkpoint_every=30, sh_degree=1), progress=False)
+        assert not (run / "splat" / "corrected_masks").exists() and not (run / "splat" / "appearance.json").exists()
 
 
 def test_camera_corrections_interpolate_between_knots():

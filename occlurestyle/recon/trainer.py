@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import resource
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -378,7 +379,9 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     used = {type(m) for m in mechanisms}
     for kind in ALL:  # what a mechanism wrote in an earlier run without it would be read as current
         for path in kind.outputs(layout) if kind not in used else ():
-            if path.exists():
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
                 path.unlink()
     write_json(layout.splat / "train.json", {
         "options": asdict(options), "gaussians": len(params["means"]), "frames": n_frames,
