@@ -33,7 +33,7 @@ from .. import media
 from ..errors import InputError
 from ..fsutil import atomic_dir
 from ..layout import RunLayout
-from ..person_masks import read_masks
+from ..person_masks import read_masks, undo_dilation
 from .appearance import FrameAppearance, write_appearance
 from .camera_opt import CameraCorrections, write_corrected_cameras
 from .free_space import (
@@ -270,18 +270,18 @@ class MaskCorrection(Mechanism):
         if step + 1 != self.at:
             return
         names, (width, height) = self.data.cameras.names, self.data.size
-        full = (self.data.cameras.height, self.data.cameras.width)
         scale = width / self.data.cameras.width
         grow = max(0, round(self.margin * scale))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
         log.info("step %d: the person masks of %d frames corrected against the model", step + 1,
                  len(self.training_frames))
         for index in self.training_frames:
-            name = names[index]
-            if not (self.layout.masks / f"{Path(name).stem}.png").is_file():
+            stem = Path(names[index]).stem
+            if not (self.layout.masks / f"{stem}.png").is_file():
                 continue  # no mask for this frame: training said so already
-            mask = media.resize_mask(read_masks(self.layout.root, [name], full, undilated=True)[0], (width, height))
-            path = self.layout.instances / f"{Path(name).stem}.png"
+            mask = undo_dilation(media.read_gray(self.layout.masks / f"{stem}.png") > 0, self.margin)
+            mask = media.resize_mask(mask, (width, height))
+            path = self.layout.instances / f"{stem}.png"
             instances = (cv2.resize(media.read_gray(path), (width, height), interpolation=cv2.INTER_NEAREST)
                          if path.is_file() else None)
             frame = self.data.frames[index].image.numpy().astype(np.float32) / 255.0
