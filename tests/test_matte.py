@@ -141,3 +141,27 @@ def test_a_person_the_model_learnt_is_kept_whole_beside_one_it_did_not():
     assert (by_person & still).sum() == still.sum() and _iou(by_person & ~still, moving) > 0.95
     by_blob = refine_with_background(mask, frame, render)
     assert (by_blob & still).sum() < 0.5 * still.sum()
+
+
+def test_a_change_of_exposure_is_no_missed_person_but_a_grey_person_is():
+    """A phone's camera re-exposes as it turns: the wall beside a window comes out brighter than the
+    model renders it, the window blown out white, and so does the wall right beside a person. None of it
+    is someone the masker missed; a person in grey, whose colour is a grey-ish gain of no wall, still is."""
+    for seed in range(6):
+        room, render, rng = _room(10 + seed)
+        person = _ellipse(40, 60, 12, 32) > 0
+        frame = _dress(room, person.astype(np.float32), (0.2, 0.8, 0.3), rng)
+        brighter = _ellipse(120, 40, 18, 26) > 0  # person-sized, far from the found person
+        window = _ellipse(115, 100, 22, 12) > 0
+        beside = (_ellipse(58, 50, 12, 16) > 0) & ~person  # touching them
+        for wall in (brighter, beside):
+            frame[wall] = np.clip(frame[wall] * np.array([1.4, 1.37, 1.33], np.float32) + 0.05, 0, 1)
+        frame[window] = 1.0
+        refined = refine_with_background(person, frame, render)
+        for wall in (brighter, window, beside):
+            assert (refined & wall).sum() < 0.05 * wall.sum()
+        assert _iou(refined, person) > 0.95
+
+        grey = _dress(room, person.astype(np.float32), (0.2, 0.8, 0.3), rng)
+        grey = _dress(grey, brighter.astype(np.float32), (0.55, 0.55, 0.55), rng)
+        assert _iou(refine_with_background(person, grey, render) & (np.arange(WIDTH) >= 80), brighter) > 0.9

@@ -12,8 +12,10 @@ Thresholds come from the frame itself: the model's error on pixels far from ever
 texture it did not fit) sets what "explained" means in that frame, so they need no tuning per scene;
 large solid blobs it does not explain are left out of that reference (a person the masker missed would
 otherwise raise every threshold to their own colour difference). Pixels in shade (the render darker in
-every channel, evenly or bluer) are a person's shadow and never grown into. Along the outline each
-pixel goes to whichever it is more of, the render or the colour of the person just inside.
+every channel, evenly or bluer) are a person's shadow and never grown into; a blob the render brighter
+explains (one grey-ish gain above one: a phone re-exposing by a window, the window blown out), on its
+own or beside a person, is no one. Along the outline each pixel goes to whichever it is more of, the
+render or the colour of the person just inside.
 
 Visible-person IoU of the masks against the truth, `people` masker's masks before -> after (the runs'
 own renders): `make demo`'s living room 0.700 -> 0.855, the office sample at 1,500 steps 0.782 -> 0.853,
@@ -43,6 +45,10 @@ UNEXPLAINED_BLOB = 0.005  # of the frame: a blob this large is not the model's e
 MISSED_PERSON = 0.002  # of the frame: an unexplained blob this large, far from every mask, is a person
 MISSED_PERSON_WIDTH = 0.02  # of the image's longer side: thinner unexplained strips are the model's error
 MOSTLY_LIT = 0.5  # of such a blob not in shade, or it is a shadow
+CLIPPED = 0.98  # a channel this bright is clipped: its true value is unknown
+MOSTLY_UNCLIPPED = 0.5  # share of a missed person's pixels not clipped, or it is a light or window
+MAX_TINT = 1.25  # largest ratio between the channels' gains of an exposure change (white balance moves a little)
+MOSTLY_UNEXPLAINED = 0.5  # share of a missed person the render, re-exposed, must still not explain
 HOLE = 0.0013  # of the frame: holes in a person up to this size are filled (larger: background between limbs)
 OUTLINE = 1  # px either side of the outline decided pixel by pixel
 OUTLINE_PASSES = 2  # twice: an outline 2 px off comes back
@@ -75,8 +81,11 @@ def refine_with_background(mask: np.ndarray, frame: np.ndarray, background: np.n
     person = np.isin(labels, seeded[seeded > 0])
     person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
     person = _fill_small_holes(person, HOLE * height * width)
-    person |= _missed_people(evidence > seed, (evidence > grow) & ~person, near, shade,
-                             MISSED_PERSON * height * width, MISSED_PERSON_WIDTH * max(height, width))
+    added = _blobs_at_least(person & ~mask, MISSED_PERSON * height * width)
+    person &= ~(added & ~_not_relit(added, frame, background, grow))  # the wall beside them, brighter
+    missed = _missed_people(evidence > seed, (evidence > grow) & ~person, near, shade,
+                            MISSED_PERSON * height * width, MISSED_PERSON_WIDTH * max(height, width))
+    person |= _not_relit(missed, frame, background, grow)
     for _ in range(OUTLINE_PASSES):
         person = _outline_by_colour(person, frame, background)
     # a person the model explains mostly was learnt into it (the masks missed them in other frames, or
@@ -136,6 +145,30 @@ def _missed_people(strong: np.ndarray, weak: np.ndarray, near: np.ndarray, shade
     labels, _ = ndimage.label((weak & ~shade) | found)
     grown = np.isin(labels, np.unique(labels[found]))
     return cv2.morphologyEx(grown.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+
+
+def _not_relit(blobs: np.ndarray, frame: np.ndarray, background: np.ndarray, explained: float) -> np.ndarray:
+    """The `blobs` that are not the render brighter: a phone's camera re-exposes as it turns (a wall
+    beside a window comes out brighter, the window blown out), which one grey-ish gain above one
+    explains and no person does (their colours and texture are not the wall's, brightened)."""
+    labels, count = ndimage.label(blobs)
+    keep = np.zeros(count + 1, bool)
+    for label in range(1, count + 1):
+        blob = labels == label
+        seen, render = frame[blob], background[blob]
+        unclipped = seen.max(-1) < CLIPPED
+        if unclipped.mean() < MOSTLY_UNCLIPPED:
+            continue  # blown out (a window, a lamp): no person is white all over
+        seen_u, render_u = seen[unclipped], render[unclipped]
+        gain = (seen_u * render_u).sum(0) / np.maximum((render_u ** 2).sum(0), 1e-6)
+        if gain.min() < 1.0 or gain.max() > MAX_TINT * gain.min():
+            # darker is for the shade rule to judge (dark clothes are a grey gain below one of most walls);
+            # a change of colour is no change of exposure
+            keep[label] = True
+            continue
+        residual = np.abs(np.minimum(render * gain, 1.0) - seen).max(-1)
+        keep[label] = (residual > explained).mean() >= MOSTLY_UNEXPLAINED
+    return keep[labels]
 
 
 def _blobs_at_least(pixels: np.ndarray, min_area: float) -> np.ndarray:
