@@ -180,6 +180,20 @@ def run_clip(name: str, out: Path, sheets: Path) -> dict:
             "seconds": stages, "total_s": round(sum(stages.values()), 1), "this_call_s": round(seconds, 1)}
 
 
+def present_clips(clips: str) -> list[str]:
+    """The comma-separated clip names that are in ../shared/data (each absent one said to be skipped);
+    an unknown name stops the benchmark."""
+    present = []
+    for name in clips.split(","):
+        if name not in CLIPS:
+            raise SystemExit(f"unknown clip {name}; choose from {', '.join(CLIPS)}")
+        if not (DATA / name).is_dir():
+            print(f"{name}: skipped, {DATA / name} is absent")
+            continue
+        present.append(name)
+    return present
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", default=",".join(CLIPS))
@@ -188,12 +202,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = {}
-    for name in args.clips.split(","):
-        if name not in CLIPS:
-            raise SystemExit(f"unknown clip {name}; choose from {', '.join(CLIPS)}")
-        if not (DATA / name).is_dir():
-            print(f"{name}: skipped, {DATA / name} is absent")
-            continue
+    for name in present_clips(args.clips):
         results[name] = run_clip(name, args.out, args.sheets)
         if not args.json:
             print_figures(name, results[name])

@@ -27,8 +27,8 @@ import json
 import time
 from pathlib import Path
 
-from common import DATA, print_figures  # noqa: E402  (benchmarks/ is the script folder)
-from real import CLIPS, HOLDOUT_EVERY, heldout_scores
+from common import print_figures  # noqa: E402  (benchmarks/ is the script folder)
+from real import CLIPS, HOLDOUT_EVERY, heldout_scores, present_clips
 
 from occlurestyle.eval.floaters import count_floaters
 from occlurestyle.layout import RunLayout
@@ -118,12 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     changes = parse_changes(args.changes)
     results = {}
-    for name in args.clips.split(","):
-        if name not in CLIPS:
-            raise SystemExit(f"unknown clip {name}; choose from {', '.join(CLIPS)}")
-        if not (DATA / name).is_dir():
-            print(f"{name}: skipped, {DATA / name} is absent")
-            continue
+    for name in present_clips(args.clips):
         results[name] = retrain_clip(name, args.out, changes)
         if not args.json:
             for which in ("run", "retrained"):
