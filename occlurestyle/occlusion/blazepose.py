@@ -74,6 +74,11 @@ class Detection:
     def roi(self) -> Roi:
         return Roi.from_axis(self.keypoints[0], self.keypoints[1])
 
+    def close_roi(self, scale: float) -> Roi:
+        """A crop `scale` times the box's longer side about its centre, turned as `roi`."""
+        x0, y0, x1, y1 = self.box
+        return Roi(((x0 + x1) / 2, (y0 + y1) / 2), scale * max(x1 - x0, y1 - y0), self.roi().rotation)
+
 
 @dataclass
 class Pose:
