@@ -169,11 +169,15 @@ class PeopleTracker:
         mine = matte > self.options.matte_threshold
         if taken is not None and (mine & taken).sum() > self.options.duplicate_overlap * mine.sum():
             return None, True
+        x0, y0, x1, y1 = _bounds(mine).astype(int)
         for track in self.tracks:
-            if track.matte is not None:
-                theirs = track.matte > self.options.matte_threshold
-                if (mine & theirs).sum() > self.options.duplicate_overlap * theirs.sum():
-                    return None, True
+            if track.matte is None:
+                continue
+            # within the new matte's box first: most people found are elsewhere, and need no full-frame count
+            held = np.count_nonzero(mine[y0:y1, x0:x1] & (track.matte[y0:y1, x0:x1] > self.options.matte_threshold))
+            if held and held > self.options.duplicate_overlap * np.count_nonzero(
+                    track.matte > self.options.matte_threshold):
+                return None, True
         if pose.presence < presence or mine.mean() < self.options.min_area:
             return None, False
         return (pose, matte), False
