@@ -299,6 +299,8 @@ def test_people_masker_writes_instances_and_mattes_and_fails_early_without_model
     assert info["options"]["masker"] == "people"
     assert info["people"]["1"]["frames"] == info["people"]["2"]["frames"] == 8, \
         "both children, each with one id over the eight frames"
+    for stem, ids in info["doubted"].items():  # people the pose model doubted, for the mask correction
+        assert set(ids) <= set(np.unique(media.read_gray(run / "instances" / f"{stem}.png")).tolist()) - {0}
     for name in ("000000.png", "000007.png"):
         instances = media.read_gray(run / "instances" / name)
         matte = media.read_gray(run / "mattes" / name)

@@ -105,9 +105,14 @@ class PeopleFrame:
     instances: np.ndarray  # uint8 person ids, 0 = nobody
     ids: list[int]
     landmarks: dict[int, np.ndarray] = field(default_factory=dict)  # id -> (33, 3) frame x, y, visibility
+    presence: dict[int, float] = field(default_factory=dict)  # id -> the pose model's presence score here
+    # ids whose presence is below a new person's bar: followed through doubt, they may have drifted onto
+    # the table or plant beside them (the mask correction against the background model needs to know)
+    doubted: list[int] = field(default_factory=list)
     seconds: float = 0.0  # time spent finding this frame's people
 
-    def add(self, person: int, matte: np.ndarray, landmarks: np.ndarray, threshold: float = 0.5) -> None:
+    def add(self, person: int, matte: np.ndarray, landmarks: np.ndarray, presence: float,
+            threshold: float = 0.5) -> None:
         """Adds a person (float 0..1 matte) the way `compose_people` would have: they take the pixels
         where their matte is above `threshold` and above everyone else's."""
         mine = (matte > threshold) & (np.round(matte * 255) > self.matte)
@@ -116,6 +121,7 @@ class PeopleFrame:
         self.mask = self.instances > 0
         self.ids = sorted(set(self.ids) | {person})
         self.landmarks[person] = landmarks
+        self.presence[person] = float(presence)
 
 
 def _bounds(mask: np.ndarray) -> np.ndarray:
@@ -297,11 +303,13 @@ class PeopleTracker:
     def _frame(self, shape: tuple[int, int]) -> PeopleFrame:
         active = sorted((t for t in self.tracks if t.matte is not None), key=lambda t: t.id)
         return compose_people(shape, [t.matte for t in active], [t.id for t in active],
-                              {t.id: t.pose.landmarks for t in active}, self.options.matte_threshold)
+                              {t.id: t.pose.landmarks for t in active}, self.options.matte_threshold,
+                              {t.id: float(t.pose.presence) for t in active})
 
 
 def compose_people(shape: tuple[int, int], mattes: list[np.ndarray], ids: list[int],
-                   landmarks: dict[int, np.ndarray], threshold: float = 0.5) -> PeopleFrame:
+                   landmarks: dict[int, np.ndarray], threshold: float = 0.5,
+                   presence: dict[int, float] | None = None) -> PeopleFrame:
     """One frame's people from each person's matte (float 0..1): a pixel is the person whose matte is
     highest there, if above `threshold`."""
     if not ids:
@@ -312,7 +320,8 @@ def compose_people(shape: tuple[int, int], mattes: list[np.ndarray], ids: list[i
     matte = np.take_along_axis(stack, best[None], 0)[0]
     mask = matte > threshold
     instances = np.where(mask, np.array(ids, np.uint8)[best], 0).astype(np.uint8)
-    return PeopleFrame(mask, np.round(matte * 255).astype(np.uint8), instances, list(ids), landmarks)
+    return PeopleFrame(mask, np.round(matte * 255).astype(np.uint8), instances, list(ids), landmarks,
+                       dict(presence or {}))
 
 
 def load_models(options: PeopleMaskOptions) -> tuple[PoseDetector, PoseLandmarker]:
@@ -350,7 +359,7 @@ def follow(read: FrameReader, people: list[PeopleFrame], person: int, start: int
         frame.seconds += time.perf_counter() - began
         if matte is None:
             break
-        frame.add(person, matte, pose.landmarks, options.matte_threshold)
+        frame.add(person, matte, pose.landmarks, pose.presence, options.matte_threshold)
 
 
 def follow_back(frames: list[Path], people: list[PeopleFrame], starts: dict[tuple[int, int], Pose],
@@ -386,7 +395,7 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
             person = _moving_person(image, near_moving, region, frame.mask, landmarker, options)
             if person is not None and (new_id := next(free_ids, None)) is not None:
                 pose, matte = person
-                frame.add(new_id, matte, pose.landmarks, options.matte_threshold)
+                frame.add(new_id, matte, pose.landmarks, pose.presence, options.matte_threshold)
                 found.append((new_id, pose))
         frame.seconds += time.perf_counter() - began
         for person, pose in found:
@@ -469,6 +478,8 @@ def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, 
         if options.motion_every:
             find_moving_people(frames, people, landmarker, options, progress)
         for frame, found in zip(frames, people):
-            yield refine(media.read_image(frame), found) if refine is not None else found
+            found = refine(media.read_image(frame), found) if refine is not None else found
+            found.doubted = sorted(p for p, score in found.presence.items() if score < options.presence_threshold)
+            yield found
 
     return stream()

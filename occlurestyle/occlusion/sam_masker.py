@@ -94,7 +94,8 @@ class SamRefiner:
                                align_corners=False)[..., :size[1], :size[0]]
         logits = F.interpolate(logits, image.shape[:2], mode="bilinear", align_corners=False)[0].numpy()
         mattes = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
-        return compose_people(image.shape[:2], list(mattes), people.ids, people.landmarks)
+        return compose_people(image.shape[:2], list(mattes), people.ids, people.landmarks,
+                              presence=people.presence)
 
 
 def _pixel(landmark: np.ndarray, image: np.ndarray) -> tuple[int, int]:

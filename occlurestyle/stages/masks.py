@@ -4,7 +4,9 @@ Maskers, chosen by name (occlusion/maskers.py): `people` (the default: BlazePose
 wheel, every person as an instance), `auto` (weight-free motion cue), `file` (a folder of masks from any
 tool) and `sam` (the people masker's people re-segmented by Segment Anything from a local folder). All
 go through the same clean-up. Maskers that find each person also write `instances/NNNNNN.png` (8-bit
-person ids, 0 = nobody, stable over time) and `mattes/NNNNNN.png` (soft alpha 0..255, undilated).
+person ids, 0 = nobody, stable over time), `mattes/NNNNNN.png` (soft alpha 0..255, undilated) and, in
+`masks.json`, the ids their pose model doubted in each frame (`doubted`: a person followed through doubt
+may have drifted onto the furniture beside them; the people stage's correction judges those pixels).
 """
 
 from __future__ import annotations
@@ -74,9 +76,10 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
     frames = layout.frame_paths()
     coverage: dict[str, float] = {}
     people: dict[int, int] = {}  # the people masker's person ids -> frames they were found in
+    doubted: dict[str, list[int]] = {}  # frame stem -> ids the people masker's pose model doubted there
     with contextlib.ExitStack() as stack:
         masks_tmp = stack.enter_context(atomic_dir(layout.masks, overwrite=True))
-        raw = _raw_masks(options, layout, frames, people, stack, progress)
+        raw = _raw_masks(options, layout, frames, people, doubted, stack, progress)
         masks = clean_masks(raw, options.dilate, options.fill_holes, options.min_blob, options.temporal,
                             trusted=masker(options.masker).instances)
         for frame, mask in zip(tqdm(frames, desc="mask: writing", unit="frame", disable=not progress), masks):
@@ -87,6 +90,7 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
     info = {"options": asdict(options), "coverage": coverage}
     if masker(options.masker).instances:
         info["people"] = {str(person): {"frames": count} for person, count in sorted(people.items())}
+        info["doubted"] = doubted
     else:  # instances and mattes of an earlier people run would no longer match the masks
         for folder in (layout.instances, layout.mattes):
             if folder.is_dir():
@@ -96,7 +100,7 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
 
 
 def _raw_masks(options: MaskOptions, layout: RunLayout, frames: list[Path], people: dict[int, int],
-               stack: contextlib.ExitStack, progress: bool) -> Iterator[np.ndarray]:
+               doubted: dict[str, list[int]], stack: contextlib.ExitStack, progress: bool) -> Iterator[np.ndarray]:
     chosen = masker(options.masker)
     chosen.prepare(options)
     found = chosen.make(frames, layout, options, progress)  # instance maskers load their models now
@@ -111,6 +115,8 @@ def _raw_masks(options: MaskOptions, layout: RunLayout, frames: list[Path], peop
             media.write_image(mattes_tmp / f"{frame.stem}.png", result.matte)
             for person in result.ids:
                 people[person] = people.get(person, 0) + 1
+            if result.doubted:
+                doubted[frame.stem] = list(result.doubted)
             yield result.mask
 
     return unions()

@@ -54,6 +54,7 @@ def run(layout: RunLayout, options: PeopleOptions, progress: bool = True) -> Pat
     depth_paths = render_background(layout, cameras)
     appearance = read_appearance(layout.appearance)
     refine = _refines(layout, options)
+    doubted = json.loads(layout.masks_info.read_text()).get("doubted", {}) if layout.masks_info.is_file() else {}
 
     def instances(index: int) -> np.ndarray | None:
         """The masker's person ids (a people or sam run), so people who overlap are placed one by one."""
@@ -67,7 +68,7 @@ def run(layout: RunLayout, options: PeopleOptions, progress: bool = True) -> Pat
             render = media.read_image(layout.renders / "background" / f"{Path(name).stem}.png") / 255.0
             render = apply_appearance(render, appearance.get(name))  # as the frame was exposed
             found = refine_with_background(found, media.read_image(layout.frames / name) / 255.0, render,
-                                           instances(index))
+                                           instances(index), doubted.get(Path(name).stem, ()))
         return found
 
     packed = [np.packbits(mask(i)) for i in range(len(cameras.names))]  # 1 bit a pixel
