@@ -159,6 +159,58 @@ def test_the_motion_pass_searches_moving_regions_inside_the_frame_not_at_its_edg
     assert searched(150, 180) == len(MOTION_TURNS) * len(MOTION_SCALES) + 1  # inside: every try, then its pose's ROI
 
 
+
+def test_a_moving_person_found_in_one_frame_only_is_no_person(tmp_path, monkeypatch):
+    """The motion pass keeps a person it can follow into a neighbouring frame; one the pose model sees
+    in a single frame (its one-off on an edge the camera's motion made move: the demo's sofa arm and
+    table) is taken out again, and the pixels it had taken from someone found before go back to them."""
+    from occlurestyle.occlusion import people_masker
+    from occlurestyle.occlusion.blazepose import LANDMARK_SIZE, Pose
+    from occlurestyle.occlusion.motion_cue import MovingRegion
+    from occlurestyle.occlusion.people_masker import PeopleMaskOptions, compose_people, find_moving_people
+
+    shape = (240, 320)
+    region = np.zeros(shape, bool)
+    region[100:160, 150:180] = True
+
+    class StillRegion:  # the same region moves in every frame
+        def __init__(self, frames, gap):
+            pass
+
+        def regions(self, index, image):
+            return region, [MovingRegion(np.array([150.0, 100.0, 180.0, 160.0]), region)]
+
+    monkeypatch.setattr(people_masker, "MotionCue", StillRegion)
+    roi = Roi((165.0, 130.0), 120.0, 0.0)
+    logits = np.full((LANDMARK_SIZE, LANDMARK_SIZE), -10.0, np.float32)
+    logits[64:192, 96:160] = 10.0  # the region, in the crop
+    frames = []
+    for index in range(6):
+        image = np.full((*shape, 3), 90, np.uint8)
+        image[0, 0, 0] = index  # which frame the pose model is shown
+        frames.append(tmp_path / f"{index:06d}.png")
+        media.write_image(frames[-1], image)
+
+    def people_after(confident_in: set[int]):
+        def landmarker(image, requested, mirrored=False):
+            presence = 0.99 if int(image[0, 0, 0]) in confident_in else 0.0
+            return Pose(roi, presence, np.zeros((33, 3)), np.array([[165.0, 150.0], [165.0, 110.0]]), logits)
+
+        people = [compose_people(shape, [], [], {}) for _ in frames]
+        earlier = np.zeros(shape, np.float32)
+        earlier[100:130, 140:170] = 0.7  # someone found before, overlapping the region's top left
+        people[2] = compose_people(shape, [earlier], [9], {9: np.zeros((33, 3))}, presence={9: 0.9})
+        before = people[2].instances.copy()
+        find_moving_people(frames, people, landmarker, PeopleMaskOptions(motion_every=2), progress=False)
+        return people, before
+
+    people, _ = people_after({2, 3})
+    moved = [sorted(set(frame.ids) - {9}) for frame in people]
+    assert moved[2] and moved[2] == moved[3] and not any(moved[i] for i in (0, 1, 4, 5)), moved
+    people, before = people_after({2})
+    assert [frame.ids for frame in people] == [[], [], [9], [], [], []]
+    assert (people[2].instances == before).all() and people[2].presence == {9: 0.9}
+
 def test_detector_anchors_and_weighted_suppression():
     anchors = ssd_anchors()
     assert anchors.shape == (2254, 2)

@@ -27,8 +27,9 @@ Last, people the detector never saw but who move (crouched behind a sofa, turned
 `motion_every` frames, regions that move against the camera (`motion_cue`) and that nobody found
 explains (unless at the frame's edge) are searched by the pose model at a few sizes and turns; a
 confident pose whose matte explains the motion is a new person, followed forwards and backwards like
-the others. This pass only adds people, after everything else, so it cannot change whom the tracker
-found.
+the others; one it cannot follow into either neighbouring frame is dropped (the pose model's one-off
+on an edge the camera's motion made move: a sofa's arm, a table). This pass only adds people, after
+everything else, so it cannot change whom the tracker found.
 """
 
 from __future__ import annotations
@@ -122,6 +123,16 @@ class PeopleFrame:
         self.ids = sorted(set(self.ids) | {person})
         self.landmarks[person] = landmarks
         self.presence[person] = float(presence)
+
+    def remove(self, person: int, before: tuple[np.ndarray, np.ndarray]) -> None:
+        """Takes `person` out again, their pixels given back as they were `before` (instances, matte)
+        they were added."""
+        theirs = self.instances == person
+        self.instances[theirs], self.matte[theirs] = before[0][theirs], before[1][theirs]
+        self.mask = self.instances > 0
+        self.ids = [other for other in self.ids if other != person]
+        self.landmarks.pop(person, None)
+        self.presence.pop(person, None)
 
 
 def _bounds(mask: np.ndarray) -> np.ndarray:
@@ -343,11 +354,11 @@ class FrameReader:
 
 
 def follow(read: FrameReader, people: list[PeopleFrame], person: int, start: int, pose: Pose, step: int,
-           landmarker: PoseLandmarker, options: PeopleMaskOptions) -> None:
+           landmarker: PoseLandmarker, options: PeopleMaskOptions) -> int:
     """Adds `person`, whose `pose` is known in frame `start`, to the frames after it (`step` 1) or before
     it (-1), one at a time, until the pose model loses them, they run into another person, or they are
-    found there already."""
-    doubtful = 0
+    found there already; returns how many frames they were added to."""
+    doubtful, added = 0, 0
     for index in range(start + step, len(people) if step > 0 else -1, step):
         frame = people[index]
         if person in frame.ids:
@@ -360,6 +371,8 @@ def follow(read: FrameReader, people: list[PeopleFrame], person: int, start: int
         if matte is None:
             break
         frame.add(person, matte, pose.landmarks, pose.presence, options.matte_threshold)
+        added += 1
+    return added
 
 
 def follow_back(frames: list[Path], people: list[PeopleFrame], starts: dict[tuple[int, int], Pose],
@@ -377,7 +390,8 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
     """Adds the people the detector never saw but who move (crouched, turned away, small): every
     `motion_every` frames, each moving region (`MotionCue`) nobody found explains is searched by the
     pose model at a few sizes and turns; a confident pose whose matte explains the motion is a new
-    person, followed forwards and backwards. Runs after everything else, so it only adds people."""
+    person, followed forwards and backwards, and dropped again when it cannot be followed into either
+    neighbour. Runs after everything else, so it only adds people."""
     cue, read = MotionCue(frames, options.motion_gap), FrameReader(frames)
     used = set().union(*(frame.ids for frame in people))
     free_ids = iter([person for person in range(1, MAX_ID + 1) if person not in used])
@@ -388,7 +402,7 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
         image = read(index)
         moving, regions = cue.regions(index, image)
         near_moving = cv2.dilate(moving.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-        found = []
+        found, before = [], (frame.instances.copy(), frame.matte.copy())
         for region in regions:
             if len(frame.ids) >= options.max_people:
                 break
@@ -399,8 +413,12 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
                 found.append((new_id, pose))
         frame.seconds += time.perf_counter() - began
         for person, pose in found:
-            follow(read, people, person, index, pose, 1, landmarker, options)
-            follow(read, people, person, index, pose, -1, landmarker, options)
+            followed = follow(read, people, person, index, pose, 1, landmarker, options)
+            followed += follow(read, people, person, index, pose, -1, landmarker, options)
+            if not followed:
+                # the pose model's one-off on an edge the camera's motion made move (the sofa's arm, a
+                # table): a person who moves is in the frames next to this one too
+                frame.remove(person, before)
 
 
 def _moving_person(image: np.ndarray, near_moving: np.ndarray, region: MovingRegion, taken: np.ndarray,
