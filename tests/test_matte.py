@@ -143,7 +143,6 @@ def test_a_person_the_model_learnt_is_kept_whole_beside_one_it_did_not():
     assert (by_blob & still).sum() < 0.5 * still.sum()
 
 
-
 def test_a_matte_the_pose_model_doubted_is_cut_where_the_model_explains_it():
     """A followed person's matte drifted onto the plant beside them (the pose model doubted it there): the
     model explains that region as well as the rest of the room, so it is cut, though all of it would be
