@@ -161,8 +161,13 @@ def test_a_matte_the_pose_model_doubted_is_cut_where_the_model_explains_it():
     doubted = refine_with_background(mask, frame, render, instances, doubted=[3])
     assert (doubted & plant).sum() < 0.1 * plant.sum()
     assert _iou(doubted & ~plant, person) > 0.95
-    # ids the frame does not hold are no harm
+    # ids the frame does not hold are no harm, even one equal to the label a blob without an id is given
     assert (refine_with_background(mask, frame, render, instances, doubted=[9]) == trusted).all()
+    unlabelled = instances.copy()
+    # the plant a blob of the mask without an id: labelled by its blob number (2: the person's top is higher)
+    # plus the largest id (1), so 3
+    unlabelled[plant] = 0
+    assert (refine_with_background(mask, frame, render, unlabelled, doubted=[3]) & plant).sum() == plant.sum()
 
 def test_a_change_of_exposure_is_no_missed_person_but_a_grey_person_is():
     """A phone's camera re-exposes as it turns: the wall beside a window comes out brighter than the

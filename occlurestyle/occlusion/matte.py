@@ -104,8 +104,10 @@ def refine_with_background(mask: np.ndarray, frame: np.ndarray, background: np.n
     kept = np.bincount(people.ravel(), weights=person.ravel(), minlength=len(sizes))
     lost = kept < MIN_KEPT * sizes
     lost[0] = False
-    if instances is not None:
-        lost[[person for person in doubted if 0 < person < len(lost)]] = False
+    doubted = list(doubted)
+    if instances is not None and doubted:
+        # by their pixels: an id with none left here could equal the label of a blob without an id
+        lost[np.unique(people[mask & np.isin(instances, doubted)])] = False
     return person | lost[people]
 
 
