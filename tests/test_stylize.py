@@ -532,6 +532,53 @@ def test_a_picture_is_found_on_a_wall_whose_light_falls_off_along_it(monkeypatch
     assert not found(0, True)[0].any(), "by the histograms' L1 distance alone the picture is missed (9 seeds of 10)"
 
 
+def _plain_room(rng, n: int = 3000):
+    """Floor, ceiling and the east and south walls of a 6 x 6 x 2.7 m room, and their colours."""
+    u, v = rng.random(n), rng.random(n)
+    points = np.r_[np.c_[6 * u, 6 * v, 0 * u], np.c_[6 * u, 6 * v, 2.7 + 0 * u], np.c_[6 + 0 * u, 6 * v, 2.7 * u],
+                   np.c_[6 * u, 0 * v, 2.7 * v]]
+    colours = np.repeat([[0.55, 0.4, 0.25], [0.95, 0.95, 0.95], [0.7, 0.75, 0.8], [0.7, 0.75, 0.8]], n, axis=0)
+    return points, colours
+
+
+WALLPAPER = (0.92, 0.84, 0.72)
+
+
+def test_books_in_a_thick_wall_s_slab_are_no_wall_and_its_wall_coloured_specks_no_plant():
+    """A wall trains into a slab: the demo's north wall took the books recessed in the bookcase against it
+    (they got the wallpaper), and the wall-coloured specks in front of the grazing west wall joined the
+    plant in its corner (1.9 m high and 1.4 m wide, paired with the style's bookcase). What stands in
+    front of a wall's plane is the wall's where it is coloured like the wall there, and only there."""
+    rng = np.random.default_rng(0)
+    shell, shell_colours = _plain_room(rng)
+    north = np.c_[6 * rng.random(9000), 6.0 - 0.25 * rng.random(9000), 2.7 * rng.random(9000)]
+    books = np.c_[2.0 + 1.4 * rng.random(1500), 5.6 + 0.1 * rng.random(1500), 0.1 + 1.8 * rng.random(1500)]
+    case = _box(rng, (1.95, 5.45, 0.0), (3.45, 6.0, 1.95), 2500)
+    case = case[case[:, 1] < 5.7]  # its front edges and sides: the books fill its face
+    west = np.c_[0.0 + 0.03 * rng.normal(size=9000), 6 * rng.random(9000), 2.7 * rng.random(9000)]
+    specks = np.c_[0.05 + 0.15 * rng.random(600), 4.3 + 1.6 * rng.random(600), 0.2 + 2.0 * rng.random(600)]
+    plant = _box(rng, (0.3, 4.9, 0.0), (0.8, 5.4, 1.1), 2000)
+    means = np.concatenate([shell, north, books, case, west, specks, plant])
+    paper = np.clip(np.array(WALLPAPER) + 0.02 * rng.normal(size=(9000, 3)), 0, 1)
+    colours = np.concatenate([
+        shell_colours, paper, rng.choice(np.array([[0.6, 0.1, 0.1], [0.1, 0.2, 0.5], [0.15, 0.15, 0.15]]), 1500),
+        np.tile([[0.35, 0.2, 0.1]], (len(case), 1)), paper, np.clip(np.array(WALLPAPER) + 0.02 * rng.normal(
+            size=(600, 3)), 0, 1), np.tile([[0.15, 0.5, 0.15]], (2000, 1))])
+    regions = label_gaussians(means, np.ones(len(means)), _room_cameras((3.0, 3.0, 1.5)), colors=colours)
+    names = np.array(regions.names)[regions.labels]
+    roles = np.array([role(name) for name in names])
+    start = np.cumsum([0, len(shell), len(north), len(books), len(case), len(west), len(specks), len(plant)])
+    part = {k: slice(a, b) for k, a, b in zip(("shell", "north", "books", "case", "west", "specks", "plant"),
+                                              start[:-1], start[1:])}
+    assert (roles[part["north"]] == "wall").mean() > 0.9
+    assert (roles[part["books"]] == "object").mean() > 0.9
+    assert (roles[part["specks"]] == "wall").mean() > 0.9
+    plant_name = Counter(names[part["plant"]][plant[:, 2] > 0.1]).most_common(1)[0][0]
+    assert role(plant_name) == "object" and plant_name != "shelf"  # 1.1 m high: the specks made it 2.2
+    assert (names[part["specks"]] == plant_name).mean() < 0.05
+    assert Counter(names[part["books"]]).most_common(1)[0][0] == "shelf"
+
+
 def test_a_picture_is_what_most_codebook_draws_find():
     """Five draws: one picture found by four of them (each a little bigger or smaller), another by two;
     the first is kept with the Gaussians most of its finders agree on, the second is not."""
