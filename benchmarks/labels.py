@@ -7,7 +7,7 @@ transfer is, and a label that changes with the seed or with a retrained model sh
 from run to run. For each trained run with truth (benchmarks/train.py's `<scene>_true_masks` runs, and
 `make demo`'s run with its scene), each seed labels the Gaussians (`regions.label_gaussians`) and matches
 the regions to the scene's own exemplar (the room re-skinned, labelled with the truth's names:
-`stylizers._style_and_matches`). The labels are rendered at every `--every`-th camera and each true
+`stylizers.style_and_matches`). The labels are rendered at every `--every`-th camera and each true
 class's pixels (people left out) are scored:
 - role right: the label is of the class's role (floor, ceiling, wall or object; a picture counts as its
   wall and a rug as the floor: `eval.style.label_accuracy`);
@@ -40,7 +40,7 @@ from occlurestyle.scenes.generate import write_style_exemplar
 from occlurestyle.stages.stylize import StylizeOptions
 from occlurestyle.stylize.correspond import base_name, role
 from occlurestyle.stylize.regions import label_gaussians, render_labels
-from occlurestyle.stylize.stylizers import Scene, _style_and_matches
+from occlurestyle.stylize.stylizers import Scene, style_and_matches
 
 
 def runs_with_truth(bench_train: Path, demo: Path) -> list[tuple[str, Path, Path]]:
@@ -73,7 +73,7 @@ def score_labelling(params: dict, cameras, picks: list[int], truths: list[np.nda
     regions = label_gaussians(params["means"].numpy(), torch.sigmoid(params["opacities"]).numpy(), cameras.viewmats,
                               colors=colors, seed=seed)
     options = dataclasses.replace(StylizeOptions(style=str(style), style_labels=str(style_labels)), seed=seed)
-    _, matches = _style_and_matches(Scene(params, regions, colors, cameras, options, False))
+    _, matches = style_and_matches(Scene(params, regions, colors, cameras, options, False))
     partner = {m["scene"]: _kind_of_partner(m["style"]) for m in matches}
     partner_base = np.array([partner.get(n, "") for n in regions.names] + [""])  # the last: nothing drawn (-1)
     rendered = render_labels(params, regions.labels, len(regions.names), cameras.viewmats[picks],

@@ -90,7 +90,7 @@ class Stylized:
 
 
 def colour(scene: Scene) -> Stylized:
-    style_regions, matches = _style_and_matches(scene)
+    style_regions, matches = style_and_matches(scene)
     start = _start(scene, _per_gaussian_colors(scene, style_regions, matches))
     picks = key_view_indices(len(scene.cameras.names), scene.options.key_views)
     fitted, softening, kept = _fit_keeping_structure(scene, start, style_regions, matches, picks)
@@ -99,7 +99,7 @@ def colour(scene: Scene) -> Stylized:
 
 
 def materials(scene: Scene) -> Stylized:
-    style_regions, matches = _style_and_matches(scene)
+    style_regions, matches = style_and_matches(scene)
     textures = _region_textures(scene, style_regions, matches)
     if not textures:  # no style region gave a material: exactly the colour stylizer
         return colour(scene)
@@ -140,7 +140,9 @@ def stylizer(name: str) -> Callable[[Scene], Stylized]:
     return STYLIZERS[name]
 
 
-def _style_and_matches(scene: Scene):
+def style_and_matches(scene: Scene):
+    """The style's regions and each scene region's match among them (`correspond.match_regions`), as the
+    materials and colour stylizers use them (benchmarks/labels.py scores them against the truth)."""
     if scene.options.style is None:
         raise InputError("give a style image (--style) or stylized key views (--stylized-views)")
     style_regions = load_style(scene.options.style, scene.options.style_labels)
