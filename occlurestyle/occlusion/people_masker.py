@@ -402,13 +402,14 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
         image = read(index)
         moving, regions = cue.regions(index, image)
         near_moving = cv2.dilate(moving.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-        found, before = [], (frame.instances.copy(), frame.matte.copy())
+        found, before = [], None  # the frame's maps before the first person is added, to give back
         for region in regions:
             if len(frame.ids) >= options.max_people:
                 break
             person = _moving_person(image, near_moving, region, frame.mask, landmarker, options)
             if person is not None and (new_id := next(free_ids, None)) is not None:
                 pose, matte = person
+                before = before or (frame.instances.copy(), frame.matte.copy())
                 frame.add(new_id, matte, pose.landmarks, pose.presence, options.matte_threshold)
                 found.append((new_id, pose))
         frame.seconds += time.perf_counter() - began
