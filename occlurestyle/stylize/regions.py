@@ -40,6 +40,7 @@ SLICE_ANGLE = 15.0  # degrees between two planes that may be slices of one wall 
 SLICE_GAP = 0.09  # room heights (24 cm in a 2.7 m room) between two slices of one wall
 WALL_COLOUR = 12.0  # CIELAB difference within which a Gaussian in front of a wall is coloured like the wall there
 WALL_NEIGHBOURS = 8  # wall Gaussians around that point whose median colour is the wall's there
+WALL_SLAB = 0.3  # room heights (80 cm in a 2.7 m room) in front of its plane a wall's wall-coloured Gaussians reach
 
 
 @dataclass
@@ -150,14 +151,13 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     if lab is not None:
         walls, released = _wall_fronts_unlike_the_wall(points, lab, walls, centres, threshold)
         remaining = np.union1d(remaining, released)
+    layers: dict[int, np.ndarray] = {}  # each wall's own layer, before its slab joins it
     for k, idx in enumerate(walls):
-        label[idx] = _add(names, f"wall_{k}")
+        wall_label = _add(names, f"wall_{k}")
+        label[idx], layers[wall_label] = wall_label, idx
 
     rest = remaining[label[remaining] < 0]
-    rest = _behind_walls_to_walls(points, rest, walls, centres, threshold, label)
-    if lab is not None:
-        rest = _wall_coloured_slab_to_walls(points, lab, rest, walls, centres, threshold, SLICE_GAP * room_height,
-                                            label)
+    rest = _wall_slab(points, lab, rest, walls, centres, threshold, WALL_SLAB * room_height, label)
     if len(rest):
         cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[rest]))
         clusters = np.asarray(cloud.cluster_dbscan(eps=0.02 * extent, min_points=8))
@@ -178,7 +178,8 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                 idx = idx[~close]
                 if len(idx) < 0.002 * len(points):
                     continue
-            idx = _wall_within(points, idx, up, centres, threshold, room_height, rng, label, names, structure)
+            idx = _wall_within(points, lab, idx, up, centres, threshold, room_height, rng, label, names, structure,
+                               layers)
             if len(idx) < 0.002 * len(points):
                 continue
             for part in _split_bridged(points, idx, 0.02 * extent, up):
@@ -191,10 +192,14 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             if on_wall.sum() < 200:  # too few to tell a picture from the wall (`find_pictures` asks as many)
                 continue
             normal, offset = fit_plane(points[on_wall])
+            near = np.abs(points @ normal + offset) < 3 * threshold
             # a picture's own floaters stand a little off the wall and may have made an object there
-            given = np.flatnonzero(on_wall | (objects & (np.abs(points @ normal + offset) < 3 * threshold)))
+            given = np.flatnonzero(on_wall | (objects & near))
+            # the chart is the wall's layer: its slab (floaters in front, coloured like what is behind them)
+            # shifted which neighbourhoods stood out, and joins the picture whose rectangle holds it
+            chart = on_wall & near if (on_wall & near).sum() >= 200 else on_wall
             for picture in find_pictures(points[given], lab[given], up, floor_height, room_height,
-                                         on_wall=on_wall[given], seed=seed):
+                                         on_wall=chart[given], seed=seed):
                 # each its own region: one region on two walls has no plane, and each its own colours
                 count = sum(name == "picture" or name.startswith("picture_") for name in names)
                 label[given[picture]] = _add(names, f"picture_{count}" if count else "picture")
@@ -209,7 +214,8 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     full[:] = label[labelled][nearest]
     full[np.flatnonzero(solid)[labelled]] = label[labelled]
     _walls_end_at_the_ceiling(full, means @ up, names)
-    _walls_reach_the_ceiling_and_the_floor(full, means, up, names)
+    _walls_reach_the_ceiling_and_the_floor(full, means, up, names, {k: points[idx] for k, idx in layers.items()},
+                                           SLICE_GAP * room_height)
     return SceneRegions(full, names, up)
 
 
@@ -226,14 +232,16 @@ def _walls_end_at_the_ceiling(labels: np.ndarray, heights: np.ndarray, names: li
 
 
 def _walls_reach_the_ceiling_and_the_floor(labels: np.ndarray, means: np.ndarray, up: np.ndarray,
-                                           names: list[str]) -> None:
+                                           names: list[str], layers: dict[int, np.ndarray], reach: float) -> None:
     """Ceiling Gaussians below the ceiling's median height, and floor Gaussians above the floor's, that
-    lie in a wall's own layer (within its Gaussians' 90th-percentile distance from its plane, and along
-    its length) are the wall's (in place): the thick ceiling and floor layers took the walls' top and
-    bottom (12% and 5% of the demo's east wall's pixels), and painted the ceiling's grey and the floor's
-    tiles on them. The counterpart of `_walls_end_at_the_ceiling`."""
+    lie in a wall's own layer (the plane of `layers`, per wall label its Gaussians' centres before its slab
+    joined it; within the 90th-percentile distance from it of the wall's Gaussians within `reach` of it,
+    and along its length) are the wall's (in place): the thick ceiling and floor layers took the walls' top
+    and bottom (12% and 5% of the demo's east wall's pixels), and painted the ceiling's grey and the floor's
+    tiles on them. The counterpart of `_walls_end_at_the_ceiling`. (Measured on its whole slab, `WALL_SLAB`
+    deep, the office sample's north wall took a tenth of its ceiling.)"""
     heights = means @ up
-    walls = [i for i, name in enumerate(names) if name.startswith("wall_")]
+    walls = [i for i in layers if len(layers[i]) >= 50]
     movers = np.zeros(len(labels), bool)
     for name, sign in (("ceiling", -1.0), ("floor", 1.0)):
         if name in names:
@@ -245,14 +253,13 @@ def _walls_reach_the_ceiling_and_the_floor(labels: np.ndarray, means: np.ndarray
     nearest = np.full(len(candidates), -1)
     best = np.full(len(candidates), np.inf)
     for wall in walls:
-        members = labels == wall
-        if members.sum() < 50:
-            continue
-        normal, offset = fit_plane(means[members])
+        layer = layers[wall]
+        normal, offset = fit_plane(layer)
         along = np.cross(normal, up)
         along /= max(float(np.linalg.norm(along)), 1e-9)
-        band = np.percentile(np.abs(means[members] @ normal + offset), 90)
-        lo, hi = np.percentile(means[members] @ along, [1, 99])
+        members = np.abs(means[labels == wall] @ normal + offset)
+        band = np.percentile(members[members < reach], 90) if (members < reach).any() else reach
+        lo, hi = np.percentile(layer @ along, [1, 99])
         distance = np.abs(means[candidates] @ normal + offset)
         position = means[candidates] @ along
         inside = (distance < band) & (position > lo) & (position < hi) & (distance < best)
@@ -467,12 +474,25 @@ def _wall_fronts_unlike_the_wall(points: np.ndarray, lab: np.ndarray, walls: lis
     return kept, np.concatenate(released) if released else np.zeros(0, np.int64)
 
 
+def _wall_slab(points: np.ndarray, lab: np.ndarray | None, idx: np.ndarray, walls: list[np.ndarray],
+               centres: np.ndarray, threshold: float, depth: float, label: np.ndarray) -> np.ndarray:
+    """Which of `idx` are the slab of one of `walls` (inlier indices) and join it, in place in `label`: what
+    lies behind a wall (`_behind_walls_to_walls`) and, given the colours `lab`, what lies up to `depth` in
+    front of it coloured like it (`_wall_coloured_slab_to_walls`). Returns the indices of `idx` left."""
+    idx = _behind_walls_to_walls(points, idx, walls, centres, threshold, label)
+    if lab is None:
+        return idx
+    return _wall_coloured_slab_to_walls(points, lab, idx, walls, centres, threshold, depth, label)
+
+
 def _wall_coloured_slab_to_walls(points: np.ndarray, lab: np.ndarray, idx: np.ndarray, walls: list[np.ndarray],
                                  centres: np.ndarray, threshold: float, band: float, label: np.ndarray) -> np.ndarray:
     """The near side of a wall's slab: Gaussians within `band` in front of a wall's plane and coloured like
     the wall there join it (in place in `label`). Left out, a wall seen at grazing angles (the demo's west
     wall) fell apart into objects, and its wall-coloured specks joined the plant in its corner, which came
-    out 1.9 m high and 1.4 m wide. Returns the indices of `idx` left."""
+    out 1.9 m high and 1.4 m wide. A plain wall seen head-on trains its floaters further out (`WALL_SLAB`:
+    the office sample's north wall had a sheet of them 10-60 cm in front, made an object that took the
+    style's whiteboard over a fifth of the wall). Returns the indices of `idx` left."""
     joined = np.zeros(len(idx), bool)
     for inliers in walls:
         normal, offset = _oriented_plane(points[inliers], centres)
@@ -487,7 +507,8 @@ def _wall_coloured_slab_to_walls(points: np.ndarray, lab: np.ndarray, idx: np.nd
     return idx[~joined]
 
 
-def _wall_within(points, idx, up, centres, threshold, room_height, rng, label, names, structure) -> np.ndarray:
+def _wall_within(points, lab, idx, up, centres, threshold, room_height, rng, label, names, structure,
+                 layers: dict[int, np.ndarray]) -> np.ndarray:
     """A wall seen from few cameras comes out of training as a thick, noisy slab that no plane of the
     scene-wide search holds enough of, and DBSCAN makes it an object as tall as the room (often with the
     furniture against it). If a vertical plane bounding the scene holds at least 30% of such a cluster
@@ -496,7 +517,10 @@ def _wall_within(points, idx, up, centres, threshold, room_height, rng, label, n
     beside it. A plane whose inliers centre on a known wall (`structure`: (label, normal, offset) of each
     structural plane) and turned less than 45° from it is that wall seen through what stands against it
     (the demo's plant in a corner gave a plane cutting through plant and wall): the wall takes what lies
-    within the loose band of its own plane. Returns the indices left to the object."""
+    within the loose band of its own plane. A new wall takes its slab as the scene-wide ones do
+    (`_wall_slab`; it is added to `layers`): left in the object, the grazing east wall's slab behind and in
+    front of the plane made a wall-coloured "shelf" 2 m high that took the style's shelf. Returns the indices
+    left to the object."""
     if len(idx) < 200 or np.ptp(np.percentile(points[idx] @ up, [2, 98])) < 0.6 * room_height:
         return idx
     normal, inliers = vertical_ransac_plane(points[idx], 3 * threshold, up, rng)
@@ -510,8 +534,10 @@ def _wall_within(points, idx, up, centres, threshold, room_height, rng, label, n
             near = np.abs(points[idx] @ wall_normal + offset) < 3 * threshold
             label[idx[near]] = wall_label
             return idx[~near]
-    label[idx[inliers]] = _add(names, f"wall_{sum(n.startswith('wall_') for n in names)}")
-    return np.setdiff1d(idx, idx[inliers])
+    wall = idx[inliers]
+    wall_label = _add(names, f"wall_{sum(n.startswith('wall_') for n in names)}")
+    label[wall], layers[wall_label] = wall_label, wall
+    return _wall_slab(points, lab, np.setdiff1d(idx, wall), [wall], centres, threshold, WALL_SLAB * room_height, label)
 
 
 def _split_bridged(points: np.ndarray, idx: np.ndarray, eps: float, up: np.ndarray,
