@@ -278,6 +278,33 @@ def test_a_style_label_of_two_like_parts_is_two_partners_for_the_scene_s_objects
     assert partners["object_1"] == "plant"  # one desk, taken: the free plant within `REUSE_COST`
 
 
+def test_two_alike_scene_objects_share_a_style_object_of_two_copies_though_one_is_nearer_another():
+    """The office's two desks as measured (the second's monitor makes it taller, the floor's thick layer
+    lifts both): the second is 0.04 m nearer in shape to the style's plant than to its desk, so one went
+    to each. Alike (0.24 m apart), they share the desk while it has copies; with one copy, or when the
+    two are not alike, the second keeps the plant."""
+    from occlurestyle.stylize.correspond import match_regions
+    from occlurestyle.stylize.object_shapes import ObjectShape
+
+    scene = {"floor": 100.0, "object_0": 5242.0, "object_1": 4049.0, "object_2": 706.0}
+    style = {"floor": 100.0, "desk": 40.0, "plant": 10.0, "monitor": 8.0}
+    scene_shapes = {"object_0": ObjectShape(0.2, 1.1, 1.3), "object_1": ObjectShape(0.3, 1.1, 1.1),
+                    "object_2": ObjectShape(0.1, 0.7, 0.6)}
+    style_shapes = {"desk": ObjectShape(0.0, 0.68, 1.22, copies=2), "plant": ObjectShape(0.0, 0.83, 0.75),
+                    "monitor": ObjectShape(0.02, 0.49, 0.68, copies=2)}
+    assert scene_shapes["object_1"].distance(style_shapes["plant"]) < scene_shapes["object_1"].distance(
+        style_shapes["desk"])
+    partners = {m["scene"]: m["style"] for m in match_regions(scene, style, (scene_shapes, style_shapes))}
+    assert partners == {"floor": "floor", "object_0": "desk", "object_1": "desk", "object_2": "monitor"}
+    style_shapes["desk"] = ObjectShape(0.0, 0.68, 1.22)
+    partners = {m["scene"]: m["style"] for m in match_regions(scene, style, (scene_shapes, style_shapes))}
+    assert partners["object_1"] == "plant"  # one desk: taken
+    style_shapes["desk"] = ObjectShape(0.0, 0.68, 1.22, copies=2)
+    scene_shapes["object_1"] = ObjectShape(0.3, 1.3, 0.8)  # taller and narrower: no desk
+    partners = {m["scene"]: m["style"] for m in match_regions(scene, style, (scene_shapes, style_shapes))}
+    assert partners["object_1"] == "plant"
+
+
 def test_a_style_object_nothing_in_the_scene_is_like_is_left_over_not_forced_on_the_nearest():
     """The demo's case: the scene's rug was labelled floor, so among its objects none lies flat; the
     style's rug, given one to one, went to the plant (1 m tall) and the plant's colours to the lamp."""
