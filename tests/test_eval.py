@@ -188,6 +188,9 @@ def test_ours_is_steadier_than_2d_baselines_and_leaves_people_untouched(evaluate
     for method in ("input", "ours", "inpaint", "naive"):  # the scene's regions against its labelled exemplar's
         assert 0.0 < metrics["methods"][method]["texture_distance"] < 50.0
         assert set(metrics["methods"][method]["texture_distance_by_region"]) >= {"floor"}
+    for method in ("ours", "inpaint", "naive"):  # which region loses the room's light, against the input's
+        shading = metrics["methods"][method]["shading_by_region"]
+        assert "floor" in shading and all(-1.0 <= v <= 1.0 for v in shading.values())
     assert metrics["pose"]["rotation_error_mean_deg"] < 2.0
     assert set(metrics["runtime"]) == {"ours", "inpaint", "naive"}
     assert len(metrics["per_frame_warping_error"]["ours"]["1"]) == metrics["frames"] - 1  # the registered frames

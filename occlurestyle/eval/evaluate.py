@@ -249,9 +249,11 @@ class _TextureMeasure:
             if method in methods:
                 methods[method]["texture_distance"] = distance["overall"]
                 methods[method]["texture_distance_by_region"] = distance["by_region"]
+        by_region = self.shading.by_region()
         for method, correlation in self.shading.correlations().items():
             if method in methods:
                 methods[method]["shading_correlation"] = correlation
+                methods[method]["shading_by_region"] = by_region.get(method, {})
 
 
 def _style_focal(labels: str) -> float | None:
