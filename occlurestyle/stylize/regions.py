@@ -419,9 +419,7 @@ def _behind_walls_to_walls(points: np.ndarray, idx: np.ndarray, walls: list[np.n
         return idx
     behind = np.full((len(idx), len(walls)), np.inf)
     for k, inliers in enumerate(walls):
-        normal, offset = fit_plane(points[inliers])
-        if np.median(centres @ normal + offset) < 0:
-            normal, offset = -normal, -offset
+        normal, offset = _oriented_plane(points[inliers], centres)
         depth = -(points[idx] @ normal + offset)  # how far behind the wall, seen from the cameras
         behind[:, k] = np.where(depth > threshold, depth, np.inf)
     nearest = behind.argmin(1)
