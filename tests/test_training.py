@@ -450,7 +450,13 @@ def test_a_coarse_step_sees_the_frame_camera_and_people_at_half_size():
 
 def test_the_options_choose_the_training_mechanisms_and_each_has_its_own_checkpoint_key(tmp_path):
     from occlurestyle.layout import RunLayout
-    from occlurestyle.recon.mechanisms import ALL, FloaterPruning, FreeSpaceInFrontOfPeople, mechanisms_for
+    from occlurestyle.recon.mechanisms import (
+        ALL,
+        DistantBackdrop,
+        FloaterPruning,
+        FreeSpaceInFrontOfPeople,
+        mechanisms_for,
+    )
     from occlurestyle.recon.trainer import load_training_data, training_indices
 
     run, _ = make_true_run(tmp_path / "run", width=64, height=48, stride=9, points=800)
@@ -461,7 +467,8 @@ def test_the_options_choose_the_training_mechanisms_and_each_has_its_own_checkpo
     assert [type(m) for m in mechanisms_for(layout, data, default, frames, "cpu")] == [FloaterPruning]
     everything = TrainOptions(strategy="mcmc", **STATEFUL)
     chosen = mechanisms_for(layout, data, everything, frames, "cpu", refine_with_background)
-    assert {type(m) for m in chosen} == set(ALL) - {FreeSpaceInFrontOfPeople}  # no depth maps given
+    # no depth maps given, and a room seen all round has no distance for a backdrop to hold
+    assert {type(m) for m in chosen} == set(ALL) - {FreeSpaceInFrontOfPeople, DistantBackdrop}
     assert len({m.name for m in chosen}) == len(chosen)
     off = TrainOptions(floater_margin=0)
     assert mechanisms_for(layout, data, off, frames, "cpu") == []

@@ -4,6 +4,8 @@ gsplat's densification strategies are), so `trainer.train()` reads as the loop i
 A hook's default does nothing; a mechanism overrides the ones it needs:
 - `person(index, person)`: the pixels of frame `index` left out of the loss;
 - `model(params, viewmat, index, step)`: the Gaussians as rendered for this step's camera;
+- `backdrop(viewmat, K, size, sh_degree, background)`: what lies behind every Gaussian from that camera
+  ([H,W,3], over `background`), or None;
 - `image(image, target, weight, index, step)`: the render as the frame saw it (exposure, ...);
 - `weight(weight, residual, valid, step)`: the per-pixel loss weight;
 - `loss(params, step)`: a term added to the loss;
@@ -12,8 +14,8 @@ A hook's default does nothing; a mechanism overrides the ones it needs:
 - `revise(step, render_as_seen)`: after that, with `render_as_seen(index)`, the current model rendered
   from frame `index`'s camera as that frame saw it ([H,W,3] numpy, 0-1): for a look at every frame;
 - `as_seen(image, index)`: the render as frame `index` saw it, learning nothing (what `image` applies);
-- `state_dict()` / `load_state_dict()`: what a checkpoint keeps; `finish(layout, data)`: write the
-  mechanism's outputs and return its figures for `splat/train.json`.
+- `state_dict()` / `load_state_dict()`: what a checkpoint keeps; `baked(params)`: the model as saved;
+  `finish(layout, data)`: write the mechanism's outputs and return its figures for `splat/train.json`.
 `full_size = True` keeps every step at full size (no coarse start). `outputs(layout)` names the files a
 mechanism writes, which a run without it removes so that nothing stale is read later.
 """
@@ -30,11 +32,14 @@ import numpy as np
 import torch
 
 from .. import media
+from ..cameras import camera_center
 from ..errors import InputError
 from ..fsutil import atomic_dir
 from ..layout import RunLayout
 from ..person_masks import read_masks, undo_dilation
+from ..render.gaussians import render, sh_degree_of
 from .appearance import FrameAppearance, write_appearance
+from .backdrop import Backdrop, shell_directions
 from .camera_opt import CameraCorrections, write_corrected_cameras
 from .free_space import (
     depth_beside_people,
@@ -66,6 +71,10 @@ class Mechanism:
     def model(self, params, viewmat: torch.Tensor, index: int, step: int):
         return params
 
+    def backdrop(self, viewmat: torch.Tensor, K: torch.Tensor, size: tuple[int, int], sh_degree: int,
+                 background: torch.Tensor | None) -> torch.Tensor | None:
+        return None
+
     def image(self, image, target, weight, index: int, step: int) -> torch.Tensor:
         return image
 
@@ -92,6 +101,9 @@ class Mechanism:
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+    def baked(self, params: dict) -> dict:
+        return params
 
     def finish(self, layout: RunLayout, data: "TrainingData") -> dict:
         return {}
@@ -140,6 +152,48 @@ class CameraRefinement(Mechanism):
     @staticmethod
     def outputs(layout):
         return [layout.refined_cameras]
+
+
+class DistantBackdrop(Mechanism):
+    """The sky (whatever the cameras saw beyond every registered point) as a far shell of Gaussians
+    behind the model (`backdrop.py`): only its colours are learnt; saved with the model."""
+
+    name = "backdrop"
+
+    def __init__(self, data: "TrainingData", options: "TrainOptions", training_frames: np.ndarray, device):
+        viewmats = data.viewmats.numpy().astype(np.float64)[training_frames]
+        Ks = data.Ks.numpy().astype(np.float64)[training_frames]
+        directions, colours, radius = shell_directions(
+            data.points.astype(np.float64), viewmats, Ks, data.size,
+            frames=lambda i: data.frames[int(training_frames[i])].image.numpy() / 255.0,
+            person_masks=lambda i: data.frames[int(training_frames[i])].person.numpy())
+        centre = camera_center(viewmats).mean(0)
+        self.shell = Backdrop(directions, colours, radius, centre, device=device)
+        self.optimizer = torch.optim.Adam([self.shell.sh0], lr=options.sh0_lr, eps=1e-15)
+
+    def backdrop(self, viewmat, K, size, sh_degree, background):
+        colors, _, _ = render(self.shell.params(sh_degree), viewmat[None], K, *size, sh_degree,
+                              render_mode="RGB", backgrounds=background)
+        return colors[0, ..., :3]
+
+    def after_step(self, step, index, frame, residual):
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def state_dict(self):
+        return {"sh0": self.shell.sh0.detach().clone(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state):
+        with torch.no_grad():
+            self.shell.sh0.copy_(state["sh0"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def baked(self, params):
+        shell = self.shell.params(sh_degree_of(params))
+        return {k: torch.cat([v.detach(), shell[k].detach().to(v.device)]) for k, v in params.items()}
+
+    def finish(self, layout, data):
+        return {"backdrop_gaussians": len(self.shell)}
 
 
 class Appearance(Mechanism):
@@ -368,8 +422,8 @@ class MCMCRegularisers(Mechanism):
                 + self.scale_reg * torch.exp(params["scales"]).mean() / self.scene_scale)
 
 
-ALL = (CameraRefinement, Appearance, RobustWeights, MaskRefinement, MaskCorrection, FreeSpaceInFrontOfPeople,
-       FloaterPruning, MCMCRegularisers)
+ALL = (CameraRefinement, DistantBackdrop, Appearance, RobustWeights, MaskRefinement, MaskCorrection,
+       FreeSpaceInFrontOfPeople, FloaterPruning, MCMCRegularisers)
 
 
 def mechanisms_for(layout: RunLayout, data: "TrainingData", options: "TrainOptions", training_frames: np.ndarray,
@@ -387,6 +441,10 @@ def mechanisms_for(layout: RunLayout, data: "TrainingData", options: "TrainOptio
         chosen.append(MCMCRegularisers(options, data.scene_scale))
     if options.refine_cameras:
         chosen.append(CameraRefinement(options, n_frames, data.scene_scale, device))
+    if options.backdrop:
+        backdrop = DistantBackdrop(data, options, training_frames, device)
+        if len(backdrop.shell):  # a room seen all round has no distance to learn
+            chosen.append(backdrop)
     if options.appearance:
         chosen.append(Appearance(options, n_frames, training_frames))
     if options.robust:

@@ -62,6 +62,8 @@ class TrainOptions:
     # the model where it is seen. Without it, dark surfaces seen by few frames were fitted as half-transparent
     # Gaussians over the black background, which show as holes from the views where people hid them
     random_background: bool = True
+    backdrop: bool = field(default=True, metadata={
+        "help": "learn what the cameras saw beyond every registered point (the sky) as a far shell of Gaussians"})
     # weight of the depth term: the rendered depth's relative error at the keypoints the registration
     # triangulated, in a bounded penalty (keypoint_depth_loss). On the sample scenes it halves the
     # depth error (what depth-ordered compositing relies on) and adds ~0.3 dB overall
@@ -312,10 +314,11 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         model = params
         for mechanism in mechanisms:
             model = mechanism.model(model, viewmats[index], index, step)
+        behind = _backdrop(mechanisms, viewmats[index], K, size, sh_degree, background)
         colors, alphas, meta = render(model, viewmats[index:index + 1], K, *size, sh_degree,
                                       render_mode="RGB+ED" if options.depth_weight > 0 else "RGB",
-                                      backgrounds=background)
-        image = colors[0, ..., :3]
+                                      backgrounds=background if behind is None else torch.zeros(1, 3, device=device))
+        image = colors[0, ..., :3] if behind is None else colors[0, ..., :3] + (1 - alphas[0]) * behind
         strategy.step_pre_backward(params, optimizers, state, step, meta)
         valid = ~person
         if image_hooks:
@@ -372,7 +375,10 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     bar.close()
     seconds = time.perf_counter() - start_time
 
-    ply = save_ply({k: v.cpu() for k, v in params.items()}, layout.splat / "background.ply")
+    model = {k: v.detach() for k, v in params.items()}
+    for mechanism in mechanisms:
+        model = mechanism.baked(model)
+    ply = save_ply({k: v.cpu() for k, v in model.items()}, layout.splat / "background.ply")
     figures = {"refined_mask_fraction": None, "free_space": None, "floaters_removed_this_run": 0}
     for mechanism in mechanisms:
         figures.update(mechanism.finish(layout, data))
@@ -402,12 +408,23 @@ def _render_as_seen(params, mechanisms, viewmats, Ks, size, sh_degree, index: in
     model = params
     for mechanism in mechanisms:
         model = mechanism.model(model, viewmats[index], index, step)
-    colors, _, _ = render(model, viewmats[index:index + 1], Ks[index:index + 1], *size, sh_degree,
-                          render_mode="RGB", backgrounds=fill_color(params)[None])
-    image = colors[0, ..., :3]
+    fill = fill_color(params)[None]
+    behind = _backdrop(mechanisms, viewmats[index], Ks[index:index + 1], size, sh_degree, fill)
+    colors, alphas, _ = render(model, viewmats[index:index + 1], Ks[index:index + 1], *size, sh_degree,
+                               render_mode="RGB", backgrounds=fill if behind is None else torch.zeros_like(fill))
+    image = colors[0, ..., :3] if behind is None else colors[0, ..., :3] + (1 - alphas[0]) * behind
     for mechanism in mechanisms:
         image = mechanism.as_seen(image, index)
     return image.clamp(0, 1).cpu().numpy()
+
+
+def _backdrop(mechanisms, viewmat, K, size, sh_degree, background) -> torch.Tensor | None:
+    """What lies behind every Gaussian from this camera (a mechanism's far shell), or None."""
+    for mechanism in mechanisms:
+        behind = mechanism.backdrop(viewmat, K, size, sh_degree, background)
+        if behind is not None:
+            return behind
+    return None
 
 
 def _halved(size, K, target, person, ring, keypoints):
