@@ -269,10 +269,18 @@ def test_interrupted_training_resumes_to_the_same_model(tmp_path, monkeypatch, c
 
     run, _ = make_true_run(tmp_path / "run", width=64, height=48, stride=9, points=800)
     extra = STATEFUL if mechanisms == "stateful" else {}
+    if mechanisms == "stateful":  # and a far backdrop, which the closed room would not get by itself
+        import occlurestyle.recon.mechanisms as chosen
+        from occlurestyle.recon.backdrop import fibonacci_directions
+
+        shell = fibonacci_directions(40.0)
+        monkeypatch.setattr(chosen, "shell_directions", lambda *a, **k: (shell, np.full((len(shell), 3), 0.5), 50.0))
     options = TrainOptions(steps=60, refine_every=10, checkpoint_every=30, sh_degree=1, **extra)
     train(run, options, progress=False, correct_masks=refine_with_background)
     straight = load_ply(run / "splat" / "background.ply")
     assert not (run / "splat" / "checkpoint.pt").exists(), "the checkpoint is removed once training ends"
+    info = json.loads((run / "splat" / "train.json").read_text())
+    assert ("backdrop" in info["mechanisms"]) == (mechanisms == "stateful")
     assert (run / "splat" / "corrected_masks").is_dir() == (mechanisms == "stateful")
 
     (run / "splat" / "background.ply").unlink()

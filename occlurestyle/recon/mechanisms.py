@@ -156,7 +156,9 @@ class CameraRefinement(Mechanism):
 
 class DistantBackdrop(Mechanism):
     """The sky (whatever the cameras saw beyond every registered point) as a far shell of Gaussians
-    behind the model (`backdrop.py`): only its colours are learnt; saved with the model."""
+    behind the model (`backdrop.py`): only its colours are learnt; saved with the model. Camera
+    refinement's corrections move the model, not the shell: at its distance only their rotation would
+    show, a fraction of a degree."""
 
     name = "backdrop"
 
