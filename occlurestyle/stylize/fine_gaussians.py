@@ -24,7 +24,7 @@ from .texture import RegionTexture
 
 SURFACE_BAND = 0.25  # metres before a region's plane: its cloud, not a thing standing on it
 THIN = 0.001  # metres: a flattened Gaussian's thickness
-SPLIT_ROUNDS = 2  # each Gaussian becomes at most 2**SPLIT_ROUNDS
+SPLIT_ROUNDS = 3  # each Gaussian becomes at most 2**SPLIT_ROUNDS (a plain wall's reach 10 cm: docs/experiments.md)
 MIN_TEXELS = 2  # no split of a Gaussian narrower than this many texels
 COLOUR_CHANGE = 0.10  # RGB (0-1) distance across a footprint that one colour would blur away
 FOOTPRINT = 1.5  # sigmas each side of the centre: what a Gaussian covers where it is opaque
