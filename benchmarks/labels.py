@@ -5,7 +5,7 @@ The materials stylizer lays each style region's look on the scene region matched
 (the bookcase taken as wall, the plant named "shelf") shows as the wrong material however good the
 transfer is, and a label that changes with the seed or with a retrained model shows as a different room
 from run to run. For each trained run with truth (benchmarks/train.py's `<scene>_true_masks` runs, and
-`make demo`'s run with its scene), each seed labels the Gaussians (`regions.label_gaussians`) and matches
+`make demo`'s run with its scene), each seed labels the Gaussians (`stages.stylize.scene_regions`) and matches
 the regions to the scene's own exemplar (the room re-skinned, labelled with the truth's names:
 `stylizers.style_and_matches`). The labels are rendered at every `--every`-th camera and each true
 class's pixels (people left out) are scored:
@@ -27,7 +27,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 from common import print_figures  # noqa: E402  (benchmarks/ is the script folder)
 
 from occlurestyle import media
@@ -37,9 +36,9 @@ from occlurestyle.person_masks import read_masks
 from occlurestyle.recon.registration_files import read_run_cameras
 from occlurestyle.render.gaussians import load_ply, sh0_to_rgb
 from occlurestyle.scenes.generate import write_style_exemplar
-from occlurestyle.stages.stylize import StylizeOptions
+from occlurestyle.stages.stylize import StylizeOptions, scene_regions
 from occlurestyle.stylize.correspond import base_name, role
-from occlurestyle.stylize.regions import label_gaussians, render_labels
+from occlurestyle.stylize.regions import render_labels
 from occlurestyle.stylize.stylizers import Scene, style_and_matches
 
 
@@ -70,8 +69,7 @@ def score_labelling(params: dict, cameras, picks: list[int], truths: list[np.nda
     """Paired-right and all pixel counts per true class, and the role-right share of all pixels, for one
     seed's labelling and matching."""
     colors = sh0_to_rgb(params["sh0"][:, 0]).numpy().clip(0, 1)
-    regions = label_gaussians(params["means"].numpy(), torch.sigmoid(params["opacities"]).numpy(), cameras.viewmats,
-                              colors=colors, seed=seed)
+    regions = scene_regions(params, cameras, colors, seed)
     options = dataclasses.replace(StylizeOptions(style=str(style), style_labels=str(style_labels)), seed=seed)
     _, matches = style_and_matches(Scene(params, regions, colors, cameras, options, False))
     partner = {m["scene"]: _kind_of_partner(m["style"]) for m in matches}

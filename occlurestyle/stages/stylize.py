@@ -20,8 +20,10 @@ from ..layout import RunLayout
 from ..recon.registration_files import read_run_cameras
 from ..render.gaussians import load_ply, render_views, save_ply, sh0_to_rgb
 from ..stylize.keyviews import export_key_views, key_view_indices
-from ..stylize.regions import SceneRegions, label_gaussians
+from ..stylize.regions import SceneRegions, label_gaussians, seen_surface
 from ..stylize.stylizers import Scene, stylizer
+
+SEEN_VIEWS = 12  # cameras whose renders show the labeller the walls as seen (pictures by their frames)
 
 
 @dataclass
@@ -99,8 +101,7 @@ def stylize(run_dir: str | Path, options: StylizeOptions, progress: bool = False
     if options.scene_labels is not None:
         regions = SceneRegions.load(options.scene_labels, len(params["means"]))
     else:
-        regions = label_gaussians(params["means"].numpy(), torch.sigmoid(params["opacities"]).numpy(),
-                                  cameras.viewmats, colors=colors, seed=options.seed)
+        regions = scene_regions(params, cameras, colors, options.seed)
     regions.save(layout.scene_regions)
     result = stylizer(options.method)(Scene(params, regions, colors, cameras, options, progress))
 
@@ -118,6 +119,15 @@ def stylize(run_dir: str | Path, options: StylizeOptions, progress: bool = False
         "matches": result.matches,
     })
     return save_ply(stylized, layout.stylized_ply)
+
+
+def scene_regions(params: dict, cameras, colors, seed: int) -> SceneRegions:
+    """The model's Gaussians labelled (`regions.label_gaussians`), the walls also as `SEEN_VIEWS` cameras see
+    them."""
+    picks = key_view_indices(len(cameras.names), SEEN_VIEWS)
+    seen = seen_surface(params, cameras.viewmats[picks], cameras.Ks[picks], cameras.width, cameras.height)
+    return label_gaussians(params["means"].numpy(), torch.sigmoid(params["opacities"]).numpy(), cameras.viewmats,
+                           colors=colors, seen=seen, seed=seed)
 
 
 def export_background_key_views(run_dir: str | Path, out: str | Path, count: int = 8) -> Path:

@@ -19,6 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 STRUCTURE = ("floor", "ceiling")
 REUSE_COST = 0.5  # metres of shape difference a scene object pays to share a style object rather than take a free one
+HANGS_ABOVE = 0.3  # metres above the floor the bottom of a style object hanging on a wall is
 ALIKE = 0.3  # metres of shape difference within which two scene objects are taken for the same kind of thing
 
 
@@ -45,7 +46,15 @@ def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], 
     to pair regions of the same role larger with larger. `shapes`: (scene, style) object name →
     `object_shapes.ObjectShape`, to pair objects by shape."""
     matches: dict[str, dict] = {}
+    flat = _flat_on_walls(style_sizes, shapes)
+    if len(flat) > 1:  # a whiteboard beside a painting: the larger scene picture takes the larger
+        pictures = sorted((n for n in scene_sizes if base_name(n) == "picture"), key=lambda n: -scene_sizes[n])
+        for k, name in enumerate(pictures):
+            matches[name] = {"scene": name, "style": flat[k % len(flat)], "by": "picture, by size among what hangs "
+                                                                                "flat on the style's walls"}
     for name in scene_sizes:
+        if name in matches:
+            continue
         if name in style_sizes:
             matches[name] = {"scene": name, "style": name, "by": "same label"}
         elif role(name) == "object" and base_name(name) in style_sizes:  # "picture_1" <-> "picture"
@@ -68,6 +77,16 @@ def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], 
         if name not in matches:
             matches[name] = {"scene": name, "style": None, "by": "global style colours"}
     return [matches[name] for name in scene_sizes]
+
+
+def _flat_on_walls(style_sizes: dict[str, float], shapes: tuple[dict, dict] | None) -> list[str]:
+    """The style regions that hang flat on its walls, largest first: its pictures, and objects whose bottom
+    is `HANGS_ABOVE` over the floor (a whiteboard; `object_shapes` places what does not touch the floor on
+    the wall around it)."""
+    style_shapes = shapes[1] if shapes is not None else {}
+    flat = [n for n in style_sizes if role(n) == "object" and (base_name(n) == "picture" or (
+        n in style_shapes and style_shapes[n].bottom >= HANGS_ABOVE))]
+    return sorted(flat, key=lambda n: -style_sizes[n])
 
 
 def _alike_share_partners(partner: dict[str, str], scene: list[str], copies: list[str], scene_shapes: dict,

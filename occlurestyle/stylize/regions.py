@@ -30,9 +30,10 @@ import torch
 from ..cameras import camera_center, camera_up
 from ..errors import InputError
 from ..fsutil import write_json
+from ..render.gaussians import render_views
 from ..render.rasterizer import rasterization
 from .transfer import rgb_to_lab
-from .wall_pictures import find_pictures
+from .wall_pictures import find_framed_pictures, find_pictures
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,11 @@ class SceneRegions:
 
 
 def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarray, *, colors: np.ndarray | None = None,
-                    max_planes: int = 16, plane_threshold: float = 0.01,
-                    min_plane_fraction: float = 0.015, seed: int = 0) -> SceneRegions:
+                    seen: tuple[np.ndarray, np.ndarray] | None = None, max_planes: int = 16,
+                    plane_threshold: float = 0.01, min_plane_fraction: float = 0.015, seed: int = 0) -> SceneRegions:
     """Label each Gaussian (centres `means` [N,3], activated `opacities` [N]) seen by cameras `viewmats`;
-    with their RGB `colors` [N,3] (0-1), the pictures on the walls too."""
+    with their RGB `colors` [N,3] (0-1), the pictures on the walls too, and with `seen` (surface points
+    [M,3] and their RGB colours as the cameras saw them: `seen_surface`) pictures by their frames."""
     import open3d as o3d
     from scipy.spatial import cKDTree
 
@@ -185,6 +187,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             for part in _split_bridged(points, idx, 0.02 * extent, up):
                 label[part] = _add(names, _object_name(points[part], up, floor_height, room_height, names))
     if lab is not None:
+        seen_lab = rgb_to_lab(seen[1]) if seen is not None else None
         objects = np.isin(label, [i for i, name in enumerate(names) if name not in ("floor", "ceiling")
                                   and not name.startswith("wall_")])
         for wall_label in [i for i, name in enumerate(names) if name.startswith("wall_")]:
@@ -198,11 +201,19 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             # the chart is the wall's layer: its slab (floaters in front, coloured like what is behind them)
             # shifted which neighbourhoods stood out, and joins the picture whose rectangle holds it
             chart = on_wall & near if (on_wall & near).sum() >= 200 else on_wall
-            for picture in find_pictures(points[given], lab[given], up, floor_height, room_height,
-                                         on_wall=chart[given], seed=seed):
+            found = [given[p] for p in find_pictures(points[given], lab[given], up, floor_height, room_height,
+                                                     on_wall=chart[given], seed=seed)]
+            if seen is not None:
+                layer = np.abs(seen[0] @ normal + offset) < 3 * threshold
+                framed = find_framed_pictures(seen[0][layer], seen_lab[layer], points[given], up, floor_height,
+                                              room_height, chart[given])
+                # a frame the colours found already is that picture
+                found += [given[p] for p in framed
+                          if not any(np.isin(given[p], f).mean() >= 0.5 for f in found)]
+            for picture in found:
                 # each its own region: one region on two walls has no plane, and each its own colours
                 count = sum(name == "picture" or name.startswith("picture_") for name in names)
-                label[given[picture]] = _add(names, f"picture_{count}" if count else "picture")
+                label[picture] = _add(names, f"picture_{count}" if count else "picture")
     if not names:
         names.append("scene")
         label[:] = 0
@@ -612,6 +623,23 @@ def _object_name(points: np.ndarray, up: np.ndarray, floor_height: float, room_h
 
 
 @torch.no_grad()
+def seen_surface(params: dict, viewmats: np.ndarray, Ks: np.ndarray, width: int, height: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(surface points [M,3], their RGB [M,3]): every opaque pixel of the model rendered from each camera,
+    placed at its rendered depth: the model as it is seen, where its Gaussians' own colours are noisy."""
+    views = render_views(params, torch.as_tensor(viewmats).float(), torch.as_tensor(Ks).float(), width, height)
+    xs, ys = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+    pixels = np.stack([xs, ys, np.ones_like(xs)], -1).reshape(-1, 3)
+    points, colours = [], []
+    for k in range(len(viewmats)):
+        opaque = views["alpha"][k].numpy().ravel() > 0.9
+        in_camera = (pixels[opaque] @ np.linalg.inv(Ks[k]).T) * views["depth"][k].numpy().ravel()[opaque, None]
+        rotation, translation = viewmats[k][:3, :3], viewmats[k][:3, 3]
+        points.append((in_camera - translation) @ rotation)
+        colours.append(views["rgb"][k].numpy().reshape(-1, 3)[opaque])
+    return np.concatenate(points), np.concatenate(colours)
+
+
 def render_labels(params: dict, labels: np.ndarray, n_labels: int, viewmats, Ks, width: int, height: int
                   ) -> np.ndarray:
     """Per-pixel label [V,H,W] (argmax of rendered one-hot label weights; -1 where nothing is drawn)."""

@@ -227,7 +227,7 @@ def _painting_textures(scene: Scene, style_regions, matches, metres: float) -> d
     regions, means = scene.regions, scene.params["means"].numpy()
     size = {m["scene"]: int((regions.labels == regions.names.index(m["scene"])).sum()) for m in matches}
     pictures = sorted((m for m in matches if m["style"] and size[m["scene"]] >= 10
-                       and base_name(m["scene"]) == "picture" == base_name(m["style"])),
+                       and base_name(m["scene"]) == "picture"),
                       key=lambda m: (-size[m["scene"]], m["scene"]))
     viewer = camera_center(scene.cameras.viewmats).mean(0)
     paintings: dict[str, list[np.ndarray]] = {}

@@ -35,6 +35,15 @@ MIN_FILL = 0.5  # of its block's bounding box
 MIN_ODD_SHARE = 0.4  # of its cells standing out by themselves, not only bridged by the closing
 MIN_CALM_RING = 0.7  # of the two cells round its rectangle: wall like the rest
 EDGE_SEARCH = np.arange(-3.0, 3.01, 0.25)  # cells round a block's side where the picture's edge is sought
+FRAME_CELL = 0.005  # room heights (1.35 cm in a 2.7 m room): the chart on which frames are sought
+FRAME_EDGE = 2.5  # CIELAB difference across a cell that makes it an edge
+FRAME_SIDE = 0.6  # share of each upright, and of the top or the bottom, that an edge runs along
+FRAME_WEAK_SIDE = 0.25  # share of the other of top and bottom (a frame's top in a lamp's light is faint)
+FRAME_SEARCH = 6  # cells round an upright's end where the top or bottom edge is sought
+FRAME_CALM = 12.0  # CIELAB difference from the wall's median colour of the wall round a frame
+MAX_FRAME_CELLS = 4_000_000  # a chart larger than this is no room's wall
+MAX_UPRIGHTS = 400
+FRAME_MARGIN = 0.15  # share by which each upright's edge coverage exceeds the edge density inside
 
 
 def find_pictures(points: np.ndarray, lab: np.ndarray, up: np.ndarray, floor_height: float, room_height: float,
@@ -75,14 +84,119 @@ def _wall_chart(points: np.ndarray, up: np.ndarray, floor_height: float, room_he
                 on_wall: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The wall's chart (along the wall and up, in room heights): the indices of `points` inside its
     bulk, their positions there in cells, which of them are the wall's, and the chart's origin."""
-    heights = points @ up
-    flat = points - np.outer(heights, up)
-    along = np.linalg.svd(flat[on_wall] - flat[on_wall].mean(0), full_matrices=False)[2][0]
-    chart = np.c_[flat @ along, heights - floor_height] / room_height
-    # stray Gaussians far off the wall would make the grid huge: the chart spans the bulk of it
-    lo, hi = np.percentile(chart[on_wall], 1, axis=0), np.percentile(chart[on_wall], 99, axis=0)
+    to_chart, lo, hi = _chart_of(points[on_wall], up, floor_height, room_height)
+    chart = to_chart(points)
     inside = np.flatnonzero(np.all((chart >= lo) & (chart <= hi), axis=1))
     return inside, (chart[inside] - lo) / CELL, on_wall[inside], lo
+
+
+def _chart_of(wall: np.ndarray, up: np.ndarray, floor_height: float, room_height: float):
+    """(points → chart coordinates along the wall and up, in room heights; the bulk of the `wall` points'
+    coordinates, lowest and highest corner): stray Gaussians far off the wall would make a grid huge."""
+    flat = wall - np.outer(wall @ up, up)
+    along = np.linalg.svd(flat - flat.mean(0), full_matrices=False)[2][0]
+
+    def to_chart(points: np.ndarray) -> np.ndarray:
+        heights = points @ up
+        return np.c_[(points - np.outer(heights, up)) @ along, heights - floor_height] / room_height
+
+    chart = to_chart(wall)
+    return to_chart, np.percentile(chart, 1, axis=0), np.percentile(chart, 99, axis=0)
+
+
+def find_framed_pictures(seen: np.ndarray, seen_lab: np.ndarray, points: np.ndarray, up: np.ndarray,
+                         floor_height: float, room_height: float, on_wall: np.ndarray) -> list[np.ndarray]:
+    """Indices into `points` [N,3] (Gaussian centres, those `on_wall` the wall's) of each picture found by
+    its frame: `seen` [M,3] are surface points the cameras saw on the wall's layer (rendered pixels), with
+    CIELAB colours `seen_lab`. A whiteboard on a pale wall has colours the wall has too, so its codeword
+    histograms do not stand out (`find_pictures`); its frame does, as two uprights and a top and a bottom
+    edge of the wall's rendered appearance, on a chart fine enough for a frame a centimetre wide."""
+    if on_wall.sum() < 200 or len(seen) < 1000 or room_height <= 0:
+        return []
+    to_chart, lo, hi = _chart_of(points[on_wall], up, floor_height, room_height)
+    chart = (to_chart(seen) - lo) / FRAME_CELL
+    size = np.ceil((hi - lo) / FRAME_CELL).astype(int) + 1
+    if size.prod() > MAX_FRAME_CELLS:
+        return []  # a wall many room heights long: the scene's heights are not a room's (no frame to size)
+    keep = np.all((chart >= 0) & (chart < size), axis=1)
+    cells = np.floor(chart[keep]).astype(int)
+    total = np.zeros((size[1], size[0], 3))
+    count = np.zeros((size[1], size[0]))
+    np.add.at(total, (cells[:, 1], cells[:, 0]), seen_lab[keep])
+    np.add.at(count, (cells[:, 1], cells[:, 0]), 1)
+    if (count > 0).mean() < 0.3:
+        return []
+    image = total / np.maximum(count, 1)[..., None]
+    nearest = ndimage.distance_transform_edt(count == 0, return_distances=False, return_indices=True)
+    image = ndimage.gaussian_filter(image[tuple(nearest)], (0.7, 0.7, 0))
+    across_rows = np.zeros(count.shape)
+    across_rows[1:-1] = np.linalg.norm(image[2:] - image[:-2], axis=-1) / 2
+    across_cols = np.zeros(count.shape)
+    across_cols[:, 1:-1] = np.linalg.norm(image[:, 2:] - image[:, :-2], axis=-1) / 2
+    level = ndimage.binary_dilation((across_rows > FRAME_EDGE) & (across_rows >= across_cols), np.ones((3, 1)))
+    upright = ndimage.binary_dilation((across_cols > FRAME_EDGE) & (across_cols >= across_rows), np.ones((1, 3)))
+    at = (to_chart(points) - lo) / FRAME_CELL
+    wall_colour = np.median(image[count > 0], axis=0)
+    found = []
+    for r0, r1, c0, c1 in _framed_rectangles(level, upright, lo):
+        if (count[r0:r1 + 1, c0:c1 + 1] > 0).mean() < MIN_FILL:
+            continue  # edges of what the cameras hardly saw (the chart's ends)
+        ring = np.zeros(count.shape, bool)
+        ring[max(0, r0 - 5):r1 + 6, max(0, c0 - 5):c1 + 6] = True
+        ring[max(0, r0 - 2):r1 + 3, max(0, c0 - 2):c1 + 3] = False
+        calm = np.linalg.norm(image[ring & (count > 0)] - wall_colour, axis=1) < FRAME_CALM
+        if not len(calm) or calm.mean() < MIN_CALM_RING:
+            continue  # a rectangle in something before the wall, not hanging on it with wall all round
+        inside = np.flatnonzero((at[:, 1] >= r0) & (at[:, 1] <= r1 + 1) & (at[:, 0] >= c0) & (at[:, 0] <= c1 + 1))
+        if on_wall[inside].mean() >= 0.5:  # else the outline of something before the wall (a plant against it)
+            found.append(inside)
+    return found
+
+
+def _framed_rectangles(level: np.ndarray, upright: np.ndarray, lo: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(bottom row, top row, left column, right column) of each rectangle whose sides run along the edge
+    maps (`level`: edges across rows, `upright`: across columns), largest first, none overlapping another; a
+    picture's size and hanging (`SIDE`, `HANGS`; `lo`: the chart's origin in room heights)."""
+    shortest, widest = int(SIDE[0] / FRAME_CELL), int(SIDE[1] / FRAME_CELL)
+    uprights = [(column, start, stop) for column in range(upright.shape[1])
+                for start, stop in _runs(upright[:, column]) if stop - start + 1 >= shortest]
+    uprights = sorted(sorted(uprights, key=lambda u: u[1] - u[2])[:MAX_UPRIGHTS])  # the longest; pairs cost n²
+    candidates = []
+    for k, (left, a0, a1) in enumerate(uprights):
+        for right, b0, b1 in uprights[k + 1:]:
+            if not shortest <= right - left <= widest or min(a1, b1) - max(a0, b0) < shortest // 2:
+                continue
+            # the top and bottom are sought round the taller upright's ends: one side's edge may be broken
+            bottoms = range(max(0, min(a0, b0) - FRAME_SEARCH), max(a0, b0) + FRAME_SEARCH + 1)
+            tops = range(min(a1, b1) - FRAME_SEARCH, min(level.shape[0], max(a1, b1) + FRAME_SEARCH + 1))
+            bottom = max(bottoms, key=lambda r: (level[r, left:right + 1].mean(), -r))
+            top = max(tops, key=lambda r: (level[r, left:right + 1].mean(), r))
+            if top - bottom < shortest or top - bottom > widest:
+                continue
+            sides = [upright[bottom:top + 1, left].mean(), upright[bottom:top + 1, right].mean(),
+                     level[bottom, left:right + 1].mean(), level[top, left:right + 1].mean()]
+            height = lo[1] + np.array([bottom, top + 1]) * FRAME_CELL
+            # a leafy plant is edges all over; a frame's uprights stand out from what they hold
+            inner = float((level | upright)[bottom + 3:top - 2, left + 3:right - 2].mean())
+            if (min(sides[:2]) >= max(FRAME_SIDE, inner + FRAME_MARGIN) and max(sides[2:]) >= FRAME_SIDE
+                    and min(sides[2:]) >= FRAME_WEAK_SIDE
+                    and height[0] >= HANGS[0] and height[1] <= HANGS[1]):
+                candidates.append(((top - bottom) * (right - left), (bottom, top, left, right)))
+    kept: list[tuple[int, int, int, int]] = []
+    # the largest first: a whiteboard's lines of writing close smaller rectangles inside its frame
+    for _, (bottom, top, left, right) in sorted(candidates, key=lambda c: -c[0]):
+        if all(right < c0 or left > c1 or top < r0 or bottom > r1 for r0, r1, c0, c1 in kept):
+            kept.append((bottom, top, left, right))
+    return kept
+
+
+def _runs(line: np.ndarray, gap: int = 3) -> list[tuple[int, int]]:
+    """(first, last) index of each run of True in `line`, runs joined across gaps up to `gap` long."""
+    on = np.flatnonzero(line)
+    if not len(on):
+        return []
+    breaks = np.flatnonzero(np.diff(on) > gap + 1)
+    return list(zip(on[np.r_[0, breaks + 1]], on[np.r_[breaks, len(on) - 1]]))
 
 
 def _pictures_by_one_codebook(colours: np.ndarray, at: np.ndarray, wall_part: np.ndarray, lo: np.ndarray,
