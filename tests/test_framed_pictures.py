@@ -1,6 +1,6 @@
 """Pictures found by their frames: on the office sample's noisy pale wall a whiteboard's Gaussians have
 the wall's colours (white among off-whites), so their codeword histograms do not find it; its frame, in
-the wall as the cameras see it, does. A leafy plant against the wall and a striped wallpaper have edges
+the wall as the cameras see it, does. A leafy plant against the wall and patterned wallpapers have edges
 too, and are no picture."""
 
 import numpy as np
@@ -41,6 +41,8 @@ def _seen_wall(thing: str, rng) -> tuple[np.ndarray, np.ndarray]:
         rgb[(np.hypot(x - 3.2, z - 1.4) >= 0.5) & (np.hypot(x - 3.2, z - 1.4) < 0.52)] = 0.3
     elif thing == "stripes":  # red stripes 10 cm wide every 30 cm
         rgb[(x % 0.3) < 0.1] = [0.75, 0.2, 0.2]
+    elif thing == "wallpaper":  # blue bands 4 cm wide every 30 cm across, and up every 40 cm: boxes of wall
+        rgb[((x % 0.4) < 0.04) | ((z % 0.3) < 0.04)] = [0.3, 0.4, 0.8]
     rgb = np.clip(rgb + 0.01 * rng.normal(size=rgb.shape), 0, 1)
     return np.c_[x, np.full(len(x), 6.0), z], rgb_to_lab(rgb)
 
@@ -68,10 +70,10 @@ def test_a_whiteboard_on_a_pale_wall_is_found_by_its_frame_and_nothing_beside_it
     assert not (found & ~_on_board(points[:, 0], points[:, 2], 0.06)).any()
 
 
-def test_a_plant_against_the_wall_and_a_striped_wallpaper_are_no_framed_pictures():
+def test_a_plant_against_the_wall_and_patterned_wallpapers_are_no_framed_pictures():
     rng = np.random.default_rng(1)
     points, _, _ = _gaussians("plain", rng)
-    for thing in ("plant", "stripes", "plain"):
+    for thing in ("plant", "stripes", "wallpaper", "plain"):
         seen, seen_lab = _seen_wall(thing, rng)
         assert find_framed_pictures(seen, seen_lab, points, UP, 0.0, ROOM, np.ones(len(points), bool)) == [], thing
 

@@ -40,6 +40,7 @@ FRAME_EDGE = 2.5  # CIELAB difference across a cell that makes it an edge
 FRAME_SIDE = 0.6  # share of each upright, and of the top or the bottom, that an edge runs along
 FRAME_WEAK_SIDE = 0.25  # share of the other of top and bottom (a frame's top in a lamp's light is faint)
 FRAME_SEARCH = 6  # cells round an upright's end where the top or bottom edge is sought
+FRAME_INSIDE = 5.0  # CIELAB difference of a picture's median colour from the wall's round it
 FRAME_CALM = 12.0  # CIELAB difference from the wall's median colour of the wall round a frame
 MAX_FRAME_CELLS = 4_000_000  # a chart larger than this is no room's wall
 MAX_UPRIGHTS = 400
@@ -147,6 +148,12 @@ def find_framed_pictures(seen: np.ndarray, seen_lab: np.ndarray, points: np.ndar
         calm = np.linalg.norm(image[ring & (count > 0)] - wall_colour, axis=1) < FRAME_CALM
         if not len(calm) or calm.mean() < MIN_CALM_RING:
             continue  # a rectangle in something before the wall, not hanging on it with wall all round
+        held = np.zeros(count.shape, bool)
+        held[r0 + 3:r1 - 2, c0 + 3:c1 - 2] = True
+        held &= count > 0
+        if not held.any() or np.linalg.norm(np.median(image[held], 0) - np.median(image[ring & (count > 0)], 0)
+                                            ) < FRAME_INSIDE:
+            continue  # the wall's own pattern boxed in by its motifs' edges, not something hanging on it
         inside = np.flatnonzero((at[:, 1] >= r0) & (at[:, 1] <= r1 + 1) & (at[:, 0] >= c0) & (at[:, 0] <= c1 + 1))
         if on_wall[inside].mean() >= 0.5:  # else the outline of something before the wall (a plant against it)
             found.append(inside)
