@@ -88,6 +88,10 @@ def test_the_larger_scene_picture_takes_the_style_s_whiteboard_and_the_smaller_i
               {"desk": ObjectShape(0.0, 0.7, 1.2), "whiteboard": ObjectShape(0.7, 1.4, 1.5)})
     partner = {m["scene"]: m["style"] for m in match_regions(scene, style, shapes)}
     assert partner["picture_1"] == "whiteboard" and partner["picture"] == "picture" and partner["desk"] == "desk"
+    assert all(m.get("flat") for m in match_regions(scene, style, shapes) if m["scene"].startswith("picture"))
+    no_pictures = {n: s for n, s in style.items() if n not in ("whiteboard", "picture")}
+    # a picture paired by role with something that is not flat takes its colours, not its image
+    assert not any(m.get("flat") for m in match_regions(scene, no_pictures, shapes))
     without = {n: s for n, s in style.items() if n != "whiteboard"}
     partner = {m["scene"]: m["style"] for m in match_regions(scene, without, shapes)}
     assert partner["picture_1"] == "picture" == partner["picture"]

@@ -40,7 +40,8 @@ def role(name: str) -> str:
 
 def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], shapes: tuple[dict, dict] | None = None
                   ) -> list[dict]:
-    """One entry per scene region: {"scene": name, "style": name or None, "by": how}.
+    """One entry per scene region: {"scene": name, "style": name or None, "by": how}; a picture paired with
+    something flat on the style's walls also has "flat": True.
 
     `scene_sizes` / `style_sizes`: region name → size (any unit: Gaussian count, pixel count), used
     to pair regions of the same role larger with larger. `shapes`: (scene, style) object name →
@@ -50,8 +51,8 @@ def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], 
     if len(flat) > 1:  # a whiteboard beside a painting: the larger scene picture takes the larger
         pictures = sorted((n for n in scene_sizes if base_name(n) == "picture"), key=lambda n: -scene_sizes[n])
         for k, name in enumerate(pictures):
-            matches[name] = {"scene": name, "style": flat[k % len(flat)], "by": "picture, by size among what hangs "
-                                                                                "flat on the style's walls"}
+            matches[name] = {"scene": name, "style": flat[k % len(flat)], "flat": True,
+                             "by": "picture, by size among what hangs flat on the style's walls"}
     for name in scene_sizes:
         if name in matches:
             continue
@@ -59,6 +60,8 @@ def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], 
             matches[name] = {"scene": name, "style": name, "by": "same label"}
         elif role(name) == "object" and base_name(name) in style_sizes:  # "picture_1" <-> "picture"
             matches[name] = {"scene": name, "style": base_name(name), "by": "same label"}
+        if base_name(name) == "picture" and base_name(matches.get(name, {}).get("style") or "") == "picture":
+            matches[name]["flat"] = True
     if shapes is not None:
         _match_objects_by_shape(matches, [n for n in scene_sizes if n not in matches and role(n) == "object"],
                                 [n for n in style_sizes if role(n) == "object"], *shapes, scene_sizes)
