@@ -43,7 +43,7 @@ FRAME_SEARCH = 6  # cells round an upright's end where the top or bottom edge is
 FRAME_INSIDE = 5.0  # CIELAB difference of a picture's median colour from the wall's round it
 FRAME_CALM = 12.0  # CIELAB difference from the wall's median colour of the wall round a frame
 MAX_FRAME_CELLS = 4_000_000  # a chart larger than this is no room's wall
-MAX_UPRIGHTS = 400
+MAX_UPRIGHTS = 400  # the longest upright edges paired (pairs cost their number squared)
 FRAME_MARGIN = 0.15  # share by which each upright's edge coverage exceeds the edge density inside
 
 
@@ -145,14 +145,14 @@ def find_framed_pictures(seen: np.ndarray, seen_lab: np.ndarray, points: np.ndar
         ring = np.zeros(count.shape, bool)
         ring[max(0, r0 - 5):r1 + 6, max(0, c0 - 5):c1 + 6] = True
         ring[max(0, r0 - 2):r1 + 3, max(0, c0 - 2):c1 + 3] = False
-        calm = np.linalg.norm(image[ring & (count > 0)] - wall_colour, axis=1) < FRAME_CALM
+        ring &= count > 0
+        calm = np.linalg.norm(image[ring] - wall_colour, axis=1) < FRAME_CALM
         if not len(calm) or calm.mean() < MIN_CALM_RING:
             continue  # a rectangle in something before the wall, not hanging on it with wall all round
         held = np.zeros(count.shape, bool)
         held[r0 + 3:r1 - 2, c0 + 3:c1 - 2] = True
         held &= count > 0
-        if not held.any() or np.linalg.norm(np.median(image[held], 0) - np.median(image[ring & (count > 0)], 0)
-                                            ) < FRAME_INSIDE:
+        if not held.any() or np.linalg.norm(np.median(image[held], 0) - np.median(image[ring], 0)) < FRAME_INSIDE:
             continue  # the wall's own pattern boxed in by its motifs' edges, not something hanging on it
         inside = np.flatnonzero((at[:, 1] >= r0) & (at[:, 1] <= r1 + 1) & (at[:, 0] >= c0) & (at[:, 0] <= c1 + 1))
         if on_wall[inside].mean() >= 0.5:  # else the outline of something before the wall (a plant against it)
@@ -167,7 +167,7 @@ def _framed_rectangles(level: np.ndarray, upright: np.ndarray, lo: np.ndarray) -
     shortest, widest = int(SIDE[0] / FRAME_CELL), int(SIDE[1] / FRAME_CELL)
     uprights = [(column, start, stop) for column in range(upright.shape[1])
                 for start, stop in _runs(upright[:, column]) if stop - start + 1 >= shortest]
-    uprights = sorted(sorted(uprights, key=lambda u: u[1] - u[2])[:MAX_UPRIGHTS])  # the longest; pairs cost n²
+    uprights = sorted(sorted(uprights, key=lambda u: u[1] - u[2])[:MAX_UPRIGHTS])
     candidates = []
     for k, (left, a0, a1) in enumerate(uprights):
         for right, b0, b1 in uprights[k + 1:]:
