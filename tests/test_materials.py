@@ -198,7 +198,8 @@ def test_the_office_exemplar_s_floor_and_focal_come_from_its_walls_and_its_desks
     level; unknown, it left every object unmeasured, and the office's desks took the whiteboard's white
     by size. The walls' verticals with a level family give the focal and the floor (the photo: 305 px,
     looking 13.4° down from 1.9 m, which the estimate takes for 1.5 m: heights come out 1.5/1.9 of the
-    truth), and the desks, floor on three sides and a wall behind, stand 0.76 m high (no rug), two of them."""
+    truth), and the desks, floor on three sides and a wall behind, stand 0.76 m high (no rug), two of them,
+    with a monitor resting on each."""
     import json
 
     from occlurestyle.scenes.generate import write_style_exemplar
@@ -219,6 +220,9 @@ def test_the_office_exemplar_s_floor_and_focal_come_from_its_walls_and_its_desks
     assert abs(shapes["desk"].top * scale - 0.76) < 0.25 and shapes["desk"].copies == 2, shapes["desk"]
     assert shapes["whiteboard"].bottom * scale > 0.5, shapes["whiteboard"]  # hangs on the wall (0.71-0.95)
     assert all(shape.top > 0.2 for shape in shapes.values()), shapes  # a desk, a monitor are no rugs
+    # a monitor rests on its desk (its bottom 0.76 m up): placed on the desk, not on the floor in front
+    monitor = shapes["monitor"]
+    assert abs(monitor.bottom * scale - 0.76) < 0.25 and monitor.top * scale < 1.4, monitor
 
 
 def test_a_floor_s_boards_run_along_the_walls_whatever_the_floor_s_shape():

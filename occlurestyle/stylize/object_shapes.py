@@ -5,9 +5,11 @@ An `ObjectShape` is an object's bottom and top height above the floor and its wi
 come from its Gaussians (`scene_object_shapes`: heights along gravity, at the scale `texture.scene_scale`
 found). The style photo's come from its geometry (`materials.style_geometry`: focal, floor and wall
 planes, the photographer `CAMERA_HEIGHT` above the floor): one with floor all around and no wall just
-behind its top lies on the floor (a rug); one standing on it is placed where its lowest pixels meet the
-floor and taken as facing the camera there; one that does not touch the floor is placed on the wall
-around it, when that wall's plane is known; any other has no shape. An object of several parts (the
+behind its top lies on the floor (a rug); one resting on another object (that object's pixels under its
+lowest ones in most of its columns: a monitor on a desk) is placed on that object's plane; one standing
+on the floor is placed where its lowest pixels meet the floor and taken as facing the camera there; one
+that does not touch the floor is placed on the wall around it, when that wall's plane is known; any other
+has no shape. An object of several parts (the
 style's three pictures under one label) is measured on its largest, and counts its parts of a like size
 (`copies`: the office exemplar's two desks are two partners to hand out).
 """
@@ -85,14 +87,23 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
     below = np.zeros_like(floor)
     below[:-3] = floor[3:]
     up = -floor_normal
-    shapes = {}
-    for name, mask in masks.items():
-        if role(name) != "object" or mask.sum() < 50:
-            continue
+    shapes, planes = {}, {}
+    objects = {name: mask for name, mask in masks.items() if role(name) == "object" and mask.sum() >= 50}
+    lying = {name for name, mask in objects.items()  # on the floor (a rug): floor around, no wall behind
+             if _share_around(mask, floor) > 0.5 and _share_above(mask, walls) < 0.5}
+    supports = {name: mask for name, mask in objects.items() if name not in lying}  # a table on a rug stands
+    resting = {name: _resting_on(mask, name, supports) for name, mask in objects.items()}
+    # what rests on another object is placed on that object's plane, once that one is placed
+    for name in sorted(objects, key=lambda n: resting[n] is not None):
+        mask = objects[name]
         contact = np.argwhere(mask & below)[:, ::-1]
         rays = rays_of(np.argwhere(_largest_part(mask))[:, ::-1], geometry.K)
-        if _share_around(mask, floor) > 0.5 and _share_above(mask, walls) < 0.5:  # on the floor (a rug)
+        if name in lying:
             normal, offset = floor_normal, CAMERA_HEIGHT
+        elif resting[name] is not None:
+            if resting[name] not in planes:
+                continue
+            normal, offset = planes[resting[name]]
         elif len(contact) >= MIN_CONTACT:
             ground = rays_of(contact, geometry.K)
             ground = ground[ground @ floor_normal > 1e-3]
@@ -115,9 +126,24 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
         if len(points) < 10:
             continue
         heights = CAMERA_HEIGHT - points @ floor_normal
+        planes[name] = normal, offset
         shapes[name] = ObjectShape(max(0.0, float(np.percentile(heights, 2))), float(np.percentile(heights, 98)),
                                    _width(points, up, 2), _copies(mask))
     return shapes
+
+
+def _resting_on(mask: np.ndarray, name: str, objects: dict[str, np.ndarray], gap: int = 2) -> str | None:
+    """The object whose pixels lie just under `mask`'s lowest pixel in at least half of its columns (a
+    monitor on a desk), if one does."""
+    columns = np.flatnonzero(mask.any(0))
+    under = mask.shape[0] - mask[::-1, columns].argmax(0) - 1 + gap
+    inside = under < mask.shape[0]
+    if not inside.any():
+        return None
+    shares = {other: float(m[under[inside], columns[inside]].sum()) / len(columns)
+              for other, m in objects.items() if other != name}
+    best = max(shares, key=shares.get, default=None)
+    return best if best is not None and shares[best] >= 0.5 else None
 
 
 def _width(points: np.ndarray, up: np.ndarray, percentile: float) -> float:

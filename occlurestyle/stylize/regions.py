@@ -11,7 +11,8 @@ like the wall there is the wall's and what is not (books in a bookcase against i
 take the whole dense height layer around their plane (`_horizontal_layer`), which also finds them
 when RANSAC did not (a noisy layer is cut at a slant). What is left is clustered with DBSCAN into objects
 named by their height and footprint relative to the room (table, sofa, shelf, object_k); a cluster that
-falls apart at half the radius is the objects a few stray Gaussians bridged, each named on its own.
+falls apart at half the radius is the objects a few stray Gaussians bridged, each named on its own, and
+what stands on an object's top (a monitor on a desk) is an object of its own (`_standing_on_top`).
 Given the Gaussians' colours, what hangs flat on a wall and differs from it is a picture ("picture",
 "picture_1", ...: `wall_pictures`). The result is a readable JSON that a user can edit and pass back to
 override the labels.
@@ -42,6 +43,10 @@ SLICE_GAP = 0.09  # room heights (24 cm in a 2.7 m room) between two slices of o
 WALL_COLOUR = 12.0  # CIELAB difference within which a Gaussian in front of a wall is coloured like the wall there
 WALL_NEIGHBOURS = 8  # wall Gaussians around that point whose median colour is the wall's there
 WALL_SLAB = 0.3  # room heights (80 cm in a 2.7 m room) in front of its plane a wall's wall-coloured Gaussians reach
+TOP_LAYER = 0.01  # room heights (2.7 cm) of the height bins an object's top surface is found in
+ON_TOP_GAP = 0.03  # room heights (8 cm) above its top surface where what stands on an object begins
+ON_TOP_WIDTH = 0.5  # what stands on a top spans at most this share of the top's length
+ISOLATED = 0.7  # share of what joins it at twice the DBSCAN radius a thing standing on a top holds
 
 
 @dataclass
@@ -185,7 +190,9 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             if len(idx) < 0.002 * len(points):
                 continue
             for part in _split_bridged(points, idx, 0.02 * extent, up):
-                label[part] = _add(names, _object_name(points[part], up, floor_height, room_height, names))
+                for piece in _standing_on_top(points, part, up, room_height, 0.005 * extent,
+                                              max(50, int(0.002 * len(points)))):
+                    label[piece] = _add(names, _object_name(points[piece], up, floor_height, room_height, names))
     if lab is not None:
         seen_lab = rgb_to_lab(seen[1]) if seen is not None else None
         objects = np.isin(label, [i for i, name in enumerate(names) if name not in ("floor", "ceiling")
@@ -590,6 +597,80 @@ def _stacked(first: np.ndarray, second: np.ndarray, up: np.ndarray) -> bool:
     centres = [np.median(f, axis=0) for f in flat]
     reach = max(float(np.percentile(np.linalg.norm(f - c, axis=1), 90)) for f, c in zip(flat, centres))
     return float(np.linalg.norm(centres[0] - centres[1])) <= 0.5 * reach
+
+
+def _standing_on_top(points: np.ndarray, idx: np.ndarray, up: np.ndarray, room_height: float, eps: float,
+                     min_points: int) -> list[np.ndarray]:
+    """An object and what stands on its top surface (a monitor on a desk, a lamp on a side table), each
+    its own: a style pairs them with different things (its monitor, its desk). The top is the object's
+    fullest level layer (`TOP_LAYER` bins) when it spans most of the object's length. What lies
+    `ON_TOP_GAP` above it falls into DBSCAN parts; a part of `min_points` is a thing of its own when it
+    holds `ISOLATED` of its cluster at twice the radius (no fragment of something larger), rests on the
+    top (starts within two gaps of it), spans at most `ON_TOP_WIDTH` of the top's length and lies within
+    the top's ends and sides; what lies over the top right under it is its foot. A plant's leaves are as
+    wide as the layer under them, a sofa's back spans its seat and its arms reach beyond it: they stay
+    with the object. Returns the object (what is left of it) first."""
+    import open3d as o3d
+    from scipy.spatial import cKDTree
+
+    if len(idx) < 4 * min_points:
+        return [idx]
+    heights = points[idx] @ up
+    bins = np.arange(heights.min(), heights.max() + TOP_LAYER * room_height, TOP_LAYER * room_height)
+    if len(bins) < 3:
+        return [idx]
+    counts, _ = np.histogram(heights, bins)
+    fullest = int(np.argmax(counts))
+    layer_top = bins[fullest + 1]
+    flat = points[idx] - np.outer(heights, up)
+    along = _longest_direction(flat)
+    across = np.cross(up, along)
+    layer = (heights >= bins[fullest]) & (heights < layer_top)
+    ends = np.percentile(flat[layer] @ along, [2, 98])
+    length = float(ends[1] - ends[0])
+    if length < 0.5 * np.ptp(np.percentile(flat @ along, [2, 98])):
+        return [idx]  # the fullest layer is no top (a slice of a plant's leaves)
+    sides = np.percentile(flat[layer] @ across, [2, 98])
+    above = np.flatnonzero(heights > layer_top + ON_TOP_GAP * room_height)
+    if len(above) < min_points:
+        return [idx]
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[idx[above]]))
+    clusters = np.asarray(cloud.cluster_dbscan(eps=eps, min_points=8))
+    # at twice the radius a thing holds most of its cluster; a fragment of a sofa's back holds little of it
+    wider = np.asarray(cloud.cluster_dbscan(eps=2 * eps, min_points=8))
+    things = []
+    parts = [above[clusters == c] for c in range(int(clusters.max()) + 1 if len(clusters) else 0)]
+    for part in sorted(parts, key=lambda p: (-len(p), p[0])):  # DBSCAN's numbering may follow its threads
+        if len(part) < min_points:
+            continue
+        c = clusters[np.searchsorted(above, part[0])]
+        around = np.bincount(wider[clusters == c] + 1).argmax() - 1
+        if around >= 0 and len(part) < ISOLATED * (wider == around).sum():
+            continue
+        span = np.percentile(flat[part] @ along, [5, 95])
+        middle = float(np.median(flat[part] @ across))
+        if (np.percentile(heights[part], 5) <= layer_top + 2 * ON_TOP_GAP * room_height
+                and span[1] - span[0] <= ON_TOP_WIDTH * length
+                and ends[0] <= span[0] and span[1] <= ends[1]
+                and sides[0] <= middle <= sides[1]):
+            things.append(part)
+    if not things:
+        return [idx]
+    # each thing reaches down to the top: what lies over the layer right under it is its foot
+    over = np.flatnonzero(heights >= layer_top)
+    owner = np.full(len(idx), -1)
+    for k, part in enumerate(things):
+        distance, _ = cKDTree(flat[part]).query(flat[over], distance_upper_bound=eps)
+        owner[over[np.isfinite(distance) & (owner[over] < 0)]] = k
+    things = [np.flatnonzero(owner == k) for k in range(len(things))]
+    taken = np.concatenate(things)
+    return [np.delete(idx, taken)] + [idx[part] for part in things]
+
+
+def _longest_direction(flat: np.ndarray) -> np.ndarray:
+    """The unit direction of the largest spread of level-projected points [N,3]."""
+    centred = flat - flat.mean(0)
+    return np.linalg.svd(centred[:: max(1, len(centred) // 5000)], full_matrices=False)[2][0]
 
 
 def _add(names: list[str], name: str) -> int:
