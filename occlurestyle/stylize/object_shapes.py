@@ -6,7 +6,8 @@ come from its Gaussians (`scene_object_shapes`: heights along gravity, at the sc
 found). The style photo's come from its geometry (`materials.style_geometry`: focal, floor and wall
 planes, the photographer `CAMERA_HEIGHT` above the floor): one with floor all around and no wall just
 behind its top lies on the floor (a rug); one resting on another object (that object's pixels under its
-lowest ones in most of its columns: a monitor on a desk) is placed on that object's plane; one standing
+lowest ones in most of its columns, and its top going on behind it: a monitor on a desk, not a bookcase
+behind a sofa) is placed on that object's plane; one standing
 on the floor is placed where its lowest pixels meet the floor and taken as facing the camera there; one
 that does not touch the floor is placed on the wall around it, when that wall's plane is known; any other
 has no shape. An object of several parts (the
@@ -28,6 +29,7 @@ from .style_regions import StyleRegions
 MIN_CONTACT = 5  # pixels of an object just above the floor for it to stand there
 ASSUMED_ROOM = 2.7  # metres from floor to ceiling when no ceiling was found
 ROOM_MARGIN = 0.5  # metres an object may reach above the ceiling (stray Gaussians) and still be measured
+BEHIND_THE_FOOT = 0.1  # of an object's height in pixels: how far above its foot what it rests on goes on beside it
 
 
 @dataclass(frozen=True)
@@ -133,17 +135,30 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
 
 
 def _resting_on(mask: np.ndarray, name: str, objects: dict[str, np.ndarray], gap: int = 2) -> str | None:
-    """The object whose pixels lie just under `mask`'s lowest pixel in at least half of its columns (a
-    monitor on a desk), if one does."""
+    """The object `mask` rests on (a monitor on a desk), if one does: its pixels lie just under `mask`'s
+    lowest pixel in at least half of its columns, and beside `mask` (a tenth of its width each side) its
+    top rises `BEHIND_THE_FOOT` of `mask`'s height above `mask`'s foot: the desk's top goes on behind the
+    monitor. A bookcase whose foot a sofa hides is not on the sofa: beside it the sofa's top is lower."""
     columns = np.flatnonzero(mask.any(0))
-    under = mask.shape[0] - mask[::-1, columns].argmax(0) - 1 + gap
+    lowest = mask.shape[0] - mask[::-1, columns].argmax(0) - 1
+    under = lowest + gap
     inside = under < mask.shape[0]
     if not inside.any():
         return None
     shares = {other: float(m[under[inside], columns[inside]].sum()) / len(columns)
               for other, m in objects.items() if other != name}
     best = max(shares, key=shares.get, default=None)
-    return best if best is not None and shares[best] >= 0.5 else None
+    if best is None or shares[best] < 0.5:
+        return None
+    reach = max(3, len(columns) // 10)
+    beside = np.r_[np.arange(columns[0] - reach, columns[0]), np.arange(columns[-1] + 1, columns[-1] + 1 + reach)]
+    beside = beside[(beside >= 0) & (beside < mask.shape[1])]
+    support = objects[best][:, beside]
+    if support.any(0).sum() < 0.5 * len(beside):
+        return None
+    tops = support.argmax(0)[support.any(0)]
+    rows = np.flatnonzero(mask.any(1))
+    return best if np.median(lowest) - np.median(tops) >= BEHIND_THE_FOOT * (rows[-1] - rows[0] + 1) else None
 
 
 def _width(points: np.ndarray, up: np.ndarray, percentile: float) -> float:
