@@ -190,6 +190,7 @@ def test_objects_of_the_style_photo_are_measured_in_metres(tmp_path):
         assert abs(shapes[name][1] - top) < 0.25, (name, shapes[name])
     assert shapes["picture"][0] > 1.0 and abs(shapes["picture"][1] - 2.0) < 0.25
     assert shapes["rug"][1] < 0.1  # it lies on the floor
+    assert shapes["shelf"][0] < 0.5  # it stands on the floor, its foot hidden by the sofa: not on the sofa
 
 
 def test_the_office_exemplar_s_floor_and_focal_come_from_its_walls_and_its_desks_stand_on_it(tmp_path):
