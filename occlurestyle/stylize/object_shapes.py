@@ -7,12 +7,11 @@ found). The style photo's come from its geometry (`materials.style_geometry`: fo
 planes, the photographer `CAMERA_HEIGHT` above the floor): one with floor all around and no wall just
 behind its top lies on the floor (a rug); one resting on another object (that object's pixels under its
 lowest ones in most of its columns, and its top going on behind it: a monitor on a desk, not a bookcase
-behind a sofa) is placed on that object's plane; one standing
-on the floor is placed where its lowest pixels meet the floor and taken as facing the camera there; one
-that does not touch the floor is placed on the wall around it, when that wall's plane is known; any other
-has no shape. An object of several parts (the
-style's three pictures under one label) is measured on its largest, and counts its parts of a like size
-(`copies`: the office exemplar's two desks are two partners to hand out).
+behind a sofa) is placed on that object's plane; one standing on the floor is placed where its lowest
+pixels meet the floor and taken as facing the camera there; one that does not touch the floor is placed on
+the wall around it, when that wall's plane is known; any other has no shape. An object of several parts
+(the style's three pictures under one label) is measured on its largest, and counts its parts of a like
+size (`copies`: the office exemplar's two desks are two partners to hand out).
 """
 
 from __future__ import annotations
@@ -95,8 +94,15 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
              if _share_around(mask, floor) > 0.5 and _share_above(mask, walls) < 0.5}
     supports = {name: mask for name, mask in objects.items() if name not in lying}  # a table on a rug stands
     resting = {name: _resting_on(mask, name, supports) for name, mask in objects.items()}
+
+    def depth(name: str) -> int:  # how many objects down to the floor (a vase on a book on a table: 2)
+        steps = 0
+        while resting.get(name) is not None and steps < len(objects):
+            name, steps = resting[name], steps + 1
+        return steps
+
     # what rests on another object is placed on that object's plane, once that one is placed
-    for name in sorted(objects, key=lambda n: resting[n] is not None):
+    for name in sorted(objects, key=depth):
         mask = objects[name]
         contact = np.argwhere(mask & below)[:, ::-1]
         rays = rays_of(np.argwhere(_largest_part(mask))[:, ::-1], geometry.K)
