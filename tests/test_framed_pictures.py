@@ -82,10 +82,11 @@ def test_the_larger_scene_picture_takes_the_style_s_whiteboard_and_the_smaller_i
     """The style's flat things on its walls are its pictures and the objects hanging there; with only
     pictures, every scene picture takes a painting (by name) as before."""
     scene = {"wall_0": 9000.0, "picture": 1400.0, "picture_1": 6000.0, "desk": 5000.0}
-    style = {"wall_north": 90000.0, "picture": 3000.0, "whiteboard": 12000.0, "desk": 20000.0}
+    style = {"wall_north": 90000.0, "picture": 3000.0, "whiteboard": 12000.0, "desk": 20000.0, "monitor": 5000.0}
     shapes = ({"desk": ObjectShape(0.0, 0.7, 1.2), "picture": ObjectShape(1.3, 1.9, 0.9),
                "picture_1": ObjectShape(0.9, 1.8, 2.1)},
-              {"desk": ObjectShape(0.0, 0.7, 1.2), "whiteboard": ObjectShape(0.7, 1.4, 1.5)})
+              {"desk": ObjectShape(0.0, 0.7, 1.2), "whiteboard": ObjectShape(0.7, 1.4, 1.5, hangs=True),
+               "monitor": ObjectShape(0.7, 1.0, 0.4)})  # the monitor stands on the desk: not flat on a wall
     partner = {m["scene"]: m["style"] for m in match_regions(scene, style, shapes)}
     assert partner["picture_1"] == "whiteboard" and partner["picture"] == "picture" and partner["desk"] == "desk"
     assert all(m.get("flat") for m in match_regions(scene, style, shapes) if m["scene"].startswith("picture"))

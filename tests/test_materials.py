@@ -224,6 +224,7 @@ def test_the_office_exemplar_s_floor_and_focal_come_from_its_walls_and_its_desks
     # a monitor rests on its desk (its bottom 0.76 m up): placed on the desk, not on the floor in front
     monitor = shapes["monitor"]
     assert abs(monitor.bottom * scale - 0.76) < 0.25 and monitor.top * scale < 1.4, monitor
+    assert shapes["whiteboard"].hangs and not monitor.hangs and not shapes["desk"].hangs
 
 
 def test_a_floor_s_boards_run_along_the_walls_whatever_the_floor_s_shape():

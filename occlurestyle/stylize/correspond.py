@@ -19,7 +19,6 @@ from scipy.optimize import linear_sum_assignment
 
 STRUCTURE = ("floor", "ceiling")
 REUSE_COST = 0.5  # metres of shape difference a scene object pays to share a style object rather than take a free one
-HANGS_ABOVE = 0.3  # metres above the floor the bottom of a style object hanging on a wall is
 ALIKE = 0.3  # metres of shape difference within which two scene objects are taken for the same kind of thing
 
 
@@ -83,12 +82,13 @@ def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], 
 
 
 def _flat_on_walls(style_sizes: dict[str, float], shapes: tuple[dict, dict] | None) -> list[str]:
-    """The style regions that hang flat on its walls, largest first: its pictures, and objects whose bottom
-    is `HANGS_ABOVE` over the floor (a whiteboard; `object_shapes` places what does not touch the floor on
-    the wall around it)."""
+    """The style regions that hang flat on its walls, largest first: its pictures, and the objects
+    `object_shapes` finds hanging (`ObjectShape.hangs`: a whiteboard). Not what stands high on an object (a
+    monitor on a desk, 0.68 m up) nor a bookcase whose foot a sofa hides (0.27 m up: a bottom height alone
+    kept it off the walls by 3 cm)."""
     style_shapes = shapes[1] if shapes is not None else {}
     flat = [n for n in style_sizes if role(n) == "object" and (base_name(n) == "picture" or (
-        n in style_shapes and style_shapes[n].bottom >= HANGS_ABOVE))]
+        n in style_shapes and style_shapes[n].hangs))]
     return sorted(flat, key=lambda n: -style_sizes[n])
 
 

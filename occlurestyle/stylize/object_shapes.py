@@ -9,9 +9,10 @@ behind its top lies on the floor (a rug); one resting on another object (that ob
 lowest ones in most of its columns, and its top going on behind it: a monitor on a desk, not a bookcase
 behind a sofa) is placed on that object's plane; one standing on the floor is placed where its lowest
 pixels meet the floor and taken as facing the camera there; one that does not touch the floor is placed on
-the wall around it, when that wall's plane is known; any other has no shape. An object of several parts
-(the style's three pictures under one label) is measured on its largest, and counts its parts of a like
-size (`copies`: the office exemplar's two desks are two partners to hand out).
+the wall around it, when that wall's plane is known, and hangs there (`hangs`) when wall lies under its
+foot and it is `HANGS_ABOVE` up; any other has no shape. An object of several parts (the style's three
+pictures under one label) is measured on its largest, and counts its parts of a like size (`copies`: the
+office exemplar's two desks are two partners to hand out).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .style_regions import StyleRegions
 MIN_CONTACT = 5  # pixels of an object just above the floor for it to stand there
 ASSUMED_ROOM = 2.7  # metres from floor to ceiling when no ceiling was found
 ROOM_MARGIN = 0.5  # metres an object may reach above the ceiling (stray Gaussians) and still be measured
+HANGS_ABOVE = 0.3  # metres above the floor the bottom of a style object hanging on a wall is
 BEHIND_THE_FOOT = 0.1  # of an object's height in pixels: how far above its foot what it rests on goes on beside it
 
 
@@ -37,6 +39,7 @@ class ObjectShape:
     top: float
     width: float  # metres across, the longest horizontal extent
     copies: int = 1  # separate parts of this size under one label (the style's two desks are one "desk")
+    hangs: bool = False  # flat on a wall: on the wall around it, wall under its foot, `HANGS_ABOVE` up
 
     def distance(self, other: "ObjectShape") -> float:
         """Metres apart, heights counted in full and width at half (a view shows a width foreshortened)."""
@@ -103,7 +106,7 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
 
     # what rests on another object is placed on that object's plane, once that one is placed
     for name in sorted(objects, key=depth):
-        mask = objects[name]
+        mask, hangs = objects[name], False
         contact = np.argwhere(mask & below)[:, ::-1]
         rays = rays_of(np.argwhere(_largest_part(mask))[:, ::-1], geometry.K)
         if name in lying:
@@ -128,6 +131,9 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
             if plane is None:
                 continue
             normal, offset = plane
+            # placed on the wall for want of a foot seen on the floor: a bookcase behind a sofa is too, and a
+            # lamp's thin foot shows wall under it; what hangs there has wall under it and hangs high
+            hangs = sum(share for other, share in _under_foot(mask, masks).items() if role(other) == "wall") >= 0.5
         along = rays @ normal
         keep = along > 1e-3
         points = rays[keep] * (offset / along[keep])[:, None]
@@ -135,27 +141,22 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
             continue
         heights = CAMERA_HEIGHT - points @ floor_normal
         planes[name] = normal, offset
-        shapes[name] = ObjectShape(max(0.0, float(np.percentile(heights, 2))), float(np.percentile(heights, 98)),
-                                   _width(points, up, 2), _copies(mask))
+        bottom = max(0.0, float(np.percentile(heights, 2)))
+        shapes[name] = ObjectShape(bottom, float(np.percentile(heights, 98)), _width(points, up, 2), _copies(mask),
+                                   hangs and bottom >= HANGS_ABOVE)
     return shapes
 
 
-def _resting_on(mask: np.ndarray, name: str, objects: dict[str, np.ndarray], gap: int = 2) -> str | None:
+def _resting_on(mask: np.ndarray, name: str, objects: dict[str, np.ndarray]) -> str | None:
     """The object `mask` rests on (a monitor on a desk), if one does: its pixels lie just under `mask`'s
     lowest pixel in at least half of its columns, and beside `mask` (a tenth of its width each side) its
     top rises `BEHIND_THE_FOOT` of `mask`'s height above `mask`'s foot: the desk's top goes on behind the
     monitor. A bookcase whose foot a sofa hides is not on the sofa: beside it the sofa's top is lower."""
-    columns = np.flatnonzero(mask.any(0))
-    lowest = mask.shape[0] - mask[::-1, columns].argmax(0) - 1
-    under = lowest + gap
-    inside = under < mask.shape[0]
-    if not inside.any():
-        return None
-    shares = {other: float(m[under[inside], columns[inside]].sum()) / len(columns)
-              for other, m in objects.items() if other != name}
+    shares = _under_foot(mask, {other: m for other, m in objects.items() if other != name})
     best = max(shares, key=shares.get, default=None)
     if best is None or shares[best] < 0.5:
         return None
+    columns = np.flatnonzero(mask.any(0))
     reach = max(3, len(columns) // 10)
     beside = np.r_[np.arange(columns[0] - reach, columns[0]), np.arange(columns[-1] + 1, columns[-1] + 1 + reach)]
     beside = beside[(beside >= 0) & (beside < mask.shape[1])]
@@ -163,8 +164,17 @@ def _resting_on(mask: np.ndarray, name: str, objects: dict[str, np.ndarray], gap
     if support.any(0).sum() < 0.5 * len(beside):
         return None
     tops = support.argmax(0)[support.any(0)]
+    lowest = mask.shape[0] - mask[::-1, columns].argmax(0) - 1
     rows = np.flatnonzero(mask.any(1))
     return best if np.median(lowest) - np.median(tops) >= BEHIND_THE_FOOT * (rows[-1] - rows[0] + 1) else None
+
+
+def _under_foot(mask: np.ndarray, masks: dict[str, np.ndarray], gap: int = 2) -> dict[str, float]:
+    """Per region, the share of `mask`'s columns in which it lies `gap` pixels under `mask`'s lowest pixel."""
+    columns = np.flatnonzero(mask.any(0))
+    under = mask.shape[0] - mask[::-1, columns].argmax(0) - 1 + gap
+    inside = under < mask.shape[0]
+    return {name: float(m[under[inside], columns[inside]].sum()) / len(columns) for name, m in masks.items()}
 
 
 def _width(points: np.ndarray, up: np.ndarray, percentile: float) -> float:

@@ -223,8 +223,8 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
 
 def _painting_textures(scene: Scene, style_regions, matches, metres: float) -> dict[int, RegionTexture]:
     """Per scene picture paired with something flat on the style's walls (`correspond.match_regions`: a
-    picture, a whiteboard; `paintings.py`): one of the style's paintings over
-    it, the largest scene picture the largest painting of its partner, the next the next, and round."""
+    picture, a whiteboard; `paintings.py`): one of the style's paintings over it, the largest scene
+    picture the largest painting of its partner, the next the next, and round."""
     regions, means = scene.regions, scene.params["means"].numpy()
     size = {m["scene"]: int((regions.labels == regions.names.index(m["scene"])).sum()) for m in matches}
     pictures = sorted((m for m in matches if m["style"] and size[m["scene"]] >= 10
