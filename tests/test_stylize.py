@@ -403,11 +403,15 @@ def test_a_plant_s_leaves_on_its_pot_are_one_object_a_table_beside_a_sofa_or_a_w
     assert not _stacked(slab, np.concatenate([pot, leaves]), up)
 
 
+@pytest.mark.parametrize("monitor_points", [800, 500])
 @pytest.mark.parametrize("offset", [0.1, 0.45])
-def test_a_monitor_on_a_desk_is_an_object_of_its_own_a_sofa_s_back_and_arms_and_a_plant_s_leaves_are_not(offset):
+def test_a_monitor_on_a_desk_is_an_object_of_its_own_a_sofa_s_back_and_arms_and_a_plant_s_leaves_are_not(
+        offset, monitor_points):
     """The office's monitors were part of their desks and took the style desk's colours (monitor texture
     3.0 against the truth's 1.0): what stands on an object's top, within its ends, is its own object,
-    wherever on the top it stands (the office's left monitor stands 6 cm from its desk's end)."""
+    wherever on the top it stands (the office's left monitor stands 6 cm from its desk's end), also when
+    its Gaussians are so sparse that it falls into pieces at the DBSCAN radius (500 points: seeds 0-9 split
+    93.2-96.2% of it off; taken piece by piece, 4 seeds of 6 had kept it with the desk)."""
     from occlurestyle.stylize.regions import _standing_on_top
 
     rng = np.random.default_rng(0)
@@ -429,7 +433,7 @@ def test_a_monitor_on_a_desk_is_an_object_of_its_own_a_sofa_s_back_and_arms_and_
         return len(found), [np.bincount(owner[a:b], minlength=len(found)) / (b - a) for a, b in zip(starts, starts[1:])]
 
     desk = faces((0.0, 0.0, 0.0), (1.4, 0.7, 0.75), 4000)
-    monitor = faces((offset, 0.45, 0.75), (offset + 0.5, 0.52, 1.1), 800)
+    monitor = faces((offset, 0.45, 0.75), (offset + 0.5, 0.52, 1.1), monitor_points)
     count, (desk_share, monitor_share) = pieces(desk, monitor)
     assert count == 2 and desk_share[0] > 0.98 and monitor_share[1] > 0.9, (count, desk_share, monitor_share)
     seat = faces((0.2, 0.0, 0.0), (1.8, 0.9, 0.45), 3000)

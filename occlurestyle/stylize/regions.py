@@ -46,7 +46,6 @@ WALL_SLAB = 0.3  # room heights (80 cm in a 2.7 m room) in front of its plane a 
 TOP_LAYER = 0.01  # room heights (2.7 cm) of the height bins an object's top surface is found in
 ON_TOP_GAP = 0.03  # room heights (8 cm) above its top surface where what stands on an object begins
 ON_TOP_WIDTH = 0.5  # what stands on a top spans at most this share of the top's length
-ISOLATED = 0.7  # share of what joins it at twice the DBSCAN radius a thing standing on a top holds
 
 
 @dataclass
@@ -604,10 +603,11 @@ def _standing_on_top(points: np.ndarray, idx: np.ndarray, up: np.ndarray, room_h
     """An object and what stands on its top surface (a monitor on a desk, a lamp on a side table), each
     its own: a style pairs them with different things (its monitor, its desk). The top is the object's
     fullest level layer (`TOP_LAYER` bins) when it spans most of the object's length. What lies
-    `ON_TOP_GAP` above it falls into DBSCAN parts; a part of `min_points` is a thing of its own when it
-    holds `ISOLATED` of its cluster at twice the radius (no fragment of something larger), rests on the
-    top (starts within two gaps of it), spans at most `ON_TOP_WIDTH` of the top's length and lies within
-    the top's ends and sides; what lies over the top right under it is its foot. A plant's leaves are as
+    `ON_TOP_GAP` above it falls into DBSCAN clusters at twice `eps`, each without what forms no part of
+    `min_points` at `eps` itself (a sparse streak of floaters touching a monitor); one of `min_points` is a
+    thing of its own when it rests on the top (starts within two gaps of it), spans at most `ON_TOP_WIDTH`
+    of the top's length and lies within the top's ends and sides; what lies over the top right under it is
+    its foot. A plant's leaves are as
     wide as the layer under them, a sofa's back spans its seat and its arms reach beyond it: they stay
     with the object. Returns the object (what is left of it) first."""
     import open3d as o3d
@@ -635,17 +635,16 @@ def _standing_on_top(points: np.ndarray, idx: np.ndarray, up: np.ndarray, room_h
     if len(above) < min_points:
         return [idx]
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[idx[above]]))
-    clusters = np.asarray(cloud.cluster_dbscan(eps=eps, min_points=8))
-    # at twice the radius a thing holds most of its cluster; a fragment of a sofa's back holds little of it
-    wider = np.asarray(cloud.cluster_dbscan(eps=2 * eps, min_points=8))
+    fine = np.asarray(cloud.cluster_dbscan(eps=eps, min_points=8))
+    # a thing is a cluster at twice the radius (a sparse monitor falls into pieces at the radius itself)
+    # without its crumbs: what forms no part of `min_points` at the radius (a streak of floaters touching it)
+    sizes = np.bincount(fine[fine >= 0], minlength=1)
+    solid = (fine >= 0) & (sizes[fine.clip(0)] >= min_points)
+    wide = np.asarray(cloud.cluster_dbscan(eps=2 * eps, min_points=8))
+    parts = [above[solid & (wide == c)] for c in range(int(wide.max()) + 1 if len(wide) else 0)]
     things = []
-    parts = [above[clusters == c] for c in range(int(clusters.max()) + 1 if len(clusters) else 0)]
-    for part in sorted(parts, key=lambda p: (-len(p), p[0])):  # DBSCAN's numbering may follow its threads
+    for part in sorted(parts, key=lambda p: (-len(p), p[0] if len(p) else 0)):  # DBSCAN numbers by its threads
         if len(part) < min_points:
-            continue
-        c = clusters[np.searchsorted(above, part[0])]
-        around = np.bincount(wider[clusters == c] + 1).argmax() - 1
-        if around >= 0 and len(part) < ISOLATED * (wider == around).sum():
             continue
         span = np.percentile(flat[part] @ along, [5, 95])
         middle = float(np.median(flat[part] @ across))
