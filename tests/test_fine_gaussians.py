@@ -9,6 +9,7 @@ from occlurestyle.stylize.fine_gaussians import (
     SURFACE_BAND,
     THIN,
     flatten_onto_charts,
+    floating_before_walls,
     split_for_textures,
 )
 from occlurestyle.stylize.texture import Chart, RegionTexture
@@ -116,3 +117,38 @@ def test_only_the_cloud_before_the_plane_is_flattened_into_it_keeping_its_spread
     old, new = covariance(cloud)[moved], covariance(flat)[moved]
     assert np.allclose(new[:, :2, :2], old[:, :2, :2], atol=1e-6)  # the same spread along the wall
     assert np.allclose(new[:, 2, 2], THIN ** 2, atol=1e-9) and np.allclose(new[:, :2, 2], 0, atol=1e-6)
+
+
+def _grid(x, y, z, step: float = 0.04) -> np.ndarray:
+    """Points every `step` over the box spanned by the (lo, hi) pairs x, y, z (a number: that coordinate)."""
+    axes = [np.arange(a[0], a[1] + 1e-9, step) if isinstance(a, tuple) else np.array([a]) for a in (x, y, z)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+
+
+def test_a_wall_s_floaters_nothing_holds_up_are_found_and_a_bookcase_s_wall_coloured_front_is_not():
+    """The wall is the plane z = 0 seen from z > 0, up is +y, the floor at y = -0.6. Label 0 is the wall,
+    1 a bookcase, 2 a shelf hung on the wall, 3 a post under the sheet."""
+    wall, floor_height = _cloud()["means"].numpy(), -0.6
+    sheet = _grid((-0.3, 0.3), (0.1, 0.5), 0.5)  # wall-coloured, half a metre before the wall
+    shelf = _grid((-0.3, 0.3), 0.06, (0.02, 0.46))  # reaches out to just under the sheet; the floor it does not
+    sides = np.concatenate([_grid(x, (floor_height, 0.4), (0.0, 0.38)) for x in (0.6, 0.96)])
+    fronts = np.concatenate([_grid((0.6, 0.96), y, 0.38) for y in (-0.2, 0.2)])  # the boards' wall-coloured edges
+    post = _grid(0.0, (floor_height, 0.06), 0.5)
+    parts = [(wall, 0), (sheet, 0), (shelf, 2), (sides, 1), (fronts, 0), (post, 3)]
+    means = np.concatenate([points for points, _ in parts])
+    labels = np.concatenate([np.full(len(points), label) for points, label in parts])
+    part = np.concatenate([np.full(len(points), k) for k, (points, _) in enumerate(parts)])
+    texture = _striped_wall()
+    up, viewer = np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 2.0])
+
+    def floating(post_opacity: float) -> np.ndarray:
+        opacities = np.where(part == 5, np.log(post_opacity / (1 - post_opacity)), 2.0)
+        params = {"means": torch.tensor(means, dtype=torch.float32),
+                  "opacities": torch.tensor(opacities, dtype=torch.float32)}
+        return floating_before_walls(params, labels, {0: texture}, [0], [1, 2, 3], up, floor_height, viewer)
+
+    assert np.array_equal(floating(0.01), part == 1)  # a post too faint to see holds nothing up
+    assert not floating(0.9).any()  # the sheet stands on a post
+    assert not floating_before_walls({"means": torch.tensor(means, dtype=torch.float32),
+                                      "opacities": torch.full((len(means),), 2.0)},
+                                     labels, {}, [0], [1, 2, 3], up, floor_height, viewer).any()  # no texture

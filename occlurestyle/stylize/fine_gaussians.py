@@ -10,7 +10,9 @@ model can only become blotches, whatever colours the fit gives it. So, for each 
   it and are flattened into it; those behind it stay, as moving them forward would cover what hangs on
   the wall within the cloud (a picture's Gaussians lie inside it: measured, the pictures turned white);
 - `split_for_textures`: each Gaussian across whose footprint the texture's colour changes is split in
-  two along its longest axis, round after round, never below `MIN_TEXELS` of the texture's texels.
+  two along its longest axis, round after round, never below `MIN_TEXELS` of the texture's texels;
+- `floating_before_walls`: a wall's Gaussians further before it than that band, which nothing standing on
+  the floor holds up, are a sheet of floaters (a plain wall seen head-on trains one) and are left out.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ MIN_TEXELS = 2  # no split of a Gaussian narrower than this many texels
 COLOUR_CHANGE = 0.10  # RGB (0-1) distance across a footprint that one colour would blur away
 FOOTPRINT = 1.5  # sigmas each side of the centre: what a Gaussian covers where it is opaque
 CHILD_OFFSET, CHILD_SCALE = 0.6, 0.7  # sigmas: two children at ±0.6σ with 0.7σ reach ~ the parent's 2σ
+HOLD_REACH = 0.10  # metres: Gaussians this near each other are one thing (a bookcase's board and its side)
+ON_THE_FLOOR = 0.15  # metres: what comes this near the floor stands on it
+SEEN_OPACITY = 0.05  # fainter Gaussians hold nothing up
 
 
 def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture],
@@ -69,6 +74,47 @@ def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, Re
     quats[moved] = torch.from_numpy(wxyz.astype(np.float32))
     out["quats"] = quats
     return out
+
+
+def floating_before_walls(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture], walls: list[int],
+                          objects: list[int], up: np.ndarray, floor_height: float, viewer: np.ndarray) -> np.ndarray:
+    """[N] bool: the Gaussians of each textured wall in `walls` (label indices) more than `SURFACE_BAND`
+    before its plane, on the side of `viewer`, that nothing holds up: no chain of Gaussians of the
+    `objects` and of such floaters, each within `HOLD_REACH` of the next, joins them to one within
+    `ON_THE_FLOOR` of the floor (`floor_height` along `up`, scene units).
+
+    A plain wall seen head-on trains a sheet of floaters before it (the office sample's north wall: 25-100
+    cm out, over its upper middle and the whiteboard). The labeller gives them to the wall, as they are
+    coloured like it (`regions.WALL_SLAB`), and flattening leaves them where they are, so the wall's
+    texture showed blurred on them over the wall and what hangs on it. What is coloured like the wall and
+    stands before it, the front of a bookcase, is held up by its sides."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    walls = [index for index in walls if index in textures]
+    if not walls:
+        return np.zeros(len(labels), bool)
+    means = params["means"].numpy().astype(np.float64)
+    metres = textures[walls[0]].chart.metres
+    floaters = np.zeros(len(labels), bool)
+    for index in walls:
+        chart = textures[index].chart
+        normal = chart.axes[2] if (viewer - chart.origin) @ chart.axes[2] > 0 else -chart.axes[2]
+        members = np.flatnonzero(labels == index)
+        floaters[members[(means[members] - chart.origin) @ normal * chart.metres > SURFACE_BAND]] = True
+    if not floaters.any():
+        return floaters
+    opaque = torch.sigmoid(params["opacities"].reshape(-1)).numpy() > SEEN_OPACITY
+    nodes = np.flatnonzero(floaters | (np.isin(labels, objects) & opaque))
+    pairs = cKDTree(means[nodes] * metres).query_pairs(HOLD_REACH, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(nodes), len(nodes)))
+    count, part = connected_components(graph, directed=False)
+    on_the_floor = np.zeros(count, bool)
+    np.logical_or.at(on_the_floor, part, (means[nodes] @ up - floor_height) * metres < ON_THE_FLOOR)
+    held = np.zeros(len(labels), bool)
+    held[nodes] = on_the_floor[part]
+    return floaters & ~held
 
 
 def split_for_textures(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture],

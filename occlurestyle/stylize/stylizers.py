@@ -33,7 +33,7 @@ from ..errors import InputError
 from ..recon.registration_files import CameraSet
 from ..render.gaussians import render_views, rgb_to_sh0
 from .correspond import base_name, match_regions, role
-from .fine_gaussians import flatten_onto_charts, split_for_textures
+from .fine_gaussians import flatten_onto_charts, floating_before_walls, split_for_textures
 from .keyviews import fit_colors_to_views, key_view_indices, read_stylized_views
 from .materials import Material, style_geometry, style_materials
 from .object_shapes import scene_object_shapes, style_object_shapes
@@ -266,12 +266,30 @@ def _fine_enough(scene: Scene, textures: dict[int, RegionTexture]) -> Scene:
     """The scene with its textured regions' Gaussians on their planes and split where their texture
     changes across them (`fine_gaussians.py`)."""
     viewer = camera_center(scene.cameras.viewmats).mean(0)
-    params = flatten_onto_charts(scene.params, scene.regions.labels, textures, viewer)
-    params, labels, parents = split_for_textures(params, scene.regions.labels, textures)
-    log.info("materials: %d -> %d Gaussians, split where their texture changes across them",
-             len(scene.regions.labels), len(parents))
+    regions = scene.regions
+    kept = np.flatnonzero(~_floating_before_walls(scene, textures, viewer))
+    params = {name: value[torch.from_numpy(kept)] for name, value in scene.params.items()}
+    params = flatten_onto_charts(params, regions.labels[kept], textures, viewer)
+    params, labels, parents = split_for_textures(params, regions.labels[kept], textures)
+    parents = kept[parents]
+    log.info("materials: %d -> %d Gaussians: %d floating before the walls left out, the rest split where their "
+             "texture changes across them", len(regions.labels), len(parents), len(regions.labels) - len(kept))
     regions = replace(scene.regions, labels=labels)
     return replace(scene, params=params, regions=regions, colors=scene.colors[parents])
+
+
+def _floating_before_walls(scene: Scene, textures: dict[int, RegionTexture], viewer: np.ndarray) -> np.ndarray:
+    """[N] bool: the walls' floaters nothing holds up (`fine_gaussians.floating_before_walls`); none when the
+    scene has no floor region to stand on."""
+    regions = scene.regions
+    by_role = {kind: [i for i, name in enumerate(regions.names) if role(name) == kind] for kind in ("wall", "object")}
+    floor = np.isin(regions.labels, [i for i, name in enumerate(regions.names) if role(name) == "floor"])
+    if floor.sum() < 10:
+        return np.zeros(len(regions.labels), bool)
+    up = np.asarray(regions.up, np.float64)
+    floor_height = float(np.median(scene.params["means"].numpy()[floor].astype(np.float64) @ up))
+    return floating_before_walls(scene.params, regions.labels, textures, by_role["wall"], by_role["object"], up,
+                                 floor_height, viewer)
 
 
 def _wall_facing_the_same_way(match: dict, chart: Chart, found: dict[str, Material], points: np.ndarray,
