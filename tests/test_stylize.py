@@ -901,3 +901,23 @@ def test_the_patch_distance_sees_texture_not_palette():
     inside = patches(mixed, half)
     assert len(inside) > 0 and np.abs(inside).max() < 1e-3
     assert region_patches(mixed, np.zeros((h, w), bool)).shape == (0, 7 * 7 * 3)  # no patch fits: none
+
+
+def test_a_shelf_on_a_wall_above_the_cameras_is_no_ceiling_when_none_is_in_view():
+    """A 4×5 m room filmed below its ceiling: floor, walls 2.7 m high, a shelf board on the far wall at
+    1.8 m (above the cameras' 1.5 m). The board is level and dense, but the walls go on above it: taken
+    for the ceiling, it had made every wall Gaussian above it "ceiling" too."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    u, v = rng.random(n), rng.random(n)
+    floor = np.c_[4 * u, 5 * v, 0 * u]
+    walls = np.r_[np.c_[0 * u, 5 * v, 2.7 * u], np.c_[4 + 0 * u, 5 * v, 2.7 * u],
+                  np.c_[4 * u, 0 * v, 2.7 * v], np.c_[4 * u, 5 + 0 * v, 2.7 * v]]
+    board = np.c_[1 + 2 * u, 4.75 + 0.25 * v, 1.8 + 0.01 * rng.random(n)]
+    truth = np.array(["floor"] * n + ["wall"] * (4 * n) + ["object"] * n)
+    means = np.concatenate([floor, walls, board])
+    regions = label_gaussians(means, np.ones(len(truth)), _room_cameras([2.0, 2.5, 1.5]))
+    predicted = np.array([role(regions.names[i]) for i in regions.labels])
+    assert "ceiling" not in regions.names
+    assert (predicted[truth == "wall"] == "wall").mean() > 0.9
+    assert (predicted[truth == "floor"] == "floor").mean() > 0.9

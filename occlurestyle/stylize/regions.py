@@ -286,7 +286,8 @@ def _walls_reach_the_ceiling_and_the_floor(labels: np.ndarray, means: np.ndarray
 
 def _horizontal_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray, camera_height: float,
                       bin_width: float, seed_height: float | None, min_points: float, keep: float = 0.25,
-                      cover: float = 0.5, max_thickness: float = 0.2, span: float = 0.3) -> np.ndarray:
+                      cover: float = 0.5, max_thickness: float = 0.2, span: float = 0.3,
+                      beyond: float = 0.1) -> np.ndarray:
     """Indices (among `candidates`) of the floor's layer (the ceiling's with `up` and the heights negated).
 
     Height bins of `bin_width` next to the seed's bin (the bin of `seed_height`, or else the middle of
@@ -294,8 +295,11 @@ def _horizontal_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray
     layer's fullest bin, spread over at least `cover` of the seed bin's footprint (furniture standing
     on the floor fills bins above it, but only over its own footprint), and lie within `max_thickness`
     times the cameras' height above the seed (a seat or a table top is higher). The layer must hold
-    `min_points` points and its seed bin span `span` of the footprint of everything below the cameras
-    (a bench's seat does not); empty if no seed gives such a layer."""
+    `min_points` points, its seed bin span `span` of the footprint of everything below the cameras
+    (a bench's seat does not), and at most `beyond` of all `points` lie under it, past three bins (a
+    shelf on a wall above the cameras, with the wall going on above it, is no ceiling: sam2_bedroom,
+    where no ceiling is in view, had the upper half of its back wall as "ceiling"); empty if no seed
+    gives such a layer."""
     below = candidates[points[candidates] @ up < camera_height]
     if len(below) == 0:
         return below
@@ -328,7 +332,8 @@ def _horizontal_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray
             best = max(grown, key=lambda b: counts[b])  # the fuller side first: the layer's peak sets `keep`
             low, high = min(low, best), max(high, best)
         inside = (bins >= low) & (bins <= high)
-        if inside.sum() >= min_points and len(base) >= span * room:
+        bottom = seed + (low - 0.5 - 3) * bin_width
+        if inside.sum() >= min_points and len(base) >= span * room and np.mean(points @ up < bottom) <= beyond:
             return below[inside]
     return below[:0]
 
