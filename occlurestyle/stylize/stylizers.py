@@ -263,8 +263,8 @@ def _along_the_walls(means: np.ndarray, regions, metres: float) -> np.ndarray | 
 
 
 def _fine_enough(scene: Scene, textures: dict[int, RegionTexture]) -> Scene:
-    """The scene with its textured regions' Gaussians on their planes and split where their texture
-    changes across them (`fine_gaussians.py`)."""
+    """The scene without the walls' floaters nothing holds up, with its textured regions' Gaussians on their
+    planes and split where their texture changes across them (`fine_gaussians.py`)."""
     viewer = camera_center(scene.cameras.viewmats).mean(0)
     regions = scene.regions
     kept = np.flatnonzero(~_floating_before_walls(scene, textures, viewer))
