@@ -22,7 +22,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from ..render.gaussians import rotation_matrices
-from .texture import RegionTexture
+from .texture import Chart, RegionTexture
 
 SURFACE_BAND = 0.25  # metres before a region's plane: its cloud, not a thing standing on it
 THIN = 0.001  # metres: a flattened Gaussian's thickness
@@ -47,7 +47,7 @@ def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, Re
     moved = np.zeros(len(labels), bool)
     for index, texture in textures.items():
         chart = texture.chart
-        normal = chart.axes[2] if (viewer - chart.origin) @ chart.axes[2] > 0 else -chart.axes[2]
+        normal = _towards(chart, viewer)
         members = np.flatnonzero(labels == index)
         height = (means[members] - chart.origin) @ normal
         before = (height > 0) & (height * chart.metres < SURFACE_BAND)
@@ -100,9 +100,9 @@ def floating_before_walls(params: dict, labels: np.ndarray, textures: dict[int, 
     floaters = np.zeros(len(labels), bool)
     for index in walls:
         chart = textures[index].chart
-        normal = chart.axes[2] if (viewer - chart.origin) @ chart.axes[2] > 0 else -chart.axes[2]
         members = np.flatnonzero(labels == index)
-        floaters[members[(means[members] - chart.origin) @ normal * chart.metres > SURFACE_BAND]] = True
+        before = (means[members] - chart.origin) @ _towards(chart, viewer) * chart.metres
+        floaters[members[before > SURFACE_BAND]] = True
     if not floaters.any():
         return floaters
     opaque = torch.sigmoid(params["opacities"].reshape(-1)).numpy() > SEEN_OPACITY
@@ -115,6 +115,11 @@ def floating_before_walls(params: dict, labels: np.ndarray, textures: dict[int, 
     held = np.zeros(len(labels), bool)
     held[nodes] = on_the_floor[part]
     return floaters & ~held
+
+
+def _towards(chart: Chart, viewer: np.ndarray) -> np.ndarray:
+    """The chart's normal turned to the side of its plane `viewer` is on: "before" the plane."""
+    return chart.axes[2] if (viewer - chart.origin) @ chart.axes[2] > 0 else -chart.axes[2]
 
 
 def split_for_textures(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture],

@@ -49,14 +49,21 @@ class ObjectShape:
         return f"{self.bottom:.1f}-{self.top:.1f} m high, {self.width:.1f} m wide"
 
 
+def scene_floor_height(points: np.ndarray, labels: np.ndarray, names: list[str], up: np.ndarray,
+                       least: int = 50) -> float | None:
+    """The median height along `up` of the floor region's Gaussian centres `points` [N,3] (`labels` index into
+    `names`); None with fewer than `least` of them."""
+    floors = np.isin(labels, [i for i, n in enumerate(names) if role(n) == "floor"])
+    return float(np.median(points[floors] @ up)) if floors.sum() >= least else None
+
+
 def scene_object_shapes(points: np.ndarray, labels: np.ndarray, names: list[str], up: np.ndarray,
                         metres: float) -> dict[str, ObjectShape]:
     """Shapes of the object regions among `names` from their Gaussians' centres `points` [N,3]
     (`labels` index into `names`), `metres` per scene unit; heights from the floor region's."""
-    floors = np.isin(labels, [i for i, n in enumerate(names) if role(n) == "floor"])
-    if floors.sum() < 50:
+    floor_height = scene_floor_height(points, labels, names, up)
+    if floor_height is None:
         return {}
-    floor_height = float(np.median(points[floors] @ up))
     ceilings = np.isin(labels, [i for i, n in enumerate(names) if role(n) == "ceiling"])
     room = (float(np.median(points[ceilings] @ up)) - floor_height) * metres if ceilings.sum() >= 50 else ASSUMED_ROOM
     shapes = {}

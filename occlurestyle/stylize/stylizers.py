@@ -36,7 +36,7 @@ from .correspond import base_name, match_regions, role
 from .fine_gaussians import flatten_onto_charts, floating_before_walls, split_for_textures
 from .keyviews import fit_colors_to_views, key_view_indices, read_stylized_views
 from .materials import Material, style_geometry, style_materials
-from .object_shapes import scene_object_shapes, style_object_shapes
+from .object_shapes import scene_floor_height, scene_object_shapes, style_object_shapes
 from .paintings import painting_texture, style_paintings
 from .regions import SceneRegions, render_labels
 from .style_regions import load_style
@@ -282,12 +282,12 @@ def _floating_before_walls(scene: Scene, textures: dict[int, RegionTexture], vie
     """[N] bool: the walls' floaters nothing holds up (`fine_gaussians.floating_before_walls`); none when the
     scene has no floor region to stand on."""
     regions = scene.regions
-    by_role = {kind: [i for i, name in enumerate(regions.names) if role(name) == kind] for kind in ("wall", "object")}
-    floor = np.isin(regions.labels, [i for i, name in enumerate(regions.names) if role(name) == "floor"])
-    if floor.sum() < 10:
-        return np.zeros(len(regions.labels), bool)
     up = np.asarray(regions.up, np.float64)
-    floor_height = float(np.median(scene.params["means"].numpy()[floor].astype(np.float64) @ up))
+    floor_height = scene_floor_height(scene.params["means"].numpy().astype(np.float64), regions.labels, regions.names,
+                                      up)
+    if floor_height is None:
+        return np.zeros(len(regions.labels), bool)
+    by_role = {kind: [i for i, name in enumerate(regions.names) if role(name) == kind] for kind in ("wall", "object")}
     return floating_before_walls(scene.params, regions.labels, textures, by_role["wall"], by_role["object"], up,
                                  floor_height, viewer)
 
