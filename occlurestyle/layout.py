@@ -29,6 +29,7 @@ class RunLayout:
     colmap_database = property(lambda self: self.root / "colmap" / "database.db")
     sparse = property(lambda self: self.root / "colmap" / "sparse" / "0")
     points_ply = property(lambda self: self.root / "colmap" / "points.ply")
+    gravity = property(lambda self: self.root / "colmap" / "gravity.json")
     transforms = property(lambda self: self.root / "transforms.json")
     splat = property(lambda self: self.root / "splat")
     background_ply = property(lambda self: self.root / "splat" / "background.ply")

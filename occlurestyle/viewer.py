@@ -25,7 +25,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from . import media
-from .cameras import camera_center, camera_up
+from .cameras import camera_center
 from .errors import InputError
 from .fsutil import write_text
 from .layout import RunLayout
@@ -138,7 +138,7 @@ class RunScene:
 
     def add_to(self, server, people_stride: int = 1) -> None:
         if self.cameras is not None:
-            server.scene.set_up_direction(tuple(float(v) for v in camera_up(self.cameras.viewmats)))
+            server.scene.set_up_direction(tuple(float(v) for v in self.cameras.up))
         for index, (name, params) in enumerate(self._params.items()):
             if index == 0:  # where no splat is, the colour our renders show there
                 fill = (fill_color(params).numpy() * 255).round().astype(np.uint8)
@@ -189,7 +189,7 @@ class RunScene:
         if not (self.layout.people / f"{Path(name).stem}.png").is_file():
             return []
         layer = read_people(self.layout.people, name)[0]
-        up = camera_up(self.cameras.viewmats)
+        up = self.cameras.up
         facing = camera_center(self.cameras.viewmats[index])
         people = []
         for record in self.records.get(name, []):

@@ -139,6 +139,33 @@ def test_exports_agree_with_the_colmap_model(registered):
     assert ply["vertex"].count == info["points"] > 500
 
 
+def test_up_is_found_with_the_registration_and_read_back_with_the_cameras(scenes, registered):
+    from occlurestyle.cameras import camera_up
+    from occlurestyle.eval.metrics import align_sim3
+    from occlurestyle.layout import RunLayout
+    from occlurestyle.recon.registration_files import read_run_cameras
+
+    run = registered("living_room")
+    layout = RunLayout(run)
+    original = layout.gravity.read_text()
+    written = json.loads(original)
+    cameras = read_run_cameras(layout)
+    assert written["frames"] == cameras.names
+    assert written["source"] == "cameras", "the sample path turns: its cameras tell up on their own"
+    assert np.array_equal(cameras.up, camera_up(cameras.viewmats))
+    _, rotation, _ = align_sim3(dict(zip(cameras.names, cameras.viewmats)), true_cameras(scenes("living_room"))[3])
+    true_up = rotation.T @ np.array([0.0, 0.0, 1.0])  # the scene's world z, in the registration's axes
+    assert np.degrees(np.arccos(np.clip(cameras.up @ true_up, -1, 1))) < 0.3
+
+    written["up"] = [1.0, 0.0, 0.0]
+    layout.gravity.write_text(json.dumps(written))
+    assert np.array_equal(read_run_cameras(layout).up, [1.0, 0.0, 0.0]), "the registration's up is what is used"
+    written["frames"] = written["frames"][1:]
+    layout.gravity.write_text(json.dumps(written))
+    assert np.array_equal(read_run_cameras(layout).up, camera_up(cameras.viewmats)), "found for other frames"
+    layout.gravity.write_text(original)  # the module's other tests share the run
+
+
 def test_nerfstudio_convention_on_a_hand_computed_camera():
     # A camera at (1, 2, 3) looking along world +x, with world z up (OpenCV: x right, y down, z forward).
     forward, right, down = np.array([1.0, 0, 0]), np.array([0, -1.0, 0]), np.array([0, 0, -1.0])

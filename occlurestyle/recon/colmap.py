@@ -23,7 +23,8 @@ from .. import media
 from ..errors import OccluReStyleError
 from ..fsutil import atomic_dir, write_json
 from ..layout import MIN_FRAMES, RunLayout
-from .registration_files import write_points_ply, write_transforms
+from .gravity import write_gravity
+from .registration_files import cameras_of, write_points_ply, write_transforms
 
 PINHOLE_MODELS = ("SIMPLE_PINHOLE", "PINHOLE")
 
@@ -110,11 +111,13 @@ def register(run_dir: str | Path, options: RegistrationOptions | None = None, pr
 
     write_points_ply(best, layout.points_ply)
     write_transforms(layout, best)
+    registered_cameras = cameras_of(best)
+    gravity = write_gravity(layout, registered_cameras.names, registered_cameras.Ks, registered_cameras.viewmats)
     write_json(layout.colmap / "registration.json", {
         "registered": registered, "frames": len(frames), "points": best.num_points3D(),
         "mean_reprojection_error_px": best.compute_mean_reprojection_error(),
         "models": len(reconstructions), "options": {k: v for k, v in asdict(options).items() if k != "timings"},
-        "timings_s": options.timings,
+        "timings_s": options.timings, "up_from": gravity.source,
     })
     return layout.sparse
 

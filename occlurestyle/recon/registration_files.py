@@ -2,7 +2,8 @@
 
 - `read_cameras`: a COLMAP model → per-frame K and world→camera viewmats (OpenCV axes).
 - `read_keypoint_depths`: per frame, the keypoints the model triangulated and their depth.
-- `read_run_cameras`: the cameras a run renders with (training's refined ones when it made them).
+- `read_run_cameras`: the cameras a run renders with (training's refined ones when it made them) and
+  which way is up (`gravity`).
 - `write_transforms`: nerfstudio's `transforms.json` (camera→world in OpenGL axes, `mask_path` per
   frame, black = ignore), so `ns-train splatfacto --data RUN` works on a GPU machine.
 - `write_points_ply`: the sparse points as a coloured PLY.
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cameras import camera_up
 from ..fsutil import atomic_path, write_json
 from ..layout import RunLayout
+from .gravity import read_gravity
 
 # OpenCV camera axes (x right, y down, z forward) → OpenGL/nerfstudio axes (x right, y up, z back)
 OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -25,13 +28,19 @@ OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0, 1.0])
 
 @dataclass
 class CameraSet:
-    """Registered frames: `names[i]` has intrinsics `Ks[i]` and world→camera `viewmats[i]`."""
+    """Registered frames: `names[i]` has intrinsics `Ks[i]` and world→camera `viewmats[i]`; `up` is the
+    world's up (the cameras' own estimate unless given)."""
 
     names: list[str]
     Ks: np.ndarray  # [F, 3, 3]
     viewmats: np.ndarray  # [F, 4, 4]
     width: int
     height: int
+    up: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.up is None:
+            self.up = camera_up(self.viewmats)
 
     def index(self, name: str) -> int:
         return self.names.index(name)
@@ -41,7 +50,7 @@ def read_cameras(sparse_dir: str | Path) -> CameraSet:
     """Cameras of a COLMAP model (pinhole models), sorted by image name."""
     import pycolmap
 
-    return _cameras_of(pycolmap.Reconstruction(str(sparse_dir)))
+    return cameras_of(pycolmap.Reconstruction(str(sparse_dir)))
 
 
 def read_keypoint_depths(sparse_dir: str | Path) -> dict[str, np.ndarray]:
@@ -66,8 +75,12 @@ def read_keypoint_depths(sparse_dir: str | Path) -> dict[str, np.ndarray]:
 
 def read_run_cameras(layout: RunLayout) -> CameraSet:
     """The cameras later stages render with: training's refined cameras (`splat/cameras.json`) when
-    they were refined from the current registration, else the registration's."""
+    they were refined from the current registration, else the registration's; up as the registration
+    found it (`colmap/gravity.json`; the cameras' own estimate for a run registered before it was)."""
     cameras = read_cameras(layout.sparse)
+    up = read_gravity(layout, cameras.names)
+    if up is not None:
+        cameras.up = up
     if layout.refined_cameras.is_file():
         by_name = {f["name"]: f for f in json.loads(layout.refined_cameras.read_text())["frames"]}
         if all(n in by_name and np.allclose(by_name[n]["registered_viewmat"], v, atol=1e-9)
@@ -89,7 +102,7 @@ def viewmat_from_opengl(transform_matrix: np.ndarray) -> np.ndarray:
 
 def write_transforms(layout: RunLayout, reconstruction) -> Path:
     """nerfstudio `transforms.json` for the registered frames, paths relative to the run folder."""
-    cameras = _cameras_of(reconstruction)
+    cameras = cameras_of(reconstruction)
     K = cameras.Ks[0]
     frames = []
     for name, viewmat in zip(cameras.names, cameras.viewmats):
@@ -122,7 +135,7 @@ def write_points_ply(reconstruction, path: str | Path) -> Path:
     return Path(path)
 
 
-def _cameras_of(reconstruction) -> CameraSet:
+def cameras_of(reconstruction) -> CameraSet:
     images = sorted(reconstruction.images.values(), key=lambda im: im.name)
     Ks, viewmats = [], []
     for image in images:

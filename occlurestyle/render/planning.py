@@ -72,15 +72,16 @@ def score(seen: SeenSurface, viewmats: np.ndarray, Ks: np.ndarray, cell: float) 
 
 
 def plan_flythrough(kind: str, viewmats: np.ndarray, K: np.ndarray, seen: SeenSurface, min_coverage: float = 0.95,
-                    min_frame_coverage: float = 0.85, slack: float = 0.01, samples: int = 16) -> PlannedPath:
+                    min_frame_coverage: float = 0.85, slack: float = 0.01, samples: int = 16,
+                    up: np.ndarray | None = None) -> PlannedPath:
     """A path of `kind` (one of KINDS) with as many cameras as the registered `viewmats`, intrinsics `K`,
-    planned against `seen`."""
+    planned against `seen`; `up` the world's (the cameras' own estimate by default)."""
     frames = len(viewmats)
-    capture = Capture.of(viewmats)
+    capture = Capture.of(viewmats, up=up)
     middle = capture.middle
     target = focus_point(seen, capture.viewmats[middle], K)
     if target is not None:
-        capture = Capture.of(viewmats, target)
+        capture = Capture.of(viewmats, target, up)
     cell = 0.01 * float(np.median(np.linalg.norm(capture.centres - capture.target, axis=1)))
     picks = np.unique(np.linspace(0, frames - 1, min(samples, frames)).round().astype(int))
     filmed = np.unique(np.linspace(0, len(seen.viewmats) - 1, min(samples, len(seen.viewmats))).round().astype(int))

@@ -20,7 +20,6 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import media
-from ..cameras import camera_up
 from ..fsutil import atomic_dir, write_json
 from ..layout import RunLayout
 from ..occlusion.billboards import people_on_new_view
@@ -59,7 +58,7 @@ def composite_run(layout: RunLayout, harmonization: float, shadow: float, progre
     records = {f["name"]: f["people"] for f in json.loads(layout.people_records.read_text())["frames"]}
     stylized = layout.renders / "original"
     original = layout.renders / "background"
-    up = camera_up(cameras.viewmats)
+    up = cameras.up
     appearance = read_appearance(layout.appearance)
     leak = 0.0
 

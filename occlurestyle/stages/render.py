@@ -50,7 +50,7 @@ def run(layout: RunLayout, options: RenderOptions, progress: bool = True) -> Pat
     scale = min(1.0, max(0.25, options.plan_width / cameras.width))
     seen = SeenSurface(load_ply(layout.background_ply), cameras.viewmats[trained], cameras.Ks[trained],
                        cameras.width, cameras.height, scale=scale)
-    planned = plan_flythrough(options.flythrough, cameras.viewmats, cameras.Ks[0], seen)
+    planned = plan_flythrough(options.flythrough, cameras.viewmats, cameras.Ks[0], seen, up=cameras.up)
     Ks = np.repeat(cameras.Ks[:1], len(planned.viewmats), axis=0)
     folder = layout.renders / "flythrough"
     render_path(layout.stylized_ply, planned.viewmats, Ks, cameras.width, cameras.height, folder,

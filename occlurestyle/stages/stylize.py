@@ -127,7 +127,7 @@ def scene_regions(params: dict, cameras, colors, seed: int) -> SceneRegions:
     picks = key_view_indices(len(cameras.names), SEEN_VIEWS)
     seen = seen_surface(params, cameras.viewmats[picks], cameras.Ks[picks], cameras.width, cameras.height)
     return label_gaussians(params["means"].numpy(), torch.sigmoid(params["opacities"]).numpy(), cameras.viewmats,
-                           colors=colors, seen=seen, seed=seed)
+                           colors=colors, seen=seen, seed=seed, up=cameras.up)
 
 
 def export_background_key_views(run_dir: str | Path, out: str | Path, count: int = 8) -> Path:

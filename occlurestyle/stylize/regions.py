@@ -1,21 +1,21 @@
 """Scene regions: a semantic label per Gaussian, found without learned weights.
 
-Gravity comes from the cameras (their average up axis). Large planes are found by RANSAC on the
-Gaussian centres (`ransac_plane`, seeded numpy: open3d's multithreaded `segment_plane` gave a
-different plane set from run to run, and with it a missing ceiling now and then) and classified
-by their normal and height: the lowest large horizontal plane is the floor, one above the cameras
-the ceiling, vertical planes with (nearly) the whole scene on one side are walls; what lies behind a
-wall, away from the cameras, is that wall's slab, not furniture; two planes through one wall's thick
-layer are one wall (`_join_wall_slices`); in front of a wall's plane, within its slab, what is coloured
-like the wall there is the wall's and what is not (books in a bookcase against it) is not. Floor and ceiling
-take the whole dense height layer around their plane (`_horizontal_layer`), which also finds them
-when RANSAC did not (a noisy layer is cut at a slant). What is left is clustered with DBSCAN into objects
-named by their height and footprint relative to the room (table, sofa, shelf, object_k); a cluster that
-falls apart at half the radius is the objects a few stray Gaussians bridged, each named on its own, and
-what stands on an object's top (a monitor on a desk) is an object of its own (`_standing_on_top`).
-Given the Gaussians' colours, what hangs flat on a wall and differs from it is a picture ("picture",
-"picture_1", ...: `wall_pictures`). The result is a readable JSON that a user can edit and pass back to
-override the labels.
+Gravity comes from the registration (`recon.gravity`; the cameras' own estimate when not given). Large
+planes are found by RANSAC on the Gaussian centres (`ransac_plane`, seeded numpy: open3d's multithreaded
+`segment_plane` gave a different plane set from run to run, and with it a missing ceiling now and then)
+and classified by their normal and height: the lowest large horizontal plane is the floor, one above the
+cameras the ceiling, vertical planes with (nearly) the whole scene on one side are walls; what lies
+behind a wall, away from the cameras, is that wall's slab, not furniture; two planes through one wall's
+thick layer are one wall (`_join_wall_slices`); in front of a wall's plane, within its slab, what is
+coloured like the wall there is the wall's and what is not (books in a bookcase against it) is not. Floor
+and ceiling take the whole dense height layer around their plane (`_horizontal_layer`), which also finds
+them when RANSAC did not (a noisy layer is cut at a slant). What is left is clustered with DBSCAN into
+objects named by their height and footprint relative to the room (table, sofa, shelf, object_k); a
+cluster that falls apart at half the radius is the objects a few stray Gaussians bridged, each named on
+its own, and what stands on an object's top (a monitor on a desk) is an object of its own
+(`_standing_on_top`). Given the Gaussians' colours, what hangs flat on a wall and differs from it is a
+picture ("picture", "picture_1", ...: `wall_pictures`). The result is a readable JSON that a user can
+edit and pass back to override the labels.
 """
 
 from __future__ import annotations
@@ -75,15 +75,17 @@ class SceneRegions:
 
 def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarray, *, colors: np.ndarray | None = None,
                     seen: tuple[np.ndarray, np.ndarray] | None = None, max_planes: int = 16,
-                    plane_threshold: float = 0.01, min_plane_fraction: float = 0.015, seed: int = 0) -> SceneRegions:
-    """Label each Gaussian (centres `means` [N,3], activated `opacities` [N]) seen by cameras `viewmats`;
-    with their RGB `colors` [N,3] (0-1), the pictures on the walls too, and with `seen` (surface points
-    [M,3] and their RGB colours as the cameras saw them: `seen_surface`) pictures by their frames."""
+                    plane_threshold: float = 0.01, min_plane_fraction: float = 0.015, seed: int = 0,
+                    up: np.ndarray | None = None) -> SceneRegions:
+    """Label each Gaussian (centres `means` [N,3], activated `opacities` [N]) seen by cameras `viewmats`
+    (up: `up`, else the cameras' own estimate); with their RGB `colors` [N,3] (0-1), the pictures on the
+    walls too, and with `seen` (surface points [M,3] and their RGB colours as the cameras saw them:
+    `seen_surface`) pictures by their frames."""
     import open3d as o3d
     from scipy.spatial import cKDTree
 
     means = np.asarray(means, np.float64)
-    up = camera_up(viewmats)
+    up = camera_up(viewmats) if up is None else np.asarray(up, np.float64) / np.linalg.norm(up)
     centres = camera_center(viewmats)
     solid = np.asarray(opacities) > 0.3
     if solid.sum() < 100:
