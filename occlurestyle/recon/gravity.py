@@ -2,15 +2,15 @@
 from the room's vertical edges where they do not.
 
 A handheld camera rolls little, so its x axis is nearly horizontal and up is the direction most
-orthogonal to all of them (`cameras.camera_up`; on the sample rooms 0.05-0.07° from the truth, the
-lines 0.08-0.18°). That needs the camera to turn: one that keeps pointing one way (sam2_bedroom: the
-x axes' singular values 1 : 0.02 : 0.003) pins up about one axis only, and there camera_up lay 20°
-from the up of the room's edges (the registration's points on its back wall lie in a plane 9° from
-vertical by the edges' up, 13° by camera_up's). Then the frames' vertical edges decide (wall
-corners, door and window frames, stripes): a straight segment a camera sees spans a plane with the
-camera centre, and the plane of a vertical edge contains up. Each frame's vertical direction is the
-one its near-vertical segments' planes share, off the people, refitted from the image's own vertical
-to the segments within a narrowing angle (`frame_vertical`); the frames' are joined in world axes.
+orthogonal to all of them (`cameras.camera_up`; on the sample rooms 0.05-0.07° from the truth, the lines
+0.08-0.18°). That needs the camera to turn: one that keeps pointing one way (sam2_bedroom: the x axes'
+singular values 1 : 0.02 : 0.003) pins up about one axis only, and there camera_up lay 22° from the up
+of the room's edges (4.9° of it a roll the wall's stripes leave no doubt about). Then the frames'
+vertical edges decide (wall corners, door and window frames, stripes): a straight segment a camera sees
+spans a plane with the camera centre, and the plane of a vertical edge contains up. Each frame's
+vertical direction is the one its near-vertical segments' planes share, off the people, refitted from
+the image's own vertical to the segments within a narrowing angle (`frame_vertical`); the frames' are
+joined in world axes.
 """
 
 from __future__ import annotations
