@@ -136,6 +136,7 @@ def write_points_ply(reconstruction, path: str | Path) -> Path:
 
 
 def cameras_of(reconstruction) -> CameraSet:
+    """The registered frames of a pycolmap reconstruction, sorted by image name (up: the cameras' own)."""
     images = sorted(reconstruction.images.values(), key=lambda im: im.name)
     Ks, viewmats = [], []
     for image in images:
