@@ -117,20 +117,26 @@ def up_from_lines(planes: list[tuple[np.ndarray, np.ndarray]], viewmats: np.ndar
     return (up if up @ mean_up >= 0 else -up), counted
 
 
-def estimate_gravity(viewmats: np.ndarray, Ks: np.ndarray, frame: Callable[[int], tuple[np.ndarray, np.ndarray]],
-                     frames: int = FRAMES) -> Gravity:
-    """Up for cameras `viewmats` [N,4,4]: their own answer where they turn (`TURNING`), else that of the
-    vertical edges in `frames` of their frames, evenly spread (`frame(i)`: frame i's grey image and
-    person mask, bool)."""
-    from_cameras = camera_up(viewmats)
-    if turning(viewmats) >= TURNING:
-        return Gravity(from_cameras, "cameras")
+def up_from_frames(viewmats: np.ndarray, Ks: np.ndarray, frame: Callable[[int], tuple[np.ndarray, np.ndarray]],
+                   frames: int = FRAMES) -> tuple[np.ndarray, int] | None:
+    """`up_from_lines` of `frames` of the cameras' frames, evenly spread (`frame(i)`: frame i's grey image
+    and person mask, bool)."""
     picks = np.unique(np.linspace(0, len(viewmats) - 1, min(frames, len(viewmats))).round().astype(int))
     planes = []
     for index in picks:
         gray, person = frame(index)
         planes.append(segment_planes(gray, Ks[index], person))
-    found = up_from_lines(planes, viewmats[picks])
+    return up_from_lines(planes, np.asarray(viewmats)[picks])
+
+
+def estimate_gravity(viewmats: np.ndarray, Ks: np.ndarray, frame: Callable[[int], tuple[np.ndarray, np.ndarray]],
+                     frames: int = FRAMES) -> Gravity:
+    """Up for cameras `viewmats` [N,4,4]: their own answer where they turn (`TURNING`), else that of the
+    vertical edges in their frames (`up_from_frames`)."""
+    from_cameras = camera_up(viewmats)
+    if turning(viewmats) >= TURNING:
+        return Gravity(from_cameras, "cameras")
+    found = up_from_frames(viewmats, Ks, frame, frames)
     if found is None:
         log.warning("the cameras hardly turn and the frames show too few vertical edges: up, taken from the "
                     "cameras, may be off by several degrees (walls, floor and flythroughs lean with it)")
