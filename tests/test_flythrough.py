@@ -94,6 +94,21 @@ def test_planned_paths_stay_inside_what_was_seen(kind):
         assert boldest[1] == SIZES["orbit"][0] and boldest[2] < 0.95 and planned.size != SIZES["orbit"][0]
 
 
+def test_an_orbit_turns_about_the_up_it_is_given():
+    """The registration's up (`colmap/gravity.json`) sets the orbit's axis and its cameras' roll: their x
+    axes are level and their centres keep one height by that up, not by the cameras' own."""
+    cameras = cameras_along_x()
+    seen = SeenSurface(corner_room(), cameras, np.repeat(K[None], len(cameras), 0), WIDTH, HEIGHT, scale=0.5)
+    roll = np.radians(8.0)
+    tilted = np.array([np.sin(roll), -np.cos(roll), 0.0])  # UP rolled 8 degrees about the z axis
+    for up in (UP, tilted):
+        planned = plan_flythrough("orbit", cameras, K, seen, up=up)
+        centres = np.array([-v[:3, :3].T @ v[:3, 3] for v in planned.viewmats])
+        other = tilted if up is UP else UP
+        assert np.abs(planned.viewmats[:, 0, :3] @ up).max() < 1e-9 and np.ptp(centres @ up) < 1e-9
+        assert np.abs(planned.viewmats[:, 0, :3] @ other).max() > 0.1 and np.ptp(centres @ other) > 0.1
+
+
 def test_auto_keeps_the_passing_path_that_shows_the_most():
     cameras = cameras_along_x()
     seen = SeenSurface(corner_room(), cameras, np.repeat(K[None], len(cameras), 0), WIDTH, HEIGHT, scale=0.5)
