@@ -1,5 +1,5 @@
 """Up from the room's vertical edges where the cameras hardly turn (recon/gravity.py), against the true up of
-a drawn room; and from the cameras where they turn."""
+a drawn room; from the cameras where they turn; and the run's `colmap/gravity.json` written and read."""
 
 import logging
 
@@ -7,8 +7,15 @@ import cv2
 import numpy as np
 import pytest
 
+from occlurestyle import media
 from occlurestyle.cameras import camera_up, intrinsics_from_fov, look_at, project
-from occlurestyle.recon.gravity import estimate_gravity, turning
+from occlurestyle.layout import RunLayout
+from occlurestyle.recon.gravity import (
+    estimate_gravity,
+    read_gravity,
+    turning,
+    write_gravity,
+)
 
 WIDTH, HEIGHT = 480, 270
 TRUE_UP = np.array([0.0, 0.0, 1.0])
@@ -132,3 +139,24 @@ def test_up_points_up_whichever_way_the_cameras_pitch(pitch):
     gravity = estimate_gravity(viewmats, Ks, lambda i: (_frame(viewmats[i], K, segments), NOBODY))
     assert gravity.source == "lines"
     assert _angle(gravity.up, TRUE_UP) < 0.3
+
+
+@pytest.mark.parametrize("with_masks", [True, False])
+def test_the_run_s_gravity_file_is_written_from_its_frames_and_people(tmp_path, caplog, with_masks):
+    viewmats = _cameras(yaw_span=1.0, seed=1)
+    K = intrinsics_from_fov(WIDTH, HEIGHT, 60.0)
+    Ks = np.repeat(K[None], len(viewmats), 0)
+    layout = RunLayout(tmp_path)
+    names = [f"{i:06d}.png" for i in range(len(viewmats))]
+    person = _person()
+    for name, viewmat in zip(names, viewmats):
+        media.write_image(layout.frames / name, np.repeat(_frame(viewmat, K, _segments(), person)[..., None], 3, -1))
+        if with_masks:
+            media.write_image(layout.masks / name, person.astype(np.uint8) * 255)
+    with caplog.at_level(logging.WARNING):
+        gravity = write_gravity(layout, names, Ks, viewmats)
+    assert gravity.source == "lines" and np.array_equal(read_gravity(layout, names), gravity.up)
+    assert read_gravity(layout, names[1:]) is None, "found for other frames"
+    assert not caplog.text, "a run registered without masks reads no masks and warns of none"
+    # the shirt's leaning stripes are left out only where the masks say who is there
+    assert (_angle(gravity.up, TRUE_UP) < 0.3) == with_masks

@@ -149,12 +149,14 @@ def estimate_gravity(viewmats: np.ndarray, Ks: np.ndarray, frame: Callable[[int]
 
 
 def write_gravity(layout: RunLayout, names: list[str], Ks: np.ndarray, viewmats: np.ndarray) -> Gravity:
-    """`colmap/gravity.json` for the registered frames `names`."""
-    shape = media.read_gray(layout.frames / names[0]).shape[:2] if names else (0, 0)
+    """`colmap/gravity.json` for the registered frames `names` (their people from `masks/` when the run
+    has them)."""
 
     def frame(index: int) -> tuple[np.ndarray, np.ndarray]:
         gray = cv2.cvtColor(media.read_image(layout.frames / names[index]), cv2.COLOR_RGB2GRAY)
-        return gray, read_masks(layout.root, [names[index]], shape)[0]
+        if not layout.masks.is_dir():  # registered without masks: nobody to leave out
+            return gray, np.zeros(gray.shape, bool)
+        return gray, read_masks(layout.root, [names[index]], gray.shape)[0]
 
     gravity = estimate_gravity(viewmats, Ks, frame)
     write_json(layout.gravity, {"up": [float(v) for v in gravity.up], "source": gravity.source,
