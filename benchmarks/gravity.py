@@ -44,10 +44,13 @@ def figures(run: Path, scene: Path | None) -> dict:
         gray = cv2.cvtColor(media.read_image(layout.frames / cameras.names[index]), cv2.COLOR_RGB2GRAY)
         return gray, read_masks(run, [cameras.names[index]], gray.shape)[0]
 
-    found = gravity.up_from_frames(cameras.viewmats, cameras.Ks, frame)
+    taken = gravity.estimate_gravity(cameras.viewmats, cameras.Ks, frame)
+    # where the register stage took the edges it has read them; elsewhere they are read for the figures
+    found = ((taken.up, taken.frames_with_lines) if taken.source == "lines"
+             else gravity.up_from_frames(cameras.viewmats, cameras.Ks, frame))
     from_cameras = camera_up(cameras.viewmats)
     result = {"frames": len(cameras.names), "turning": round(gravity.turning(cameras.viewmats), 3),
-              "takes": gravity.estimate_gravity(cameras.viewmats, cameras.Ks, frame).source,
+              "takes": taken.source,
               "edges_frames": found[1] if found else 0,
               "edges_vs_cameras_deg": _degrees(found[0], from_cameras) if found else None}
     if scene is not None:

@@ -113,7 +113,7 @@ def test_cameras_that_turn_keep_their_own_up_without_reading_a_frame():
     gravity = estimate_gravity(viewmats, Ks, no_frames)
     assert gravity.source == "cameras"
     assert np.array_equal(gravity.up, camera_up(viewmats))
-    assert _angle(gravity.up, TRUE_UP) < 2.0  # their 1.5° of roll is what they are off by
+    assert _angle(gravity.up, TRUE_UP) < 2.5  # their 1.5° of roll is what they are off by (1.58-1.67°)
 
 
 def test_too_few_edges_fall_back_to_the_cameras_with_a_warning(caplog):

@@ -302,10 +302,11 @@ def _horizontal_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray
     shelf on a wall above the cameras, with the wall going on above it, is no ceiling: sam2_bedroom,
     where no ceiling is in view, had the upper half of its back wall as "ceiling"); empty if no seed
     gives such a layer."""
-    below = candidates[points[candidates] @ up < camera_height]
+    heights = points @ up
+    below = candidates[heights[candidates] < camera_height]
     if len(below) == 0:
         return below
-    height = points[below] @ up
+    height = heights[below]
     across = np.linalg.svd(up[None], full_matrices=True)[2][1:]  # two horizontal axes
     cells = np.floor(points[below] @ across.T / (4 * bin_width)).astype(np.int64)
     room = len(np.unique(cells, axis=0))
@@ -335,7 +336,7 @@ def _horizontal_layer(points: np.ndarray, up: np.ndarray, candidates: np.ndarray
             low, high = min(low, best), max(high, best)
         inside = (bins >= low) & (bins <= high)
         bottom = seed + (low - 0.5 - 3) * bin_width
-        if inside.sum() >= min_points and len(base) >= span * room and np.mean(points @ up < bottom) <= beyond:
+        if inside.sum() >= min_points and len(base) >= span * room and np.mean(heights < bottom) <= beyond:
             return below[inside]
     return below[:0]
 
