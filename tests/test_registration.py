@@ -137,6 +137,53 @@ def test_exports_agree_with_the_colmap_model(registered):
     ply = PlyData.read(str(masked_run / "colmap" / "points.ply"))
     info = json.loads((masked_run / "colmap" / "registration.json").read_text())
     assert ply["vertex"].count == info["points"] > 500
+    assert info["models"] == 1 and info["focal_refit"] is None, "one model: no second pass"
+
+
+class _Model:
+    """What `_refit_focal` reads of a pycolmap reconstruction."""
+
+    def __init__(self, frames, points, focal):
+        import pycolmap
+
+        self.frames, self.points = frames, points
+        self.cameras = {1: pycolmap.Camera(model="SIMPLE_PINHOLE", width=320, height=240, params=[focal, 160, 120])}
+
+    def num_reg_images(self):
+        return self.frames
+
+    def num_points3D(self):
+        return self.points
+
+
+@pytest.mark.parametrize("second_pass,kept", [((40, 900), True), ((40, 300), False), ((30, 900), False)])
+def test_a_model_in_pieces_is_mapped_again_with_its_focal_fixed(tmp_path, monkeypatch, second_pass, kept):
+    import pycolmap
+
+    from occlurestyle.recon import colmap
+
+    database = tmp_path / "database.db"
+    db = pycolmap.Database.open(database)
+    db.write_camera(pycolmap.Camera(model="SIMPLE_PINHOLE", width=320, height=240, params=[384, 160, 120]))
+    db.close()
+    first = {0: _Model(12, 1, 330.0), 1: _Model(40, 500, 251.5)}  # a false start, then the model
+    seen = {}
+
+    def mapping_again(database_path, image_path, output_path, options):
+        db = pycolmap.Database.open(database_path)
+        (seen["camera"],) = db.read_all_cameras()
+        db.close()
+        seen["refines_focal"] = options.ba_refine_focal_length
+        return {0: _Model(*second_pass, 251.5)}
+
+    monkeypatch.setattr(pycolmap, "incremental_mapping", mapping_again)
+    report = {}
+    chosen = colmap._refit_focal(database, tmp_path, tmp_path / "again", pycolmap.IncrementalPipelineOptions(),
+                                 first, report)
+    assert seen["camera"].params[0] == pytest.approx(251.5) and seen["camera"].has_prior_focal_length
+    assert seen["refines_focal"] is False
+    assert (chosen is not first) == kept and report["kept"] == kept
+    assert report["frames_points_before"] == [40, 500] and report["frames_points_after"] == list(second_pass)
 
 
 def test_up_is_found_with_the_registration_and_read_back_with_the_cameras(scenes, registered):
