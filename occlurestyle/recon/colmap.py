@@ -140,6 +140,7 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
 
     pycolmap.set_random_seed(options.seed)
     timings = options.timings
+    options.focal_refit.clear()  # options reused for another capture (batch) must not carry this one's report
     if database.exists():
         database.unlink()
     steps = _progress(progress, len(image_names))
