@@ -107,7 +107,7 @@ def register(run_dir: str | Path, options: RegistrationOptions | None = None, pr
 
     reconstructions = run_sfm(layout.frames, [f.name for f in frames], layout.colmap_database,
                               layout.colmap / "models", mask_dir, options, progress)
-    best = max(reconstructions.values(), key=lambda r: r.num_reg_images(), default=None)
+    best = max(reconstructions.values(), key=_size, default=None)
     registered = best.num_reg_images() if best is not None else 0
     if registered < options.min_registered_fraction * len(frames):
         raise RegistrationError(
@@ -198,6 +198,7 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
 
 
 def _size(reconstruction) -> tuple[int, int]:
+    """How a model ranks: registered frames, then points (the largest is the one kept)."""
     return reconstruction.num_reg_images(), reconstruction.num_points3D()
 
 
