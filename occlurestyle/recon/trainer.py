@@ -86,9 +86,10 @@ class TrainOptions:
     refine_stop: float = 0.6
     refine_every: int = 100
     grow_grad2d: float = 0.0002
-    # 120,000 sharpens the real clips' fine detail (held out: davis_dance_twirl 28.56 -> 28.83 dB, davis_parkour
-    # 25.78 -> 26.38, sam2_bedroom 27.48) for ~1.25x the training time, but the demo (1,500 steps) lost 5.3 dB
-    # where its people stood (22.80 -> 17.51): not the default until a cap that suits both is found
+    # 120,000 sharpens the real clips' fine detail (held out: davis_dance_twirl 28.56 -> 28.83 dB retrained on one
+    # run; davis_parkour 26.38 and sam2_bedroom 27.48 end to end, against 25.78 and 27.31 on earlier days) for
+    # ~1.25x the training time, but the demo (1,500 steps) lost 5.3 dB where its people stood (22.80 -> 17.51:
+    # ghosts of the still people behind the sofa): not the default until a cap that suits both is found
     max_gaussians: int = field(default=80_000, metadata={
         "help": "cap on the number of Gaussians (a CPU budget: time per step grows with the count)"})
     # MCMC only (gsplat's simple_trainer recipe): opacity and scale penalties free Gaussians for relocation
