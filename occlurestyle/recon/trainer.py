@@ -86,12 +86,13 @@ class TrainOptions:
     refine_stop: float = 0.6
     refine_every: int = 100
     grow_grad2d: float = 0.0002
-    # 120,000 sharpens the real clips' fine detail (held out: davis_dance_twirl 28.56 -> 28.83 dB retrained on one
-    # run; davis_parkour 26.38 and sam2_bedroom 27.48 end to end, against 25.78 and 27.31 on earlier days) for
-    # ~1.25x the training time, but the demo (1,500 steps) lost 5.3 dB where its people stood (22.80 -> 17.51:
-    # ghosts of the still people behind the sofa): not the default until a cap that suits both is found
-    max_gaussians: int = field(default=80_000, metadata={
-        "help": "cap on the number of Gaussians (a CPU budget: time per step grows with the count)"})
+    # 0: the budget follows the schedule (gaussian_budget). 120,000 sharpens the real clips' fine detail at
+    # 4,000 steps (held out: davis_dance_twirl 28.56 -> 28.83 dB; davis_parkour 26.38, sam2_bedroom 27.48) for
+    # ~1.25x the training time, but at the demo's 1,500 steps the extra splats kept the parts of still people
+    # the masker misses (22.80 -> 17.51 dB where they stood): a short schedule cannot spend them on the room
+    max_gaussians: int = field(default=0, metadata={
+        "help": "cap on the number of Gaussians, a CPU budget: time per step grows with it (0: 30 per training "
+                "step, from 80,000 to 120,000)"})
     # MCMC only (gsplat's simple_trainer recipe): opacity and scale penalties free Gaussians for relocation
     mcmc_noise_lr: float = 5e5
     opacity_reg: float = 0.01
@@ -215,6 +216,28 @@ def load_training_data(layout: RunLayout, options: TrainOptions) -> TrainingData
                         keypoints)
 
 
+GAUSSIANS_PER_STEP = 30
+GAUSSIAN_BUDGET_RANGE = (80_000, 120_000)
+
+
+def gaussian_budget(options: TrainOptions) -> int:
+    """The cap on the number of Gaussians: `options.max_gaussians`, or with 0 one that grows with the steps."""
+    if options.max_gaussians < 0:
+        raise InputError(f"max_gaussians is {options.max_gaussians}: give a positive cap, or 0 for one that grows "
+                         "with the steps")
+    if options.max_gaussians > 0:
+        return options.max_gaussians
+    low, high = GAUSSIAN_BUDGET_RANGE
+    return min(high, max(low, GAUSSIANS_PER_STEP * options.steps))
+
+
+def check_options(options: TrainOptions) -> None:
+    """Fail on options training would refuse, before any work."""
+    if options.strategy not in ("default", "mcmc"):
+        raise InputError(f"unknown densification strategy {options.strategy!r}: use 'default' or 'mcmc'")
+    gaussian_budget(options)
+
+
 def _optimizers(params: torch.nn.ParameterDict, options: TrainOptions, scene_scale: float):
     lrs = {"means": options.means_lr * scene_scale, "scales": options.scales_lr, "quats": options.quats_lr,
            "opacities": options.opacities_lr, "sh0": options.sh0_lr, "shN": options.shN_lr}
@@ -233,11 +256,9 @@ def _strategy(options: TrainOptions, n_points: int):
     if options.strategy == "mcmc":
         # grow from the registration's points to the budget by the middle of the refinement window
         growth_steps = max(1, (stop - start) // (2 * every))
-        grow_rate = max(0.05, (options.max_gaussians / max(n_points, 1)) ** (1 / growth_steps) - 1)
-        return MCMC(cap_max=options.max_gaussians, noise_lr=options.mcmc_noise_lr, refine_start_iter=start,
+        grow_rate = max(0.05, (gaussian_budget(options) / max(n_points, 1)) ** (1 / growth_steps) - 1)
+        return MCMC(cap_max=gaussian_budget(options), noise_lr=options.mcmc_noise_lr, refine_start_iter=start,
                     refine_stop_iter=stop, refine_every=every, grow_rate=grow_rate)
-    if options.strategy != "default":
-        raise InputError(f"unknown densification strategy {options.strategy!r}: use 'default' or 'mcmc'")
     return DefaultStrategy(
         refine_start_iter=start, refine_stop_iter=stop,
         refine_every=every, grow_grad2d=options.grow_grad2d,
@@ -252,6 +273,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
     `correct_masks` (the people stage's correction against the model's render, which the train stage
     passes in) lets `options.correct_masks` correct the masks halfway through."""
     options = options or TrainOptions()
+    check_options(options)
     layout = RunLayout(run_dir)
     data = load_training_data(layout, options)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if options.device == "auto"
@@ -293,6 +315,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
         else:
             log.warning("%s was made with other options or frames: training starts again", checkpoint_path)
     decay = 0.01 ** (1.0 / options.steps)
+    budget = gaussian_budget(options)
     for group in optimizers["means"].param_groups:
         group["lr"] = options.means_lr * data.scene_scale * decay**start_step
 
@@ -354,8 +377,8 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             opt.zero_grad(set_to_none=True)
         for group in optimizers["means"].param_groups:
             group["lr"] *= decay
-        if len(params["means"]) > options.max_gaussians:
-            _cap(params, optimizers, state, options.max_gaussians)
+        if len(params["means"]) > budget:
+            _cap(params, optimizers, state, budget)
         if strategy.refine_start_iter <= step < 0.9 * options.steps and step % strategy.refine_every == 0:
             for mechanism in mechanisms:
                 ahead = mechanism.prune(params, step)
@@ -394,7 +417,7 @@ def train(run_dir: str | Path, options: TrainOptions | None = None, progress: bo
             elif path.exists():
                 path.unlink()
     write_json(layout.splat / "train.json", {
-        "options": asdict(options), "gaussians": len(params["means"]), "frames": n_frames,
+        "options": asdict(options), "gaussian_budget": budget, "gaussians": len(params["means"]), "frames": n_frames,
         "resolution": [width, height], "scene_scale": data.scene_scale, "seconds": seconds,
         "steps_run": options.steps - start_step, "final_psnr_train_ema": psnr_ema,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -8,9 +8,13 @@ from pathlib import Path
 
 from ..layout import RunLayout
 from ..occlusion.matte import refine_with_background
-from ..recon.trainer import TrainOptions, train
+from ..recon.trainer import TrainOptions, check_options, train
 
 Options = TrainOptions
+
+
+def check(options: TrainOptions) -> None:
+    check_options(options)
 
 
 def outputs(layout: RunLayout, options: TrainOptions) -> tuple[Path, ...]:
