@@ -140,7 +140,8 @@ def main() -> None:
                         help="weight of the keypoint depth term (0: off)")
     parser.add_argument("--seed", type=int, default=TrainOptions.seed)
     parser.add_argument("--strategy", default=TrainOptions.strategy, help="densification: default or mcmc")
-    parser.add_argument("--max-gaussians", type=int, default=TrainOptions.max_gaussians)
+    parser.add_argument("--max-gaussians", type=int, default=TrainOptions.max_gaussians,
+                        help="cap on the Gaussians (0: training's own, 30 per step from 80,000 to 120,000)")
     parser.add_argument("--person-depth", action="store_true",
                         help="carve free space in front of people, with the sample scenes' true depth given as a "
                              "depth tool's output (disparity up to an unknown affine map)")
