@@ -86,10 +86,10 @@ class TrainOptions:
     refine_stop: float = 0.6
     refine_every: int = 100
     grow_grad2d: float = 0.0002
-    # 0: the budget follows the schedule (gaussian_budget). 120,000 sharpens the real clips' fine detail at
-    # 4,000 steps (held out: davis_dance_twirl 28.56 -> 28.83 dB; davis_parkour 26.38, sam2_bedroom 27.48) for
-    # ~1.25x the training time, but at the demo's 1,500 steps the extra splats kept the parts of still people
-    # the masker misses (22.80 -> 17.51 dB where they stood): a short schedule cannot spend them on the room
+    # 0: the budget follows the schedule (gaussian_budget). At 4,000 steps 120,000 sharpens the real clips' fine
+    # detail (held out: davis_dance_twirl 28.56 -> 28.83 dB; davis_parkour 26.38, sam2_bedroom 27.48) for ~1.1x the
+    # training time; at the demo's 1,500 steps it did not pay (same machine: 17.94 -> 17.51 dB where people
+    # stood, texture 1.40 -> 1.51, style 4.59 -> 5.58) and took 1.7x as long
     max_gaussians: int = field(default=0, metadata={
         "help": "cap on the number of Gaussians, a CPU budget: time per step grows with it (0: 30 per training "
                 "step, from 80,000 to 120,000)"})
