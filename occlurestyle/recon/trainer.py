@@ -87,7 +87,7 @@ class TrainOptions:
     refine_every: int = 100
     grow_grad2d: float = 0.0002
     # 0: the budget follows the schedule (gaussian_budget). At 4,000 steps 120,000 sharpens the real clips' fine
-    # detail (held out: davis_dance_twirl 28.56 -> 28.83 dB; davis_parkour 26.38, sam2_bedroom 27.48) for ~1.1x the
+    # detail (held out: davis_dance_twirl 28.56 -> 28.83 dB; davis_parkour 26.38, sam2_bedroom 27.48) for ~1.15x the
     # training time; at the demo's 1,500 steps it did not pay (same machine: 17.94 -> 17.51 dB where people
     # stood, texture 1.40 -> 1.51, style 4.59 -> 5.58) and took 1.7x as long
     max_gaussians: int = field(default=0, metadata={
