@@ -417,16 +417,18 @@ def test_the_gaussian_cap_keeps_the_most_opaque_on_the_models_device(device):
 
 
 def test_the_gaussian_budget_follows_the_schedule_unless_a_cap_is_given():
+    from occlurestyle.pipeline import RunConfig, check_inputs
     from occlurestyle.recon.trainer import gaussian_budget
 
     # the demo's 1,500 steps keep 80,000 (more did not pay there); the real clips' 4,000 steps take 120,000
     assert [gaussian_budget(TrainOptions(steps=s)) for s in (500, 1500, 3000, 4000, 9000)] == [
         80_000, 80_000, 90_000, 120_000, 120_000]
     assert gaussian_budget(TrainOptions(steps=4000, max_gaussians=30_000)) == 30_000
-    from occlurestyle.pipeline import RunConfig, check_inputs
-
-    with pytest.raises(InputError, match="max_gaussians"):  # a run fails before its first stage
+    # a run with a cap or strategy training would refuse fails before its first stage (its video is not even read)
+    with pytest.raises(InputError, match="max_gaussians"):
         check_inputs(RunConfig.create("missing.mp4", "missing.png", train={"max_gaussians": -1}))
+    with pytest.raises(InputError, match="densification strategy 'sideways'"):
+        check_inputs(RunConfig.create("missing.mp4", "missing.png", train={"strategy": "sideways"}))
 
 
 def test_training_frames_are_read_on_demand_within_their_memory_budget(tmp_path):

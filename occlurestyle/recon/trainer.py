@@ -256,8 +256,9 @@ def _strategy(options: TrainOptions, n_points: int):
     if options.strategy == "mcmc":
         # grow from the registration's points to the budget by the middle of the refinement window
         growth_steps = max(1, (stop - start) // (2 * every))
-        grow_rate = max(0.05, (gaussian_budget(options) / max(n_points, 1)) ** (1 / growth_steps) - 1)
-        return MCMC(cap_max=gaussian_budget(options), noise_lr=options.mcmc_noise_lr, refine_start_iter=start,
+        budget = gaussian_budget(options)
+        grow_rate = max(0.05, (budget / max(n_points, 1)) ** (1 / growth_steps) - 1)
+        return MCMC(cap_max=budget, noise_lr=options.mcmc_noise_lr, refine_start_iter=start,
                     refine_stop_iter=stop, refine_every=every, grow_rate=grow_rate)
     return DefaultStrategy(
         refine_start_iter=start, refine_stop_iter=stop,
