@@ -61,6 +61,45 @@ def test_a_surface_hidden_from_every_camera_is_not_seen():
     assert seen.seen_counts(in_view).tolist() == [2, 2]
 
 
+
+def reference_seen_counts(seen: SeenSurface, world: np.ndarray, viewer: np.ndarray | None) -> np.ndarray:
+    """SeenSurface.seen_counts written camera by camera in numpy, as its docstring reads."""
+    count = np.zeros(len(world), int)
+    for viewmat, K, own_depth, centre in zip(seen.viewmats, seen.Ks, seen.depths, seen.centres):
+        cam = world @ viewmat[:3, :3].T + viewmat[:3, 3]
+        z = cam[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = cam[:, 0] / z * K[0, 0] + K[0, 2]
+            v = cam[:, 1] / z * K[1, 1] + K[1, 2]
+        inside = (z > 1e-3) & (u >= 0) & (u < seen.width) & (v >= 0) & (v < seen.height)
+        own = np.full(len(world), np.inf)
+        own[inside] = own_depth[v[inside].astype(int), u[inside].astype(int)]
+        ok = inside & (np.abs(own - z) <= seen.tolerance * z)
+        if viewer is not None:
+            along = world - centre
+            towards = world - viewer
+            cosine = (along * towards).sum(1) / np.linalg.norm(along, axis=1) / np.linalg.norm(towards, axis=1)
+            ok &= cosine >= seen.min_cosine
+        count += ok
+    return count
+
+
+def test_seen_counts_agree_with_a_camera_by_camera_reference():
+    """The compiled kernel against the plain numpy rule on points on, in front of and behind the surfaces,
+    with and without a viewer; the surface points must be seen by some cameras, not none or all."""
+    cameras = cameras_along_x()
+    seen = SeenSurface(corner_room(pillar=True), cameras, np.repeat(K[None], len(cameras), 0), WIDTH, HEIGHT)
+    rng = np.random.default_rng(0)
+    on_wall = np.column_stack([rng.uniform(-6, 6, 400), rng.uniform(-3, 2, 400), np.full(400, 6.0)])
+    anywhere = rng.uniform([-6, -4, -2], [6, 3, 8], (400, 3))
+    world = np.concatenate([on_wall, anywhere])
+    viewer = np.array([0.5, 0.2, 0.8])
+    plain, angled = seen.seen_counts(world), seen.seen_counts(world, viewer)
+    assert np.array_equal(plain, reference_seen_counts(seen, world, None))
+    assert np.array_equal(angled, reference_seen_counts(seen, world, viewer))
+    assert 0 < np.count_nonzero(angled[:400]) < np.count_nonzero(plain[:400]) < 400
+
+
 def test_a_surface_seen_only_from_far_round_is_not_covered():
     """A wall point seen from 40 degrees round from where the cameras looked counts only when the angle
     limit allows it; from the cameras' own side, the cameras within the limit count."""
