@@ -13,7 +13,7 @@ from occlurestyle import media
 from occlurestyle.errors import OccluReStyleError
 from occlurestyle.eval.background import true_cameras
 from occlurestyle.eval.metrics import pose_errors
-from occlurestyle.recon.colmap import RegistrationError, RegistrationOptions, register
+from occlurestyle.recon.colmap import RegistrationError, RegistrationOptions, extract_features, register
 from occlurestyle.recon.registration_files import camera_to_world_opengl, read_cameras, read_transforms
 from occlurestyle.scenes.generate import SceneConfig, make_scene
 
@@ -116,6 +116,32 @@ def test_masks_reach_colmap(scenes, registered, tmp_path):
     print(f"points observed on people: {with_masks:.4f} with masks, {without:.4f} without")
     assert with_masks < 0.01
     assert without > max(3 * with_masks, 0.01)
+
+
+def test_features_do_not_depend_on_the_extraction_threads(scenes, tmp_path):
+    """Eight extraction threads give the database one thread gives: the same image numbers (the mapper's
+    choices follow them), keypoints and descriptors. Threads writing images as they finished numbered
+    them in another order (this test failed so, twice out of two)."""
+    import pycolmap
+
+    frames = scenes("living_room") / "frames"
+    names = sorted(p.name for p in frames.glob("*.png"))
+
+    def contents(threads):
+        database = tmp_path / f"{threads}.db"
+        extract_features(frames, names, database, None, RegistrationOptions(extraction_threads=threads))
+        db = pycolmap.Database.open(database)
+        try:
+            images = sorted((image.image_id, image.name, image.camera_id) for image in db.read_all_images())
+            return images, [(db.read_keypoints(i), db.read_descriptors(i).data) for i, _, _ in images]
+        finally:
+            db.close()
+
+    (images_one, features_one), (images_two, features_two) = contents(1), contents(8)
+    assert images_one == images_two and [name for _, name, _ in images_one] == names
+    assert len(features_one) == len(names) and all(len(keypoints) > 100 for keypoints, _ in features_one)
+    for (keypoints_one, descriptors_one), (keypoints_two, descriptors_two) in zip(features_one, features_two):
+        assert np.array_equal(keypoints_one, keypoints_two) and np.array_equal(descriptors_one, descriptors_two)
 
 
 def test_exports_agree_with_the_colmap_model(registered):

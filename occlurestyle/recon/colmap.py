@@ -1,13 +1,14 @@
 """The `register` stage's body: pycolmap structure-from-motion of the run's frames, people masked out.
 
 SIFT features are extracted only outside person masks (COLMAP-convention copies of `masks/`: named
-`<image>.png`, 0 = ignore), matched sequentially (video), and mapped incrementally (or globally) with
-one camera shared by all frames. The largest model is kept. Writes `colmap/sparse/0`, and through
+`<image>.png`, 0 = ignore) on every core, matched sequentially (video) and mapped incrementally (or
+globally) on one thread (repeatable), with one camera shared by all frames. The largest model is kept. Writes `colmap/sparse/0`, and through
 `registration_files`, `transforms.json` and `colmap/points.ply`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -56,6 +57,13 @@ class RegistrationOptions:
     # camera error on both sample scenes (0.25% and 0.15% of the path's span, against their true
     # cameras); sam2_bedroom's about a third
     ba_global_ratio: float = 1.4
+    # global bundle adjustment stops once an iteration lowers the cost by less than this fraction; with COLMAP's 0
+    # only the 50-iteration cap and the gradient test stop it. sam2_bedroom: mapping 79 -> 45 s (1,661 -> 1,559 points,
+    # reprojection error 0.438 -> 0.439 px); davis_parkour 56 -> 44 s; the sample rooms' camera errors
+    # against the truth within 0.04% of the room and 0.02 degrees of COLMAP's (benchmarks/registration.py)
+    ba_global_function_tolerance: float = field(default=1e-6, metadata={
+        "help": "global bundle adjustment stops when an iteration lowers the cost by less than this fraction "
+                "(0: COLMAP's, up to 50 iterations; the global mapper ignores it)"})
     loop_detection: bool = False
     vocab_tree: str | None = field(default=None, metadata={
         "help": "a local vocabulary tree file: turns on loop detection"})
@@ -72,7 +80,12 @@ class RegistrationOptions:
     refit_focal: bool = field(default=True, metadata={
         "help": "map again with the focal length fixed when the mapper had to start over (a model in pieces)"})
     seed: int = 0
+    # matching and mapping: with two threads they gave other cameras from run to run
     threads: int = 1
+    # feature extraction gives the same features on any number of threads once the images are in the database
+    # (in name order, before extraction: run_sfm); sam2_bedroom 19 -> 11 s on two cores
+    extraction_threads: int = field(default=0, metadata={
+        "help": "feature extraction threads (0: every core)", "hash": False})
     timings: dict = field(default_factory=dict, metadata={"hash": False})  # filled in by register()
     focal_refit: dict = field(default_factory=dict, metadata={"hash": False})  # filled in when it ran
 
@@ -141,22 +154,10 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
     pycolmap.set_random_seed(options.seed)
     timings = options.timings
     options.focal_refit.clear()  # options reused for another capture (batch) must not carry this one's report
-    if database.exists():
-        database.unlink()
     steps = _progress(progress, len(image_names))
     start = time.perf_counter()
-    reader = pycolmap.ImageReaderOptions()
-    reader.camera_model = options.camera_model
-    if mask_dir is not None:
-        reader.mask_path = str(mask_dir)
-    extraction = pycolmap.FeatureExtractionOptions()
-    extraction.sift.max_num_features = options.max_num_features
-    extraction.sift.peak_threshold = options.sift_peak_threshold
-    extraction.max_image_size = options.max_image_size
-    extraction.num_threads = options.threads
     steps.set_description("register: extracting features")
-    pycolmap.extract_features(database, image_dir, image_names=image_names, camera_mode=pycolmap.CameraMode.SINGLE,
-                              reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
+    extract_features(image_dir, image_names, database, mask_dir, options)
     timings["extraction_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -184,6 +185,7 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
             mapper.num_threads = options.threads
             mapper.mapper.filter_max_reproj_error = options.filter_max_reproj_error
             mapper.ba_global_frames_ratio = mapper.ba_global_points_ratio = options.ba_global_ratio
+            mapper.ba_global_function_tolerance = options.ba_global_function_tolerance
             reconstructions = pycolmap.incremental_mapping(
                 database, image_dir, tmp_models, options=mapper, next_image_callback=_counter(steps)
             )
@@ -195,6 +197,31 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
     steps.close()
     timings["mapping_s"] = time.perf_counter() - start
     return reconstructions
+
+
+def extract_features(image_dir: Path, image_names: list[str], database: Path, mask_dir: Path | None,
+                     options: RegistrationOptions) -> None:
+    """A new COLMAP database with the images (one shared camera) and their SIFT features outside the masks."""
+    import pycolmap
+
+    if database.exists():
+        database.unlink()
+    pycolmap.Database.open(database).close()
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = options.camera_model
+    if mask_dir is not None:
+        reader.mask_path = str(mask_dir)
+    # images enter the database one by one in name order: extraction threads writing them as they finish
+    # would number them in a different order from run to run, and the mapper's choices follow the numbers
+    pycolmap.import_images(database, image_dir, camera_mode=pycolmap.CameraMode.SINGLE, image_names=image_names,
+                           options=reader)
+    extraction = pycolmap.FeatureExtractionOptions()
+    extraction.sift.max_num_features = options.max_num_features
+    extraction.sift.peak_threshold = options.sift_peak_threshold
+    extraction.max_image_size = options.max_image_size
+    extraction.num_threads = options.extraction_threads or os.cpu_count() or 1
+    pycolmap.extract_features(database, image_dir, image_names=image_names, camera_mode=pycolmap.CameraMode.SINGLE,
+                              reader_options=reader, extraction_options=extraction, device=pycolmap.Device.cpu)
 
 
 def _size(reconstruction) -> tuple[int, int]:
