@@ -21,6 +21,8 @@ the style's colours, fitted so that every view agrees. One function and one line
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -429,6 +431,7 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
                            cameras.Ks[picks], cameras.width, cameras.height)
     transferred = views.copy()
     everything = style_regions.image.reshape(-1, 3)
+    jobs = []  # (match number, match, its pixels, its target colours, its colour parts)
     for k, match in enumerate(matches):
         index = regions.names.index(match["scene"])
         here = labels == index
@@ -436,11 +439,21 @@ def _key_view_transfer(scene: Scene, style_regions, matches, picks, skip=(),
             continue
         target = style_regions.colors(match["style"]) if match["style"] else everything
         parts = colour_parts(rgb_to_lab(views[here]), seed + k) if object_parts and _same_kind(match) else None
+        jobs.append((k, match, here, target, parts))
+
+    def transfer(job):
+        k, _, here, target, parts = job
         if parts is not None:
-            transferred[here] = transfer_colors_by_parts(views[here], target, lightness=lightness, seed=seed + k,
-                                                         parts=parts)
-        else:
-            transferred[here] = transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
+            return transfer_colors_by_parts(views[here], target, lightness=lightness, seed=seed + k, parts=parts)
+        return transfer_colors(views[here], target, lightness=lightness, seed=seed + k)
+
+    # the regions' transfers read and write only their own pixels: they run side by side (numpy's sorts,
+    # most of their time, free the GIL), in a fixed order of results; what follows touches a region's
+    # pixels only too, so the views come out the same bit for bit
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(transfer, jobs))
+    for (k, match, here, target, parts), colours in zip(jobs, results):
+        transferred[here] = colours
         if role(match["scene"]) == "object" and match["style"]:
             # an object keeps its own form but not a finer texture than its partner's, in light or in
             # colour (planks on a plain white table; their dark lines moved onto the colour of its gold
