@@ -27,6 +27,9 @@ SIZES = {  # boldest first
     "spline": [{"keyframes": k} for k in (4, 6, 8, 12, 16)],
 }
 AUTO_ORDER = ("orbit", "spline", "dolly")  # on a tie in what they show
+# a path is asked to cover 95% at the frames' size; its 16 sampled quarter-size views estimate that within
+# about 0.006 on the real clips (davis_parkour: 0.954 planned, 0.949 at full size), so plans aim higher
+MIN_COVERAGE = 0.96
 
 
 @dataclass
@@ -71,9 +74,9 @@ def score(seen: SeenSurface, viewmats: np.ndarray, Ks: np.ndarray, cell: float) 
     return float(np.mean(shares)), float(np.min(shares)), len(cells)
 
 
-def plan_flythrough(kind: str, viewmats: np.ndarray, K: np.ndarray, seen: SeenSurface, min_coverage: float = 0.95,
-                    min_frame_coverage: float = 0.85, slack: float = 0.01, samples: int = 16,
-                    up: np.ndarray | None = None) -> PlannedPath:
+def plan_flythrough(kind: str, viewmats: np.ndarray, K: np.ndarray, seen: SeenSurface,
+                    min_coverage: float = MIN_COVERAGE, min_frame_coverage: float = 0.85, slack: float = 0.01,
+                    samples: int = 16, up: np.ndarray | None = None) -> PlannedPath:
     """A path of `kind` (one of KINDS) with as many cameras as the registered `viewmats`, intrinsics `K`,
     planned against `seen`; `up` the world's (the cameras' own estimate by default)."""
     frames = len(viewmats)
