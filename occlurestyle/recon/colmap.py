@@ -57,13 +57,6 @@ class RegistrationOptions:
     # camera error on both sample scenes (0.25% and 0.15% of the path's span, against their true
     # cameras); sam2_bedroom's about a third
     ba_global_ratio: float = 1.4
-    # global bundle adjustment stops once an iteration lowers the cost by less than this fraction; with COLMAP's 0
-    # only the 50-iteration cap and the gradient test stop it. sam2_bedroom: mapping 79 -> 45 s (1,661 -> 1,559 points,
-    # reprojection error 0.438 -> 0.439 px); davis_parkour 56 -> 44 s; the sample rooms' camera errors
-    # against the truth within 0.04% of the room and 0.02 degrees of COLMAP's (benchmarks/registration.py)
-    ba_global_function_tolerance: float = field(default=1e-6, metadata={
-        "help": "global bundle adjustment stops when an iteration lowers the cost by less than this fraction "
-                "(0: COLMAP's, up to 50 iterations; the global mapper ignores it)"})
     loop_detection: bool = False
     vocab_tree: str | None = field(default=None, metadata={
         "help": "a local vocabulary tree file: turns on loop detection"})
@@ -185,7 +178,6 @@ def run_sfm(image_dir: Path, image_names: list[str], database: Path, models_dir:
             mapper.num_threads = options.threads
             mapper.mapper.filter_max_reproj_error = options.filter_max_reproj_error
             mapper.ba_global_frames_ratio = mapper.ba_global_points_ratio = options.ba_global_ratio
-            mapper.ba_global_function_tolerance = options.ba_global_function_tolerance
             reconstructions = pycolmap.incremental_mapping(
                 database, image_dir, tmp_models, options=mapper, next_image_callback=_counter(steps)
             )
