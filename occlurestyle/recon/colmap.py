@@ -2,8 +2,8 @@
 
 SIFT features are extracted only outside person masks (COLMAP-convention copies of `masks/`: named
 `<image>.png`, 0 = ignore) on every core, matched sequentially (video) and mapped incrementally (or
-globally) on one thread (repeatable), with one camera shared by all frames. The largest model is kept. Writes `colmap/sparse/0`, and through
-`registration_files`, `transforms.json` and `colmap/points.ply`.
+globally) on one thread (repeatable), with one camera shared by all frames. The largest model is kept.
+Writes `colmap/sparse/0`, and through `registration_files`, `transforms.json` and `colmap/points.ply`.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class RegistrationOptions:
     # matching and mapping: with two threads they gave other cameras from run to run
     threads: int = 1
     # feature extraction gives the same features on any number of threads once the images are in the database
-    # (in name order, before extraction: run_sfm); sam2_bedroom 19 -> 11 s on two cores
+    # (in name order, before extraction: extract_features); sam2_bedroom 19 -> 11 s on two cores
     extraction_threads: int = field(default=0, metadata={
         "help": "feature extraction threads (0: every core)", "hash": False})
     timings: dict = field(default_factory=dict, metadata={"hash": False})  # filled in by register()
