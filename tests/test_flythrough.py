@@ -63,23 +63,28 @@ def test_a_surface_hidden_from_every_camera_is_not_seen():
 
 
 def reference_seen_counts(seen: SeenSurface, world: np.ndarray, viewer: np.ndarray | None) -> np.ndarray:
-    """SeenSurface.seen_counts written camera by camera in numpy, as its docstring reads."""
+    """SeenSurface.seen_counts written camera by camera in numpy, as its docstring reads. Element-wise sums
+    in the kernel's order (no BLAS, whose fused multiply-adds differ by CPU), so the two agree bit for bit."""
+    x, y, z_world = world[:, 0], world[:, 1], world[:, 2]
+
+    def length(a, b, c):
+        return np.maximum(np.sqrt(a * a + b * b + c * c), 1e-12)
+
     count = np.zeros(len(world), int)
     for viewmat, K, own_depth, centre in zip(seen.viewmats, seen.Ks, seen.depths, seen.centres):
-        cam = world @ viewmat[:3, :3].T + viewmat[:3, 3]
-        z = cam[:, 2]
+        cam = [x * viewmat[r, 0] + y * viewmat[r, 1] + z_world * viewmat[r, 2] + viewmat[r, 3] for r in range(3)]
+        z = cam[2]
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = cam[:, 0] / z * K[0, 0] + K[0, 2]
-            v = cam[:, 1] / z * K[1, 1] + K[1, 2]
+            u = cam[0] / z * K[0, 0] + K[0, 2]
+            v = cam[1] / z * K[1, 1] + K[1, 2]
         inside = (z > 1e-3) & (u >= 0) & (u < seen.width) & (v >= 0) & (v < seen.height)
         own = np.full(len(world), np.inf)
         own[inside] = own_depth[v[inside].astype(int), u[inside].astype(int)]
         ok = inside & (np.abs(own - z) <= seen.tolerance * z)
         if viewer is not None:
-            along = world - centre
-            towards = world - viewer
-            cosine = (along * towards).sum(1) / np.linalg.norm(along, axis=1) / np.linalg.norm(towards, axis=1)
-            ok &= cosine >= seen.min_cosine
+            ax, ay, az = x - centre[0], y - centre[1], z_world - centre[2]
+            tx, ty, tz = x - viewer[0], y - viewer[1], z_world - viewer[2]
+            ok &= (ax * tx + ay * ty + az * tz) / length(tx, ty, tz) / length(ax, ay, az) >= seen.min_cosine
         count += ok
     return count
 
