@@ -222,10 +222,11 @@ def test_short_training_recovers_the_background_and_leaves_people_out(trained_ru
 def test_mask_correction_leaves_out_of_the_loss_the_people_a_masker_missed(tmp_path):
     """Masks that miss the largest person in every other frame: corrected against a perfect background
     render (`MaskCorrection.revise` halfway through training), most of each missed person is left out of
-    the loss from then on, little else is, and nothing changes before then."""
+    the loss from then on, little else but what lies below them (`correct_masks_below`), and nothing
+    changes before then."""
     from occlurestyle import media
     from occlurestyle.layout import RunLayout
-    from occlurestyle.recon.mechanisms import MaskCorrection
+    from occlurestyle.recon.mechanisms import MaskCorrection, extend_below
     from occlurestyle.recon.trainer import load_training_data, training_indices
 
     run, scene = make_true_run(tmp_path / "run", width=160, height=120, stride=3, points=800)
@@ -247,15 +248,42 @@ def test_mask_correction_leaves_out_of_the_loss_the_people_a_masker_missed(tmp_p
     assert all(torch.equal(correction.person(i, data.frames[i].person), data.frames[i].person)
                for i in range(len(names)))
     correction.revise(correction.at - 1, lambda index: backgrounds[names[index]])
-    found = elsewhere = 0
+    found = elsewhere = below = 0
     for index, name in enumerate(names):
         person = correction.person(index, data.frames[index].person).numpy()
         near_truth = cv2.dilate(truths[name].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        under = cv2.dilate(extend_below(missed[name], options.correct_masks_below, 1).astype(np.uint8),
+                           np.ones((7, 7), np.uint8)) > 0  # the masks' 3 px margin grows it too
         found += np.count_nonzero(person & missed[name])
-        elsewhere += np.count_nonzero(person & ~near_truth)
+        elsewhere += np.count_nonzero(person & ~near_truth & ~under)
+        below += np.count_nonzero(person & ~near_truth & under)
     total = sum(np.count_nonzero(m) for m in missed.values())
     assert found > 0.6 * total, f"{found} of {total} missed person pixels left out of the loss"
-    assert elsewhere < 0.1 * found, f"{elsewhere} pixels left out far from every person"
+    assert elsewhere < 0.1 * found, f"{elsewhere} pixels left out far from every person and not below one"
+    assert below > 0.05 * found, f"only {below} pixels left out below the missed people"
+
+
+def test_what_the_correction_adds_is_continued_down_by_its_height_column_by_column():
+    from occlurestyle.recon.mechanisms import extend_below
+    from occlurestyle.recon.trainer import check_options
+
+    added = np.zeros((40, 30), bool)
+    added[5:15, 10] = True  # a blob 10 rows tall whose second column ends higher
+    added[5:10, 11:14] = True
+    added[30:32, 25:27] = True  # too small to be part of a person
+    extended = extend_below(added, 1.0, min_area=20)
+    expected = added.copy()
+    expected[15:25, 10] = True  # each column goes on from its own lowest pixel, one blob height
+    expected[10:20, 11:14] = True
+    assert np.array_equal(extended, expected)
+    assert np.array_equal(extend_below(added, 0.5, min_area=20)[:, 10], added[:, 10] | (np.arange(40) < 20)
+                          & (np.arange(40) >= 5))
+    assert np.array_equal(extend_below(added, 0.0, min_area=20), added)
+    edge = np.zeros((12, 8), bool)
+    edge[4:10, 2:5] = True  # near the frame's bottom: cut there
+    assert extend_below(edge, 1.0, min_area=1)[4:, 2:5].all() and not extend_below(edge, 1.0, 1)[:4].any()
+    with pytest.raises(InputError, match="correct_masks_below"):
+        check_options(TrainOptions(correct_masks_below=-1))
 
 
 # every mechanism that keeps state between steps, so the checkpoint must carry it

@@ -287,15 +287,41 @@ class MaskRefinement(Mechanism):
         return {"refined_mask_fraction": float(self.refined.float().mean())}
 
 
+# of the frame: a blob the correction adds that is this large is (part of) a person, not an outline's fix
+MISSED_BLOB = 0.002
+
+
+def extend_below(added: np.ndarray, reach: float, min_area: int) -> np.ndarray:
+    """`added` [H,W] bool with, under each of its blobs of at least `min_area` pixels, every column it
+    covers continued down by `reach` times the blob's height. What the correction adds of a person the
+    masker missed, wholly or in part, is what the model could not explain, often their top; their legs
+    below, learnt already and so explained, would otherwise stay in the loss and keep their ghost."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(added.astype(np.uint8), connectivity=8)
+    height = added.shape[0]
+    rows = np.arange(height)[:, None]
+    extended = added.copy()
+    for label in range(1, count):
+        blob_height, area = stats[label, cv2.CC_STAT_HEIGHT], stats[label, cv2.CC_STAT_AREA]
+        if area < min_area or reach <= 0:
+            continue
+        blob = labels == label
+        columns = np.flatnonzero(blob.any(axis=0))
+        bottom = height - 1 - np.argmax(blob[::-1, columns], axis=0)  # each column's lowest blob pixel
+        below = (rows > bottom) & (rows <= bottom + reach * blob_height)
+        extended[:, columns] |= below
+    return extended
+
+
 class MaskCorrection(Mechanism):
     """What the masker missed of a person is left out of the loss from `correct_masks_at` of the steps on.
     There every training frame is rendered and its mask corrected against the render by `correct(mask,
     frame, render, instances)` (the people stage's correction, `occlusion.matte`, which the train stage
     passes in: pixels the model cannot explain, next to a person or as a large solid blob, are
-    someone); the pixels it adds, grown by the masks stage's safety margin, join the frame's person
-    mask. Until then the model has learnt them as background (a missed arm becomes a ghost on the wall,
-    shown again after stylization); afterwards the frames that see the background there pull the ghost
-    out. Mask pixels the render explains stay out of the loss (safe either way). Writes
+    someone); the pixels it adds, each large blob continued down by `correct_masks_below` of its height
+    (`extend_below`), and all grown by the masks stage's safety margin, join the frame's person mask.
+    Until then the model has learnt them as background (a missed arm becomes a ghost on the wall, shown
+    again after stylization); afterwards the frames that see the background there pull the ghost out.
+    Mask pixels the render explains stay out of the loss (safe either way). Writes
     `splat/corrected_masks/` (the masks training ended with, at the frames' size)."""
 
     name = "correct_masks"
@@ -304,6 +330,7 @@ class MaskCorrection(Mechanism):
                  training_frames: np.ndarray, correct: "MaskCorrector"):
         self.layout, self.data, self.training_frames, self.correct = layout, data, training_frames, correct
         self.at = max(1, int(options.correct_masks_at * options.steps))
+        self.below = options.correct_masks_below
         info = layout.masks_info
         self.margin = json.loads(info.read_text())["options"].get("dilate", 0) if info.is_file() else 0
         self.added: dict[int, np.ndarray] = {}  # frame -> packed bits of the pixels added
@@ -342,7 +369,8 @@ class MaskCorrection(Mechanism):
                          if path.is_file() else None)
             frame = self.data.frames[index].image.numpy().astype(np.float32) / 255.0
             corrected = self.correct(mask, frame, render_as_seen(int(index)), instances)
-            added = cv2.dilate((corrected & ~mask).astype(np.uint8), kernel) > 0
+            added = extend_below(corrected & ~mask, self.below, round(MISSED_BLOB * width * height))
+            added = cv2.dilate(added.astype(np.uint8), kernel) > 0
             if added.any():
                 self.added[int(index)] = np.packbits(added)
 
