@@ -42,7 +42,7 @@ from real import CLIPS, HOLDOUT_EVERY, heldout_scores, present_clips
 from occlurestyle import media
 from occlurestyle.eval.background import ground_truth
 from occlurestyle.eval.floaters import count_floaters
-from occlurestyle.eval.metrics import BackgroundScores
+from occlurestyle.eval.metrics import background_psnr
 from occlurestyle.layout import RunLayout
 from occlurestyle.recon.registration_files import read_run_cameras
 from occlurestyle.recon.trainer import TrainOptions
@@ -116,6 +116,11 @@ def tag_of(changes: dict) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(changes.items())) or "unchanged"
 
 
+def seed_copy(out: Path, name: str, changes: dict, seed: int) -> RunLayout:
+    """Where the copy of run `name` trained with `changes` at `seed` lives."""
+    return RunLayout(out / "retrain" / f"{name}-{tag_of({**changes, 'seed': seed})}")
+
+
 def over_seeds(figures: list[dict]) -> dict:
     """Each figure's mean ± standard deviation over the seeds' figures."""
     return {key: f"{np.mean([f[key] for f in figures]):.2f}±{np.std([f[key] for f in figures]):.2f}"
@@ -134,7 +139,7 @@ def retrain_clip(name: str, out: Path, changes: dict, seeds: list[int] | None) -
     if seeds is None:
         copy = trained_copy(run, RunLayout(out / "retrain" / f"{name}-{tag_of(changes)}"), options)
         return {"run": scores(name, layout), "retrained": scores(name, copy), "changes": tag_of(changes)}
-    figures = [scores(name, trained_copy(run, RunLayout(out / "retrain" / f"{name}-{tag_of({**changes, 'seed': seed})}"),
+    figures = [scores(name, trained_copy(run, seed_copy(out, name, changes, seed),
                                          dataclasses.replace(options, seed=seed))) for seed in seeds]
     return {"run": scores(name, layout), "retrained": over_seeds(figures), "changes": tag_of(changes)}
 
@@ -146,12 +151,10 @@ def demo_scores(layout: RunLayout, scene: Path) -> dict:
     folder = layout.renders / "background"
     if not all((folder / f"{Path(name).stem}.png").is_file() for name in cameras.names):
         render_background(layout, cameras)
-    background = BackgroundScores()
-    for name in cameras.names:
-        render = media.read_image(folder / f"{Path(name).stem}.png")
-        truths, hidden = ground_truth(scene, [Path(name).stem], render.shape[:2])
-        background.add(render.astype(np.float32) / 255.0, truths[0], hidden[0], ssim=False)
-    figures = background.psnr()
+    stems = [Path(name).stem for name in cameras.names]
+    renders = [media.read_image(folder / f"{stem}.png") for stem in stems]
+    truths, hidden = ground_truth(scene, stems, renders[0].shape[:2])
+    figures = background_psnr((render.astype(np.float32) / 255.0 for render in renders), truths, hidden)
     return {"psnr_behind_people": round(float(figures["psnr_disoccluded"]), 2),
             "psnr_all": round(float(figures["psnr_all"]), 2)}
 
@@ -163,7 +166,7 @@ def retrain_demo(folder: Path, changes: dict, seeds: list[int] | None) -> dict:
         raise SystemExit(f"{folder}: expected `make demo`'s output (run/ trained, scene/ with its truth); "
                          f"run `make demo DEMO_OUT={folder}` first")
     options = TrainOptions(**{**run_options(layout), **changes})
-    figures = [demo_scores(trained_copy(run, RunLayout(folder / "retrain" / f"demo-{tag_of({**changes, 'seed': seed})}"),
+    figures = [demo_scores(trained_copy(run, seed_copy(folder, "demo", changes, seed),
                                         dataclasses.replace(options, seed=seed)), scene)
                for seed in (seeds if seeds is not None else [options.seed])]
     return {"run": demo_scores(layout, scene), "retrained": over_seeds(figures) if seeds else figures[0],

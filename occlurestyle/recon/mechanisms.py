@@ -296,13 +296,15 @@ def extend_below(added: np.ndarray, reach: float, min_area: int) -> np.ndarray:
     covers continued down by `reach` times the blob's height. What the correction adds of a person the
     masker missed, wholly or in part, is what the model could not explain, often their top; their legs
     below, learnt already and so explained, would otherwise stay in the loss and keep their ghost."""
+    if reach <= 0:
+        return added.copy()
     count, labels, stats, _ = cv2.connectedComponentsWithStats(added.astype(np.uint8), connectivity=8)
     height = added.shape[0]
     rows = np.arange(height)[:, None]
     extended = added.copy()
     for label in range(1, count):
         blob_height, area = stats[label, cv2.CC_STAT_HEIGHT], stats[label, cv2.CC_STAT_AREA]
-        if area < min_area or reach <= 0:
+        if area < min_area:
             continue
         blob = labels == label
         columns = np.flatnonzero(blob.any(axis=0))
