@@ -242,7 +242,8 @@ def test_mask_correction_leaves_out_of_the_loss_the_people_a_masker_missed(tmp_p
             truth["mask"] & ~given
     layout, options = RunLayout(run), TrainOptions(correct_masks="on", steps=100)
     data = load_training_data(layout, options)
-    correction = MaskCorrection(layout, data, options, training_indices(len(data.frames)), refine_with_background)
+    correction = MaskCorrection(layout, data, options, training_indices(len(data.frames)), refine_with_background,
+                                "cpu")
     names = data.cameras.names
     correction.revise(correction.at - 2, lambda index: backgrounds[names[index]])
     assert all(torch.equal(correction.person(i, data.frames[i].person), data.frames[i].person)
@@ -261,6 +262,76 @@ def test_mask_correction_leaves_out_of_the_loss_the_people_a_masker_missed(tmp_p
     assert found > 0.6 * total, f"{found} of {total} missed person pixels left out of the loss"
     assert elsewhere < 0.1 * found, f"{elsewhere} pixels left out far from every person and not below one"
     assert below > 0.05 * found, f"only {below} pixels left out below the missed people"
+
+    # from then on, what the corrected masks hide in most frames that see it is pruned: of the room's
+    # surface, only what the true people hide there too
+    from occlurestyle.recon.mechanisms import hidden_share
+    from occlurestyle.scenes.surface import sample_surface
+
+    means = torch.from_numpy(sample_surface(scene, 20000, seed=1)["points"]).float()
+    assert correction.prune({"means": means}, correction.at - 1) is None
+    pruned = correction.prune({"means": means}, correction.at)
+    frames = correction.training_frames
+    given = hidden_share(means, correction.viewmats, correction.Ks, (data.frames[i].person for i in frames))
+    true_masks = (torch.from_numpy(cv2.dilate(truths[names[i]].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+                  for i in frames)
+    truly = hidden_share(means, correction.viewmats, correction.Ks, true_masks)
+    assert pruned.sum() > (given >= options.correct_masks_prune).sum(), "the corrected masks prune more"
+    assert (truly[pruned] >= 0.5).all(), "pruned what the true people do not hide in most frames"
+
+
+def test_the_correction_prunes_what_it_hid_not_what_the_masker_already_hid(tmp_path):
+    """Ten frames from one camera, three Gaussians: a seated person the masker finds in 9 frames of 10 is
+    kept (a crowd's background, learnt in the tenth); a ghost the masker hid in 7 and the correction in
+    the other 3 is pruned; a wall the correction covers once is kept."""
+    from types import SimpleNamespace
+
+    from occlurestyle.layout import RunLayout
+    from occlurestyle.recon.mechanisms import MaskCorrection
+
+    width, height, count = 8, 6, 10
+    K = torch.tensor([[4.0, 0, 4], [0, 4.0, 3], [0, 0, 1]])
+    means = torch.tensor([[-0.5, 0.0, 2.0], [0.5, 0.0, 2.0], [0.0, -0.5, 2.0]])  # pixels (3, 3), (5, 3), (4, 2)
+    given, added = torch.zeros(count, height, width, dtype=torch.bool), np.zeros((count, height, width), bool)
+    given[:9, 3, 3] = True
+    given[:7, 3, 5] = True
+    added[7:, 3, 5] = True
+    added[0, 2, 4] = True
+    data = SimpleNamespace(frames=[SimpleNamespace(person=m) for m in given], size=(width, height),
+                           viewmats=torch.eye(4).expand(count, 4, 4), Ks=K.expand(count, 3, 3))
+    options = TrainOptions(steps=100, correct_masks_prune=0.8)
+    correction = MaskCorrection(RunLayout(tmp_path), data, options, np.arange(count), refine_with_background, "cpu")
+    correction.added = {index: np.packbits(added[index]) for index in range(count)}
+    assert correction.prune({"means": means}, correction.at - 1) is None
+    assert correction.prune({"means": means}, correction.at).tolist() == [False, True, False]
+    correction.prune_share = 0.0
+    assert correction.prune({"means": means}, correction.at) is None
+
+
+def test_hidden_share_counts_the_frames_that_see_a_centre_on_a_masked_pixel():
+    from occlurestyle.cameras import camera_center, project
+    from occlurestyle.recon.mechanisms import hidden_share
+    from occlurestyle.scenes.generate import SampleScene, SceneConfig
+
+    scene = SampleScene("office", SceneConfig(frames=30, width=40, height=30))
+    rng = np.random.default_rng(0)
+    viewmats, K = np.stack(scene.viewmats[::6]), scene.K
+    masks = rng.random((len(viewmats), 30, 40)) < 0.3
+    centres = camera_center(viewmats)
+    low, high = centres.min(0) - 3, centres.max(0) + 3
+    points = rng.uniform(low, high, (500, 3))
+    seen, hidden = np.zeros(len(points)), np.zeros(len(points))
+    for viewmat, mask in zip(viewmats, masks):
+        uv, z = project(points, K, viewmat)
+        u, v = np.floor(uv[:, 0]).astype(int), np.floor(uv[:, 1]).astype(int)
+        inside = (z > 0) & (u >= 0) & (u < 40) & (v >= 0) & (v < 30)
+        seen += inside
+        hidden[inside] += mask[v[inside], u[inside]]
+    expected = np.where(seen > 0, hidden / np.maximum(seen, 1), 0.0)
+    share = hidden_share(torch.from_numpy(points), torch.from_numpy(viewmats),
+                         torch.from_numpy(K).expand(len(viewmats), 3, 3), (torch.from_numpy(m) for m in masks))
+    assert 0 < (seen == 0).sum() < len(points) and 0 < (expected == 1).sum()
+    np.testing.assert_allclose(share.numpy(), expected)
 
 
 def test_what_the_correction_adds_is_continued_down_by_its_height_column_by_column():

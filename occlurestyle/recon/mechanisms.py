@@ -48,6 +48,7 @@ from .free_space import (
     keypoint_limits,
     load_aligned_depths,
     person_depth_limits,
+    pixels_of,
 )
 from .losses import robust_weights
 
@@ -287,6 +288,9 @@ class MaskRefinement(Mechanism):
         return {"refined_mask_fraction": float(self.refined.float().mean())}
 
 
+# of the frames that see a Gaussian: the correction must hide it in this many more than the masker did
+# to prune it (a crowd the masker finds in most frames, learnt in the rest, stays)
+PRUNE_RAISED = 0.1
 # of the frame: a blob the correction adds that is this large is (part of) a person, not an outline's fix
 MISSED_BLOB = 0.002
 
@@ -314,6 +318,22 @@ def extend_below(added: np.ndarray, reach: float, min_area: int) -> np.ndarray:
     return extended
 
 
+def hidden_share(means: torch.Tensor, viewmats: torch.Tensor, Ks: torch.Tensor, masks) -> torch.Tensor:
+    """[..., N] float: of the frames whose image holds a Gaussian's centre, the share that see it on a
+    masked pixel (0 for a Gaussian no frame sees). `masks` gives each camera's mask in order: [H, W] bool,
+    or [M, H, W] for M masks of the frame at once (then the result is [M, N])."""
+    seen = torch.zeros(len(means), device=means.device)
+    hidden = 0
+    for viewmat, K, mask in zip(viewmats, Ks, masks):
+        mask = mask.to(means.device)
+        index, u, v, _ = pixels_of(means, viewmat, K, mask.shape[-2:])
+        seen[index] += 1
+        counts = torch.zeros((*mask.shape[:-2], len(means)), device=means.device)
+        counts[..., index] = mask[..., v, u].float()
+        hidden = hidden + counts
+    return hidden / seen.clamp_min(1)
+
+
 class MaskCorrection(Mechanism):
     """What the masker missed of a person is left out of the loss from `correct_masks_at` of the steps on.
     There every training frame is rendered and its mask corrected against the render by `correct(mask,
@@ -323,19 +343,25 @@ class MaskCorrection(Mechanism):
     (`extend_below`), and all grown by the masks stage's safety margin, join the frame's person mask.
     Until then the model has learnt them as background (a missed arm becomes a ghost on the wall, shown
     again after stylization); afterwards the frames that see the background there pull the ghost out.
-    Mask pixels the render explains stay out of the loss (safe either way). Writes
+    Mask pixels the render explains stay out of the loss (safe either way). But where a person stood
+    still, few frames see the background the ghost hides, and nothing pulls it out: so from then on, at
+    each refinement, the Gaussians whose centre lands on a person (the corrected masks) in at least
+    `correct_masks_prune` of the training frames that see it, and in `PRUNE_RAISED` more of them than the
+    masker's masks alone, are removed (`hidden_share`): the correction left no frame to teach them. Writes
     `splat/corrected_masks/` (the masks training ended with, at the frames' size)."""
 
     name = "correct_masks"
 
     def __init__(self, layout: RunLayout, data: "TrainingData", options: "TrainOptions",
-                 training_frames: np.ndarray, correct: "MaskCorrector"):
+                 training_frames: np.ndarray, correct: "MaskCorrector", device):
         self.layout, self.data, self.training_frames, self.correct = layout, data, training_frames, correct
         self.at = max(1, int(options.correct_masks_at * options.steps))
         self.below = options.correct_masks_below
         info = layout.masks_info
         self.margin = json.loads(info.read_text())["options"].get("dilate", 0) if info.is_file() else 0
         self.added: dict[int, np.ndarray] = {}  # frame -> packed bits of the pixels added
+        self.prune_share = options.correct_masks_prune
+        self.viewmats, self.Ks = data.viewmats[training_frames].to(device), data.Ks[training_frames].to(device)
 
     def _shape(self) -> tuple[int, int]:
         return self.data.size[1], self.data.size[0]
@@ -376,6 +402,14 @@ class MaskCorrection(Mechanism):
             if added.any():
                 self.added[int(index)] = np.packbits(added)
 
+    def prune(self, params, step):
+        if self.prune_share <= 0 or step < self.at:
+            return None
+        masks = (torch.stack([frame.person, self.person(int(index), frame.person)])
+                 for index, frame in ((index, self.data.frames[int(index)]) for index in self.training_frames))
+        given, corrected = hidden_share(params["means"].detach(), self.viewmats, self.Ks, masks)
+        return (corrected >= self.prune_share) & (corrected >= given + PRUNE_RAISED)
+
     def state_dict(self):
         return {"added": self.added}
 
@@ -392,7 +426,8 @@ class MaskCorrection(Mechanism):
                     mask, total = mask | added, total + int(added.sum())
                 full = media.resize_mask(mask, (data.cameras.width, data.cameras.height))
                 media.write_image(tmp / f"{Path(name).stem}.png", full.astype(np.uint8) * 255)
-        return {"corrected_mask_added_fraction": total / (len(self.training_frames) * width * height)}
+        return {"corrected_mask_added_fraction": total / (len(self.training_frames) * width * height),
+                "hidden_pruned_this_run": self.removed}
 
     @staticmethod
     def outputs(layout):
@@ -484,7 +519,7 @@ def mechanisms_for(layout: RunLayout, data: "TrainingData", options: "TrainOptio
     if options.refine_masks:
         chosen.append(MaskRefinement(options, n_frames, (height, width)))
     if correct_masks is not None and corrects_masks(layout, options):
-        chosen.append(MaskCorrection(layout, data, options, training_frames, correct_masks))
+        chosen.append(MaskCorrection(layout, data, options, training_frames, correct_masks, device))
     return chosen
 
 
