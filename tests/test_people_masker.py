@@ -160,6 +160,35 @@ def test_the_motion_pass_searches_moving_regions_inside_the_frame_not_at_its_edg
 
 
 
+def test_the_motion_pass_takes_no_second_matte_of_someone_found_already():
+    """A confident pose in a moving region whose torso lies on a person found already is that person
+    again (the demo's standing dancer, found a second time with the sofa's arm in her matte), however
+    little of its matte overlaps theirs; the same pose beside them is a new person."""
+    from occlurestyle.occlusion.blazepose import LANDMARK_SIZE, Pose
+    from occlurestyle.occlusion.motion_cue import MovingRegion
+    from occlurestyle.occlusion.people_masker import PeopleMaskOptions, _moving_person
+
+    shape = (240, 320)
+    torso = (160, 130)  # x, y
+
+    def landmarker(image, region, mirrored=False):
+        landmarks = np.zeros((33, 3))
+        landmarks[:, :2] = torso
+        return Pose(region, 0.99, landmarks, np.array([region.center, region.center]),
+                    np.full((LANDMARK_SIZE, LANDMARK_SIZE), 10.0, np.float32))
+
+    pixels = np.zeros(shape, bool)
+    pixels[80:200, 130:190] = True
+    region = MovingRegion(np.array([130, 80, 190, 200], float), pixels)
+    image = np.zeros((*shape, 3), np.uint8)
+    moving = np.ones(shape, bool)
+    on_torso, beside = np.zeros(shape, bool), np.zeros(shape, bool)
+    on_torso[120:140, 150:170] = True  # a small person mask under the new pose's torso
+    beside[120:140, 195:215] = True  # the same, beside the moving region
+    assert _moving_person(image, moving, region, beside, landmarker, PeopleMaskOptions()) is not None
+    assert _moving_person(image, moving, region, on_torso, landmarker, PeopleMaskOptions()) is None
+
+
 def test_a_moving_person_found_in_one_frame_only_is_no_person(tmp_path, monkeypatch):
     """The motion pass keeps a person it can follow into a neighbouring frame; one the pose model sees
     in a single frame (its one-off on an edge the camera's motion made move: the demo's sofa arm and

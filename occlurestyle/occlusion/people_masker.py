@@ -55,6 +55,7 @@ MOTION_SCALES = (1.5, 2.2)  # ROI sides tried on a moving region, times its long
 MOTION_TURNS = (0.0, np.pi / 2, -np.pi / 2, np.pi)  # ... and turns (a crouched or vaulting person is not upright)
 MOTION_EXPLAINED = 0.5  # share of a moving region a person found there must cover (and above which it is theirs)
 MOTION_MOVING = 0.4  # ... and share of their matte that must move
+TORSO = [11, 12, 23, 24]  # BlazePose's shoulders and hips
 # a detection's body region (from its hip and scale keypoints) can span someone found already, whom the
 # pose model then follows (a child kneeling beside his sister): the region this many times the
 # detector's box about its centre is tried next
@@ -425,8 +426,10 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
 def _moving_person(image: np.ndarray, near_moving: np.ndarray, region: MovingRegion, taken: np.ndarray,
                    landmarker: PoseLandmarker, options: PeopleMaskOptions) -> tuple[Pose, np.ndarray] | None:
     """The pose and matte of a person in a moving region nobody explains yet, or None: the pose model must be
-    confident of them, and their matte must cover most of the region and move itself (a pose model
-    shown a table edge can be confident too). `near_moving`: the frame's moving pixels, grown 3 px."""
+    confident of them, their torso must not lie on someone found already (whose matte, spilled onto the
+    sofa beside them, would overlap theirs little), and their matte must cover most of the region and move
+    itself (a pose model shown a table edge can be confident too). `near_moving`: the frame's moving
+    pixels, grown 3 px."""
     area = np.count_nonzero(region.pixels)
     near_taken = cv2.dilate(taken.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
     if np.count_nonzero(region.pixels & near_taken) > MOTION_EXPLAINED * area:
@@ -445,6 +448,9 @@ def _moving_person(image: np.ndarray, near_moving: np.ndarray, region: MovingReg
     pose = max((pose, landmarker(image, pose.next_roi())), key=lambda p: p.presence)
     if pose.presence < options.presence_threshold or _inside_share(pose.roi, image.shape[:2]) < EDGE_SHARE:
         return None  # (someone at the frame's edge is left to following back from where they are whole)
+    x, y = np.round(pose.landmarks[TORSO, :2].mean(0)).astype(int)
+    if 0 <= y < taken.shape[0] and 0 <= x < taken.shape[1] and taken[y, x]:
+        return None  # someone found already: a matte that spilled off them need not overlap theirs much
     matte = pose.matte(image.shape[:2])
     mine = matte > options.matte_threshold
     size = np.count_nonzero(mine)
