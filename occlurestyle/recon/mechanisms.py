@@ -405,10 +405,14 @@ class MaskCorrection(Mechanism):
     def prune(self, params, step):
         if self.prune_share <= 0 or step < self.at:
             return None
-        masks = (torch.stack([frame.person, self.person(int(index), frame.person)])
-                 for index, frame in ((index, self.data.frames[int(index)]) for index in self.training_frames))
+        masks = (self._given_and_corrected(int(index)) for index in self.training_frames)
         given, corrected = hidden_share(params["means"].detach(), self.viewmats, self.Ks, masks)
         return (corrected >= self.prune_share) & (corrected >= given + PRUNE_RAISED)
+
+    def _given_and_corrected(self, index: int) -> torch.Tensor:
+        """[2, H, W]: frame `index`'s person mask as the masker gave it, and as corrected."""
+        given = self.data.frames[index].person
+        return torch.stack([given, self.person(index, given)])
 
     def state_dict(self):
         return {"added": self.added}
