@@ -20,24 +20,34 @@ def read_masks(run_dir: str | Path, names: list[str], shape: tuple[int, int], un
                ) -> list[np.ndarray]:
     """The run's person masks for frames `names` as bool arrays (empty where a frame has none).
 
-    `undilated=True` takes back the safety margin the masks stage grew them by (see masks.json): the
-    person's own pixels, as the compositing and the leakage figure want them."""
+    `undilated=True` gives the person's own pixels, as the compositing wants them: a user's masks as
+    given (`mattes/`, when masks.json says they are exact), else the masks without the safety margin the
+    masks stage grew them by (its hole filling and temporal fill stay: they keep style off the people)."""
     layout = RunLayout(run_dir)
-    info = layout.root / "masks.json"
-    dilated = json.loads(info.read_text())["options"].get("dilate", 0) if undilated and info.is_file() else 0
+    info = json.loads(layout.masks_info.read_text()) if undilated and layout.masks_info.is_file() else {}
+    dilated = info.get("options", {}).get("dilate", 0)
+    as_given = info.get("exact", False)
     masks = []
     missing = [name for name in names if not (layout.masks / f"{Path(name).stem}.png").is_file()]
     if missing:
         log.warning("no person mask for %d of %d frames (first %s): nobody is masked there", len(missing),
                     len(names), missing[0])
     for name in names:
+        given = layout.mattes / f"{Path(name).stem}.png"
+        if as_given and given.is_file():
+            masks.append(_sized(media.read_gray(given) >= 128, given, shape))
+            continue
         path = layout.masks / f"{Path(name).stem}.png"
-        mask = media.read_gray(path) > 0 if path.is_file() else np.zeros(shape, bool)
-        if mask.shape != tuple(shape):
-            raise InputError(f"{path} is {mask.shape[1]}x{mask.shape[0]}, the frames are {shape[1]}x{shape[0]}; "
-                             "re-run the masks stage")
+        mask = _sized(media.read_gray(path) > 0, path, shape) if path.is_file() else np.zeros(shape, bool)
         masks.append(undo_dilation(mask, dilated))
     return masks
+
+
+def _sized(mask: np.ndarray, path: Path, shape: tuple[int, int]) -> np.ndarray:
+    if mask.shape != tuple(shape):
+        raise InputError(f"{path} is {mask.shape[1]}x{mask.shape[0]}, the frames are {shape[1]}x{shape[0]}; "
+                         "re-run the masks stage")
+    return mask
 
 
 def undo_dilation(mask: np.ndarray, dilate_px: int) -> np.ndarray:

@@ -216,6 +216,32 @@ def test_file_masks_named_by_another_tool_are_matched_by_frame_number(tmp_path):
         make_masks(tmp_path / "run", MaskOptions(masker="file", mask_dir=str(tmp_path / "davis")), progress=False)
 
 
+def test_file_masks_reach_the_compositor_as_given_while_training_gets_them_cleaned(run_dir, tmp_path):
+    """A user's masks are the people's own pixels: the gap between an arm and the body stays open and a
+    frame without anyone stays empty for the compositor, while registration and training get them
+    filled, voted over time and grown. A later masker's masks replace them."""
+    from occlurestyle.person_masks import read_masks
+
+    given = []
+    for i in range(4):
+        person = np.zeros((24, 32), bool)
+        if i != 2:  # nobody in frame 2: the temporal vote of its neighbours would put someone there
+            person[4:20, 8:12] = person[4:20, 16:20] = person[4:7, 8:20] = person[17:20, 8:20] = True  # a loop
+        given.append(person)
+        media.write_image(tmp_path / "masks_in" / f"{i:06d}.png", person.astype(np.uint8) * 255)
+    make_masks(run_dir, MaskOptions(masker="file", mask_dir=str(tmp_path / "masks_in")), progress=False)
+    names = [f"{i:06d}.png" for i in range(4)]
+    cleaned = [media.read_gray(run_dir / "masks" / name) > 0 for name in names]
+    assert cleaned[0][10, 14] and cleaned[2].any()  # for training: the hole filled, frame 2 voted full
+    assert all(np.array_equal(shown, person)
+               for shown, person in zip(read_masks(run_dir, names, (24, 32), undilated=True), given))
+    assert json.loads((run_dir / "masks.json").read_text())["exact"]
+
+    make_masks(run_dir, MaskOptions(masker="auto"), progress=False)
+    assert not (run_dir / "mattes").exists()
+    assert not json.loads((run_dir / "masks.json").read_text())["exact"]
+
+
 def test_trusted_masks_only_gain_pixels():
     """A learned masker's fast limb (in one frame only) stays masked; its one-frame gap is filled."""
     person = _person()

@@ -163,9 +163,10 @@ def test_run_writes_videos_keeps_people_and_orders_them_by_depth(small_run):
         union += ((shown > 0.5) | truth).sum()
         kept += ((shown > 0.5) & (layer[..., 3] > 0.5)).sum()
         layer_pixels += (layer[..., 3] > 0.5).sum()
-    # the masks stage's clean-up (temporal median, 3 px dilation undone by erosion) costs thin limbs at
-    # 160x120; the depth test itself must keep the visible people
-    assert inter / union > 0.8, f"visible-person IoU {inter / union:.2f}"
+    # the file masker's masks reach the compositor as given (the masks stage's clean-up, which fills the
+    # gap between an arm and the body, serves training only: 0.88 with it at 160x120), and the depth test
+    # keeps the visible people
+    assert inter / union > 0.99, f"visible-person IoU {inter / union:.3f}"
     assert kept / layer_pixels > 0.97
     # (whether people stand on the floor is checked on a well-registered room below: a 500-step model of
     # this small clip has no distinct floor layer to find, with or without one being labelled)

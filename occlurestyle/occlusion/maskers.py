@@ -21,6 +21,7 @@ class Masker:
     prepare: Callable[[Any], None]  # raises InputError on a missing model or folder (fetches), before any work
     instances: bool  # finds each person: results are PeopleFrames (instances/, mattes/ are written)
     help: str
+    exact: bool = False  # its masks are the people's own pixels (a user's): kept in mattes/ as given
 
 
 def _file_masks(frames, layout, options, progress):
@@ -81,7 +82,7 @@ def _size(frames: list[Path]) -> tuple[int, int]:
 MASKERS: dict[str, Masker] = {
     "people": Masker(_people_masks, _prepare_people, True, "every person, BlazePose models fetched from PyPI"),
     "auto": Masker(_auto_masks, lambda options: None, False, "no weights: a motion cue"),
-    "file": Masker(_file_masks, _prepare_file, False, "a folder of masks from any tool (--mask-dir)"),
+    "file": Masker(_file_masks, _prepare_file, False, "a folder of masks from any tool (--mask-dir)", exact=True),
     "sam": Masker(_sam_masks, _prepare_sam, True, "the people masker's people re-segmented by a local SAM (--sam-model)"),
 }
 

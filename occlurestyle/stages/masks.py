@@ -7,6 +7,8 @@ go through the same clean-up. Maskers that find each person also write `instance
 person ids, 0 = nobody, stable over time), `mattes/NNNNNN.png` (soft alpha 0..255, undilated) and, in
 `masks.json`, the ids their pose model doubted in each frame (`doubted`: a person followed through doubt
 may have drifted onto the furniture beside them; the people stage's correction judges those pixels).
+The clean-up serves registration and training; a masker whose masks are exact (`file`: a user's) also
+writes them as given to `mattes/` (0/255), and the compositor takes those (`masks.json`: `exact`).
 """
 
 from __future__ import annotations
@@ -87,12 +89,13 @@ def make_masks(run_dir: str | Path, options: MaskOptions | None = None, progress
             coverage[frame.stem] = float(mask.mean())
         if len(coverage) != len(frames):
             raise InputError(f"the {options.masker} masker gave {len(coverage)} masks for {len(frames)} frames")
-    info = {"options": asdict(options), "coverage": coverage}
+    info = {"options": asdict(options), "exact": masker(options.masker).exact, "coverage": coverage}
     if masker(options.masker).instances:
         info["people"] = {str(person): {"frames": count} for person, count in sorted(people.items())}
         info["doubted"] = doubted
-    else:  # instances and mattes of an earlier people run would no longer match the masks
-        for folder in (layout.instances, layout.mattes):
+    else:  # instances (and mattes, unless just written) of an earlier people run would no longer match the masks
+        stale = [layout.instances] if masker(options.masker).exact else [layout.instances, layout.mattes]
+        for folder in stale:
             if folder.is_dir():
                 shutil.rmtree(folder)
     write_json(layout.masks_info, info)
@@ -104,6 +107,8 @@ def _raw_masks(options: MaskOptions, layout: RunLayout, frames: list[Path], peop
     chosen = masker(options.masker)
     chosen.prepare(options)
     found = chosen.make(frames, layout, options, progress)  # instance maskers load their models now
+    if chosen.exact:  # the clean-up (hole filling, median, dilation) is for training; the compositor takes these
+        return _kept_as_mattes(frames, found, stack.enter_context(atomic_dir(layout.mattes, overwrite=True)))
     if not chosen.instances:
         return found
     instances_tmp = stack.enter_context(atomic_dir(layout.instances, overwrite=True))
@@ -120,3 +125,9 @@ def _raw_masks(options: MaskOptions, layout: RunLayout, frames: list[Path], peop
             yield result.mask
 
     return unions()
+
+
+def _kept_as_mattes(frames: list[Path], masks: Iterator[np.ndarray], mattes_tmp: Path) -> Iterator[np.ndarray]:
+    for frame, mask in zip(frames, masks):
+        media.write_image(mattes_tmp / f"{frame.stem}.png", np.asarray(mask, np.uint8) * 255)
+        yield mask
