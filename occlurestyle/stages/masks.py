@@ -38,7 +38,9 @@ class MaskOptions:
         "help": "sam masker: a local folder with a transformers SAM model (e.g. facebook/sam-vit-base saved "
                 "with save_pretrained)"})
     dilate: int = field(default=3, metadata={"help": "grow masks by this many pixels"})
-    fill_holes: bool = field(default=True, metadata={"help": "fill holes inside each mask"})
+    fill_holes: bool = field(default=True, metadata={
+        "help": "fill holes inside each mask (for registration and training; a file masker's masks are composited "
+                "as given)"})
     min_blob: float = field(default=0.0005, metadata={"help": "drop blobs smaller than this fraction of the image"})
     temporal: bool = field(default=True, metadata={"help": "3-frame temporal median"})
     auto: dict = field(default_factory=dict, metadata={"help": "auto masker: AutoMaskOptions overrides"})
