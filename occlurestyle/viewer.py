@@ -71,6 +71,9 @@ FILE_WORKER_SHIM = """<script>
 """
 
 
+FLOAT16_VARIANCE = 6.0e4  # below float16's largest value, so no covariance entry (|c_ij| <= max variance) overflows
+
+
 def viewer_unit(params: dict) -> float:
     """Viewer units per world unit: viser sends covariances as float16 (normal down to 6e-5), so the
     viewer's world is scaled until the median splat's thinnest axis is 0.05 units (variance 2.5e-3),
@@ -90,7 +93,9 @@ def splat_arrays(params: dict, budget: int | None = None, unit: float = 1.0) -> 
         keep = np.sort(np.argsort(-weight, kind="stable")[:budget])
     quats = params["quats"].numpy()[keep].astype(np.float64)  # wxyz
     rotations = Rotation.from_quat(quats[:, [1, 2, 3, 0]]).as_matrix()
-    variances = (unit * scales[keep]) ** 2
+    # viser sends covariances as float16 (largest 65504): a far backdrop splat of a real capture (2 of
+    # davis_parkour's, 17 of sam2_bedroom's) became infinite; capped, it stays as wide as float16 goes
+    variances = np.minimum((unit * scales[keep]) ** 2, FLOAT16_VARIANCE)
     covariances = np.einsum("nij,nj,nkj->nik", rotations, variances, rotations)
     rgbs = sh0_to_rgb(params["sh0"][:, 0]).numpy()[keep].clip(0, 1)
     return {"centers": (unit * params["means"].numpy()[keep]).astype(np.float32),

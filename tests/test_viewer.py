@@ -27,10 +27,30 @@ from occlurestyle.viewer import (
     free_port,
     render_client_view,
     serve,
+    splat_arrays,
     stop,
 )
 
 pytest.importorskip("viser", reason="the viewer needs the [viewer] extra (viser)")
+
+
+def test_splats_reach_the_viewer_finite_however_wide_and_the_rest_unchanged():
+    """viser sends covariances as float16: a far backdrop splat 300 units wide must not become infinite,
+    and ordinary splats keep their exact covariance."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    scales = np.full((3, 3), np.log(0.01))
+    scales[1] = np.log([300.0, 0.01, 5.0])  # the backdrop: variance 9e4 along its widest axis
+    quats = rng.normal(size=(3, 4))
+    quats[1] = [1.0, 0.0, 0.0, 0.0]  # unturned: its 9e4 lies on the diagonal
+    params = {"means": torch.zeros(3, 3), "scales": torch.tensor(scales, dtype=torch.float32),
+              "quats": torch.tensor(quats / np.linalg.norm(quats, axis=1, keepdims=True), dtype=torch.float32),
+              "opacities": torch.zeros(3), "sh0": torch.zeros(3, 1, 3)}
+    covariances = splat_arrays(params)["covariances"]
+    assert np.isfinite(covariances.astype(np.float16)).all()
+    assert np.abs(covariances[1]).max() > 3.0e4  # still the widest splat by far
+    assert np.allclose(np.linalg.eigvalsh(covariances[0]), 1e-4, rtol=1e-4)  # 0.01 std on every axis
 
 
 def _get(url: str) -> tuple[int, str]:
