@@ -24,9 +24,9 @@ def read_masks(run_dir: str | Path, names: list[str], shape: tuple[int, int], un
     given (`mattes/`, when masks.json says they are exact), else the masks without the safety margin the
     masks stage grew them by (its hole filling and temporal fill stay: they keep style off the people)."""
     layout = RunLayout(run_dir)
-    info = json.loads(layout.masks_info.read_text()) if undilated and layout.masks_info.is_file() else {}
+    info = _masks_info(layout) if undilated else {}
     dilated = info.get("options", {}).get("dilate", 0)
-    as_given = info.get("exact", False)
+    as_given = undilated and _exact(info)
     masks = []
     missing = [name for name in names if not (layout.masks / f"{Path(name).stem}.png").is_file()]
     if missing:
@@ -41,6 +41,20 @@ def read_masks(run_dir: str | Path, names: list[str], shape: tuple[int, int], un
         mask = _sized(media.read_gray(path) > 0, path, shape) if path.is_file() else np.zeros(shape, bool)
         masks.append(undo_dilation(mask, dilated))
     return masks
+
+
+def masks_are_exact(run_dir: str | Path) -> bool:
+    """Whether the run's masks are a user's, taken as true: shown as given, never corrected (masks.json's
+    `exact`; runs made before it say so by their `file` masker). False without masks.json."""
+    return _exact(_masks_info(RunLayout(run_dir)))
+
+
+def _exact(info: dict) -> bool:
+    return bool(info.get("exact", info.get("options", {}).get("masker") == "file"))
+
+
+def _masks_info(layout: RunLayout) -> dict:
+    return json.loads(layout.masks_info.read_text()) if layout.masks_info.is_file() else {}
 
 
 def _sized(mask: np.ndarray, path: Path, shape: tuple[int, int]) -> np.ndarray:

@@ -220,7 +220,7 @@ def test_file_masks_reach_the_compositor_as_given_while_training_gets_them_clean
     """A user's masks are the people's own pixels: the gap between an arm and the body stays open and a
     frame without anyone stays empty for the compositor, while registration and training get them
     filled, voted over time and grown. A later masker's masks replace them."""
-    from occlurestyle.person_masks import read_masks
+    from occlurestyle.person_masks import masks_are_exact, read_masks
 
     given = []
     for i in range(4):
@@ -235,11 +235,20 @@ def test_file_masks_reach_the_compositor_as_given_while_training_gets_them_clean
     assert cleaned[0][10, 14] and cleaned[2].any()  # for training: the hole filled, frame 2 voted full
     assert all(np.array_equal(shown, person)
                for shown, person in zip(read_masks(run_dir, names, (24, 32), undilated=True), given))
-    assert json.loads((run_dir / "masks.json").read_text())["exact"]
+    assert json.loads((run_dir / "masks.json").read_text())["exact"] and masks_are_exact(run_dir)
 
     make_masks(run_dir, MaskOptions(masker="auto"), progress=False)
     assert not (run_dir / "mattes").exists()
-    assert not json.loads((run_dir / "masks.json").read_text())["exact"]
+    assert not json.loads((run_dir / "masks.json").read_text())["exact"] and not masks_are_exact(run_dir)
+
+
+def test_runs_made_before_masks_json_said_exact_know_their_file_masks_by_the_masker(tmp_path):
+    from occlurestyle.person_masks import masks_are_exact
+
+    assert not masks_are_exact(tmp_path)  # no masks stage yet
+    for masker, exact in (("file", True), ("people", False), ("auto", False)):
+        (tmp_path / "masks.json").write_text(json.dumps({"options": {"masker": masker}, "coverage": {}}))
+        assert masks_are_exact(tmp_path) == exact, masker
 
 
 def test_trusted_masks_only_gain_pixels():

@@ -36,7 +36,7 @@ from ..cameras import camera_center
 from ..errors import InputError
 from ..fsutil import atomic_dir
 from ..layout import RunLayout
-from ..person_masks import read_masks, undo_dilation
+from ..person_masks import masks_are_exact, read_masks, undo_dilation
 from ..render.gaussians import render, sh_degree_of
 from .appearance import FrameAppearance, write_appearance
 from .backdrop import Backdrop, shell_directions
@@ -535,8 +535,7 @@ def corrects_masks(layout: RunLayout, options: "TrainOptions") -> bool:
         return False
     if options.correct_masks == "on":
         return True
-    info = layout.masks_info
-    return info.is_file() and json.loads(info.read_text())["options"].get("masker") != "file"
+    return layout.masks_info.is_file() and not masks_are_exact(layout.root)
 
 
 def person_depth(layout: RunLayout, data: "TrainingData", options: "TrainOptions", shape: tuple[int, int]):

@@ -15,7 +15,7 @@ from .. import media
 from ..layout import RunLayout
 from ..occlusion.matte import refine_with_background
 from ..occlusion.people import floor_plane, person_layer, person_records, write_people
-from ..person_masks import read_masks
+from ..person_masks import masks_are_exact, read_masks
 from ..recon.appearance import apply_appearance, read_appearance
 from ..recon.registration_files import CameraSet, read_run_cameras
 from ..render.gaussians import load_ply
@@ -88,8 +88,7 @@ def run(layout: RunLayout, options: PeopleOptions, progress: bool = True) -> Pat
 def _refines(layout: RunLayout, options: PeopleOptions) -> bool:
     if options.correct_masks != "auto":
         return options.correct_masks == "on"
-    masker = json.loads(layout.masks_info.read_text())["options"]["masker"] if layout.masks_info.is_file() else ""
-    return masker != "file"
+    return not masks_are_exact(layout.root)
 
 
 def render_background(layout: RunLayout, cameras: CameraSet) -> list[Path]:
