@@ -68,7 +68,8 @@ class MotionCue:
                 warped.append(plates.warp_with_homography(neighbour, H))
         if len(warped) < 2:
             return np.zeros(current.shape[:2], bool)
-        plate, _ = plates.median_plate(warped)  # >= 2 votes a pixel: one neighbour may show the person
+        # >= 2 votes a pixel: one neighbour may show the person
+        plate, _ = plates.median_plate(warped, with_spread=False)
         differs = plates.tolerant_difference(current, plate, radius=1) > self.threshold
         return differs & ~plates.shadow_like(current, plate)
 

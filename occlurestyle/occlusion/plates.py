@@ -120,15 +120,17 @@ def _remap(source: np.ndarray, uv: np.ndarray, in_front: np.ndarray) -> np.ndarr
     return warped
 
 
-def median_plate(warped: list[np.ndarray], min_votes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def median_plate(warped: list[np.ndarray], min_votes: int = 2,
+                 with_spread: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-pixel median of the warped neighbours (NaN where fewer than `min_votes` see the pixel), and
-    their spread: the median absolute deviation, large where the warps disagree (wrong depth)."""
+    their spread: the median absolute deviation, large where the warps disagree (wrong depth); None
+    unless `with_spread` (a second median, a third of the plate's cost)."""
     stack = np.stack(warped)
     votes = np.sum(~np.isnan(stack[..., 0]), axis=0)
     plate = nan_median(stack)
-    spread = nan_median(channel_max(np.abs(stack - plate[None])))
+    spread = nan_median(channel_max(np.abs(stack - plate[None]))) if with_spread else None
     plate[votes < min_votes] = np.nan
-    return plate, np.nan_to_num(spread, nan=1.0)
+    return plate, None if spread is None else np.nan_to_num(spread, nan=1.0)
 
 
 def channel_max(image: np.ndarray) -> np.ndarray:
