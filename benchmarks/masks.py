@@ -99,11 +99,12 @@ def jittered_run(run: Path, seed: int) -> Path:
     return jittered
 
 
-def spread(score, maps: list[np.ndarray], run: Path, masker: str, jitter: int) -> str:
-    """`score` of the clip's own instance `maps` and of the masker's on `jitter` jittered copies of `run`,
-    as "mean±sd/n"."""
-    values = [score(maps)] + [score(run_masker(masker, jittered_run(run, seed))[0]) for seed in range(1, jitter + 1)]
-    return f"{np.mean(values):.3f}±{np.std(values):.3f}/{len(values)}"
+def spread(scores: dict, maps: list[np.ndarray], run: Path, masker: str, jitter: int) -> dict[str, str]:
+    """Each of `scores` (name -> function of a clip's instance maps) of the clip's own `maps` and of the
+    masker's on `jitter` jittered copies of `run`, as "mean±sd/n"."""
+    runs = [maps] + [run_masker(masker, jittered_run(run, seed))[0] for seed in range(1, jitter + 1)]
+    values = {name: [score(instances) for instances in runs] for name, score in scores.items()}
+    return {f"{name}_jittered": f"{np.mean(v):.3f}±{np.std(v):.3f}/{len(v)}" for name, v in values.items()}
 
 
 def davis_clip(name: str, out: Path, masker: str, jitter: int = 0) -> dict:
@@ -124,9 +125,9 @@ def davis_clip(name: str, out: Path, masker: str, jitter: int = 0) -> dict:
     if jitter:  # the headline: the runner is the only person in davis_parkour, the dancer one of many
         headline, measure = (("union_iou", lambda m, t: frame_iou(m > 0, t)) if name == "davis_parkour"
                              else ("best_instance_iou", best_instance_iou))
-        result[f"{headline}_jittered"] = spread(
-            lambda instances: float(np.mean([measure(m, t) for m, t in zip(instances, truths)])),
-            maps, run, masker, jitter)
+        result.update(spread(
+            {headline: lambda instances: float(np.mean([measure(m, t) for m, t in zip(instances, truths)]))},
+            maps, run, masker, jitter))
     sheet(run, maps, out / f"{name}_{masker}.jpg")
     return result
 
@@ -159,31 +160,44 @@ def scene_clip(name: str, out: Path, masker: str, jitter: int = 0) -> dict:
     cameras = json.loads((folder / "cameras.json").read_text())
     K, size = np.array(cameras["K"]), (cameras["width"], cameras["height"])
     people = json.loads((folder / "people.json").read_text())["frames"]
-    pairs, eligible, found = [], {}, {}
-    for index, instances in enumerate(maps):
+    truths, eligible = [], []  # per frame: true instances, and the people seen enough to count
+    for index in range(len(maps)):
         truth = media.read_gray(folder / "instances" / f"{index:06d}.png")
-        pairs.append((instances > 0, truth > 0))
+        truths.append(truth)
         on_ray = scene.render(index)["person_on_ray"]  # unhidden by furniture, but cut by the frame
         viewmat = np.array(cameras["frames"][index]["viewmat"])
+        eligible.append([])
         for record in people[index]["people"]:
             person = record["id"]
             visible = np.count_nonzero(truth == person)
             whole = np.count_nonzero(on_ray == person) / max(
                 in_frame_share(record["floor_xy"], record["height"], K, viewmat, size), 1e-6)
             if visible and visible >= VISIBLE_SHARE * whole:
-                eligible[person] = eligible.get(person, 0) + 1
+                eligible[-1].append(person)
+
+    def found(instances_maps: list[np.ndarray]) -> dict[int, tuple[int, int]]:
+        """Per person: frames in which the masks cover half of what is visible of them, of the eligible ones."""
+        counts: dict[int, tuple[int, int]] = {}
+        for instances, truth, people_here in zip(instances_maps, truths, eligible):
+            for person in people_here:
+                visible = np.count_nonzero(truth == person)
                 covered = np.count_nonzero((truth == person) & (instances > 0))
-                found[person] = found.get(person, 0) + (covered >= 0.5 * visible)
-    scores = sequence_mask_iou(pairs)
+                hits, total = counts.get(person, (0, 0))
+                counts[person] = (hits + (covered >= 0.5 * visible), total + 1)
+        return counts
+
+    def pooled_iou(instances_maps: list[np.ndarray]) -> float:
+        return float(sequence_mask_iou((m > 0, t > 0) for m, t in zip(instances_maps, truths))["iou"])
+
+    def found_min(instances_maps: list[np.ndarray]) -> float:
+        return min(hits / total for hits, total in found(instances_maps).values())
+
     sheet(run, maps, out / f"{name}_{masker}.jpg")
-    result = {"frames": len(maps), "pooled_iou": round(float(scores["iou"]), 3),
-              "found": {str(k): f"{found[k]}/{eligible[k]}" for k in sorted(eligible)},
-              "found_min": round(min(found[k] / eligible[k] for k in eligible), 3), **timing(maps, seconds)}
+    result = {"frames": len(maps), "pooled_iou": round(pooled_iou(maps), 3),
+              "found": {str(k): f"{hits}/{total}" for k, (hits, total) in sorted(found(maps).items())},
+              "found_min": round(found_min(maps), 3), **timing(maps, seconds)}
     if jitter:
-        truths = [truth for _, truth in pairs]
-        result["pooled_iou_jittered"] = spread(
-            lambda instances: float(sequence_mask_iou((m > 0, t) for m, t in zip(instances, truths))["iou"]),
-            maps, run, masker, jitter)
+        result.update(spread({"pooled_iou": pooled_iou, "found_min": found_min}, maps, run, masker, jitter))
     return result
 
 
