@@ -240,57 +240,6 @@ def test_a_moving_person_found_in_one_frame_only_is_no_person(tmp_path, monkeypa
     assert [frame.ids for frame in people] == [[], [], [9], [], [], []]
     assert (people[2].instances == before).all() and people[2].presence == {9: 0.9}
 
-
-def test_a_moving_person_found_where_the_tracker_lost_someone_takes_their_id(tmp_path, monkeypatch):
-    """The motion pass finds a person in the one frame the tracker lost them (a crouched or vaulting
-    runner): followed into the frames either side, they run into that person found there. Where that
-    person's box there overlaps theirs they are the same body, kept under that person's id; a pose whose
-    following lands on someone much larger nearby (a table edge beside them) is still dropped."""
-    from occlurestyle.occlusion import people_masker
-    from occlurestyle.occlusion.blazepose import LANDMARK_SIZE, Pose
-    from occlurestyle.occlusion.motion_cue import MovingRegion
-    from occlurestyle.occlusion.people_masker import PeopleMaskOptions, compose_people, find_moving_people
-
-    shape = (240, 320)
-    region = np.zeros(shape, bool)
-    region[100:160, 150:180] = True
-
-    class StillRegion:  # the same region moves in every frame
-        def __init__(self, frames, gap):
-            pass
-
-        def regions(self, index, image):
-            return region, [MovingRegion(np.array([150.0, 100.0, 180.0, 160.0]), region)]
-
-    monkeypatch.setattr(people_masker, "MotionCue", StillRegion)
-    roi = Roi((165.0, 130.0), 120.0, 0.0)
-    logits = np.full((LANDMARK_SIZE, LANDMARK_SIZE), -10.0, np.float32)
-    logits[64:192, 96:160] = 10.0  # the region, in the crop
-    frames = []
-    for index in range(6):
-        image = np.full((*shape, 3), 90, np.uint8)
-        image[0, 0, 0] = index  # which frame the pose model is shown
-        frames.append(tmp_path / f"{index:06d}.png")
-        media.write_image(frames[-1], image)
-
-    def landmarker(image, requested, mirrored=False):
-        presence = 0.99 if int(image[0, 0, 0]) in (1, 2, 3) else 0.0
-        return Pose(roi, presence, np.zeros((33, 3)), np.array([[165.0, 150.0], [165.0, 110.0]]), logits)
-
-    def ids_after(tracked: tuple[slice, slice]):
-        matte = np.zeros(shape, np.float32)
-        matte[tracked] = 0.9  # person 7, found by the tracker in frames 1 and 3 but not 2
-        people = [compose_people(shape, [matte], [7], {7: np.zeros((33, 3))}, presence={7: 0.9})
-                  if index in (1, 3) else compose_people(shape, [], [], {}) for index in range(6)]
-        find_moving_people(frames, people, landmarker, PeopleMaskOptions(motion_every=2), progress=False)
-        return [frame.ids for frame in people], people
-
-    ids, people = ids_after((slice(98, 162), slice(148, 182)))  # where the pose is found in frame 2
-    assert ids == [[], [7], [7], [7], [], []], ids
-    assert np.array_equal(people[2].instances == 7, region) and set(people[2].presence) == {7}
-    ids, _ = ids_after((slice(40, 230), slice(40, 300)))  # a large matte around it: not the same body
-    assert ids == [[], [7], [], [7], [], []], ids
-
 def test_detector_anchors_and_weighted_suppression():
     anchors = ssd_anchors()
     assert anchors.shape == (2254, 2)

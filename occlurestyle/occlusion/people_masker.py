@@ -28,9 +28,8 @@ Last, people the detector never saw but who move (crouched behind a sofa, turned
 explains (unless at the frame's edge) are searched by the pose model at a few sizes and turns; a
 confident pose whose matte explains the motion is a new person, followed forwards and backwards like
 the others; one it cannot follow into either neighbouring frame is dropped (the pose model's one-off
-on an edge the camera's motion made move: a sofa's arm, a table), unless following it there ran into
-someone found in its place: then it is that person, in a frame the tracker lost them, and takes their
-id. This pass only adds people, after everything else, so it cannot change whom the tracker found.
+on an edge the camera's motion made move: a sofa's arm, a table). This pass only adds people, after
+everything else, so it cannot change whom the tracker found.
 """
 
 from __future__ import annotations
@@ -56,7 +55,6 @@ MOTION_SCALES = (1.5, 2.2)  # ROI sides tried on a moving region, times its long
 MOTION_TURNS = (0.0, np.pi / 2, -np.pi / 2, np.pi)  # ... and turns (a crouched or vaulting person is not upright)
 MOTION_EXPLAINED = 0.5  # share of a moving region a person found there must cover (and above which it is theirs)
 MOTION_MOVING = 0.4  # ... and share of their matte that must move
-SAME_BODY_IOU = 0.3  # box IoU above which a person found again, or found next door, is the same body
 TORSO = [11, 12, 23, 24]  # BlazePose's shoulders and hips
 # a detection's body region (from its hip and scale keypoints) can span someone found already, whom the
 # pose model then follows (a child kneeling beside his sister): the region this many times the
@@ -136,13 +134,6 @@ class PeopleFrame:
         self.ids = [other for other in self.ids if other != person]
         self.landmarks.pop(person, None)
         self.presence.pop(person, None)
-
-    def rename(self, person: int, new_id: int) -> None:
-        """Gives `person` the id `new_id` (someone not in this frame)."""
-        self.instances[self.instances == person] = new_id
-        self.ids = sorted(new_id if other == person else other for other in self.ids)
-        self.landmarks[new_id] = self.landmarks.pop(person)
-        self.presence[new_id] = self.presence.pop(person)
 
 
 def _bounds(mask: np.ndarray) -> np.ndarray:
@@ -240,7 +231,7 @@ class PeopleTracker:
 
     def _add(self, pose: Pose, matte: np.ndarray) -> None:
         box = _bounds(matte > self.options.matte_threshold)
-        lost = [t for t in self.tracks if t.matte is None and _box_iou(t.box, box) > SAME_BODY_IOU]
+        lost = [t for t in self.tracks if t.matte is None and _box_iou(t.box, box) > 0.3]
         if lost:
             track = max(lost, key=lambda t: _box_iou(t.box, box))
         else:
@@ -364,11 +355,10 @@ class FrameReader:
 
 
 def follow(read: FrameReader, people: list[PeopleFrame], person: int, start: int, pose: Pose, step: int,
-           landmarker: PoseLandmarker, options: PeopleMaskOptions) -> tuple[int, int | None]:
+           landmarker: PoseLandmarker, options: PeopleMaskOptions) -> int:
     """Adds `person`, whose `pose` is known in frame `start`, to the frames after it (`step` 1) or before
     it (-1), one at a time, until the pose model loses them, they run into another person, or they are
-    found there already; returns how many frames they were added to, and the id of the person they ran
-    into (None if they stopped otherwise)."""
+    found there already; returns how many frames they were added to."""
     doubtful, added = 0, 0
     for index in range(start + step, len(people) if step > 0 else -1, step):
         frame = people[index]
@@ -377,13 +367,13 @@ def follow(read: FrameReader, people: list[PeopleFrame], person: int, start: int
         began = time.perf_counter()
         pose = landmarker(read(index), pose.next_roi(), len(frame.ids) < options.mirror_up_to)
         doubtful = 0 if pose.presence >= options.presence_threshold else doubtful + 1
-        matte, met = _followed_matte(pose, frame, doubtful, options)
+        matte = _followed_matte(pose, frame, doubtful, options)
         frame.seconds += time.perf_counter() - began
         if matte is None:
-            return added, met
+            break
         frame.add(person, matte, pose.landmarks, pose.presence, options.matte_threshold)
         added += 1
-    return added, None
+    return added
 
 
 def follow_back(frames: list[Path], people: list[PeopleFrame], starts: dict[tuple[int, int], Pose],
@@ -402,8 +392,7 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
     `motion_every` frames, each moving region (`MotionCue`) nobody found explains is searched by the
     pose model at a few sizes and turns; a confident pose whose matte explains the motion is a new
     person, followed forwards and backwards, and dropped again when it cannot be followed into either
-    neighbour (unless it is someone found there: `_found_next_door`). Runs after everything else, so it
-    only adds people."""
+    neighbour. Runs after everything else, so it only adds people."""
     cue, read = MotionCue(frames, options.motion_gap), FrameReader(frames)
     used = set().union(*(frame.ids for frame in people))
     free_ids = iter([person for person in range(1, MAX_ID + 1) if person not in used])
@@ -426,29 +415,12 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
                 found.append((new_id, pose))
         frame.seconds += time.perf_counter() - began
         for person, pose in found:
-            forwards, met_after = follow(read, people, person, index, pose, 1, landmarker, options)
-            backwards, met_before = follow(read, people, person, index, pose, -1, landmarker, options)
-            if forwards or backwards:
-                continue
-            same = _found_next_door(people, index, person, {index + 1: met_after, index - 1: met_before})
-            if same is not None:
-                frame.rename(person, same)
-            else:
+            followed = follow(read, people, person, index, pose, 1, landmarker, options)
+            followed += follow(read, people, person, index, pose, -1, landmarker, options)
+            if not followed:
                 # the pose model's one-off on an edge the camera's motion made move (the sofa's arm, a
                 # table): a person who moves is in the frames next to this one too
                 frame.remove(person, before)
-
-
-def _found_next_door(people: list[PeopleFrame], index: int, person: int, met: dict[int, int | None]) -> int | None:
-    """The id of someone found in a neighbouring frame whom `person` of frame `index`, followed there, ran
-    into (`met`: neighbour index -> that id) and whose box there overlaps `person`'s: the same body, whom
-    the motion pass found in a frame the tracker lost them (as the pose model often loses a crouched or
-    vaulting person). None if there is no such person, or they are in frame `index` already."""
-    box = _bounds(people[index].instances == person)
-    overlaps = {other: _box_iou(box, _bounds(people[neighbour].instances == other))
-                for neighbour, other in met.items() if other is not None and other not in people[index].ids}
-    best = max(overlaps, key=overlaps.get, default=None)
-    return best if best is not None and overlaps[best] > SAME_BODY_IOU else None
 
 
 def _moving_person(image: np.ndarray, near_moving: np.ndarray, region: MovingRegion, taken: np.ndarray,
@@ -489,24 +461,21 @@ def _moving_person(image: np.ndarray, near_moving: np.ndarray, region: MovingReg
     return pose, matte
 
 
-def _followed_matte(pose: Pose, frame: PeopleFrame, doubtful: int,
-                    options: PeopleMaskOptions) -> tuple[np.ndarray | None, int | None]:
-    """The matte of a person followed into `frame`, or None where the following stops: the pose model
-    lost them or doubted them for more than `max_doubtful` frames in a row (unless they are at the
-    frame's edge), the matte is empty, or it is someone already found there (this track ran into them:
-    their id comes second)."""
+def _followed_matte(pose: Pose, frame: PeopleFrame, doubtful: int, options: PeopleMaskOptions) -> np.ndarray | None:
+    """The matte of a person followed back into `frame`, or None where the following stops: the pose
+    model lost them or doubted them for more than `max_doubtful` frames in a row (unless they are at
+    the frame's edge), the matte is empty, or it is someone already found there (this track ran into
+    them)."""
     at_edge = _inside_share(pose.roi, frame.matte.shape) < EDGE_SHARE
     if not at_edge and (pose.presence < options.track_presence_threshold or doubtful > options.max_doubtful):
-        return None, None
+        return None
     matte = pose.matte(frame.matte.shape)
     mine = matte > options.matte_threshold
     if mine.mean() < options.min_area:
-        return None, None
-    on_found = mine & frame.mask
-    if np.count_nonzero(on_found) > options.duplicate_overlap * np.count_nonzero(mine):
-        ids, counts = np.unique(frame.instances[on_found], return_counts=True)
-        return None, int(ids[np.argmax(counts)])
-    return matte, None
+        return None
+    if np.count_nonzero(mine & frame.mask) > options.duplicate_overlap * np.count_nonzero(mine):
+        return None
+    return matte
 
 
 def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, progress: bool = True,
