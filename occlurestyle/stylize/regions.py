@@ -148,7 +148,6 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             label[layers[name]] = _add(names, name)
             remaining = np.setdiff1d(remaining, layers[name])
     floor_idx, ceiling_idx = layers["floor"], layers["ceiling"]
-    layers_found = {name: idx for name, idx in layers.items() if len(idx)}
     for name, idx in layers.items():
         if len(idx) == 0:
             log.warning("scene regions: no %s found (no dense level layer of Gaussians %s the cameras)", name,
@@ -167,7 +166,8 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
 
     rest = remaining[label[remaining] < 0]
     rest = _wall_slab(points, lab, rest, walls, centres, threshold, WALL_SLAB * room_height, label)
-    rest = _beyond_floor_and_ceiling_to_them(height, rest, layers_found, threshold, label)
+    rest = _beyond_floor_and_ceiling_to_them(height, rest, [(floor_idx, floor_height, -1.0),
+                                                            (ceiling_idx, ceiling_height, 1.0)], threshold, label)
     if len(rest):
         cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[rest]))
         clusters = np.asarray(cloud.cluster_dbscan(eps=0.02 * extent, min_points=8))
@@ -456,19 +456,20 @@ def _behind_walls_to_walls(points: np.ndarray, idx: np.ndarray, walls: list[np.n
     return idx[~beyond]
 
 
-def _beyond_floor_and_ceiling_to_them(height: np.ndarray, idx: np.ndarray, layers: dict[str, np.ndarray],
-                                      threshold: float, label: np.ndarray) -> np.ndarray:
+def _beyond_floor_and_ceiling_to_them(height: np.ndarray, idx: np.ndarray,
+                                      layers: list[tuple[np.ndarray, float, float]], threshold: float,
+                                      label: np.ndarray) -> np.ndarray:
     """What lies more than the band below the floor layer's level or above the ceiling's (Gaussians a
     short training left beyond them) is no furniture of the room: it joins that layer. DBSCAN had made
     objects of them, 0.05-0.25 room heights below the demo's floor or above its ceiling, and the
     objects' pairing by shape gave them a table's or a painting's colours where they showed at the
-    room's edges. Returns the indices of `idx` left."""
-    for name, sign in (("floor", -1.0), ("ceiling", 1.0)):
-        if name not in layers or not len(idx):
+    room's edges. `layers`: (indices, level, -1 below it or +1 above it) of the floor and the ceiling
+    (an empty layer, not found, takes nothing). Returns the indices of `idx` left."""
+    for layer, level, sign in layers:
+        if not len(layer) or not len(idx):
             continue
-        level = float(np.median(height[layers[name]]))
         beyond = sign * (height[idx] - level) > threshold
-        label[idx[beyond]] = label[layers[name][0]]
+        label[idx[beyond]] = label[layer[0]]
         idx = idx[~beyond]
     return idx
 
