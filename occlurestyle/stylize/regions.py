@@ -46,6 +46,7 @@ WALL_SLAB = 0.3  # room heights (80 cm in a 2.7 m room) in front of its plane a 
 TOP_LAYER = 0.01  # room heights (2.7 cm) of the height bins an object's top surface is found in
 ON_TOP_GAP = 0.03  # room heights (8 cm) above its top surface where what stands on an object begins
 ON_TOP_WIDTH = 0.5  # what stands on a top spans at most this share of the top's length
+LARGE_OBJECT = 0.02  # share of the solid Gaussians a piece of furniture holds at least, for `_split_bridged`'s finer split
 
 
 @dataclass
@@ -174,6 +175,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
         order = np.argsort(-np.bincount(clusters[clusters >= 0])) if (clusters >= 0).any() else []
         structure = [(label[idx][0], *fit_plane(points[idx])) for idx in
                      [idx for idx in (floor_idx, ceiling_idx) if len(idx)] + walls]
+        pieces: list[tuple[float, float, float]] = []  # each object's (bottom, top, width), named once all are found
         for c in order:
             idx = rest[clusters == c]
             if len(idx) < 0.002 * len(points):
@@ -192,10 +194,13 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                                layers)
             if len(idx) < 0.002 * len(points):
                 continue
-            for part in _split_bridged(points, idx, 0.02 * extent, up):
+            for part in _split_bridged(points, idx, 0.02 * extent, up, int(LARGE_OBJECT * len(points))):
                 for piece in _standing_on_top(points, part, up, room_height, 0.005 * extent,
                                               max(50, int(0.002 * len(points)))):
-                    label[piece] = _add(names, _object_name(points[piece], up, floor_height, room_height, names))
+                    label[piece] = _add(names, f"piece_{len(pieces)}")
+                    pieces.append(_object_shape(points[piece], up, floor_height, room_height))
+        for k, name in enumerate(_object_names(pieces)):
+            names[names.index(f"piece_{k}")] = name
     if lab is not None:
         seen_lab = rgb_to_lab(seen[1]) if seen is not None else None
         objects = np.isin(label, [i for i, name in enumerate(names) if name not in ("floor", "ceiling")
@@ -583,22 +588,28 @@ def _wall_within(points, lab, idx, up, centres, threshold, room_height, rng, lab
     return _wall_slab(points, lab, np.setdiff1d(idx, wall), [wall], centres, threshold, WALL_SLAB * room_height, label)
 
 
-def _split_bridged(points: np.ndarray, idx: np.ndarray, eps: float, up: np.ndarray,
+def _split_bridged(points: np.ndarray, idx: np.ndarray, eps: float, up: np.ndarray, large: int,
                    min_share: float = 0.1) -> list[np.ndarray]:
     """A cluster split into the objects a few stray Gaussians bridged (a table in front of a sofa): at
-    half the neighbourhood radius the bridge falls apart into noise. Only parts holding `min_share` of
-    the cluster count (crumbs falling off a thin object make no objects); the rest joins the nearest part.
-    Parts standing one on the other (`_stacked`: a plant's leaves over its pot) stay one object."""
+    half the neighbourhood radius the bridge falls apart into noise. A denser bridge, where a short
+    training left the gap between two pieces of furniture misty, falls apart at four fifths of that; split there
+    only into parts of at least `large` Gaussians each (a lamp's shade and stem fall apart there too).
+    Only parts holding `min_share` of the cluster count (crumbs falling off a thin object make no
+    objects); the rest joins the nearest part. Parts standing one on the other (`_stacked`: a plant's
+    leaves over its pot) stay one object."""
     import open3d as o3d
     from scipy.spatial import cKDTree
 
     if len(idx) < 500:
         return [idx]
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[idx]))
-    clusters = np.asarray(cloud.cluster_dbscan(eps=eps / 2, min_points=8))
-    sizes = np.bincount(clusters[clusters >= 0]) if (clusters >= 0).any() else np.zeros(0, np.int64)
-    parts = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] >= min_share * len(idx)]
-    if len(parts) < 2:
+    for radius, least in ((eps / 2, min_share * len(idx)), (0.4 * eps, max(min_share * len(idx), large))):
+        clusters = np.asarray(cloud.cluster_dbscan(eps=radius, min_points=8))
+        sizes = np.bincount(clusters[clusters >= 0]) if (clusters >= 0).any() else np.zeros(0, np.int64)
+        parts = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] >= least]
+        if len(parts) >= 2:
+            break
+    else:
         return [idx]
     kept = np.isin(clusters, parts)
     _, nearest = cKDTree(points[idx[kept]]).query(points[idx[~kept]])
@@ -707,27 +718,42 @@ def _add(names: list[str], name: str) -> int:
     return len(names) - 1
 
 
-def _object_name(points: np.ndarray, up: np.ndarray, floor_height: float, room_height: float,
-                 taken: list[str]) -> str:
-    """Name an object cluster by its top height and footprint relative to the room."""
+def _object_shape(points: np.ndarray, up: np.ndarray, floor_height: float, room_height: float
+                  ) -> tuple[float, float, float]:
+    """An object cluster's (bottom, top, width) in room heights: its low and high height percentiles above the
+    floor and the longest side of its footprint."""
     heights = points @ up
     top = (np.percentile(heights, 98) - floor_height) / room_height
     bottom = (np.percentile(heights, 2) - floor_height) / room_height
-    flat = points - np.outer(heights, up)
-    footprint = np.ptp(flat, axis=0)
-    width = float(np.sort(footprint)[-1]) / room_height
-    if bottom < 0.15 and top > 0.55 and width < 0.8:
-        guess = "shelf"
-    elif bottom < 0.15 and 0.2 < top <= 0.45 and width > 0.5:
-        guess = "sofa"
-    elif 0.12 < top <= 0.4:
-        guess = "table"
-    else:
-        guess = "object"
-    if guess == "object" or guess in taken:
-        k = sum(1 for n in taken if n.startswith("object_"))
-        return f"object_{k}"
-    return guess
+    footprint = np.ptp(points - np.outer(heights, up), axis=0)
+    return float(bottom), float(top), float(np.sort(footprint)[-1]) / room_height
+
+
+def _object_names(shapes: list[tuple[float, float, float]]) -> list[str]:
+    """Names for the object clusters of `shapes` ((bottom, top, width) in room heights, the largest first):
+    "shelf" for the first tall narrow one, "sofa" for the low wide one whose back rises highest (a coffee
+    table a short training left bridged to the sofa, split from it, can be as wide and nearly as high, and
+    came first as the larger: it took the style's sofa), "table" for the first other whose top is under
+    0.4 room heights, "object_k" for the rest in order."""
+    def is_shelf(bottom, top, width):
+        return bottom < 0.15 and top > 0.55 and width < 0.8
+
+    def is_sofa(bottom, top, width):
+        return bottom < 0.15 and 0.2 < top <= 0.45 and width > 0.5 and not is_shelf(bottom, top, width)
+
+    names: list[str | None] = [None] * len(shapes)
+    shelves = [k for k, shape in enumerate(shapes) if is_shelf(*shape)]
+    if shelves:
+        names[shelves[0]] = "shelf"
+    sofas = [k for k, shape in enumerate(shapes) if is_sofa(*shape)]
+    if sofas:
+        names[max(sofas, key=lambda k: (shapes[k][1], -k))] = "sofa"
+    tables = [k for k, (_, top, _) in enumerate(shapes) if names[k] is None and 0.12 < top <= 0.4
+              and not is_shelf(*shapes[k])]
+    if tables:
+        names[tables[0]] = "table"
+    count = iter(range(len(shapes)))
+    return [name if name is not None else f"object_{next(count)}" for name in names]
 
 
 @torch.no_grad()
