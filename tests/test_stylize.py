@@ -528,18 +528,20 @@ def test_what_lies_behind_a_wall_is_that_wall_not_the_plant_against_it():
     assert (names[len(shell):len(shell) + len(behind)] != plant_name).all()
 
 
-def test_what_lies_below_the_floor_or_above_the_ceiling_is_that_layer_not_an_object():
+@pytest.mark.parametrize("above_count", [300, 800])
+def test_what_lies_below_the_floor_or_above_the_ceiling_is_that_layer_not_an_object(above_count):
     """A short training leaves clumps of Gaussians beyond the floor and the ceiling (the demo's lay 0.05-0.25
     room heights below its floor and above its ceiling); DBSCAN made objects of them, which the pairing by
     shape gave a table's or a painting's colours. They join the layer they lie beyond; the table standing
-    on the floor stays an object."""
+    on the floor stays an object. A clump denser than the ceiling itself (800: its top face is a RANSAC
+    plane above the ceiling's) must not take the ceiling's place."""
     rng = np.random.default_rng(5)
     n = 3000
     u, v = rng.random(n), rng.random(n)
     shell = np.r_[np.c_[6 * u, 6 * v, 0 * u], np.c_[6 * u, 6 * v, 2.7 + 0 * u], np.c_[6 + 0 * u, 6 * v, 2.7 * u],
                   np.c_[6 * u, 0 * v, 2.7 * v], np.c_[6 * u, 6 + 0 * v, 2.7 * v], np.c_[0 * u, 6 * v, 2.7 * u]]
     below = _box(rng, (1.0, 1.0, -0.6), (2.2, 2.0, -0.15), 300)
-    above = _box(rng, (3.5, 3.5, 2.85), (5.0, 4.6, 3.2), 300)
+    above = _box(rng, (3.5, 3.5, 2.85), (5.0, 4.6, 3.2), above_count)
     table = _box(rng, (3.6, 1.2, 0.0), (4.6, 1.9, 0.45), 1500)
     means = np.concatenate([shell, below, above, table])
     regions = label_gaussians(means, np.ones(len(means)), _room_cameras((3.0, 3.0, 1.5)))
