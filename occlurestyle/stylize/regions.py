@@ -46,7 +46,7 @@ WALL_SLAB = 0.3  # room heights (80 cm in a 2.7 m room) in front of its plane a 
 TOP_LAYER = 0.01  # room heights (2.7 cm) of the height bins an object's top surface is found in
 ON_TOP_GAP = 0.03  # room heights (8 cm) above its top surface where what stands on an object begins
 ON_TOP_WIDTH = 0.5  # what stands on a top spans at most this share of the top's length
-LARGE_OBJECT = 0.02  # share of the solid Gaussians a piece of furniture holds at least, for `_split_bridged`'s finer split
+LARGE_OBJECT = 0.02  # share of the solid Gaussians a piece of furniture holds at least (`_split_bridged`)
 
 
 @dataclass
