@@ -240,44 +240,6 @@ def test_a_moving_person_found_in_one_frame_only_is_no_person(tmp_path, monkeypa
     assert [frame.ids for frame in people] == [[], [], [9], [], [], []]
     assert (people[2].instances == before).all() and people[2].presence == {9: 0.9}
 
-@pytest.mark.parametrize("where_moving", ["on the matte", "elsewhere", "nowhere (no plate)"])
-def test_a_person_only_the_frame_s_edge_keeps_is_followed_while_their_matte_moves(tmp_path, where_moving):
-    """Followed back in time at the frame's edge, a person is kept while the pose model doubts them (someone
-    walking in); the living room's dancer, followed back from where she walked in, left a matte on the still
-    floor beside the edge for ten frames (45k false pixels). Such a matte must move; a frame without a
-    plate says nothing."""
-    from occlurestyle.occlusion.blazepose import LANDMARK_SIZE, Pose
-    from occlurestyle.occlusion.people_masker import PeopleMaskOptions, compose_people, follow_back
-
-    shape = (240, 320)
-    roi = Roi((310.0, 130.0), 120.0, 0.0)  # half outside the frame's right edge
-    logits = np.full((LANDMARK_SIZE, LANDMARK_SIZE), -10.0, np.float32)
-    logits[64:192, 96:160] = 10.0  # columns 295-319, rows 100-160 of the frame
-    on_matte = np.zeros(shape, bool)
-    on_matte[100:160, 290:320] = True
-    moving = {"on the matte": on_matte, "elsewhere": np.roll(on_matte, -200, axis=1),
-              "nowhere (no plate)": np.zeros(shape, bool)}[where_moving]
-
-    class Cue:
-        def regions(self, index, image):
-            return moving, []
-
-    def landmarker(image, requested, mirrored=False):
-        return Pose(roi, 0.0, np.zeros((33, 3)), np.array([[310.0, 150.0], [310.0, 110.0]]), logits)
-
-    frames = []
-    for index in range(5):
-        frames.append(tmp_path / f"{index:06d}.png")
-        media.write_image(frames[-1], np.full((*shape, 3), 90, np.uint8))
-    options = PeopleMaskOptions()
-    last = landmarker(None, None)
-    people = [compose_people(shape, [], [], {}) for _ in range(4)]
-    people.append(compose_people(shape, [last.matte(shape)], [1], {1: last.landmarks}))
-    follow_back(frames, people, {(4, 1): last}, landmarker, options, progress=False, cue=Cue())
-    followed = [frame.ids == [1] for frame in people[:4]]
-    assert followed == [where_moving != "elsewhere"] * 4
-
-
 def test_detector_anchors_and_weighted_suppression():
     anchors = ssd_anchors()
     assert anchors.shape == (2254, 2)

@@ -39,7 +39,6 @@ class MotionCue:
         self.min_area, self.max_regions = min_area, max_regions
         self._images: dict[int, np.ndarray] = {}
         self._features: dict[int, tuple] = {}
-        self._moving: dict[int, np.ndarray] = {}  # frames compared already (the masker asks for some twice)
 
     def _image(self, index: int, image: np.ndarray | None = None) -> np.ndarray:
         """Frame `index` as float 0..1 (`image`, its uint8 pixels, when the caller has read it already)."""
@@ -54,17 +53,9 @@ class MotionCue:
 
     def moving(self, index: int, image: np.ndarray | None = None) -> np.ndarray:
         """Bool map of the pixels of frame `index` that differ from its plate (False without one), at
-        the working size (longest side `work_side`). Frames are asked for forwards and backwards: only the
-        neighbours of the last one asked are kept, and the maps of frames it has passed going forwards."""
-        for old in [i for i in self._images if abs(i - index) > 2 * self.gap]:
+        the working size (longest side `work_side`)."""
+        for old in [i for i in self._images if i < index - 2 * self.gap]:
             del self._images[old], self._features[old]
-        for old in [i for i in self._moving if i < index - 2 * self.gap]:
-            del self._moving[old]
-        if index not in self._moving:
-            self._moving[index] = self._compare(index, image)
-        return self._moving[index]
-
-    def _compare(self, index: int, image: np.ndarray | None) -> np.ndarray:
         current = self._image(index, image)
         warped = []
         for offset in (-2 * self.gap, -self.gap, self.gap, 2 * self.gap):

@@ -19,10 +19,9 @@ Two tracks that converge on one body are merged (the younger is dropped).
 Then, backwards in time: from the first frame of each stretch in which a person was found, their pose
 is followed back frame by frame (the same tracking, run in reverse) until the pose model loses them or
 they run into someone else; while their region is partly outside the frame (someone walking in), the
-pose model's doubt does not stop it, only an empty matte or one that does not move (`motion_cue`) does.
-This finds people in the frames before the detector first saw them (someone standing still who only
-turns to the camera later, someone walking in from the frame's edge). Every frame's people are held
-until then: three maps a frame.
+pose model's doubt does not stop it, only an empty matte does. This finds people in the frames before
+the detector first saw them (someone standing still who only turns to the camera later, someone
+walking in from the frame's edge). Every frame's people are held until then: three maps a frame.
 
 Last, people the detector never saw but who move (crouched behind a sofa, turned away, small): every
 `motion_every` frames, regions that move against the camera (`motion_cue`) and that nobody found
@@ -55,7 +54,7 @@ GONE_SHARE = 0.5  # a person lost with less of their ROI inside the frame than t
 MOTION_SCALES = (1.5, 2.2)  # ROI sides tried on a moving region, times its longer side
 MOTION_TURNS = (0.0, np.pi / 2, -np.pi / 2, np.pi)  # ... and turns (a crouched or vaulting person is not upright)
 MOTION_EXPLAINED = 0.5  # share of a moving region a person found there must cover (and above which it is theirs)
-MOTION_MOVING = 0.4  # ... and share of their matte that must move (also of one only the frame's edge keeps)
+MOTION_MOVING = 0.4  # ... and share of their matte that must move
 TORSO = [11, 12, 23, 24]  # BlazePose's shoulders and hips
 # a detection's body region (from its hip and scale keypoints) can span someone found already, whom the
 # pose model then follows (a child kneeling beside his sister): the region this many times the
@@ -356,10 +355,10 @@ class FrameReader:
 
 
 def follow(read: FrameReader, people: list[PeopleFrame], person: int, start: int, pose: Pose, step: int,
-           landmarker: PoseLandmarker, options: PeopleMaskOptions, cue: MotionCue) -> int:
+           landmarker: PoseLandmarker, options: PeopleMaskOptions) -> int:
     """Adds `person`, whose `pose` is known in frame `start`, to the frames after it (`step` 1) or before
     it (-1), one at a time, until the pose model loses them, they run into another person, or they are
-    found there already; returns how many frames they were added to. `cue` tells where frames move."""
+    found there already; returns how many frames they were added to."""
     doubtful, added = 0, 0
     for index in range(start + step, len(people) if step > 0 else -1, step):
         frame = people[index]
@@ -368,8 +367,7 @@ def follow(read: FrameReader, people: list[PeopleFrame], person: int, start: int
         began = time.perf_counter()
         pose = landmarker(read(index), pose.next_roi(), len(frame.ids) < options.mirror_up_to)
         doubtful = 0 if pose.presence >= options.presence_threshold else doubtful + 1
-        matte = _followed_matte(pose, frame, doubtful, options,
-                                lambda: _near_moving(cue.regions(index, read(index))[0]))
+        matte = _followed_matte(pose, frame, doubtful, options)
         frame.seconds += time.perf_counter() - began
         if matte is None:
             break
@@ -379,25 +377,23 @@ def follow(read: FrameReader, people: list[PeopleFrame], person: int, start: int
 
 
 def follow_back(frames: list[Path], people: list[PeopleFrame], starts: dict[tuple[int, int], Pose],
-                landmarker: PoseLandmarker, options: PeopleMaskOptions, progress: bool = True,
-                cue: MotionCue | None = None) -> None:
+                landmarker: PoseLandmarker, options: PeopleMaskOptions, progress: bool = True) -> None:
     """Adds to `people` each person followed back in time from the first frame of each stretch in which
-    they were found (`starts`: (frame index, id) -> pose there). `cue`: the clip's motion cue, to share
-    the frames it has compared with the motion pass."""
-    read, cue = FrameReader(frames), cue or MotionCue(frames, options.motion_gap)
+    they were found (`starts`: (frame index, id) -> pose there)."""
+    read = FrameReader(frames)
     for (start, person), pose in tqdm(sorted(starts.items(), key=lambda item: (-item[0][0], item[0][1])),
                                       desc="mask: people, back in time", unit="person", disable=not progress):
-        follow(read, people, person, start, pose, -1, landmarker, options, cue)
+        follow(read, people, person, start, pose, -1, landmarker, options)
 
 
 def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker: PoseLandmarker,
-                       options: PeopleMaskOptions, progress: bool = True, cue: MotionCue | None = None) -> None:
+                       options: PeopleMaskOptions, progress: bool = True) -> None:
     """Adds the people the detector never saw but who move (crouched, turned away, small): every
     `motion_every` frames, each moving region (`MotionCue`) nobody found explains is searched by the
     pose model at a few sizes and turns; a confident pose whose matte explains the motion is a new
     person, followed forwards and backwards, and dropped again when it cannot be followed into either
     neighbour. Runs after everything else, so it only adds people."""
-    cue, read = cue or MotionCue(frames, options.motion_gap), FrameReader(frames)
+    cue, read = MotionCue(frames, options.motion_gap), FrameReader(frames)
     used = set().union(*(frame.ids for frame in people))
     free_ids = iter([person for person in range(1, MAX_ID + 1) if person not in used])
     for index in tqdm(range(0, len(frames), options.motion_every), desc="mask: people, moving",
@@ -406,7 +402,7 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
         began = time.perf_counter()
         image = read(index)
         moving, regions = cue.regions(index, image)
-        near_moving = _near_moving(moving)
+        near_moving = cv2.dilate(moving.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
         found, before = [], None  # the frame's maps before the first person is added, to give back
         for region in regions:
             if len(frame.ids) >= options.max_people:
@@ -419,8 +415,8 @@ def find_moving_people(frames: list[Path], people: list[PeopleFrame], landmarker
                 found.append((new_id, pose))
         frame.seconds += time.perf_counter() - began
         for person, pose in found:
-            followed = follow(read, people, person, index, pose, 1, landmarker, options, cue)
-            followed += follow(read, people, person, index, pose, -1, landmarker, options, cue)
+            followed = follow(read, people, person, index, pose, 1, landmarker, options)
+            followed += follow(read, people, person, index, pose, -1, landmarker, options)
             if not followed:
                 # the pose model's one-off on an edge the camera's motion made move (the sofa's arm, a
                 # table): a person who moves is in the frames next to this one too
@@ -465,24 +461,13 @@ def _moving_person(image: np.ndarray, near_moving: np.ndarray, region: MovingReg
     return pose, matte
 
 
-def _near_moving(moving: np.ndarray) -> np.ndarray:
-    """A frame's moving pixels (`MotionCue`), grown 3 px."""
-    return cv2.dilate(moving.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
-
-
-def _followed_matte(pose: Pose, frame: PeopleFrame, doubtful: int, options: PeopleMaskOptions,
-                    near_moving: Callable[[], np.ndarray]) -> np.ndarray | None:
-    """The matte of a person followed into `frame`, or None where the following stops: the pose model
-    lost them or doubted them for more than `max_doubtful` frames in a row (unless they are at the
-    frame's edge), the matte is empty, or it is someone already found there (this track ran into
-    them). Where only the frame's edge keeps them, their matte must move (`MOTION_MOVING` of it near
-    `near_moving()`, the frame's moving pixels; all False where it has no plate, which says nothing):
-    followed back from where she walked in, the pose model's matte of a dancer hardly in view lay on
-    the still floor beside the living room's edge for ten frames, and a still person half out of view
-    is no longer told from such a matte."""
+def _followed_matte(pose: Pose, frame: PeopleFrame, doubtful: int, options: PeopleMaskOptions) -> np.ndarray | None:
+    """The matte of a person followed back into `frame`, or None where the following stops: the pose
+    model lost them or doubted them for more than `max_doubtful` frames in a row (unless they are at
+    the frame's edge), the matte is empty, or it is someone already found there (this track ran into
+    them)."""
     at_edge = _inside_share(pose.roi, frame.matte.shape) < EDGE_SHARE
-    doubted = pose.presence < options.track_presence_threshold or doubtful > options.max_doubtful
-    if doubted and not at_edge:
+    if not at_edge and (pose.presence < options.track_presence_threshold or doubtful > options.max_doubtful):
         return None
     matte = pose.matte(frame.matte.shape)
     mine = matte > options.matte_threshold
@@ -490,10 +475,6 @@ def _followed_matte(pose: Pose, frame: PeopleFrame, doubtful: int, options: Peop
         return None
     if np.count_nonzero(mine & frame.mask) > options.duplicate_overlap * np.count_nonzero(mine):
         return None
-    if doubted:
-        moving = near_moving()
-        if moving.any() and np.count_nonzero(mine & moving) < MOTION_MOVING * np.count_nonzero(mine):
-            return None
     return matte
 
 
@@ -517,11 +498,10 @@ def people_frames(frames: list[Path], options: PeopleMaskOptions | None = None, 
                 if index and person not in people[-1].ids:
                     starts[(index, person)] = pose
             people.append(found)
-        cue = MotionCue(frames, options.motion_gap)
         if options.follow_back:
-            follow_back(frames, people, starts, landmarker, options, progress, cue)
+            follow_back(frames, people, starts, landmarker, options, progress)
         if options.motion_every:
-            find_moving_people(frames, people, landmarker, options, progress, cue)
+            find_moving_people(frames, people, landmarker, options, progress)
         for frame, found in zip(frames, people):
             found = refine(media.read_image(frame), found) if refine is not None else found
             found.doubted = sorted(p for p, score in found.presence.items() if score < options.presence_threshold)
