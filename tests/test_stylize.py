@@ -644,6 +644,44 @@ def test_a_picture_is_found_on_a_wall_whose_light_falls_off_along_it(monkeypatch
     assert not found(0, True)[0].any(), "by the histograms' L1 distance alone the picture is missed (9 seeds of 10)"
 
 
+def _wall_with_a_sparse_picture(seed: int, picture: bool):
+    """A plain 7 x 2.8 m wall (y = 6) of 12,000 Gaussians with a 1.6 x 1.1 m painting (x 3.7-5.3 m, 1.1-2.2
+    m up) when `picture`, and no Gaussians at all in x 4-5 m, 1.1-1.9 m up (where the painting is):
+    (points, CIELAB colours, painting)."""
+    rng = np.random.default_rng(seed)
+    x, z = 7 * rng.random(12000), 2.8 * rng.random(12000)
+    colours = np.c_[0.85 + 0 * x, 0.9 + 0 * x, 0.8 + 0 * x] + 0.02 * rng.normal(size=(len(x), 3))
+    painting = (x > 3.7) & (x < 5.3) & (z > 1.1) & (z < 2.2) if picture else np.zeros(len(x), bool)
+    blobs = np.array([[4.0, 1.5], [4.9, 1.9], [4.5, 1.3], [5.1, 1.4], [3.9, 2.0]])
+    palette = np.array([[0.9, 0.8, 0.1], [0.85, 0.15, 0.1], [0.1, 0.3, 0.8], [0.2, 0.6, 0.2], [0.9, 0.4, 0.1]])
+    nearest = np.linalg.norm(np.c_[x, z][painting][:, None] - blobs[None], axis=2).argmin(1)
+    colours[painting] = palette[nearest] + 0.04 * rng.normal(size=(painting.sum(), 3))
+    kept = ~((x > 4.0) & (x < 5.0) & (z > 1.1) & (z < 1.9))
+    points = np.c_[x, 6 + 0.03 * rng.normal(size=len(x)), z]
+    return points[kept], rgb_to_lab(np.clip(colours[kept], 0, 1)), painting[kept]
+
+
+def test_a_picture_the_training_left_sparse_in_the_middle_is_still_a_picture():
+    """The demo's room retrained on slightly different masks left its large painting with too few Gaussians
+    in the middle to tell (39-47% of its block's box stood out, under the half a rectangle fills): the
+    painting took the wallpaper. Cells that cannot tell say nothing of the shape. Here a painting whose
+    lower middle holds no Gaussians (two thirds of it beside a hole open to the wall below it: measured,
+    found at none of the seeds 1-3 before, 98-100% of it at each now); a wall with the same hole and no
+    painting has none."""
+    from occlurestyle.stylize import wall_pictures
+
+    for seed in (1, 2, 3):
+        for picture in (True, False):
+            points, lab, painting = _wall_with_a_sparse_picture(seed, picture)
+            found = np.zeros(len(points), bool)
+            for indices in wall_pictures.find_pictures(points, lab, np.array([0, 0, 1.0]), 0.0, 2.8, seed=seed):
+                found[indices] = True
+            if picture:
+                assert found[painting].mean() > 0.9 and (found & ~painting).sum() < 30, seed
+            else:
+                assert not found.any(), seed
+
+
 def _plain_room(rng, n: int = 3000):
     """Floor, ceiling and the east and south walls of a 6 x 6 x 2.7 m room, and their colours."""
     u, v = rng.random(n), rng.random(n)
