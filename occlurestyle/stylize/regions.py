@@ -739,7 +739,7 @@ def _object_names(shapes: list[tuple[float, float, float]]) -> list[str]:
         return bottom < 0.15 and top > 0.55 and width < 0.8
 
     def is_sofa(bottom, top, width):
-        return bottom < 0.15 and 0.2 < top <= 0.45 and width > 0.5 and not is_shelf(bottom, top, width)
+        return bottom < 0.15 and 0.2 < top <= 0.45 and width > 0.5
 
     names: list[str | None] = [None] * len(shapes)
     shelves = [k for k, shape in enumerate(shapes) if is_shelf(*shape)]
@@ -748,8 +748,7 @@ def _object_names(shapes: list[tuple[float, float, float]]) -> list[str]:
     sofas = [k for k, shape in enumerate(shapes) if is_sofa(*shape)]
     if sofas:
         names[max(sofas, key=lambda k: (shapes[k][1], -k))] = "sofa"
-    tables = [k for k, (_, top, _) in enumerate(shapes) if names[k] is None and 0.12 < top <= 0.4
-              and not is_shelf(*shapes[k])]
+    tables = [k for k, (_, top, _) in enumerate(shapes) if names[k] is None and 0.12 < top <= 0.4]
     if tables:
         names[tables[0]] = "table"
     count = iter(range(len(shapes)))
