@@ -329,6 +329,46 @@ def test_a_style_object_nothing_in_the_scene_is_like_is_left_over_not_forced_on_
     assert partners == {"floor": "floor", "object_0": "plant", "object_1": "rug"}
 
 
+def test_what_hangs_on_the_style_walls_goes_only_onto_what_hangs_on_the_scene_walls():
+    """The demo's lamp shade (its thin pole untrained, 1.3-1.6 m up) was nearest in shape to the style's
+    painting and took it, which left the style's lamp to the plant: a free-standing object may not take
+    what hangs flat on a wall, and with that each takes its own."""
+    from occlurestyle.stylize.correspond import match_regions
+    from occlurestyle.stylize.object_shapes import ObjectShape
+
+    scene = {"floor": 100.0, "object_0": 728.0, "object_1": 699.0}
+    style = {"floor": 100.0, "lamp": 30.0, "plant": 50.0, "painting": 80.0}
+    style_shapes = {"lamp": ObjectShape(0.2, 1.4, 0.5), "plant": ObjectShape(0.0, 1.1, 0.6),
+                    "painting": ObjectShape(1.1, 1.8, 1.2, hangs=True)}
+    plant, shade = ObjectShape(0.3, 1.3, 1.0), ObjectShape(1.3, 1.6, 0.5)
+    assert shade.distance(style_shapes["painting"]) < shade.distance(style_shapes["lamp"])
+    partners = {m["scene"]: m["style"] for m in
+                match_regions(scene, style, ({"object_0": plant, "object_1": shade}, style_shapes))}
+    assert partners == {"floor": "floor", "object_0": "plant", "object_1": "lamp"}
+    # the same shade flat on a wall is a picture-like thing and may take the painting
+    on_wall = ObjectShape(1.3, 1.6, 0.5, hangs=True)
+    partners = {m["scene"]: m["style"] for m in
+                match_regions(scene, style, ({"object_0": plant, "object_1": on_wall}, style_shapes))}
+    assert partners["object_1"] == "painting"
+
+
+def test_a_scene_object_hangs_when_its_gaussians_lie_on_a_wall_above_the_floor():
+    from occlurestyle.stylize.object_shapes import scene_object_shapes
+
+    rng = np.random.default_rng(0)
+    floor = np.c_[4 * rng.random(500), 5 * rng.random(500), np.zeros(500)]
+    ceiling = floor + [0, 0, 2.5]
+    wall = np.c_[4 * rng.random(500), 5 + 0.02 * rng.normal(size=500), 2.5 * rng.random(500)]
+    board = np.c_[1 + 1.2 * rng.random(300), 4.97 + 0.05 * rng.normal(size=300), 1.0 + 0.8 * rng.random(300)]
+    shade = np.c_[2 + 0.4 * rng.random(300), 3.5 + 0.4 * rng.random(300), 1.3 + 0.3 * rng.random(300)]
+    cabinet = np.c_[3 + 0.5 * rng.random(300), 4.9 + 0.1 * rng.random(300), 0.9 * rng.random(300)]  # on the floor
+    points = np.concatenate([floor, ceiling, wall, board, shade, cabinet]) * 2.0
+    labels = np.repeat(np.arange(6), [500, 500, 500, 300, 300, 300])
+    shapes = scene_object_shapes(points, labels, ["floor", "ceiling", "wall_0", "object_0", "object_1", "object_2"],
+                                 np.array([0.0, 0.0, 1.0]), metres=0.5)
+    assert [shapes[f"object_{k}"].hangs for k in range(3)] == [True, False, False]
+
+
 def test_an_object_takes_no_finer_texture_than_its_style_partner():
     from occlurestyle.stylize.transfer import detail_contrast, scale_detail, soften_lightness
 

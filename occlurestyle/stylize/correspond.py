@@ -19,6 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 STRUCTURE = ("floor", "ceiling")
 REUSE_COST = 0.5  # metres of shape difference a scene object pays to share a style object rather than take a free one
+UNFIT = 1e3  # metres of shape difference for a pair `ObjectShape.can_take` rules out
 ALIKE = 0.3  # metres of shape difference within which two scene objects are taken for the same kind of thing
 
 
@@ -104,6 +105,7 @@ def _alike_share_partners(partner: dict[str, str], scene: list[str], copies: lis
         for other in scene[k + 1:]:
             kind, own = partner[first], partner[other]
             if (kind == own or given[kind] >= style_shapes[kind].copies
+                    or not scene_shapes[other].can_take(style_shapes[kind])
                     or scene_shapes[first].distance(scene_shapes[other]) >= ALIKE
                     or scene_shapes[other].distance(style_shapes[kind])
                     > scene_shapes[other].distance(style_shapes[own]) + REUSE_COST):
@@ -126,13 +128,16 @@ def _match_objects_by_shape(matches: dict[str, dict], scene: list[str], style: l
     # a style label of several like parts (two desks) is that many objects to hand out
     fresh = [n for n in style if n not in taken for _ in range(style_shapes[n].copies)] or style
     first = scene[:len(fresh)]
-    nearest = {a: min(style, key=lambda b: scene_shapes[a].distance(style_shapes[b])) for a in scene}
-    cost = np.array([[sizes[a] * scene_shapes[a].distance(style_shapes[b]) for b in fresh] for a in first])
+
+    def distance(a: str, b: str) -> float:
+        return scene_shapes[a].distance(style_shapes[b]) if scene_shapes[a].can_take(style_shapes[b]) else UNFIT
+
+    nearest = {a: min(style, key=lambda b: distance(a, b)) for a in scene}
+    cost = np.array([[sizes[a] * distance(a, b) for b in fresh] for a in first])
     # or each its nearest, taken or not, at `REUSE_COST` more: a style object nothing in the scene is
     # like (the rug, when the scene's rug was labelled floor) is left over, not forced on a plant
     reuse = np.full((len(first), len(first)), np.inf)
-    np.fill_diagonal(reuse, [sizes[a] * (scene_shapes[a].distance(style_shapes[nearest[a]]) + REUSE_COST)
-                             for a in first])
+    np.fill_diagonal(reuse, [sizes[a] * (distance(a, nearest[a]) + REUSE_COST) for a in first])
     rows, cols = linear_sum_assignment(np.hstack([cost, reuse]))
     partner = {first[r]: fresh[c] if c < len(fresh) else nearest[first[r]] for r, c in zip(rows, cols)}
     copies = [fresh[c] for c in cols if c < len(fresh)]  # the style objects' copies handed out

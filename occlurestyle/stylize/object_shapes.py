@@ -24,12 +24,14 @@ import numpy as np
 
 from .correspond import role
 from .materials import CAMERA_HEIGHT, StyleGeometry, rays_of
+from .regions import fit_plane
 from .style_regions import StyleRegions
 
 MIN_CONTACT = 5  # pixels of an object just above the floor for it to stand there
 ASSUMED_ROOM = 2.7  # metres from floor to ceiling when no ceiling was found
 ROOM_MARGIN = 0.5  # metres an object may reach above the ceiling (stray Gaussians) and still be measured
-HANGS_ABOVE = 0.3  # metres above the floor the bottom of a style object hanging on a wall is
+HANGS_ABOVE = 0.3  # metres above the floor the bottom of an object hanging on a wall is
+ON_THE_WALL = 0.15  # metres from a wall's plane the median Gaussian of a scene object hanging on it lies within
 BEHIND_THE_FOOT = 0.1  # of an object's height in pixels: how far above its foot what it rests on goes on beside it
 
 
@@ -39,7 +41,14 @@ class ObjectShape:
     top: float
     width: float  # metres across, the longest horizontal extent
     copies: int = 1  # separate parts of this size under one label (the style's two desks are one "desk")
-    hangs: bool = False  # flat on a wall: on the wall around it, wall under its foot, `HANGS_ABOVE` up
+    hangs: bool = False  # flat on a wall, `HANGS_ABOVE` up (a style object: on the wall around it, wall under
+    # its foot; a scene object: its Gaussians `ON_THE_WALL` of a wall's plane)
+
+    def can_take(self, other: "ObjectShape") -> bool:
+        """Whether this scene object may take the look of style object `other`: what hangs flat on a wall
+        (a painting) goes only onto what does (the demo's lamp shade, 1.3-1.6 m up, had taken a painting
+        as the nearest shape)."""
+        return self.hangs or not other.hangs
 
     def distance(self, other: "ObjectShape") -> float:
         """Metres apart, heights counted in full and width at half (a view shows a width foreshortened)."""
@@ -66,6 +75,7 @@ def scene_object_shapes(points: np.ndarray, labels: np.ndarray, names: list[str]
         return {}
     ceilings = np.isin(labels, [i for i, n in enumerate(names) if role(n) == "ceiling"])
     room = (float(np.median(points[ceilings] @ up)) - floor_height) * metres if ceilings.sum() >= 50 else ASSUMED_ROOM
+    walls = [fit_plane(points[labels == i]) for i, n in enumerate(names) if role(n) == "wall" and (labels == i).sum() >= 50]
     shapes = {}
     for i, name in enumerate(names):
         members = points[labels == i]
@@ -73,8 +83,11 @@ def scene_object_shapes(points: np.ndarray, labels: np.ndarray, names: list[str]
             continue
         # 5th-95th percentiles: a region holds stray Gaussians of the wall or floor it stood against
         heights = (members @ up - floor_height) * metres
-        shape = ObjectShape(max(0.0, float(np.percentile(heights, 5))), max(0.0, float(np.percentile(heights, 95))),
-                            _width(members * metres, up, 5))
+        bottom = max(0.0, float(np.percentile(heights, 5)))
+        on_wall = bool(walls) and min(float(np.median(np.abs(members @ normal + offset))) for normal, offset in walls
+                                      ) * metres < ON_THE_WALL
+        shape = ObjectShape(bottom, max(0.0, float(np.percentile(heights, 95))), _width(members * metres, up, 5),
+                            hangs=on_wall and bottom >= HANGS_ABOVE)
         # one reaching far above the ceiling is no object of this room's scale (a floor or gravity got
         # wrong: sam2_bedroom's "objects" rose 16-43 m): it keeps to the size rule
         if shape.top <= room + ROOM_MARGIN:
