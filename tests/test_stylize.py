@@ -751,6 +751,41 @@ def test_books_in_a_thick_wall_s_slab_are_no_wall_and_its_wall_coloured_specks_n
     assert Counter(names[part["books"]]).most_common(1)[0][0] == "shelf"
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_mist_the_cameras_see_as_the_wall_is_the_wall_and_a_bookcase_against_it_is_not(seed):
+    """A wall seen only at grazing angles (the demo's west wall) trains into a mist in front of it whose
+    Gaussians' own colours are far from the wall's, though together they render it: clustered, it was
+    named "shelf" and took the style bookcase's books as dark blotches all over the restyled wall. As the
+    cameras see it (`seen`: surface points and colours) it is wallpaper: it is the wall's. A bookcase
+    against the same wall, seen as books, is not."""
+    rng = np.random.default_rng(seed)
+    shell, shell_colours = _plain_room(rng)
+    west = np.c_[0.03 * rng.normal(size=6000), 6 * rng.random(6000), 2.7 * rng.random(6000)]
+    mist = np.c_[0.28 + 0.22 * rng.random(1200), 0.5 + 1.0 * rng.random(1200), 0.3 + 2.0 * rng.random(1200)]
+    case = _box(rng, (0.0, 3.5, 0.0), (0.4, 4.9, 1.9), 2500)
+    means = np.concatenate([shell, west, mist, case])
+    paper = np.clip(np.array(WALLPAPER) + 0.02 * rng.normal(size=(6000, 3)), 0, 1)
+    books = rng.choice(np.array([[0.6, 0.1, 0.1], [0.1, 0.2, 0.5], [0.15, 0.15, 0.15]]), len(case))
+    colours = np.concatenate([shell_colours, paper, 0.5 * rng.random((len(mist), 3)), books])
+    # seen: the wall's surface, the mist where the views' depth lies in it, the bookcase's face: as rendered
+    surface = np.concatenate([west, mist, case])
+    seen_colours = np.concatenate([paper, np.clip(np.array(WALLPAPER) + 0.03 * rng.normal(size=(len(mist), 3)),
+                                                  0, 1), books])
+    cameras = _room_cameras((3.0, 3.0, 1.5))
+    start = np.cumsum([0, len(shell), len(west), len(mist), len(case)])
+    part = {k: slice(a, b) for k, a, b in zip(("shell", "west", "mist", "case"), start[:-1], start[1:])}
+    unseen = label_gaussians(means, np.ones(len(means)), cameras, colors=colours)
+    assert (np.array([role(n) for n in np.array(unseen.names)[unseen.labels]])[part["mist"]] == "object").mean() > 0.9
+    regions = label_gaussians(means, np.ones(len(means)), cameras, colors=colours, seen=(surface, seen_colours))
+    names = np.array(regions.names)[regions.labels]
+    roles = np.array([role(name) for name in names])
+    assert (roles[part["mist"]] == "wall").mean() > 0.9
+    assert (names[part["mist"]] == Counter(names[part["west"]]).most_common(1)[0][0]).mean() > 0.9
+    front = (case[:, 0] > 0.3) & (case[:, 2] > 0.15)  # its back lies on the wall, its foot in the floor's layer
+    assert (roles[part["case"]][front] == "object").mean() > 0.9
+    assert all((regions.labels == k).any() for k in range(len(regions.names)))  # no name left without Gaussians
+
+
 def test_a_picture_is_what_most_codebook_draws_find():
     """Five draws: one picture found by four of them (each a little bigger or smaller), another by two;
     the first is kept with the Gaussians most of its finders agree on, the second is not."""

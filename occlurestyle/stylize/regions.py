@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from ..errors import InputError
 from ..fsutil import write_json
 from ..render.gaussians import render_views
 from ..render.rasterizer import rasterization
+from .correspond import role
 from .transfer import rgb_to_lab
 from .wall_pictures import find_framed_pictures, find_pictures
 
@@ -47,6 +49,7 @@ TOP_LAYER = 0.01  # room heights (2.7 cm) of the height bins an object's top sur
 ON_TOP_GAP = 0.03  # room heights (8 cm) above its top surface where what stands on an object begins
 ON_TOP_WIDTH = 0.5  # what stands on a top spans at most this share of the top's length
 LARGE_OBJECT = 0.02  # share of the solid Gaussians a piece of furniture holds at least (`_split_bridged`)
+SEEN_LIKE_THE_WALL = 0.5  # share of a region by a wall that, as the cameras see it, looks like the wall there
 
 
 @dataclass
@@ -229,6 +232,9 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                 # each its own region: one region on two walls has no plane, and each its own colours
                 count = sum(name == "picture" or name.startswith("picture_") for name in names)
                 label[picture] = _add(names, f"picture_{count}" if count else "picture")
+    if seen is not None and lab is not None:
+        _seen_like_the_wall_to_walls(points, label, names, seen, centres, threshold, WALL_SLAB * room_height)
+        label, names = _without_empty(label, names)
     if not names:
         names.append("scene")
         label[:] = 0
@@ -586,6 +592,65 @@ def _wall_within(points, lab, idx, up, centres, threshold, room_height, rng, lab
     wall_label = _add(names, f"wall_{sum(n.startswith('wall_') for n in names)}")
     label[wall], layers[wall_label] = wall_label, wall
     return _wall_slab(points, lab, np.setdiff1d(idx, wall), [wall], centres, threshold, WALL_SLAB * room_height, label)
+
+
+def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: list[str],
+                                 seen: tuple[np.ndarray, np.ndarray], centres: np.ndarray, threshold: float,
+                                 band: float) -> None:
+    """Objects and pictures within `band` of a wall's plane that the cameras see coloured like the wall
+    around them (`SEEN_LIKE_THE_WALL` of their Gaussians within `WALL_COLOUR`) are the wall's, in place in
+    `label`. A wall seen only at grazing angles (the demo's west wall) trains into a mist whose
+    Gaussians' own colours are far from the wall's though together they render it: clustered, the mist was
+    named "shelf", took the style bookcase's books and showed as dark blotches all over the restyled wall;
+    another patch of it became a third "picture". `seen`: surface points and their colours
+    (`seen_surface`). Each Gaussian's seen colour is that of the surface points around it; the wall's
+    there is that of the surface points nearest the wall's own Gaussians, across its plane."""
+    from scipy.spatial import cKDTree
+
+    seen_points, seen_lab = seen[0], rgb_to_lab(seen[1])
+    distance, nearest = cKDTree(points).query(seen_points, distance_upper_bound=threshold)
+    seen_label = np.where(np.isfinite(distance), label[np.minimum(nearest, len(points) - 1)], -1)
+    seen_tree = cKDTree(seen_points)
+
+    def median_colour(tree, colours: np.ndarray, where: np.ndarray, k: int, radius: float) -> np.ndarray:
+        gap, index = tree.query(where, k=min(k, tree.n), distance_upper_bound=radius)
+        gathered = np.where(np.isfinite(gap)[..., None], colours[np.minimum(index, len(colours) - 1)], np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # no surface point near: NaN, left out below
+            return np.nanmedian(gathered.reshape(len(where), -1, 3), axis=1)
+
+    walls = [i for i, name in enumerate(names) if name.startswith("wall_") and (seen_label == i).sum() >= 50]
+    planes = {i: _oriented_plane(points[label == i], centres) for i in walls}
+    for region in [i for i, name in enumerate(names) if role(name) == "object"]:
+        members = np.flatnonzero(label == region)
+        if len(members) == 0 or not walls:
+            continue
+        gaps = {i: float(np.median(np.abs(points[members] @ n + d))) for i, (n, d) in planes.items()}
+        wall = min(gaps, key=gaps.get)
+        if gaps[wall] > band:
+            continue
+        normal, offset = planes[wall]
+        here = median_colour(seen_tree, seen_lab, points[members], 8, 2 * threshold)
+        on_wall = seen_label == wall
+        flat = seen_points[on_wall] - np.outer(seen_points[on_wall] @ normal + offset, normal)
+        across = points[members] - np.outer(points[members] @ normal + offset, normal)
+        wall_there = median_colour(cKDTree(flat), seen_lab[on_wall], across, 32, 10 * threshold)
+        difference = np.linalg.norm(here - wall_there, axis=1)
+        known = np.isfinite(difference)
+        if known.any() and (difference[known] < WALL_COLOUR).mean() >= SEEN_LIKE_THE_WALL:
+            log.debug("scene regions: %s (%d Gaussians) looks like %s as seen: joined to it", names[region],
+                      len(members), names[wall])
+            label[members] = wall
+
+
+def _without_empty(label: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """`label` and `names` without the names no Gaussian has any more (-1 stays unlabelled)."""
+    used = [i for i in range(len(names)) if (label == i).any()]
+    if len(used) == len(names):
+        return label, names
+    renumber = np.full(len(names) + 1, -1)
+    renumber[used] = np.arange(len(used))
+    return renumber[label], [names[i] for i in used]
 
 
 def _split_bridged(points: np.ndarray, idx: np.ndarray, eps: float, up: np.ndarray, large: int,
