@@ -49,6 +49,7 @@ TOP_LAYER = 0.01  # room heights (2.7 cm) of the height bins an object's top sur
 ON_TOP_GAP = 0.03  # room heights (8 cm) above its top surface where what stands on an object begins
 ON_TOP_WIDTH = 0.5  # what stands on a top spans at most this share of the top's length
 LARGE_OBJECT = 0.02  # share of the solid Gaussians a piece of furniture holds at least (`_split_bridged`)
+WALL_TOP_GAP = 0.2  # room heights under the ceiling that a wall found inside an object cluster reaches up to
 SEEN_LIKE_THE_WALL = 0.5  # share of a region by a wall that, as the cameras see it, looks like the wall there
 
 
@@ -194,7 +195,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                 if len(idx) < 0.002 * len(points):
                     continue
             idx = _wall_within(points, lab, idx, up, centres, threshold, room_height, rng, label, names, structure,
-                               layers)
+                               layers, ceiling_height)
             if len(idx) < 0.002 * len(points):
                 continue
             for part in _split_bridged(points, idx, 0.02 * extent, up, int(LARGE_OBJECT * len(points))):
@@ -408,6 +409,31 @@ def vertical_ransac_plane(points: np.ndarray, threshold: float, up: np.ndarray, 
     return normal @ across, inliers
 
 
+def level_planes_along(points: np.ndarray, threshold: float, normals: list[np.ndarray]
+                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each unit normal of `normals`, the plane across it with the most `points` within `threshold`:
+    (normal, inliers' indices) each, the fullest first."""
+    planes = []
+    for normal in normals:
+        along = np.sort(points @ normal)
+        counts = np.searchsorted(along, along + threshold) - np.searchsorted(along, along - threshold)
+        offset = float(along[int(counts.argmax())])
+        planes.append((normal, np.flatnonzero(np.abs(points @ normal - offset) < threshold)))
+    return sorted(planes, key=lambda plane: -len(plane[1]))
+
+
+def _square_to_the_walls(structure: list, names: list[str], up: np.ndarray) -> list[np.ndarray]:
+    """Unit horizontal normals of the walls in `structure` ((label, normal, offset) each) and the normals
+    at right angles to them: where the room's other walls can stand."""
+    square = []
+    for wall_label, normal, _ in structure:
+        if names[wall_label].startswith("wall_"):
+            level = normal - (normal @ up) * up
+            level /= max(float(np.linalg.norm(level)), 1e-12)
+            square += [level, np.cross(up, level)]
+    return square
+
+
 def _join_wall_slices(points: np.ndarray, walls: list[np.ndarray], room_height: float) -> list[np.ndarray]:
     """`walls` (inlier indices of each wall plane, largest first) with the slices of one wall joined: a
     wall whose Gaussians lie in a layer thicker than the plane band is found as two planes a few degrees
@@ -562,13 +588,15 @@ def _wall_coloured_slab_to_walls(points: np.ndarray, lab: np.ndarray, idx: np.nd
 
 
 def _wall_within(points, lab, idx, up, centres, threshold, room_height, rng, label, names, structure,
-                 layers: dict[int, np.ndarray]) -> np.ndarray:
+                 layers: dict[int, np.ndarray], ceiling_height: float) -> np.ndarray:
     """A wall seen from few cameras comes out of training as a thick, noisy slab that no plane of the
     scene-wide search holds enough of, and DBSCAN makes it an object as tall as the room (often with the
     furniture against it). If a vertical plane bounding the scene holds at least 30% of such a cluster
-    within a looser band (3×), that part is labelled a new wall. The plane is searched among vertical
-    ones only: in a slab that thick the fullest free plane is a slant through the wall and the floor
-    beside it. A plane whose inliers centre on a known wall (`structure`: (label, normal, offset) of each
+    within a looser band (3×) and reaches up near the ceiling (`WALL_TOP_GAP`), that part is labelled a
+    new wall. The plane is searched among vertical ones only: in a slab that thick the fullest free plane
+    is a slant through the wall and the floor beside it; and where walls are known, among those square to
+    them: the fullest free plane through a wall and the bookcase beside it is a slant through the corner.
+    A plane whose inliers centre on a known wall (`structure`: (label, normal, offset) of each
     structural plane) and turned less than 45° from it is that wall seen through what stands against it
     (the demo's plant in a corner gave a plane cutting through plant and wall): the wall takes what lies
     within the loose band of its own plane. A new wall takes its slab as the scene-wide ones do
@@ -577,9 +605,20 @@ def _wall_within(points, lab, idx, up, centres, threshold, room_height, rng, lab
     left to the object."""
     if len(idx) < 200 or np.ptp(np.percentile(points[idx] @ up, [2, 98])) < 0.6 * room_height:
         return idx
-    normal, inliers = vertical_ransac_plane(points[idx], 3 * threshold, up, rng)
-    if len(inliers) < 0.3 * len(idx) or not _bounds_the_scene(points, points[idx[inliers]], normal, centres,
-                                                               threshold):
+    planes = [vertical_ransac_plane(points[idx], 3 * threshold, up, rng)]
+    square = _square_to_the_walls(structure, names, up)
+    if square and max(abs(float(planes[0][0] @ d)) for d in square) < np.cos(np.radians(SLICE_ANGLE)):
+        # walls meet at right angles: a slant is a cut through a corner (the fresh living room's east wall
+        # and the bookcase standing out from the north wall beside it: the bookcase went to the wall). The
+        # fullest square plane may be the bookcase's front, which does not bound the scene: the next may.
+        planes = level_planes_along(points[idx], 3 * threshold, square)
+    for normal, inliers in planes:
+        # a wall reaches the ceiling; a bookcase's front, as wide and parallel to the wall behind it, does not
+        reaches = np.percentile(points[idx[inliers]] @ up, 98) > ceiling_height - WALL_TOP_GAP * room_height
+        if len(inliers) >= 0.3 * len(idx) and reaches and _bounds_the_scene(points, points[idx[inliers]], normal,
+                                                                            centres, threshold):
+            break
+    else:
         return idx
     centre = points[idx[inliers]].mean(0)
     for wall_label, wall_normal, offset in structure:
@@ -796,23 +835,28 @@ def _object_shape(points: np.ndarray, up: np.ndarray, floor_height: float, room_
 
 def _object_names(shapes: list[tuple[float, float, float]]) -> list[str]:
     """Names for the object clusters of `shapes` ((bottom, top, width) in room heights, the largest first):
-    "shelf" for the first tall narrow one, "sofa" for the low wide one whose back rises highest (a coffee
-    table a short training left bridged to the sofa, split from it, can be as wide and nearly as high, and
-    came first as the larger: it took the style's sofa), "table" for the first other whose top is under
-    0.4 room heights, "object_k" for the rest in order."""
+    "shelf" for the tall one with the largest front (width times height: a floor lamp is as tall as a
+    bookcase but narrow, and the fresh living room's lamp, the larger cluster, was named shelf first),
+    "sofa" for the low wide one with the largest front (a coffee table a short training left bridged to
+    the sofa, split from it, can be as wide and nearly as high, and came first as the larger; a lower
+    piece of the bookcase, 1 cm higher than the sofa's back, took the name when the highest back won),
+    "table" for the first other whose top is under 0.4 room heights, "object_k" for the rest in order."""
     def is_shelf(bottom, top, width):
-        return bottom < 0.15 and top > 0.55 and width < 0.8
+        return bottom < 0.15 and top > 0.55 and width < 1.5
 
     def is_sofa(bottom, top, width):
         return bottom < 0.15 and 0.2 < top <= 0.45 and width > 0.5
 
+    def front(k: int) -> tuple[float, int]:
+        return shapes[k][1] * shapes[k][2], -k
+
     names: list[str | None] = [None] * len(shapes)
     shelves = [k for k, shape in enumerate(shapes) if is_shelf(*shape)]
     if shelves:
-        names[shelves[0]] = "shelf"
+        names[max(shelves, key=front)] = "shelf"
     sofas = [k for k, shape in enumerate(shapes) if is_sofa(*shape)]
     if sofas:
-        names[max(sofas, key=lambda k: (shapes[k][1], -k))] = "sofa"
+        names[max(sofas, key=front)] = "sofa"
     tables = [k for k, (_, top, _) in enumerate(shapes) if names[k] is None and 0.12 < top <= 0.4]
     if tables:
         names[tables[0]] = "table"
