@@ -790,6 +790,38 @@ def test_a_mist_the_cameras_see_as_the_wall_is_the_wall_and_a_bookcase_against_i
     assert all((regions.labels == k).any() for k in range(len(regions.names)))  # no name left without Gaussians
 
 
+def test_what_the_cameras_see_as_the_wall_joins_it_up_to_its_reach_but_not_a_framed_board():
+    """The office's sheet of floaters 1.2 m before its north wall rendered over 48k pixels of it and took a
+    style object's look; a whiteboard, white on the pale wall, is seen nearly as the wall is, but its frame
+    says it is a picture. Seen as the wall: the sheet joins it, the framed board and a dark cabinet do not,
+    nor a sheet beyond `SEEN_REACH`."""
+    from occlurestyle.stylize.regions import SEEN_REACH, _seen_like_the_wall_to_walls
+
+    rng = np.random.default_rng(0)
+    wall = np.c_[6 * rng.random(4000), 6.0 + 0.02 * rng.normal(size=4000), 2.7 * rng.random(4000)]
+    board = np.c_[2 + 1.5 * rng.random(500), 5.98 + 0.01 * rng.random(500), 1.0 + 0.8 * rng.random(500)]
+    sheet = np.c_[0.5 + 1.2 * rng.random(400), 4.8 + 0.1 * rng.random(400), 0.5 + 1.5 * rng.random(400)]
+    far = sheet + [3.5, -2.0, 0.0]  # 3.1 m before the wall
+    cabinet = np.c_[4.2 + 0.8 * rng.random(400), 5.4 + 0.1 * rng.random(400), 0.8 * rng.random(400)]
+    points = np.concatenate([wall, board, sheet, far, cabinet])
+    label = np.repeat(np.arange(5), [4000, 500, 400, 400, 400])
+    names = ["wall_0", "picture", "object_0", "object_1", "object_2"]
+    pale = np.array([0.86, 0.9, 0.86])
+    # as the cameras see it: the wall, the board near-white in its place, the sheets as the wall behind them
+    seen_points = np.concatenate([wall, board, sheet, far, cabinet])
+    seen_colours = np.concatenate([np.tile(pale, (4000, 1)), np.tile([0.95, 0.95, 0.95], (500, 1)),
+                                   np.tile(pale, (800, 1)), np.tile([0.2, 0.15, 0.1], (400, 1))])
+    seen_colours = np.clip(seen_colours + 0.01 * rng.normal(size=seen_colours.shape), 0, 1)
+    centres = np.array([[3.0, 2.0, 1.5], [3.0, 3.0, 1.5]])
+    for framed, board_after in (({1}, 1), (set(), 0)):
+        labels = label.copy()
+        _seen_like_the_wall_to_walls(points, labels, names, (seen_points, seen_colours), centres, 0.06,
+                                     SEEN_REACH * 2.7, framed)
+        assert (labels[4000:4500] == board_after).all()
+        assert (labels[4500:4900] == 0).all()  # the sheet 1.1-1.2 m out: the wall's
+        assert (labels[4900:5300] == 3).all() and (labels[5300:] == 4).all()
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_bookcase_beside_a_wall_found_inside_its_cluster_is_no_wall(seed):
     """The fresh living room's east wall, a thick slab no scene-wide plane holds, was clustered with the

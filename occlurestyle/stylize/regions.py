@@ -50,7 +50,8 @@ ON_TOP_GAP = 0.03  # room heights (8 cm) above its top surface where what stands
 ON_TOP_WIDTH = 0.5  # what stands on a top spans at most this share of the top's length
 LARGE_OBJECT = 0.02  # share of the solid Gaussians a piece of furniture holds at least (`_split_bridged`)
 WALL_TOP_GAP = 0.2  # room heights under the ceiling that a wall found inside an object cluster reaches up to
-SEEN_LIKE_THE_WALL = 0.5  # share of a region by a wall that, as the cameras see it, looks like the wall there
+SEEN_LIKE_THE_WALL = 0.7  # share of a region by a wall that, as the cameras see it, looks like the wall there
+SEEN_REACH = 0.6  # room heights (1.6 m in a 2.7 m room) in front of a wall's plane such a region may lie
 
 
 @dataclass
@@ -205,6 +206,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                     pieces.append(_object_shape(points[piece], up, floor_height, room_height))
         for k, name in enumerate(_object_names(pieces)):
             names[names.index(f"piece_{k}")] = name
+    framed_labels: set[int] = set()  # pictures a frame was found around
     if lab is not None:
         seen_lab = rgb_to_lab(seen[1]) if seen is not None else None
         objects = np.isin(label, [i for i, name in enumerate(names) if name not in ("floor", "ceiling")
@@ -222,6 +224,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             chart = on_wall & near if (on_wall & near).sum() >= 200 else on_wall
             found = [given[p] for p in find_pictures(points[given], lab[given], up, floor_height, room_height,
                                                      on_wall=chart[given], seed=seed)]
+            framed = []
             if seen is not None:
                 layer = np.abs(seen[0] @ normal + offset) < 3 * threshold
                 framed = find_framed_pictures(seen[0][layer], seen_lab[layer], points[given], up, floor_height,
@@ -233,8 +236,12 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                 # each its own region: one region on two walls has no plane, and each its own colours
                 count = sum(name == "picture" or name.startswith("picture_") for name in names)
                 label[picture] = _add(names, f"picture_{count}" if count else "picture")
+                if any(np.isin(given[p], picture).mean() >= 0.5 or np.isin(picture, given[p]).mean() >= 0.5
+                       for p in framed):
+                    framed_labels.add(int(label[picture[0]]))
     if seen is not None and lab is not None:
-        _seen_like_the_wall_to_walls(points, label, names, seen, centres, threshold, WALL_SLAB * room_height)
+        _seen_like_the_wall_to_walls(points, label, names, seen, centres, threshold, SEEN_REACH * room_height,
+                                     framed_labels)
         label, names = _without_empty(label, names)
     if not names:
         names.append("scene")
@@ -635,10 +642,11 @@ def _wall_within(points, lab, idx, up, centres, threshold, room_height, rng, lab
 
 def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: list[str],
                                  seen: tuple[np.ndarray, np.ndarray], centres: np.ndarray, threshold: float,
-                                 band: float) -> None:
-    """Objects and pictures within `band` of a wall's plane that the cameras see coloured like the wall
+                                 reach: float, framed: set[int]) -> None:
+    """Objects and pictures within `reach` of a wall's plane that the cameras see coloured like the wall
     around them (`SEEN_LIKE_THE_WALL` of their Gaussians within `WALL_COLOUR`) are the wall's, in place in
-    `label`. A wall seen only at grazing angles (the demo's west wall) trains into a mist whose
+    `label`; not a picture with a frame (`framed` labels: a whiteboard on a pale wall is seen much like
+    it). A wall seen only at grazing angles (the demo's west wall) trains into a mist whose
     Gaussians' own colours are far from the wall's though together they render it: clustered, the mist was
     named "shelf", took the style bookcase's books and showed as dark blotches all over the restyled wall;
     another patch of it became a third "picture". `seen`: surface points and their colours
@@ -660,13 +668,13 @@ def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: l
 
     walls = [i for i, name in enumerate(names) if name.startswith("wall_") and (seen_label == i).sum() >= 50]
     planes = {i: _oriented_plane(points[label == i], centres) for i in walls}
-    for region in [i for i, name in enumerate(names) if role(name) == "object"]:
+    for region in [i for i, name in enumerate(names) if role(name) == "object" and i not in framed]:
         members = np.flatnonzero(label == region)
         if len(members) == 0 or not walls:
             continue
         gaps = {i: float(np.median(np.abs(points[members] @ n + d))) for i, (n, d) in planes.items()}
         wall = min(gaps, key=gaps.get)
-        if gaps[wall] > band:
+        if gaps[wall] > reach:
             continue
         normal, offset = planes[wall]
         here = median_colour(seen_tree, seen_lab, points[members], 8, 2 * threshold)
@@ -676,6 +684,8 @@ def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: l
         wall_there = median_colour(cKDTree(flat), seen_lab[on_wall], across, 32, 10 * threshold)
         difference = np.linalg.norm(here - wall_there, axis=1)
         known = np.isfinite(difference)
+        log.debug("seen-like: %s n=%d gap=%.2f share=%.2f", names[region], len(members), gaps[wall] / reach,
+                  (difference[known] < WALL_COLOUR).mean() if known.any() else -1)
         if known.any() and (difference[known] < WALL_COLOUR).mean() >= SEEN_LIKE_THE_WALL:
             log.debug("scene regions: %s (%d Gaussians) looks like %s as seen: joined to it", names[region],
                       len(members), names[wall])
