@@ -190,18 +190,22 @@ def _region_errors(shot: np.ndarray, run, scene: RunScene) -> tuple[float, list[
     return right, wrong, blank
 
 
-# The bound on the region error at the opening camera, midway between the viewer's drawing of the right view
-# and of any other view as measured on the test run (each test prints its errors; three runs each): the
-# viewer draws the path frustums, the people as flat billboards and blends splats in its own order, so it
-# is not zero; another camera's view is far off (less so since the room took the style's materials: a
-# checker floor and striped walls look alike from nearby cameras). Measured also with a core busy elsewhere.
-REGION_ERROR_BOUND = 14.0
+# The bound on the region error at the opening camera, between the viewer's drawing of the right view and of
+# any other view as measured on the test run (each test prints its errors): the viewer draws the path
+# frustums, the people as flat billboards and blends splats in its own order, so it is not zero; another
+# camera's view is far off (less so since the room took the style's materials: a checker floor and striped
+# walls look alike from nearby cameras). The test run's short training finds no wall, only wall-sized
+# objects: at d85d45b they took the style's paintings (flat red patches; 12.7 right, 23.1 and 26.1 wrong),
+# since fe210b5 a free-standing object takes no painting and they take its shelf and lamp (busy books;
+# 16.9 right, 27.6 and 27.5 wrong). The report's view draws no frustums and comes closer (4.8 right, 17.1 and
+# 23.0 wrong since fe210b5; 2.9, 20.0 and 18.3 before). Measured also with a core busy elsewhere.
+REGION_ERROR_BOUND = {"live viewer": 20.0, "report": 11.0}
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine to look at the viewer with")
 def test_the_live_viewer_in_a_browser_draws_the_room_as_our_render_at_the_first_camera(small_run):
-    """Measured on this run (materials, three runs): 9.4 at the opening camera, 22.7 and 21.0 at the other
-    two, 133.6 blank."""
+    """Measured on this run (materials, fe210b5): 16.9 at the opening camera, 27.6 and 27.5 at the other
+    two, 132.3 blank."""
     run = small_run[0]
     scene = RunScene(run)
     viewer = serve(run)
@@ -211,14 +215,14 @@ def test_the_live_viewer_in_a_browser_draws_the_room_as_our_render_at_the_first_
     finally:
         viewer.stop()
     right, wrong, blank = _region_errors(shot, run, scene)
-    assert right < REGION_ERROR_BOUND < min(*wrong, blank)
+    assert right < REGION_ERROR_BOUND["live viewer"] < min(*wrong, blank)
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine to look at the viewer with")
 def test_the_report_opened_from_disk_shows_the_room_in_3d_as_our_render_at_the_first_camera(own_run):
     """The report's 3D view, no server: opened as a file, the frame on its page draws the stylized room at
-    the run's first camera, with the first frame's people. Measured on this run (materials, three runs):
-    2.9 at the opening camera, 20.0 and 18.3 at the other two, 140.9 blank."""
+    the run's first camera, with the first frame's people. Measured on this run (materials, fe210b5):
+    4.8 at the opening camera, 17.1 and 23.0 at the other two, 144.4 blank."""
     run = own_run[0]
     report = write_report(run, metrics={})
     scene = RunScene(run)
@@ -226,7 +230,7 @@ def test_the_report_opened_from_disk_shows_the_room_in_3d_as_our_render_at_the_f
     shot = screenshot(report.resolve().as_uri(), 1100, 900, element="#viewer").astype(float)
     assert shot.shape[1] == VIEWER_WIDTH
     right, wrong, blank = _region_errors(shot, run, scene)
-    assert right < REGION_ERROR_BOUND < min(*wrong, blank)
+    assert right < REGION_ERROR_BOUND["report"] < min(*wrong, blank)
 
 
 def test_the_view_command_serves_until_interrupted_then_frees_its_port(small_run):
