@@ -75,7 +75,8 @@ def scene_object_shapes(points: np.ndarray, labels: np.ndarray, names: list[str]
         return {}
     ceilings = np.isin(labels, [i for i, n in enumerate(names) if role(n) == "ceiling"])
     room = (float(np.median(points[ceilings] @ up)) - floor_height) * metres if ceilings.sum() >= 50 else ASSUMED_ROOM
-    walls = [fit_plane(points[labels == i]) for i, n in enumerate(names) if role(n) == "wall" and (labels == i).sum() >= 50]
+    walls = [fit_plane(points[labels == i]) for i, n in enumerate(names)
+             if role(n) == "wall" and (labels == i).sum() >= 50]
     shapes = {}
     for i, name in enumerate(names):
         members = points[labels == i]

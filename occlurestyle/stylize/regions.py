@@ -684,8 +684,9 @@ def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: l
         wall_there = median_colour(cKDTree(flat), seen_lab[on_wall], across, 32, 10 * threshold)
         difference = np.linalg.norm(here - wall_there, axis=1)
         known = np.isfinite(difference)
-        log.debug("seen-like: %s n=%d gap=%.2f share=%.2f", names[region], len(members), gaps[wall] / reach,
-                  (difference[known] < WALL_COLOUR).mean() if known.any() else -1)
+        log.debug("scene regions: %s (%d Gaussians), %.2f of the reach before %s, %.0f%% seen as it", names[region],
+                  len(members), gaps[wall] / reach, names[wall],
+                  100 * (difference[known] < WALL_COLOUR).mean() if known.any() else -1)
         if known.any() and (difference[known] < WALL_COLOUR).mean() >= SEEN_LIKE_THE_WALL:
             log.debug("scene regions: %s (%d Gaussians) looks like %s as seen: joined to it", names[region],
                       len(members), names[wall])
