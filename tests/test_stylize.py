@@ -815,7 +815,7 @@ def test_what_the_cameras_see_as_the_wall_joins_it_up_to_its_reach_but_not_a_fra
     centres = np.array([[3.0, 2.0, 1.5], [3.0, 3.0, 1.5]])
     for framed, board_after in (({1}, 1), (set(), 0)):
         labels = label.copy()
-        _seen_like_the_wall_to_walls(points, labels, names, (seen_points, seen_colours), centres, 0.06,
+        _seen_like_the_wall_to_walls(points, labels, names, (seen_points, rgb_to_lab(seen_colours)), centres, 0.06,
                                      SEEN_REACH * 2.7, framed)
         assert (labels[4000:4500] == board_after).all()
         assert (labels[4500:4900] == 0).all()  # the sheet 1.1-1.2 m out: the wall's

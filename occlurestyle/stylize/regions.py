@@ -240,8 +240,8 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                        for p in framed):
                     framed_labels.add(int(label[picture[0]]))
     if seen is not None and lab is not None:
-        _seen_like_the_wall_to_walls(points, label, names, seen, centres, threshold, SEEN_REACH * room_height,
-                                     framed_labels)
+        _seen_like_the_wall_to_walls(points, label, names, (seen[0], seen_lab), centres, threshold,
+                                     SEEN_REACH * room_height, framed_labels)
         label, names = _without_empty(label, names)
     if not names:
         names.append("scene")
@@ -649,12 +649,12 @@ def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: l
     it). A wall seen only at grazing angles (the demo's west wall) trains into a mist whose
     Gaussians' own colours are far from the wall's though together they render it: clustered, the mist was
     named "shelf", took the style bookcase's books and showed as dark blotches all over the restyled wall;
-    another patch of it became a third "picture". `seen`: surface points and their colours
-    (`seen_surface`). Each Gaussian's seen colour is that of the surface points around it; the wall's
+    another patch of it became a third "picture". `seen`: surface points (`seen_surface`) and their CIELAB
+    colours. Each Gaussian's seen colour is that of the surface points around it; the wall's
     there is that of the surface points nearest the wall's own Gaussians, across its plane."""
     from scipy.spatial import cKDTree
 
-    seen_points, seen_lab = seen[0], rgb_to_lab(seen[1])
+    seen_points, seen_lab = seen
     distance, nearest = cKDTree(points).query(seen_points, distance_upper_bound=threshold)
     seen_label = np.where(np.isfinite(distance), label[np.minimum(nearest, len(points) - 1)], -1)
     seen_tree = cKDTree(seen_points)
@@ -668,6 +668,15 @@ def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: l
 
     walls = [i for i, name in enumerate(names) if name.startswith("wall_") and (seen_label == i).sum() >= 50]
     planes = {i: _oriented_plane(points[label == i], centres) for i in walls}
+    across_walls: dict[int, tuple] = {}  # each wall's seen points on its plane (a tree) and their colours
+
+    def across_wall(wall: int) -> tuple:
+        if wall not in across_walls:
+            normal, offset = planes[wall]
+            on_wall = seen_points[seen_label == wall]
+            across_walls[wall] = (cKDTree(on_wall - np.outer(on_wall @ normal + offset, normal)),
+                                  seen_lab[seen_label == wall])
+        return across_walls[wall]
     for region in [i for i, name in enumerate(names) if role(name) == "object" and i not in framed]:
         members = np.flatnonzero(label == region)
         if len(members) == 0 or not walls:
@@ -678,18 +687,15 @@ def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: l
             continue
         normal, offset = planes[wall]
         here = median_colour(seen_tree, seen_lab, points[members], 8, 2 * threshold)
-        on_wall = seen_label == wall
-        flat = seen_points[on_wall] - np.outer(seen_points[on_wall] @ normal + offset, normal)
         across = points[members] - np.outer(points[members] @ normal + offset, normal)
-        wall_there = median_colour(cKDTree(flat), seen_lab[on_wall], across, 32, 10 * threshold)
+        wall_there = median_colour(*across_wall(wall), across, 32, 10 * threshold)
         difference = np.linalg.norm(here - wall_there, axis=1)
         known = np.isfinite(difference)
-        log.debug("scene regions: %s (%d Gaussians), %.2f of the reach before %s, %.0f%% seen as it", names[region],
-                  len(members), gaps[wall] / reach, names[wall],
-                  100 * (difference[known] < WALL_COLOUR).mean() if known.any() else -1)
-        if known.any() and (difference[known] < WALL_COLOUR).mean() >= SEEN_LIKE_THE_WALL:
-            log.debug("scene regions: %s (%d Gaussians) looks like %s as seen: joined to it", names[region],
-                      len(members), names[wall])
+        share = float((difference[known] < WALL_COLOUR).mean()) if known.any() else 0.0
+        log.debug("scene regions: %s (%d Gaussians), %.2f of the reach before %s, %.0f%% seen as it%s",
+                  names[region], len(members), gaps[wall] / reach, names[wall], 100 * share,
+                  ": joined to it" if share >= SEEN_LIKE_THE_WALL else "")
+        if share >= SEEN_LIKE_THE_WALL:
             label[members] = wall
 
 
