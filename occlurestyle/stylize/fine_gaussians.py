@@ -9,6 +9,8 @@ model can only become blotches, whatever colours the fit gives it. So, for each 
 - `flatten_onto_charts`: the Gaussians on the cameras' side of its plane (within `SURFACE_BAND`) move onto
   it and are flattened into it; those behind it stay, as moving them forward would cover what hangs on
   the wall within the cloud (a picture's Gaussians lie inside it: measured, the pictures turned white);
+  none of them reaches beyond the region's texture along the plane (a sheet hidden in the cloud would
+  show its colour where the flattened front no longer hides it);
 - `split_for_textures`: each Gaussian across whose footprint the texture's colour changes is split in
   two along its longest axis, round after round, never below `MIN_TEXELS` of the texture's texels;
 - `floating_before_walls`: a wall's Gaussians further before it than that band, which nothing standing on
@@ -40,23 +42,33 @@ def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, Re
                         viewer: np.ndarray) -> dict:
     """The model with each textured region's (label index → texture) Gaussians between its plane and
     `SURFACE_BAND` before it, on the side of the point `viewer` (the cameras' mean centre), moved onto
-    the plane and flattened into it: their covariance projected onto the plane, `THIN` across it."""
+    the plane and flattened into it: their covariance projected onto the plane, `THIN` across it. None of
+    the region's Gaussians on the plane or behind it reaches beyond its texture along the plane
+    (`_narrowing`): those moved are narrowed along the plane's u and v, those behind it shrunk whole."""
     means = params["means"].numpy().astype(np.float64)
     scales = torch.exp(params["scales"]).numpy().astype(np.float64)
     rotations = rotation_matrices(params["quats"])
-    moved = np.zeros(len(labels), bool)
+    changed = np.zeros(len(labels), bool)
     for index, texture in textures.items():
         chart = texture.chart
         normal = _towards(chart, viewer)
         members = np.flatnonzero(labels == index)
         height = (means[members] - chart.origin) @ normal
+        behind = members[height <= 0]
+        spread = np.einsum("ai,nij,nj,nbj->nab", chart.axes[:2], rotations[behind], scales[behind] ** 2,
+                           chart.axes[:2] @ rotations[behind])  # [n,2,2]: their covariance along u and v
+        shrink = _narrowing(spread, means[behind], texture).min(1)
+        scales[behind] *= shrink[:, None]  # whole: narrowed along the plane alone, a sheet became a needle
+        changed[behind[shrink < 1]] = True
         before = (height > 0) & (height * chart.metres < SURFACE_BAND)
         members, height = members[before], height[before]
-        moved[members] = True
+        changed[members] = True
         means[members] -= height[:, None] * normal
         R, s = rotations[members], scales[members]
         in_plane = chart.axes[:2] @ R  # [n,2,3]: the Gaussian's axes in the plane's u, v
         covariance = np.einsum("nij,nj,nkj->nik", in_plane, s ** 2, in_plane)
+        narrow = _narrowing(covariance, means[members], texture)
+        covariance = covariance * narrow[:, :, None] * narrow[:, None, :]
         values, vectors = np.linalg.eigh(covariance)  # [n,2], [n,2,2]
         axes = np.einsum("nij,ik->njk", vectors, chart.axes[:2])  # the eigenvectors in the world [n,2,3]
         frame = np.concatenate([np.broadcast_to(normal, (len(members), 1, 3)), axes], 1).transpose(0, 2, 1)
@@ -65,15 +77,32 @@ def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, Re
         scales[members] = np.concatenate([np.full((len(members), 1), THIN / chart.metres),
                                           np.sqrt(np.maximum(values, 1e-12))], 1)
     out = dict(params)
-    out["means"] = torch.where(torch.from_numpy(moved)[:, None], torch.from_numpy(means.astype(np.float32)),
+    out["means"] = torch.where(torch.from_numpy(changed)[:, None], torch.from_numpy(means.astype(np.float32)),
                                params["means"])
-    out["scales"] = torch.where(torch.from_numpy(moved)[:, None], torch.from_numpy(np.log(scales).astype(np.float32)),
+    out["scales"] = torch.where(torch.from_numpy(changed)[:, None], torch.from_numpy(np.log(scales).astype(np.float32)),
                                 params["scales"])
     quats = params["quats"].clone()
-    wxyz = Rotation.from_matrix(rotations[moved]).as_quat()[:, [3, 0, 1, 2]]
-    quats[moved] = torch.from_numpy(wxyz.astype(np.float32))
+    wxyz = Rotation.from_matrix(rotations[changed]).as_quat()[:, [3, 0, 1, 2]]
+    quats[changed] = torch.from_numpy(wxyz.astype(np.float32))
     out["quats"] = quats
     return out
+
+
+def _narrowing(spread: np.ndarray, centres: np.ndarray, texture: RegionTexture) -> np.ndarray:
+    """[n,2] factors (at most 1) along the chart's u and v by which Gaussians centred at `centres` [n,3],
+    with covariances `spread` [n,2,2] along u and v (scene units), are narrowed so that their footprint
+    (`FOOTPRINT` sigmas) ends at the texture's edge, or `MIN_TEXELS` texels out for one centred on or
+    beyond it. A training leaves sheets and needles in a wall's cloud that the wall's front hides: the
+    office sample's whiteboard held one 5 m long 40 cm behind its plane, which, once the wall before it
+    lay flat on the wall's plane and the board's white coloured it, showed as a white column from the
+    ceiling down to the desk."""
+    chart = texture.chart
+    uv = chart.uv(centres)
+    lo = texture.corner
+    hi = lo + (np.array(texture.texture.shape[1::-1]) - 1) * texture.texel
+    room = np.maximum(np.minimum(uv - lo, hi - uv), MIN_TEXELS * texture.texel) / chart.metres
+    sigma = np.sqrt(np.maximum(np.diagonal(spread, axis1=1, axis2=2), 1e-24))  # v's flip changes no spread
+    return np.minimum(1.0, room / (FOOTPRINT * sigma))
 
 
 def floating_before_walls(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture], walls: list[int],
