@@ -55,8 +55,7 @@ def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, Re
         members = np.flatnonzero(labels == index)
         height = (means[members] - chart.origin) @ normal
         behind = members[height <= 0]
-        spread = np.einsum("ai,nij,nj,nbj->nab", chart.axes[:2], rotations[behind], scales[behind] ** 2,
-                           chart.axes[:2] @ rotations[behind])  # [n,2,2]: their covariance along u and v
+        spread = _along_the_plane(chart, rotations[behind], scales[behind])
         shrink = _narrowing(spread, means[behind], texture).min(1)
         scales[behind] *= shrink[:, None]  # whole: narrowed along the plane alone, a sheet became a needle
         changed[behind[shrink < 1]] = True
@@ -64,9 +63,7 @@ def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, Re
         members, height = members[before], height[before]
         changed[members] = True
         means[members] -= height[:, None] * normal
-        R, s = rotations[members], scales[members]
-        in_plane = chart.axes[:2] @ R  # [n,2,3]: the Gaussian's axes in the plane's u, v
-        covariance = np.einsum("nij,nj,nkj->nik", in_plane, s ** 2, in_plane)
+        covariance = _along_the_plane(chart, rotations[members], scales[members])
         narrow = _narrowing(covariance, means[members], texture)
         covariance = covariance * narrow[:, :, None] * narrow[:, None, :]
         values, vectors = np.linalg.eigh(covariance)  # [n,2], [n,2,2]
@@ -86,6 +83,13 @@ def flatten_onto_charts(params: dict, labels: np.ndarray, textures: dict[int, Re
     quats[changed] = torch.from_numpy(wxyz.astype(np.float32))
     out["quats"] = quats
     return out
+
+
+def _along_the_plane(chart: Chart, rotations: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """[n,2,2]: the covariances of Gaussians (axes `rotations` [n,3,3], sigmas `scales` [n,3]) along the
+    chart's u and v."""
+    in_plane = chart.axes[:2] @ rotations  # [n,2,3]: each Gaussian's axes in the plane's u, v
+    return np.einsum("nij,nj,nkj->nik", in_plane, scales ** 2, in_plane)
 
 
 def _narrowing(spread: np.ndarray, centres: np.ndarray, texture: RegionTexture) -> np.ndarray:
