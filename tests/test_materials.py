@@ -225,6 +225,9 @@ def test_the_office_exemplar_s_floor_and_focal_come_from_its_walls_and_its_desks
     monitor = shapes["monitor"]
     assert abs(monitor.bottom * scale - 0.76) < 0.25 and monitor.top * scale < 1.4, monitor
     assert shapes["whiteboard"].hangs and not monitor.hangs and not shapes["desk"].hangs
+    # the monitors and the whiteboard are rectangles in the photo: flat things with a picture
+    flat = {name for name, shape in shapes.items() if shape.flat}
+    assert {"monitor", "whiteboard"} <= flat and not flat & {"desk", "boxes", "plant"}, shapes
 
 
 def test_a_floor_s_boards_run_along_the_walls_whatever_the_floor_s_shape():
@@ -350,6 +353,42 @@ def test_what_hangs_on_the_style_walls_goes_only_onto_what_hangs_on_the_scene_wa
     partners = {m["scene"]: m["style"] for m in
                 match_regions(scene, style, ({"object_0": plant, "object_1": on_wall}, style_shapes))}
     assert partners["object_1"] == "painting"
+
+
+def test_a_thin_upright_scene_object_is_flat_and_shows_the_picture_of_a_flat_style_object_of_its_size():
+    """The office's monitors kept their own screens' blots in the style's colours (texture 2.86 where the
+    truth, the style monitor's picture, scores 1.04). A slab 4 cm deep on a desk is flat, a box is not; a
+    flat scene object paired with a flat style object of its size shows its picture ("flat"), not one paired
+    with it for want of better (a bookcase's front, six times the monitor's height), nor one whose partner
+    is no rectangle (a plant)."""
+    from occlurestyle.stylize.correspond import match_regions
+    from occlurestyle.stylize.object_shapes import ObjectShape, scene_object_shapes
+
+    rng = np.random.default_rng(0)
+    floor = np.c_[6 * rng.random(500), 5 * rng.random(500), np.zeros(500)]
+    ceiling = floor + [0, 0, 2.6]
+    screen = np.c_[1 + 0.6 * rng.random(400), 3.5 + 0.04 * rng.random(400) + 0.01 * rng.normal(size=400),
+                   0.8 + 0.38 * rng.random(400)]
+    box = np.c_[3 + 0.6 * rng.random(400), 2 + 0.5 * rng.random(400), 0.5 * rng.random(400)]
+    points = np.concatenate([floor, ceiling, screen, box])
+    labels = np.repeat(np.arange(4), [500, 500, 400, 400])
+    shapes = scene_object_shapes(points, labels, ["floor", "ceiling", "object_0", "object_1"],
+                                 np.array([0.0, 0.0, 1.0]), metres=1.0)
+    assert shapes["object_0"].flat and not shapes["object_1"].flat, shapes
+
+    style = {"floor": 100.0, "monitor": 40.0, "plant": 30.0}
+    style_shapes = {"monitor": ObjectShape(0.7, 0.95, 0.4, flat=True), "plant": ObjectShape(0.0, 0.8, 0.7)}
+    scene = {"floor": 100.0, "object_0": 400.0, "object_1": 300.0, "object_2": 200.0}
+    scene_shapes = {"object_0": ObjectShape(0.75, 1.1, 0.55, flat=True),  # a monitor
+                    "object_1": ObjectShape(1.0, 2.5, 1.7, flat=True),  # a bookcase's front
+                    "object_2": ObjectShape(0.0, 0.9, 0.6, flat=True)}  # flat, beside the plant
+    matches = {m["scene"]: m for m in match_regions(scene, style, (scene_shapes, style_shapes))}
+    assert matches["object_0"]["style"] == "monitor" and matches["object_0"].get("flat"), matches
+    assert matches["object_1"]["style"] == "monitor" and not matches["object_1"].get("flat"), matches
+    assert matches["object_2"]["style"] == "plant" and not matches["object_2"].get("flat"), matches
+    round_monitor = {**style_shapes, "monitor": ObjectShape(0.7, 0.95, 0.4)}  # no rectangle in the photo
+    matches = {m["scene"]: m for m in match_regions(scene, style, (scene_shapes, round_monitor))}
+    assert not any(m.get("flat") for m in matches.values()), matches
 
 
 def test_a_scene_object_hangs_when_its_gaussians_lie_on_a_wall_above_the_floor():

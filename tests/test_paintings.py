@@ -39,6 +39,35 @@ def test_each_picture_of_a_style_region_comes_out_flat_largest_first():
         assert error < 0.03 and mirrored > 3 * error, (error, mirrored)
 
 
+def test_a_rectangle_seen_in_perspective_is_one_with_its_stand_and_an_ellipse_or_an_l_is_not():
+    from occlurestyle.stylize.paintings import is_rectangle
+
+    screen = np.zeros((200, 300), np.uint8)
+    cv2.fillConvexPoly(screen, np.int32([[60, 50], [230, 70], [228, 150], [62, 160]]), 1)
+    with_stand = screen.copy()
+    with_stand[150:175, 135:150] = 1  # a monitor's foot under it
+    ellipse = cv2.ellipse(np.zeros((200, 300), np.uint8), (150, 100), (90, 50), 10, 0, 360, 1, -1)
+    letter_l = screen.copy()
+    letter_l[50:110, 150:240] = 0
+    assert is_rectangle(screen > 0) and is_rectangle(with_stand > 0)
+    assert not is_rectangle(ellipse > 0) and not is_rectangle(letter_l > 0)
+
+
+def test_a_picture_shows_a_painting_of_the_style_wall_its_own_wall_took_and_else_the_next_in_turn():
+    """The office's picture on its north wall took the style's larger painting, which hangs on the east
+    wall, and so showed another painting than the truth does."""
+    from occlurestyle.stylize.paintings import pick_painting
+
+    hung_on = ["wall_east", "wall_north", None]  # largest first
+    assert pick_painting(hung_on, "wall_north", [0, 0, 0]) == 1
+    assert pick_painting(hung_on, "wall_north", [0, 3, 0]) == 1  # on its wall, however often handed out
+    given = [0, 0, 0]
+    for expected in (0, 1, 2, 0):  # no wall known, or none there: largest first, and round
+        which = pick_painting(hung_on, None if expected % 2 else "wall_south", given)
+        assert which == expected
+        given[which] += 1
+
+
 def test_a_painting_hangs_upright_and_unmirrored_for_whoever_looks_at_it():
     """A picture's Gaussians on the wall y = 5 (z up), looked at from y = 0: the painting's top left
     corner lies at the viewer's top left, whichever way the fitted plane's normal came out."""

@@ -6,8 +6,10 @@ objects by shape where both have one (`object_shapes`: heights above the floor a
 the largest one each (a style label of several like parts, one each part) by least size-weighted
 difference, or the nearest when every free one is more than `REUSE_COST` worse, the rest to the
 nearest; scene objects alike in shape share a partner while it has copies left), else by size); a scene
-region left without a partner takes the style image's global colours. The result is a readable list,
-written to `stylize/matches.json`.
+region left without a partner takes the style image's global colours. A picture paired with something
+flat on the style's walls, and a flat object paired with a flat style object of a like size (a monitor),
+are marked "flat": they show the style's picture of it. The result is a readable list, written to
+`stylize/matches.json`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ STRUCTURE = ("floor", "ceiling")
 REUSE_COST = 0.5  # metres of shape difference a scene object pays to share a style object rather than take a free one
 UNFIT = 1e3  # metres of shape difference for a pair `ObjectShape.can_take` rules out
 ALIKE = 0.3  # metres of shape difference within which two scene objects are taken for the same kind of thing
+FLAT_SIZE = 2.0  # at most this many times as high or as wide as its partner for a flat object to show its picture
 
 
 def base_name(name: str) -> str:
@@ -41,7 +44,8 @@ def role(name: str) -> str:
 def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], shapes: tuple[dict, dict] | None = None
                   ) -> list[dict]:
     """One entry per scene region: {"scene": name, "style": name or None, "by": how}; a picture paired with
-    something flat on the style's walls also has "flat": True.
+    something flat on the style's walls, and a flat object with a flat style object of a like size, also
+    have "flat": True.
 
     `scene_sizes` / `style_sizes`: region name → size (any unit: Gaussian count, pixel count), used
     to pair regions of the same role larger with larger. `shapes`: (scene, style) object name →
@@ -79,7 +83,24 @@ def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], 
     for name in scene_sizes:
         if name not in matches:
             matches[name] = {"scene": name, "style": None, "by": "global style colours"}
+    if shapes is not None:
+        _flat_pairs(matches, *shapes)
     return [matches[name] for name in scene_sizes]
+
+
+def _flat_pairs(matches: dict[str, dict], scene_shapes: dict, style_shapes: dict) -> None:
+    """Mark "flat" (in place) each object paired with a style object when both are flat and of a like size
+    (`FLAT_SIZE`): a screen shows the style screen's picture. Of a like size, because a pair may be no
+    more than the nearest of what the style has (the office's bookcase, 1.5 m high and flat where only its
+    front was seen, took the style's 0.25 m monitor); size rather than `ObjectShape.distance`, because the
+    photo's heights are a guess (the office exemplar's monitors measure 0.68-0.94 m up, truly 0.80-1.18)."""
+    for name, match in matches.items():
+        scene, style = scene_shapes.get(name), style_shapes.get(match["style"])
+        if scene is None or style is None or not (scene.flat and style.flat):
+            continue
+        sizes = np.array([[scene.top - scene.bottom, scene.width], [style.top - style.bottom, style.width]])
+        if sizes.min() > 0 and (sizes.max(0) / sizes.min(0)).max() <= FLAT_SIZE:
+            match["flat"] = True
 
 
 def _flat_on_walls(style_sizes: dict[str, float], shapes: tuple[dict, dict] | None) -> list[str]:

@@ -12,7 +12,8 @@ pixels meet the floor and taken as facing the camera there; one that does not to
 the wall around it, when that wall's plane is known, and hangs there (`hangs`) when wall lies under its
 foot and it is `HANGS_ABOVE` up; any other has no shape. An object of several parts (the style's three
 pictures under one label) is measured on its largest, and counts its parts of a like size (`copies`: the
-office exemplar's two desks are two partners to hand out).
+office exemplar's two desks are two partners to hand out). An object is `flat` (a screen, a picture) when
+the scene's Gaussians lie in a thin upright slab, or the style's largest part is a rectangle in perspective.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from .correspond import role
 from .materials import CAMERA_HEIGHT, StyleGeometry, rays_of
+from .paintings import is_rectangle
 from .regions import fit_plane
 from .style_regions import StyleRegions
 
@@ -33,6 +35,10 @@ ROOM_MARGIN = 0.5  # metres an object may reach above the ceiling (stray Gaussia
 HANGS_ABOVE = 0.3  # metres above the floor the bottom of an object hanging on a wall is
 ON_THE_WALL = 0.15  # metres from a wall's plane the median Gaussian of a scene object hanging on it lies within
 BEHIND_THE_FOOT = 0.1  # of an object's height in pixels: how far above its foot what it rests on goes on beside it
+# a scene object's depth across its face, of the face's shorter side, for it to be flat (10th-90th percentiles:
+# the office's monitors measure 0.22 and 0.32, its desks and boxes 1.0-1.3; a trained picture's Gaussians
+# spread through its wall's slab, 0.25-0.75)
+FLAT_DEPTH = 0.4
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class ObjectShape:
     copies: int = 1  # separate parts of this size under one label (the style's two desks are one "desk")
     hangs: bool = False  # flat on a wall, `HANGS_ABOVE` up (a style object: on the wall around it, wall under
     # its foot; a scene object: its Gaussians `ON_THE_WALL` of a wall's plane)
+    flat: bool = False  # an upright flat thing, a screen or a picture (a scene object: `FLAT_DEPTH`; a style
+    # object: its largest part a rectangle in perspective, `paintings.is_rectangle`)
 
     def can_take(self, other: "ObjectShape") -> bool:
         """Whether this scene object may take the look of style object `other`: what hangs flat on a wall
@@ -88,7 +96,7 @@ def scene_object_shapes(points: np.ndarray, labels: np.ndarray, names: list[str]
         on_wall = bool(walls) and min(float(np.median(np.abs(members @ normal + offset))) for normal, offset in walls
                                       ) * metres < ON_THE_WALL
         shape = ObjectShape(bottom, max(0.0, float(np.percentile(heights, 95))), _width(members * metres, up, 5),
-                            hangs=on_wall and bottom >= HANGS_ABOVE)
+                            hangs=on_wall and bottom >= HANGS_ABOVE, flat=_is_flat(members, up))
         # one reaching far above the ceiling is no object of this room's scale (a floor or gravity got
         # wrong: sam2_bedroom's "objects" rose 16-43 m): it keeps to the size rule
         if shape.top <= room + ROOM_MARGIN:
@@ -164,7 +172,7 @@ def style_object_shapes(style: StyleRegions, geometry: StyleGeometry) -> dict[st
         planes[name] = normal, offset
         bottom = max(0.0, float(np.percentile(heights, 2)))
         shapes[name] = ObjectShape(bottom, float(np.percentile(heights, 98)), _width(points, up, 2), _copies(mask),
-                                   hangs and bottom >= HANGS_ABOVE)
+                                   hangs and bottom >= HANGS_ABOVE, is_rectangle(_largest_part(mask)))
     return shapes
 
 
@@ -200,10 +208,24 @@ def _under_foot(mask: np.ndarray, masks: dict[str, np.ndarray], gap: int = 2) ->
 
 def _width(points: np.ndarray, up: np.ndarray, percentile: float) -> float:
     """Extent of `points` across their longest horizontal direction, between the given percentiles."""
+    return _horizontal_extents(points, up, percentile)[0]
+
+
+def _horizontal_extents(points: np.ndarray, up: np.ndarray, percentile: float) -> tuple[float, float]:
+    """Extents of `points` along their longest horizontal direction and across it, between the given
+    percentiles."""
     flat = points - np.outer(points @ up, up)
     flat = flat - flat.mean(0)
-    longest = np.linalg.svd(flat[:: max(1, len(flat) // 5000)], full_matrices=False)[2][0]
-    return float(np.ptp(np.percentile(flat @ longest, [percentile, 100 - percentile])))
+    axes = np.linalg.svd(flat[:: max(1, len(flat) // 5000)], full_matrices=False)[2][:2]
+    extents = np.ptp(np.percentile(flat @ axes.T, [percentile, 100 - percentile], axis=0), axis=0)
+    return float(extents[0]), float(extents[1])
+
+
+def _is_flat(points: np.ndarray, up: np.ndarray, percentile: float = 10) -> bool:
+    """Whether `points` lie in an upright slab thinner than `FLAT_DEPTH` of the face's shorter side."""
+    width, depth = _horizontal_extents(points, up, percentile)
+    height = float(np.ptp(np.percentile(points @ up, [percentile, 100 - percentile])))
+    return depth <= FLAT_DEPTH * min(width, height)
 
 
 def _largest_part(mask: np.ndarray) -> np.ndarray:
@@ -238,9 +260,15 @@ def _share_above(mask: np.ndarray, other: np.ndarray, gap: int = 4) -> float:
 
 
 def _wall_around(mask: np.ndarray, masks: dict[str, np.ndarray], geometry: StyleGeometry):
-    """The plane of the wall most of the object's surrounding pixels belong to (at least 30% of them:
-    a shelf behind a sofa), if known."""
+    """The plane of the wall most of the object's surrounding pixels belong to, if known."""
+    wall = wall_around(mask, masks)
+    return None if wall is None else geometry.planes.get(wall)
+
+
+def wall_around(mask: np.ndarray, masks: dict[str, np.ndarray]) -> str | None:
+    """The name of the wall among `masks` most of the pixels around `mask` belong to (at least 30% of
+    them: a shelf behind a sofa), if any."""
     shares = {name: _share_around(mask, m) for name, m in masks.items() if role(name) == "wall"}
     if not shares or max(shares.values()) < 0.3:
         return None
-    return geometry.planes.get(max(shares, key=shares.get))
+    return max(shares, key=shares.get)

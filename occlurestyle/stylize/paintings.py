@@ -4,8 +4,10 @@ A picture is a flat rectangle, neither a material to quilt (its blocks would sca
 an object whose colour parts move (that kept the scene painting's own blots in the style's colours).
 The style's picture region is cut into its separate pictures, largest first, each one's four corners
 found on its outline and the quadrilateral warped flat (`style_paintings`); each scene picture shows
-one, stretched over its rectangle on its wall's chart, seen from the front (`painting_texture`), the
-larger scene pictures taking the larger paintings.
+one, stretched over its rectangle on its wall's chart, seen from the front (`painting_texture`): one that
+hangs on the style wall its own wall took the look of, else the larger scene pictures the larger paintings
+(`pick_painting`). A screen is one too: a flat object paired with a style
+object that is a rectangle in the photo (`is_rectangle`: a monitor; `object_shapes.ObjectShape.flat`).
 """
 
 from __future__ import annotations
@@ -18,16 +20,15 @@ from .texture import Chart, RegionTexture
 MIN_PIXELS = 100  # a part of the style's picture region smaller than this is no painting to show
 TEXELS = 256  # a painting texture's longer side
 EXTENT_PERCENTILE = 2  # a scene picture's rectangle: its Gaussians' chart coordinates within these percentiles
+RECTANGLE = 0.93  # IoU of a part of a style region with its quadrilateral for it to be a rectangle in perspective
 
 
 def style_paintings(image: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
     """The separate pictures of the style region `mask` (bool [H,W]) of `image` (RGB 0-1), each warped
-    flat from its four corners: [h,w,3] arrays, largest first."""
-    count, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    order = 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA], kind="stable")
+    flat from its four corners: [h,w,3] arrays, largest first (those of `painting_parts`)."""
     flat = []
-    for part in order[stats[order, cv2.CC_STAT_AREA] >= MIN_PIXELS]:
-        corners = _corners(parts == part)
+    for part in painting_parts(mask):
+        corners = _corners(part)
         top, bottom = np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3])
         left, right = np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1])
         width, height = max(2, int(round(max(top, bottom)))), max(2, int(round(max(left, right))))
@@ -36,6 +37,31 @@ def style_paintings(image: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
         flat.append(cv2.warpPerspective(np.asarray(image, np.float32), warp, (width, height), flags=cv2.INTER_AREA,
                                         borderMode=cv2.BORDER_REPLICATE))
     return flat
+
+
+def painting_parts(mask: np.ndarray) -> list[np.ndarray]:
+    """The separate pictures of the style region `mask` (bool [H,W]): bool masks, largest first."""
+    count, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    order = 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA], kind="stable")
+    return [parts == part for part in order[stats[order, cv2.CC_STAT_AREA] >= MIN_PIXELS]]
+
+
+def pick_painting(hung_on: list[str | None], wall: str | None, given: list[int]) -> int:
+    """Which of a style region's paintings a scene picture shows: the paintings hang on the style walls
+    `hung_on` (None: on none known) and were handed out `given` times so far, the picture hangs on a scene
+    wall matched to style wall `wall` (None: unknown). One on that wall if there is one, then the least
+    handed out, then the largest (the first)."""
+    return min(range(len(hung_on)), key=lambda k: (wall is None or hung_on[k] != wall, given[k], k))
+
+
+def is_rectangle(part: np.ndarray) -> bool:
+    """Whether `part` (bool [H,W], one piece) is a rectangle seen in perspective: it and the quadrilateral
+    of its corners overlap by `RECTANGLE` (IoU). The exemplars' monitors, pictures and whiteboards
+    measure 0.96-0.99; their boxes and shelves 0.86, plants, lamps and sofas 0.34-0.70."""
+    quad = np.zeros(part.shape, np.uint8)
+    cv2.fillConvexPoly(quad, np.round(_corners(part)).astype(np.int32), 1)
+    quad = quad.astype(bool)
+    return float((part & quad).sum()) / max(int((part | quad).sum()), 1) >= RECTANGLE
 
 
 def _corners(part: np.ndarray) -> np.ndarray:

@@ -34,12 +34,12 @@ from ..cameras import camera_center
 from ..errors import InputError
 from ..recon.registration_files import CameraSet
 from ..render.gaussians import render_views, rgb_to_sh0
-from .correspond import base_name, match_regions, role
+from .correspond import match_regions, role
 from .fine_gaussians import flatten_onto_charts, floating_before_walls, split_for_textures
 from .keyviews import fit_colors_to_views, key_view_indices, read_stylized_views
 from .materials import Material, style_geometry, style_materials
-from .object_shapes import scene_floor_height, scene_object_shapes, style_object_shapes
-from .paintings import painting_texture, style_paintings
+from .object_shapes import scene_floor_height, scene_object_shapes, style_object_shapes, wall_around
+from .paintings import painting_parts, painting_texture, pick_painting, style_paintings
 from .regions import SceneRegions, render_labels
 from .style_regions import load_style
 from .texture import (
@@ -199,7 +199,7 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
     found = style_materials(style_regions, sorted(wanted), seed=options.seed)
     metres, how = scene_scale(means, regions.labels, regions.names, regions.up, scene.cameras.viewmats)
     along = _along_the_walls(means, regions, metres)
-    textures = _painting_textures(scene, style_regions, matches, metres)
+    textures, walls = {}, {}
     for k, match in enumerate(matches):
         index = regions.names.index(match["scene"])
         members = regions.labels == index
@@ -209,6 +209,7 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
         chart = Chart.fit(means[members], regions.up, metres, kind, along=along)
         if kind == "wall":
             _wall_facing_the_same_way(match, chart, found, means[members], scene.cameras.viewmats, regions.up)
+            walls[match["scene"]] = chart
         material = found.get(match["style"]) or _same_role(found, match["style"])
         if material is None:
             continue
@@ -220,36 +221,57 @@ def _region_textures(scene: Scene, style_regions, matches) -> dict[int, RegionTe
                              "style_sample": material.how, "scene_scale": how,
                              "texture": list(textures[index].texture.shape[:2]),
                              "texel_mm": round(textures[index].texel * 1000, 2)}
+    textures.update(_painting_textures(scene, style_regions, matches, metres, walls))
     return textures
 
 
-def _painting_textures(scene: Scene, style_regions, matches, metres: float) -> dict[int, RegionTexture]:
-    """Per scene picture paired with something flat on the style's walls (`correspond.match_regions`: a
-    picture, a whiteboard; `paintings.py`): one of the style's paintings over it, the largest scene
-    picture the largest painting of its partner, the next the next, and round."""
+def _painting_textures(scene: Scene, style_regions, matches, metres: float,
+                       walls: dict[str, Chart]) -> dict[int, RegionTexture]:
+    """Per scene picture paired with something flat on the style's walls, and per flat object paired with a
+    flat style object (`correspond.match_regions`: a picture, a whiteboard, a monitor; `paintings.py`): one
+    of the style's paintings over it. A picture on a scene wall (`walls`: wall name → chart) takes one
+    hanging on the style wall that wall was matched to, if its partner has one there (the office's north
+    picture took the east wall's painting by size); among those left to choose from, the largest scene
+    picture the largest painting, the next the next, and round."""
     regions, means = scene.regions, scene.params["means"].numpy()
     size = {m["scene"]: int((regions.labels == regions.names.index(m["scene"])).sum()) for m in matches}
-    pictures = sorted((m for m in matches if m["style"] and size[m["scene"]] >= 10
-                       and base_name(m["scene"]) == "picture" and m.get("flat")),
+    pictures = sorted((m for m in matches if m["style"] and size[m["scene"]] >= 10 and m.get("flat")),
                       key=lambda m: (-size[m["scene"]], m["scene"]))
     viewer = camera_center(scene.cameras.viewmats).mean(0)
-    paintings: dict[str, list[np.ndarray]] = {}
-    given: dict[str, int] = {}
+    style_walls = {m["scene"]: m["style"] for m in matches if m["scene"] in walls}
+    style_masks = style_regions.masks()
+    paintings: dict[str, list[tuple[np.ndarray, str | None]]] = {}  # style region → (painting, its wall)
+    given: dict[str, list[int]] = {}  # style region → times each of its paintings was handed out
     textures = {}
     for match in pictures:
         style = match["style"]
         if style not in paintings:
-            paintings[style] = style_paintings(style_regions.image,
-                                               style_regions.labels == style_regions.names.index(style))
+            parts = painting_parts(style_masks[style])
+            paintings[style] = list(zip(style_paintings(style_regions.image, style_masks[style]),
+                                        [wall_around(part, style_masks) for part in parts]))
+            given[style] = [0] * len(paintings[style])
         if not paintings[style]:
             continue
-        which = given.get(style, 0) % len(paintings[style])
-        given[style] = given.get(style, 0) + 1
         index = regions.names.index(match["scene"])
-        textures[index] = painting_texture(paintings[style][which], means[regions.labels == index], regions.up,
-                                           metres, viewer)
+        points = means[regions.labels == index]
+        which = pick_painting([hung for _, hung in paintings[style]], style_walls.get(_wall_of(points, walls)),
+                              given[style])
+        given[style][which] += 1
+        textures[index] = painting_texture(paintings[style][which][0], points, regions.up, metres, viewer)
         match["material"] = {"from": style, "painting": which + 1, "texture": list(textures[index].texture.shape[:2])}
     return textures
+
+
+HANGS_WITHIN = 0.5  # metres from a wall region's fitted plane a picture on it lies within (a trained wall is a
+# slab: the office's pictures lie 0.17-0.19 m from their wall's plane, 1.1 m and more from the others')
+
+
+def _wall_of(points: np.ndarray, walls: dict[str, Chart]) -> str | None:
+    """The wall whose plane the median of `points` lies nearest, within `HANGS_WITHIN`."""
+    distances = {name: abs(float(np.median((points - chart.origin) @ chart.axes[2]))) * chart.metres
+                 for name, chart in walls.items()}
+    nearest = min(distances, key=distances.get, default=None)
+    return nearest if nearest is not None and distances[nearest] < HANGS_WITHIN else None
 
 
 def _along_the_walls(means: np.ndarray, regions, metres: float) -> np.ndarray | None:
