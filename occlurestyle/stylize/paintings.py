@@ -23,27 +23,23 @@ EXTENT_PERCENTILE = 2  # a scene picture's rectangle: its Gaussians' chart coord
 RECTANGLE = 0.93  # IoU of a part of a style region with its quadrilateral for it to be a rectangle in perspective
 
 
-def style_paintings(image: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
-    """The separate pictures of the style region `mask` (bool [H,W]) of `image` (RGB 0-1), each warped
-    flat from its four corners: [h,w,3] arrays, largest first (those of `painting_parts`)."""
-    flat = []
-    for part in painting_parts(mask):
+def style_paintings(image: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The separate pictures of the style region `mask` (bool [H,W]) of `image` (RGB 0-1), largest first:
+    each warped flat from its four corners ([h,w,3]), with its part of `mask` (bool [H,W])."""
+    count, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    order = 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA], kind="stable")
+    found = []
+    for label in order[stats[order, cv2.CC_STAT_AREA] >= MIN_PIXELS]:
+        part = parts == label
         corners = _corners(part)
         top, bottom = np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3])
         left, right = np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1])
         width, height = max(2, int(round(max(top, bottom)))), max(2, int(round(max(left, right))))
         target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
         warp = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
-        flat.append(cv2.warpPerspective(np.asarray(image, np.float32), warp, (width, height), flags=cv2.INTER_AREA,
-                                        borderMode=cv2.BORDER_REPLICATE))
-    return flat
-
-
-def painting_parts(mask: np.ndarray) -> list[np.ndarray]:
-    """The separate pictures of the style region `mask` (bool [H,W]): bool masks, largest first."""
-    count, parts, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    order = 1 + np.argsort(-stats[1:, cv2.CC_STAT_AREA], kind="stable")
-    return [parts == part for part in order[stats[order, cv2.CC_STAT_AREA] >= MIN_PIXELS]]
+        found.append((cv2.warpPerspective(np.asarray(image, np.float32), warp, (width, height), flags=cv2.INTER_AREA,
+                                          borderMode=cv2.BORDER_REPLICATE), part))
+    return found
 
 
 def pick_painting(hung_on: list[str | None], wall: str | None, given: list[int]) -> int:

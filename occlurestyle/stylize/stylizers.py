@@ -39,7 +39,7 @@ from .fine_gaussians import flatten_onto_charts, floating_before_walls, split_fo
 from .keyviews import fit_colors_to_views, key_view_indices, read_stylized_views
 from .materials import Material, style_geometry, style_materials
 from .object_shapes import scene_floor_height, scene_object_shapes, style_object_shapes, wall_around
-from .paintings import painting_parts, painting_texture, pick_painting, style_paintings
+from .paintings import painting_texture, pick_painting, style_paintings
 from .regions import SceneRegions, render_labels
 from .style_regions import load_style
 from .texture import (
@@ -246,9 +246,8 @@ def _painting_textures(scene: Scene, style_regions, matches, metres: float,
     for match in pictures:
         style = match["style"]
         if style not in paintings:
-            parts = painting_parts(style_masks[style])
-            paintings[style] = list(zip(style_paintings(style_regions.image, style_masks[style]),
-                                        [wall_around(part, style_masks) for part in parts]))
+            paintings[style] = [(flat, wall_around(part, style_masks))
+                                for flat, part in style_paintings(style_regions.image, style_masks[style])]
             given[style] = [0] * len(paintings[style])
         if not paintings[style]:
             continue
