@@ -90,6 +90,9 @@ def test_the_larger_scene_picture_takes_the_style_s_whiteboard_and_the_smaller_i
     partner = {m["scene"]: m["style"] for m in match_regions(scene, style, shapes)}
     assert partner["picture_1"] == "whiteboard" and partner["picture"] == "picture" and partner["desk"] == "desk"
     assert all(m.get("flat") for m in match_regions(scene, style, shapes) if m["scene"].startswith("picture"))
+    # a third, smaller picture takes another of the style's paintings, not a second whiteboard
+    third = {**scene, "picture_2": 900.0}
+    assert {m["scene"]: m["style"] for m in match_regions(third, style, shapes)}["picture_2"] == "picture"
     no_pictures = {n: s for n, s in style.items() if n not in ("whiteboard", "picture")}
     # a picture paired by role with something that is not flat takes its colours, not its image
     assert not any(m.get("flat") for m in match_regions(scene, no_pictures, shapes))

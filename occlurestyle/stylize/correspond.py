@@ -54,8 +54,12 @@ def match_regions(scene_sizes: dict[str, float], style_sizes: dict[str, float], 
     flat = _flat_on_walls(style_sizes, shapes)
     if len(flat) > 1:  # a whiteboard beside a painting: the larger scene picture takes the larger
         pictures = sorted((n for n in scene_sizes if base_name(n) == "picture"), key=lambda n: -scene_sizes[n])
+        # once each has been taken, the rest take the style's pictures, a label that may hold several
+        # paintings, not a second whiteboard (the office's small east-wall picture took the whiteboard)
+        again = [n for n in flat if base_name(n) == "picture"] or flat
         for k, name in enumerate(pictures):
-            matches[name] = {"scene": name, "style": flat[k % len(flat)], "flat": True,
+            style = flat[k] if k < len(flat) else again[(k - len(flat)) % len(again)]
+            matches[name] = {"scene": name, "style": style, "flat": True,
                              "by": "picture, by size among what hangs flat on the style's walls"}
     for name in scene_sizes:
         if name in matches:
