@@ -558,6 +558,25 @@ def test_what_lies_below_the_floor_or_above_the_ceiling_is_that_layer_not_an_obj
     assert (np.array([role(name) for name in table_names]) == "object").mean() > 0.9
 
 
+def test_a_clump_just_under_the_ceiling_is_ceiling_and_a_pendant_lamp_an_object():
+    """The office's training left clumps of Gaussians 0.88-0.94 room heights up, under its ceiling; as
+    objects they took the style monitor's colours, or its plant's green. What lies within
+    `UNDER_THE_CEILING` of the ceiling's level is the ceiling's layer; a lamp hanging lower stays an object."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    u, v = rng.random(n), rng.random(n)
+    shell = np.r_[np.c_[6 * u, 6 * v, 0 * u], np.c_[6 * u, 6 * v, 2.7 + 0 * u], np.c_[6 + 0 * u, 6 * v, 2.7 * u],
+                  np.c_[6 * u, 0 * v, 2.7 * v], np.c_[6 * u, 6 + 0 * v, 2.7 * v], np.c_[0 * u, 6 * v, 2.7 * u]]
+    clump = _box(rng, (3.5, 3.5, 2.42), (4.5, 4.2, 2.6), 300)  # 0.90-0.96 room heights
+    lamp = _box(rng, (1.2, 1.2, 1.9), (1.7, 1.7, 2.5), 400)  # a shade hanging 0.7-0.93 room heights
+    means = np.concatenate([shell, clump, lamp])
+    regions = label_gaussians(means, np.ones(len(means)), _room_cameras((3.0, 3.0, 1.5)))
+    roles = np.array([role(name) for name in np.array(regions.names)[regions.labels]])
+    start = len(shell)
+    assert (roles[start:start + len(clump)] == "ceiling").mean() > 0.9  # without the rule: none, an object
+    assert (roles[start + len(clump):] == "object").all()
+
+
 def _wallpapered_room(rng, picture: bool):
     """A 6 x 6 x 2.7 m room whose north and south walls carry a striped wallpaper with small red motifs,
     the north one a framed painting (x 1.0-2.4 m, 1.2-2.0 m up) when `picture`; (points, colours, painting)."""
