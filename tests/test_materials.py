@@ -495,3 +495,40 @@ def test_a_lamp_pool_saturating_the_style_photo_is_light_not_material_while_whit
     assert not highlights(tiles, np.ones((height, width), bool)).any()
     white = np.ones((height, width, 3), np.float32)  # a region all white is white, not light
     assert not highlights(white, np.ones((height, width), bool)).any()
+
+
+def test_a_plant_on_a_desk_takes_the_style_s_plant_not_its_monitor_though_nearer_in_shape():
+    """The office's plant, on a desk 0.8-1.4 m up, was nearer in shape to the style's monitor (0.7-0.95 m)
+    than to its plant on the floor, and showed a screen. A flat style thing goes only onto a flat scene
+    object; a flat scene object may still take it."""
+    from occlurestyle.stylize.correspond import match_regions
+    from occlurestyle.stylize.object_shapes import ObjectShape
+
+    style = {"floor": 100.0, "monitor": 40.0, "plant": 30.0}
+    style_shapes = {"monitor": ObjectShape(0.7, 0.95, 0.4, flat=True), "plant": ObjectShape(0.0, 0.8, 0.75)}
+    plant = ObjectShape(0.8, 1.4, 0.6)
+    assert plant.distance(style_shapes["monitor"]) < plant.distance(style_shapes["plant"])
+    scene = {"floor": 100.0, "object_0": 400.0}
+    partners = {m["scene"]: m["style"] for m in match_regions(scene, style, ({"object_0": plant}, style_shapes))}
+    assert partners["object_0"] == "plant", partners
+    screen = ObjectShape(0.8, 1.4, 0.6, flat=True)
+    partners = {m["scene"]: m["style"] for m in match_regions(scene, style, ({"object_0": screen}, style_shapes))}
+    assert partners["object_0"] == "monitor", partners
+
+
+def test_an_object_is_measured_on_its_solid_gaussians():
+    """Faint Gaussians an object took as nearest labelled neighbour reach past it: the office's desks measured
+    0.2-1.0 m high with them (0.2-0.9 without) and at some seeds took the style's plant, not its desk."""
+    from occlurestyle.stylize.object_shapes import scene_object_shapes
+
+    rng = np.random.default_rng(0)
+    floor = np.c_[6 * rng.random(500), 5 * rng.random(500), np.zeros(500)]
+    ceiling = floor + [0, 0, 2.6]
+    desk = np.c_[1 + 1.4 * rng.random(1000), 2 + 0.7 * rng.random(1000), 0.75 * rng.random(1000)]
+    haze = np.c_[1 + 1.4 * rng.random(150), 2 + 0.7 * rng.random(150), 0.8 + 0.6 * rng.random(150)]
+    points = np.concatenate([floor, ceiling, desk, haze])
+    labels = np.repeat([0, 1, 2, 2], [500, 500, 1000, 150])
+    solid = np.repeat([True, True, True, False], [500, 500, 1000, 150])
+    names, up = ["floor", "ceiling", "object_0"], np.array([0.0, 0.0, 1.0])
+    assert scene_object_shapes(points, labels, names, up, metres=1.0)["object_0"].top > 0.9
+    assert scene_object_shapes(points, labels, names, up, metres=1.0, solid=solid)["object_0"].top < 0.75

@@ -53,7 +53,8 @@ WALL_TOP_GAP = 0.2  # room heights under the ceiling that a wall found inside an
 SEEN_LIKE_THE_WALL = 0.7  # share of a region by a wall that, as the cameras see it, looks like the wall there
 SEEN_REACH = 0.6  # room heights (1.6 m in a 2.7 m room) in front of a wall's plane such a region may lie
 SEEN_NEIGHBOURS = 16  # fellow Gaussians of a region around one, the part of it that may look like the wall
-UNDER_THE_CEILING = 0.15  # room heights (40 cm in a 2.7 m room) under the ceiling: an object whose bottom is higher is ceiling
+UNDER_THE_CEILING = 0.15  # room heights (40 cm in a 2.7 m room): an object whose bottom is nearer is ceiling
+SOLID_OPACITY = 0.3  # a Gaussian more opaque than this is solid: planes and objects are found among those alone
 THIN_WALL = 0.7  # share of a wall's Gaussians within three plane thresholds of its plane, at least, for a thin wall
 SLAB_LAYER = 95  # percentile of a slab wall's distances from its plane: the layer its pictures are sought in
 
@@ -97,7 +98,7 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
     means = np.asarray(means, np.float64)
     up = camera_up(viewmats) if up is None else np.asarray(up, np.float64) / np.linalg.norm(up)
     centres = camera_center(viewmats)
-    solid = np.asarray(opacities) > 0.3
+    solid = np.asarray(opacities) > SOLID_OPACITY
     if solid.sum() < 100:
         solid = np.ones(len(means), bool)
     points = means[solid]
@@ -208,8 +209,9 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
                                               max(50, int(0.002 * len(points)))):
                     if len(ceiling_idx) and (np.percentile(height[piece], 5)
                                              > ceiling_height - UNDER_THE_CEILING * room_height):
-                        # a slice of the ceiling's layer, no furniture (the office's, 0.88-0.94 room heights up, took the
-                        # style monitor's colours, or its plant's once a screen's went only onto a screen)
+                        # a slice of the ceiling's layer, no furniture (the office's, 0.88-0.94 room heights
+                        # up, took the style monitor's colours, or its plant's once a screen's went only onto
+                        # a screen)
                         label[piece] = label[ceiling_idx[0]]
                         continue
                     label[piece] = _add(names, f"piece_{len(pieces)}")

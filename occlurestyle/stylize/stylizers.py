@@ -40,7 +40,7 @@ from .keyviews import fit_colors_to_views, key_view_indices, read_stylized_views
 from .materials import Material, style_geometry, style_materials
 from .object_shapes import scene_floor_height, scene_object_shapes, style_object_shapes, wall_around
 from .paintings import painting_texture, pick_painting, style_paintings
-from .regions import SceneRegions, render_labels
+from .regions import SOLID_OPACITY, SceneRegions, render_labels
 from .style_regions import load_style
 from .texture import (
     Chart,
@@ -163,7 +163,8 @@ def _object_shapes(scene: Scene, style_regions) -> tuple[dict, dict] | None:
     metres, _ = scene_scale(means, regions.labels, regions.names, regions.up, scene.cameras.viewmats)
     structure = [n for n in style_regions.names if role(n) != "object"]
     geometry = style_geometry(style_regions, structure, seed=scene.options.seed)
-    return (scene_object_shapes(means, regions.labels, regions.names, regions.up, metres),
+    solid = torch.sigmoid(scene.params["opacities"]).numpy().ravel() > SOLID_OPACITY
+    return (scene_object_shapes(means, regions.labels, regions.names, regions.up, metres, solid),
             style_object_shapes(style_regions, geometry))
 
 
