@@ -645,7 +645,7 @@ def test_a_painting_on_a_wall_trained_as_a_slab_is_found(seed):
     named = np.array(regions.names)[regions.labels]
     elsewhere = np.ones(len(points), bool)
     elsewhere[painting] = False
-    assert (named[painting] == "picture").mean() > 0.6
+    assert (named[painting] == "picture").mean() > 0.5
     assert (named[elsewhere] == "picture").sum() < 0.1 * len(painting)
 
 

@@ -91,10 +91,13 @@ def scene_object_shapes(points: np.ndarray, labels: np.ndarray, names: list[str]
              if role(n) == "wall" and (labels == i).sum() >= 50]
     shapes = {}
     for i, name in enumerate(names):
-        members = points[labels == i]
-        if solid is not None and (solid & (labels == i)).sum() >= 10:
-            members = points[solid & (labels == i)]
-        if role(name) != "object" or len(members) < 10:
+        if role(name) != "object":
+            continue
+        mine = labels == i
+        if solid is not None and (solid & mine).sum() >= 10:
+            mine &= solid
+        members = points[mine]
+        if len(members) < 10:
             continue
         # 5th-95th percentiles: a region holds stray Gaussians of the wall or floor it stood against
         heights = (members @ up - floor_height) * metres

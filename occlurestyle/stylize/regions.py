@@ -228,8 +228,9 @@ def label_gaussians(means: np.ndarray, opacities: np.ndarray, viewmats: np.ndarr
             if on_wall.sum() < 200:  # too few to tell a picture from the wall (`find_pictures` asks as many)
                 continue
             normal, offset = fit_plane(points[on_wall])
-            band = _wall_layer(np.abs(points[on_wall] @ normal + offset), threshold)
-            near = np.abs(points @ normal + offset) < band
+            distance = np.abs(points @ normal + offset)
+            band = _wall_layer(distance[on_wall], threshold)
+            near = distance < band
             # a picture's own floaters stand a little off the wall and may have made an object there
             given = np.flatnonzero(on_wall | (objects & near))
             # the chart is the wall's layer: its slab (floaters in front, coloured like what is behind them)
