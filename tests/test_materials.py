@@ -1,6 +1,7 @@
 """Materials: quilting, the style's surfaces rectified at their physical size, walls told apart by where
 they stand, and the shading figure."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -130,6 +131,45 @@ def test_walls_are_told_apart_by_the_side_they_stand_on_in_camera_and_world_fram
     # world frame (z up), camera looking +y: the wall on the right has the same sign
     assert azimuth(np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), np.array([0, 0, 1.0])) == pytest.approx(-90)
     assert azimuth(np.array([-1.0, 0.2, 0]), np.array([0, 1.0, 0]), np.array([0, 0, 1.0])) > 60
+
+
+def _wallpaper_periods(material) -> np.ndarray:
+    """Metres between the pattern's repeats down and across the largest square block of a material's
+    sample (the strongest frequency of its mean-removed row and column profiles, FFT zero-padded 16×)."""
+    inside = cv2.distanceTransform(np.pad(material.mask.astype(np.uint8), 1), cv2.DIST_C, 3)[1:-1, 1:-1]
+    row, col = np.unravel_index(np.argmax(inside), inside.shape)
+    half = int(inside.max()) - 1
+    block = material.sample[row - half:row + half + 1, col - half:col + half + 1].mean(-1)
+    periods = []
+    for axis in (0, 1):
+        profile = block.mean(1 - axis)
+        padded = 16 * len(profile)
+        spectrum = np.abs(np.fft.rfft(profile - profile.mean(), padded))
+        lowest = 16 * 2
+        periods.append(padded / (np.argmax(spectrum[lowest:]) + lowest) * material.texel)
+    return np.array(periods)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_style_wall_without_lines_of_its_own_is_rectified_square_to_the_wall_that_has_them(tmp_path, seed):
+    """The office exemplar's east wall is a plain wallpaper seen at a slant, with no second family of
+    lines: taken as seen, its diamonds came out 25-32% wider apart than the same wallpaper's on the north
+    wall, and it had no facing, so the scene's east wall was told the style's north wall and its picture
+    showed the north wall's painting. Square to the north wall, its repeats are the north wall's (measured
+    within 2% across, 8% down, seeds 0-9), and it faces the other way from the camera."""
+    from occlurestyle.scenes.generate import write_style_exemplar
+    from occlurestyle.stylize.materials import style_materials
+    from occlurestyle.stylize.style_regions import load_style
+
+    write_style_exemplar("office", tmp_path)
+    style = load_style(tmp_path / "style.png", tmp_path / "labels.png")
+    found = style_materials(style, ["floor", "wall_east", "wall_north"], seed=seed)
+    east, north = found["wall_east"], found["wall_north"]
+    assert "square to wall_north" in east.how, east.how
+    ratio = _wallpaper_periods(east) / _wallpaper_periods(north)
+    assert np.all(np.abs(ratio - 1) < 0.12), ratio
+    # the north wall stands left of the camera's forward (+26..+30°), the east wall right of it
+    assert north.azimuth > 0 > east.azimuth and abs(north.azimuth - east.azimuth) == pytest.approx(90, abs=1)
 
 
 def test_the_shading_figure_sees_the_room_light_not_the_texture():

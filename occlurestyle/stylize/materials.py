@@ -12,8 +12,10 @@ walls' verticals. Distances need one assumption, stated: the photographer's came
 comes from where it meets the floor. The region is resampled onto its plane at the finest size it
 was seen at (metres per texel), keeping only the part seen at most `MAX_STRETCH`× coarser.
 
-Objects (a sofa, a plant) are no planes, and a region whose plane cannot be estimated (fewer than
-two families of lines: a plain ceiling) or comes out implausible (a floor more than `MAX_CAMERA_PITCH`
+A wall with fewer than two families of lines of its own (a plain wallpaper seen at a slant) stands
+square to the floor and to the largest wall whose lines gave its plane, turned to face the camera: a
+room's walls meet at right angles. Objects (a sofa, a plant) are no planes, and any other region whose
+plane cannot be estimated (fewer than two families of lines: a plain ceiling) or comes out implausible (a floor more than `MAX_CAMERA_PITCH`
 from level, a wall leaning more than `MAX_WALL_LEAN` from square to the floor) is no better known: both
 are taken as seen, facing the camera at the distance of its contact with the floor (else
 `DEFAULT_DISTANCE`): right for fronto-parallel surfaces, foreshortened for oblique ones.
@@ -24,7 +26,7 @@ is turned to the texture's axes so boards and tiles run along the scene's walls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -68,10 +70,12 @@ class Material:
 class StyleGeometry:
     """The style photo's camera and surfaces: intrinsics `K`, how its focal was found, and per region
     its plane (camera coordinates: unit normal pointing away from the camera, distance in metres) or
-    None where no plane was estimated (objects, a region with fewer than two families of lines)."""
+    None where no plane was estimated (objects, a region with fewer than two families of lines and no
+    wall to stand square to)."""
     K: np.ndarray
     focal_how: str
     planes: dict[str, tuple[np.ndarray, float] | None]
+    square_to: dict[str, str] = field(default_factory=dict)  # wall → the wall its plane was taken square to
 
     def floor_normal(self) -> np.ndarray | None:
         plane = next((p for n, p in self.planes.items() if role(n) == "floor" and p is not None), None)
@@ -115,7 +119,38 @@ def style_geometry(style: StyleRegions, names: list[str] | None = None, seed: in
             planes[name] = (normal, CEILING_ABOVE_CAMERA)
         else:
             planes[name] = (normal, _distance_from_floor(normal, masks[name], masks.get(floor), floor_normal, K))
-    return StyleGeometry(K, focal_how, planes)
+    square_to = _walls_square_to_another(planes, masks, floor_normal, K)
+    for name, reference in square_to.items():
+        normal = _square_to(planes[reference][0], floor_normal, masks[name], K)
+        planes[name] = (normal, _distance_from_floor(normal, masks[name], masks.get(floor), floor_normal, K))
+    return StyleGeometry(K, focal_how, planes, square_to)
+
+
+def _walls_square_to_another(planes, masks, floor_normal, K) -> dict[str, str]:
+    """Walls whose own lines gave no plane, each with the largest wall whose did: a room's walls meet at
+    right angles, so such a wall stands square to it (the office exemplar's east wall, a plain wallpaper
+    seen at a slant, has no second family of lines; its north wall has a whiteboard's and a picture's)."""
+    known = [n for n, p in planes.items() if role(n) == "wall" and p is not None]
+    if floor_normal is None or not known:
+        return {}
+    reference = max(known, key=lambda n: int(masks[n].sum()))
+    unknown = [n for n, p in planes.items() if role(n) == "wall" and p is None]
+    return {n: reference for n in unknown if _square_to(planes[reference][0], floor_normal, masks[n], K) is not None}
+
+
+FACING_SHARE = 0.95  # of a wall region's pixels whose rays must meet a plane from its front for the plane to be it
+
+
+def _square_to(normal: np.ndarray, floor_normal: np.ndarray, mask: np.ndarray, K: np.ndarray) -> np.ndarray | None:
+    """The unit normal (pointing away from the camera) of a wall square to the wall of `normal` and to the
+    floor, turned so that the region `mask` is seen from its front; None when neither way is."""
+    across = np.cross(floor_normal, normal)
+    across /= max(float(np.linalg.norm(across)), 1e-9)
+    rays = rays_of(np.argwhere(mask)[:, ::-1], K)
+    for candidate in (across, -across):
+        if float(np.mean(rays @ candidate > 0)) >= FACING_SHARE:
+            return candidate
+    return None
 
 
 def style_materials(style: StyleRegions, names: list[str] | None = None, seed: int = 0) -> dict[str, Material]:
@@ -134,6 +169,8 @@ def style_materials(style: StyleRegions, names: list[str] | None = None, seed: i
                    else "as seen (no two families of lines to find its plane)")
         else:
             normal, distance = plane
+            if name in geometry.square_to:
+                how = f"rectified square to {geometry.square_to[name]} (its own lines give no plane)"
         material = _rectify(name, style.image, masks[name], K, normal, distance, how)
         if material is not None:
             if role(name) == "wall" and plane is not None:
