@@ -209,7 +209,7 @@ def _warping(run: Path, scene: Path | None, cameras, original, styled, labels
 
 def over_seeds(runs: list[dict]) -> dict:
     """Texture, shading and warping (true flow) of each method as "mean±sd/n" over `runs` (one figures dict
-    each, from evaluate_pair with different seeds)."""
+    each, from evaluate_pair with different seeds), and under `by_seed` the materials' value at each seed."""
     summary = {}
     for figure in ("texture", "shading", "warping_gap1_true_flow"):
         values = {}
@@ -218,6 +218,7 @@ def over_seeds(runs: list[dict]) -> dict:
                 if method in METHODS and value is not None:
                     values.setdefault(method, []).append(value)
         summary[figure] = {method: f"{np.mean(v):.4g}±{np.std(v):.2g}/{len(v)}" for method, v in values.items()}
+        summary.setdefault("by_seed", {})[figure] = [float(f"{v:.4g}") for v in values.get(METHODS[0], [])]
     return summary
 
 
