@@ -187,3 +187,33 @@ def test_a_wall_s_floaters_nothing_holds_up_are_found_and_a_bookcase_s_wall_colo
     assert not floating_before_walls({"means": torch.tensor(means, dtype=torch.float32),
                                       "opacities": torch.full((len(means),), 2.0)},
                                      labels, {}, [0], [1, 2, 3], up, floor_height, viewer).any()  # no texture
+
+
+def test_a_material_is_lit_by_what_the_cameras_saw_not_by_the_wall_its_floaters_hid():
+    """The key views of a textured wall take the room's light from the model as trained: where the
+    floaters left out had hidden the wall, the wall behind them is untrained (here its left half dark),
+    and lit by the scene's own views the material took that darkness as the room's light."""
+    from types import SimpleNamespace
+
+    from occlurestyle.stylize.regions import SceneRegions
+    from occlurestyle.stylize.stylizers import _material_key_views
+
+    def wall(left: float, right: float) -> dict:
+        cloud = _cloud()
+        value = np.where(cloud["means"][:, 0].numpy() < 0, left, right)
+        colour = np.repeat(value[:, None], 3, 1).astype(np.float32)
+        return {**cloud, "opacities": torch.full((len(value),), 6.0), "sh0": rgb_to_sh0(torch.from_numpy(colour))[:, None, :]}
+
+    scene_model, trained = wall(0.15, 0.6), wall(0.6, 0.6)
+    viewmat, K, width, height = _camera(FRONTAL)
+    labels = np.zeros(len(scene_model["means"]), int)
+    texture = RegionTexture(Chart(np.zeros(3), np.eye(3), 1.0), np.full((160, 260, 3), 0.5, np.float32), 0.01,
+                            np.array([-1.3, -0.8]))
+    scene = SimpleNamespace(params=scene_model, regions=SceneRegions(labels, ["wall_0"], np.array([0.0, 1.0, 0.0])),
+                            cameras=SimpleNamespace(viewmats=viewmat[None], Ks=K[None], width=width, height=height),
+                            options=SimpleNamespace(shading=1.0, lightness=None, seed=0))
+    style = SimpleNamespace(image=np.full((4, 4, 3), 0.5, np.float32))
+    targets, weights = _material_key_views(scene, style, [], [0], {0: texture}, trained)
+    view = targets[0].numpy()
+    left, right = view[30:50, 30:50].mean(), view[30:50, 70:90].mean()  # world x -0.45..-0.15 and 0.15..0.45
+    assert abs(left / right - 1) < 0.1, (left, right)

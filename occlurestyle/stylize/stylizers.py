@@ -105,10 +105,10 @@ def materials(scene: Scene) -> Stylized:
     textures = _region_textures(scene, style_regions, matches)
     if not textures:  # no style region gave a material: exactly the colour stylizer
         return colour(scene)
-    scene = _fine_enough(scene, textures)
+    trained, scene = scene.params, _fine_enough(scene, textures)
     restyled = _per_gaussian_colors(scene, style_regions, matches, textures, object_parts=True)
     picks = key_view_indices(len(scene.cameras.names), scene.options.key_views)
-    targets, weights = _material_key_views(scene, style_regions, matches, picks, textures)
+    targets, weights = _material_key_views(scene, style_regions, matches, picks, textures, trained)
     fitted = _fit(scene, _start(scene, restyled), picks, targets, weights, _fit_steps(scene, "materials"))
     return Stylized(fitted, str(scene.options.style), picks, matches,
                     lightness=scene.options.lightness or LIGHTNESS["materials"], model=scene.params)
@@ -378,10 +378,15 @@ def _same_kind(match: dict) -> bool:
         match.get("by") == "same label" or str(match.get("by", "")).startswith("shape"))
 
 
-def _material_key_views(scene: Scene, style_regions, matches, picks, textures: dict[int, RegionTexture]):
+def _material_key_views(scene: Scene, style_regions, matches, picks, textures: dict[int, RegionTexture],
+                        trained: dict):
     """Key views with each textured region's pixels taken from its texture at the pixel's own surface
-    point (from the rendered depth), lit by the view's low-frequency lightness there; other regions'
-    colours transferred and softened as the colour stylizer's first step. Returns (targets, weights)."""
+    point (from the rendered depth), lit by the low-frequency lightness there of the model as trained
+    (`trained`, the floaters `_fine_enough` leaves out included: what the cameras saw); other regions'
+    colours transferred and softened as the colour stylizer's first step. Returns (targets, weights).
+
+    Lit by the scene's own views instead, the wall that floaters had hidden lent its untrained lightness
+    to the room's light (the office's north wall: pale over its upper middle)."""
     cameras, options = scene.cameras, scene.options
     views, labels, transferred = _key_view_transfer(scene, style_regions, matches, picks, skip=set(textures),
                                                     object_parts=True,
@@ -391,6 +396,7 @@ def _material_key_views(scene: Scene, style_regions, matches, picks, textures: d
     viewmats = torch.tensor(cameras.viewmats[picks], dtype=torch.float32)
     Ks = torch.tensor(cameras.Ks[picks], dtype=torch.float32)
     depth = render_views(scene.params, viewmats, Ks, cameras.width, cameras.height)["depth"].numpy()
+    seen = render_views(trained, viewmats, Ks, cameras.width, cameras.height)["rgb"].numpy()
     for k, pick in enumerate(picks):
         geometry = ViewGeometry(depth[k], cameras.viewmats[pick], cameras.Ks[pick])
         for index, texture in textures.items():
@@ -398,7 +404,7 @@ def _material_key_views(scene: Scene, style_regions, matches, picks, textures: d
             if here.sum() < 10:
                 continue
             albedo = texture.colors(geometry.surface(texture.chart, here))
-            light = region_shading(views[k], here, SHADING_BLUR * cameras.height)[here]
+            light = region_shading(seen[k], here, SHADING_BLUR * cameras.height)[here]
             targets[k][here] = shade(albedo, light, options.shading)
     return torch.from_numpy(targets.astype(np.float32)), torch.from_numpy((labels >= 0).astype(np.float32))
 
