@@ -202,7 +202,8 @@ def test_a_material_is_lit_by_what_the_cameras_saw_not_by_the_wall_its_floaters_
         cloud = _cloud()
         value = np.where(cloud["means"][:, 0].numpy() < 0, left, right)
         colour = np.repeat(value[:, None], 3, 1).astype(np.float32)
-        return {**cloud, "opacities": torch.full((len(value),), 6.0), "sh0": rgb_to_sh0(torch.from_numpy(colour))[:, None, :]}
+        return {**cloud, "opacities": torch.full((len(value),), 6.0),
+                "sh0": rgb_to_sh0(torch.from_numpy(colour))[:, None, :]}
 
     scene_model, trained = wall(0.15, 0.6), wall(0.6, 0.6)
     viewmat, K, width, height = _camera(FRONTAL)

@@ -15,10 +15,11 @@ was seen at (metres per texel), keeping only the part seen at most `MAX_STRETCH`
 A wall with fewer than two families of lines of its own (a plain wallpaper seen at a slant) stands
 square to the floor and to the largest wall whose lines gave its plane, turned to face the camera: a
 room's walls meet at right angles. Objects (a sofa, a plant) are no planes, and any other region whose
-plane cannot be estimated (fewer than two families of lines: a plain ceiling) or comes out implausible (a floor more than `MAX_CAMERA_PITCH`
-from level, a wall leaning more than `MAX_WALL_LEAN` from square to the floor) is no better known: both
-are taken as seen, facing the camera at the distance of its contact with the floor (else
-`DEFAULT_DISTANCE`): right for fronto-parallel surfaces, foreshortened for oblique ones.
+plane cannot be estimated (fewer than two families of lines: a plain ceiling) or comes out implausible
+(a floor more than `MAX_CAMERA_PITCH` from level, a wall leaning more than `MAX_WALL_LEAN` from square
+to the floor) is no better known: both are taken as seen, facing the camera at the distance of its
+contact with the floor (else `DEFAULT_DISTANCE`): right for fronto-parallel surfaces, foreshortened for
+oblique ones.
 `Material.how` says which was done. The sample's own light (a lamp's pool on the style's floor) is
 divided out, so the scene's shading, not the photo's, lights the result; its dominant line direction
 is turned to the texture's axes so boards and tiles run along the scene's walls.
@@ -119,23 +120,23 @@ def style_geometry(style: StyleRegions, names: list[str] | None = None, seed: in
             planes[name] = (normal, CEILING_ABOVE_CAMERA)
         else:
             planes[name] = (normal, _distance_from_floor(normal, masks[name], masks.get(floor), floor_normal, K))
-    square_to = _walls_square_to_another(planes, masks, floor_normal, K)
-    for name, reference in square_to.items():
-        normal = _square_to(planes[reference][0], floor_normal, masks[name], K)
+    square = _walls_square_to_another(planes, masks, floor_normal, K)
+    for name, (_, normal) in square.items():
         planes[name] = (normal, _distance_from_floor(normal, masks[name], masks.get(floor), floor_normal, K))
-    return StyleGeometry(K, focal_how, planes, square_to)
+    return StyleGeometry(K, focal_how, planes, {name: reference for name, (reference, _) in square.items()})
 
 
-def _walls_square_to_another(planes, masks, floor_normal, K) -> dict[str, str]:
-    """Walls whose own lines gave no plane, each with the largest wall whose did: a room's walls meet at
-    right angles, so such a wall stands square to it (the office exemplar's east wall, a plain wallpaper
-    seen at a slant, has no second family of lines; its north wall has a whiteboard's and a picture's)."""
+def _walls_square_to_another(planes, masks, floor_normal, K) -> dict[str, tuple[str, np.ndarray]]:
+    """Walls whose own lines gave no plane, each with the largest wall whose did and its normal square to
+    that one: a room's walls meet at right angles (the office exemplar's east wall, a plain wallpaper seen
+    at a slant, has no second family of lines; its north wall has a whiteboard's and a picture's)."""
     known = [n for n, p in planes.items() if role(n) == "wall" and p is not None]
     if floor_normal is None or not known:
         return {}
     reference = max(known, key=lambda n: int(masks[n].sum()))
-    unknown = [n for n, p in planes.items() if role(n) == "wall" and p is None]
-    return {n: reference for n in unknown if _square_to(planes[reference][0], floor_normal, masks[n], K) is not None}
+    square = {n: _square_to(planes[reference][0], floor_normal, masks[n], K)
+              for n, p in planes.items() if role(n) == "wall" and p is None}
+    return {n: (reference, normal) for n, normal in square.items() if normal is not None}
 
 
 FACING_SHARE = 0.95  # of a wall region's pixels whose rays must meet a plane from its front for the plane to be it
