@@ -35,7 +35,7 @@ from ..errors import InputError
 from ..recon.registration_files import CameraSet
 from ..render.gaussians import render_views, rgb_to_sh0
 from .correspond import match_regions, role
-from .fine_gaussians import flatten_onto_charts, floating_before_walls, split_for_textures
+from .fine_gaussians import fill_sparse_walls, flatten_onto_charts, floating_before_walls, split_for_textures
 from .keyviews import fit_colors_to_views, key_view_indices, read_stylized_views
 from .materials import Material, style_geometry, style_materials
 from .object_shapes import scene_floor_height, scene_object_shapes, style_object_shapes, wall_around
@@ -287,33 +287,41 @@ def _along_the_walls(means: np.ndarray, regions, metres: float) -> np.ndarray | 
 
 
 def _fine_enough(scene: Scene, textures: dict[int, RegionTexture]) -> Scene:
-    """The scene without the walls' floaters nothing holds up, with its textured regions' Gaussians on their
-    planes and split where their texture changes across them (`fine_gaussians.py`)."""
+    """The scene without the floaters before its walls and under its ceiling that nothing holds up, with
+    its textured regions' Gaussians on their planes, its walls filled where they are left sparse, and split
+    where their texture changes across them (`fine_gaussians.py`)."""
     viewer = camera_center(scene.cameras.viewmats).mean(0)
     regions = scene.regions
-    kept = np.flatnonzero(~_floating_before_walls(scene, textures, viewer))
+    kept = np.flatnonzero(~_floating(scene, textures, viewer))
     params = {name: value[torch.from_numpy(kept)] for name, value in scene.params.items()}
     params = flatten_onto_charts(params, regions.labels[kept], textures, viewer)
-    params, labels, parents = split_for_textures(params, regions.labels[kept], textures)
-    parents = kept[parents]
-    log.info("materials: %d -> %d Gaussians: %d floating before the walls left out, the rest split where their "
-             "texture changes across them", len(regions.labels), len(parents), len(regions.labels) - len(kept))
+    walls = [i for i, name in enumerate(regions.names) if role(name) == "wall"]
+    params, labels, filled = fill_sparse_walls(params, regions.labels[kept], textures, walls, viewer)
+    params, labels, parents = split_for_textures(params, labels, textures)
+    parents = kept[filled[parents]]
+    log.info("materials: %d Gaussians, %d once floaters are left out, %d with the sparse walls filled, %d split "
+             "where their texture changes across them", len(regions.labels), len(kept), len(filled), len(parents))
     regions = replace(scene.regions, labels=labels)
     return replace(scene, params=params, regions=regions, colors=scene.colors[parents])
 
 
-def _floating_before_walls(scene: Scene, textures: dict[int, RegionTexture], viewer: np.ndarray) -> np.ndarray:
-    """[N] bool: the walls' floaters nothing holds up (`fine_gaussians.floating_before_walls`); none when the
-    scene has no floor region to stand on."""
+def _floating(scene: Scene, textures: dict[int, RegionTexture], viewer: np.ndarray) -> np.ndarray:
+    """[N] bool: the floaters before the walls and under the ceiling that nothing holds up
+    (`fine_gaussians.floating_before_walls`); none when the scene has no floor region to stand on.
+
+    The ceiling's count since the walls are filled where they are sparse (`fill_sparse_walls`): clumps 25-38
+    cm under the office sample's ceiling, 51-76 cm before its north wall, had shown as a cream blotch over
+    the wall's upper middle; left out while the wall behind them stayed sparse, a smooth green patch."""
     regions = scene.regions
     up = np.asarray(regions.up, np.float64)
     floor_height = scene_floor_height(scene.params["means"].numpy().astype(np.float64), regions.labels, regions.names,
                                       up)
     if floor_height is None:
         return np.zeros(len(regions.labels), bool)
-    by_role = {kind: [i for i, name in enumerate(regions.names) if role(name) == kind] for kind in ("wall", "object")}
-    return floating_before_walls(scene.params, regions.labels, textures, by_role["wall"], by_role["object"], up,
-                                 floor_height, viewer)
+    by_role = {kind: [i for i, name in enumerate(regions.names) if role(name) == kind]
+               for kind in ("wall", "ceiling", "object")}
+    return floating_before_walls(scene.params, regions.labels, textures, by_role["wall"] + by_role["ceiling"],
+                                 by_role["object"], up, floor_height, viewer)
 
 
 def _wall_facing_the_same_way(match: dict, chart: Chart, found: dict[str, Material], points: np.ndarray,
