@@ -3,11 +3,14 @@ angle as blotches; flattened onto its plane and split where the stripes change, 
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from occlurestyle.render.gaussians import render, rgb_to_sh0, rotation_matrices
 from occlurestyle.stylize.fine_gaussians import (
     SURFACE_BAND,
     FILL_OPACITY,
+    FILL_SPACING,
+    MIN_TEXELS,
     THIN,
     fill_sparse_walls,
     flatten_onto_charts,
@@ -267,3 +270,14 @@ def test_a_wall_left_sparse_behind_its_floaters_is_filled_on_its_plane_and_what_
     inner = (-0.35, 0.05, 0.1, 0.4)
     before, after = _error(params, texture, FRONTAL, inner), _error(filled, texture, FRONTAL, inner)
     assert after < 0.5 * before, (before, after)
+
+    # a texture coarsened for a large region: its lattice as sparse as its Gaussians are wide (at 8 cm
+    # cells whatever the texture, 9 cm Gaussians 8 cm apart)
+    coarse = RegionTexture(texture.chart, texture.texture[::4, ::4], 0.04, texture.corner)
+    empty = np.flatnonzero(~np.isin(np.arange(len(labels)), wide_ones))  # the hole without the wide ones
+    refilled = fill_sparse_walls({name: value[torch.from_numpy(empty)] for name, value in params.items()},
+                                 labels[empty], {0: coarse}, [0], np.array(FRONTAL))[0]
+    wide_lattice = refilled["means"][np.isclose(torch.sigmoid(refilled["opacities"]).numpy(), FILL_OPACITY)].numpy()
+    assert len(wide_lattice) >= 4
+    gaps = cKDTree(wide_lattice).query(wide_lattice, k=2)[0][:, 1]
+    assert gaps.min() > 0.9 * FILL_SPACING * MIN_TEXELS * coarse.texel, gaps.min()

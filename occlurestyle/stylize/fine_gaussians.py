@@ -39,7 +39,7 @@ CHILD_OFFSET, CHILD_SCALE = 0.6, 0.7  # sigmas: two children at ±0.6σ with 0.7
 HOLD_REACH = 0.10  # metres: Gaussians this near each other are one thing (a bookcase's board and its side)
 ON_THE_FLOOR = 0.15  # metres: what comes this near the floor stands on it
 SEEN_OPACITY = 0.05  # fainter Gaussians hold nothing up
-FILL_CELL = 0.08  # metres: the cells in which a wall's surface is judged sparse
+FILL_CELL = 0.08  # metres at least: the cells in which a wall's surface is judged sparse
 FILL_COVER = 0.5  # share of a cell its wall's surface Gaussians' footprints must cover
 ON_THE_PLANE = 0.02  # metres either side of a wall's plane: its surface
 FILL_OPACITY = 0.9
@@ -225,9 +225,10 @@ def _split(params: dict, wide: np.ndarray) -> tuple[dict, np.ndarray]:
 def fill_sparse_walls(params: dict, labels: np.ndarray, textures: dict[int, RegionTexture], walls: list[int],
                       viewer: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
     """The model with a lattice of small flat Gaussians on each textured wall's plane (`walls`: label
-    indices) in the `FILL_CELL` cells of it that its own surface Gaussians cover too little
-    (`_sparse_cells`), in place of the wide ones there. Returns (params, labels, parents): `parents`
-    indexes the input's Gaussians for the output's (a new one's: the nearest of its wall's).
+    indices) in the cells of it (`FILL_CELL` wide, or wider for a coarse texture) that its own surface
+    Gaussians cover too little (`_sparse_cells`), in place of the wide ones there. Returns (params, labels,
+    parents): `parents` indexes the input's Gaussians for the output's (a new one's: the nearest of its
+    wall's).
 
     What the cameras saw of a wall through floaters before it, training painted on the floaters: the wall
     behind them is a few wide Gaussians, and with the floaters left out a smooth patch shows where its
@@ -244,11 +245,15 @@ def fill_sparse_walls(params: dict, labels: np.ndarray, textures: dict[int, Regi
             continue
         texture = textures[index]
         normal = _towards(texture.chart, viewer)
-        corner, sparse, in_sparse = _sparse_cells(params, labels, index, texture.chart, normal)
+        sigma = MIN_TEXELS * texture.texel
+        # two lattice points a side at least: a texture coarsened for a large region (a real capture's
+        # wall tens of metres long) gets coarse cells, not one wide Gaussian every few centimetres
+        cell = max(FILL_CELL, 2 * FILL_SPACING * sigma)
+        corner, sparse, in_sparse = _sparse_cells(params, labels, index, texture.chart, normal, cell)
         if not sparse.any():
             continue
         replaced[members[in_sparse]] = True
-        points, quats, scales = _lattice(texture.chart, normal, corner, sparse, MIN_TEXELS * texture.texel)
+        points, quats, scales = _lattice(texture.chart, normal, corner, sparse, cell, sigma)
         new.append((points, quats, scales, index, members[cKDTree(means[members]).query(points)[1]]))
     if not new:
         return params, labels, np.arange(len(labels))
@@ -264,9 +269,9 @@ def fill_sparse_walls(params: dict, labels: np.ndarray, textures: dict[int, Regi
     return out, labels, parents
 
 
-def _sparse_cells(params: dict, labels: np.ndarray, index: int, chart: Chart,
-                  normal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The cells of region `index`'s chart (`FILL_CELL` wide from the chart coordinates `corner`) that its
+def _sparse_cells(params: dict, labels: np.ndarray, index: int, chart: Chart, normal: np.ndarray,
+                  side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of region `index`'s chart (`side` metres wide from the chart coordinates `corner`) that its
     surface Gaussians (within `ON_THE_PLANE` of the plane) no wider than a cell cover less than
     `FILL_COVER` of, inside the region's extent (its occupied cells, closed, holes filled), and not next to
     a cell where something else lies within `SURFACE_BAND` of the plane (a picture hangs in the wall's
@@ -277,10 +282,10 @@ def _sparse_cells(params: dict, labels: np.ndarray, index: int, chart: Chart,
     means = params["means"].numpy().astype(np.float64)
     uv = chart.uv(means[members])
     corner = np.percentile(uv, 0.5, axis=0)
-    cols, rows = ((np.percentile(uv, 99.5, axis=0) - corner) // FILL_CELL + 1).astype(int)
+    cols, rows = ((np.percentile(uv, 99.5, axis=0) - corner) // side + 1).astype(int)
 
     def cells(points_uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cell = np.floor((points_uv - corner) / FILL_CELL).astype(int)
+        cell = np.floor((points_uv - corner) / side).astype(int)
         return cell, (cell >= 0).all(1) & (cell[:, 0] < cols) & (cell[:, 1] < rows)
 
     cell, inside = cells(uv)
@@ -289,33 +294,36 @@ def _sparse_cells(params: dict, labels: np.ndarray, index: int, chart: Chart,
                               torch.exp(params["scales"][members[surface]]).numpy().astype(np.float64))
     sigmas = np.sqrt(np.maximum(np.linalg.eigvalsh(spread * chart.metres ** 2), 0.0))  # ascending
     opacity = torch.sigmoid(params["opacities"].reshape(-1)[members[surface]]).numpy()
-    area = np.minimum(opacity * np.pi * FOOTPRINT ** 2 * sigmas[:, 0] * sigmas[:, 1], FILL_CELL ** 2)
-    fine = FOOTPRINT * sigmas[:, 1] <= FILL_CELL  # a wider one blurs several cells: it carries no texture
+    area = np.minimum(opacity * np.pi * FOOTPRINT ** 2 * sigmas[:, 0] * sigmas[:, 1], side ** 2)
+    fine = FOOTPRINT * sigmas[:, 1] <= side  # a wider one blurs several cells: it carries no texture
     cover = np.zeros((rows, cols))
     np.add.at(cover, (cell[surface][fine, 1], cell[surface][fine, 0]), area[fine])
     occupied = np.zeros((rows, cols), bool)
     occupied[cell[inside, 1], cell[inside, 0]] = True
-    extent = ndimage.binary_fill_holes(ndimage.binary_closing(occupied, np.ones((3, 3)), iterations=2))
+    # padded: scipy's erosion takes what lies beyond the array as empty, which ate the wall's edge cells
+    closed = ndimage.binary_closing(np.pad(occupied, 2), np.ones((3, 3)), iterations=2)[2:-2, 2:-2]
+    extent = ndimage.binary_fill_holes(closed)
     others = np.flatnonzero(labels != index)
     others = others[np.abs((means[others] - chart.origin) @ normal * chart.metres) < SURFACE_BAND]
     other_cell, other_inside = cells(chart.uv(means[others]))
     taken = np.zeros((rows, cols), bool)
     taken[other_cell[other_inside, 1], other_cell[other_inside, 0]] = True
-    sparse = extent & ~ndimage.binary_dilation(taken) & (cover < FILL_COVER * FILL_CELL ** 2)
+    sparse = extent & ~ndimage.binary_dilation(taken) & (cover < FILL_COVER * side ** 2)
     in_sparse = np.zeros(len(members), bool)
     in_sparse[surface] = sparse[cell[surface, 1], cell[surface, 0]]
     return corner, sparse, in_sparse
 
 
-def _lattice(chart: Chart, normal: np.ndarray, corner: np.ndarray, cells: np.ndarray,
+def _lattice(chart: Chart, normal: np.ndarray, corner: np.ndarray, cells: np.ndarray, side: float,
              sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(means [n,3], quats [n,4] wxyz, scales [n,3], scene units) of flat Gaussians `sigma` metres wide on the
-    chart's plane, `FILL_SPACING` sigmas apart over the `cells` [rows, cols] (`FILL_CELL` wide from `corner`)."""
-    per_cell = max(1, int(round(FILL_CELL / (FILL_SPACING * sigma))))
-    offsets = (np.arange(per_cell) + 0.5) / per_cell * FILL_CELL
+    chart's plane, about `FILL_SPACING` sigmas apart over the `cells` [rows, cols] (`side` metres wide from
+    `corner`)."""
+    per_cell = max(1, int(round(side / (FILL_SPACING * sigma))))
+    offsets = (np.arange(per_cell) + 0.5) / per_cell * side
     rows, cols = np.nonzero(cells)
-    u = corner[0] + cols[:, None, None] * FILL_CELL + offsets[None, None, :]
-    v = corner[1] + rows[:, None, None] * FILL_CELL + offsets[None, :, None]
+    u = corner[0] + cols[:, None, None] * side + offsets[None, None, :]
+    v = corner[1] + rows[:, None, None] * side + offsets[None, :, None]
     u, v = np.broadcast_arrays(u, v)
     u, v = u.ravel(), v.ravel()
     points = chart.origin + (u[:, None] * chart.axes[0] - v[:, None] * chart.axes[1]) / chart.metres  # `Chart.uv`
