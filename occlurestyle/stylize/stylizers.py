@@ -309,7 +309,7 @@ def _floating(scene: Scene, textures: dict[int, RegionTexture], viewer: np.ndarr
     """[N] bool: the floaters before the walls and under the ceiling that nothing holds up
     (`fine_gaussians.floating_before_walls`); none when the scene has no floor region to stand on.
 
-    The ceiling's count since the walls are filled where they are sparse (`fill_sparse_walls`): clumps 25-38
+    The ceiling's floaters count since the walls are filled where sparse (`fill_sparse_walls`): clumps 25-38
     cm under the office sample's ceiling, 51-76 cm before its north wall, had shown as a cream blotch over
     the wall's upper middle; left out while the wall behind them stayed sparse, a smooth green patch."""
     regions = scene.regions
