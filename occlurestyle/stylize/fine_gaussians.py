@@ -249,7 +249,7 @@ def fill_sparse_walls(params: dict, labels: np.ndarray, textures: dict[int, Regi
         # two lattice points a side at least: a texture coarsened for a large region (a real capture's
         # wall tens of metres long) gets coarse cells, not one wide Gaussian every few centimetres
         cell = max(FILL_CELL, 2 * FILL_SPACING * sigma)
-        corner, sparse, in_sparse = _sparse_cells(params, labels, index, texture.chart, normal, cell)
+        corner, sparse, in_sparse = _sparse_cells(params, means, labels, index, texture.chart, normal, cell)
         if not sparse.any():
             continue
         replaced[members[in_sparse]] = True
@@ -269,17 +269,17 @@ def fill_sparse_walls(params: dict, labels: np.ndarray, textures: dict[int, Regi
     return out, labels, parents
 
 
-def _sparse_cells(params: dict, labels: np.ndarray, index: int, chart: Chart, normal: np.ndarray,
-                  side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sparse_cells(params: dict, means: np.ndarray, labels: np.ndarray, index: int, chart: Chart,
+                  normal: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cells of region `index`'s chart (`side` metres wide from the chart coordinates `corner`) that its
     surface Gaussians (within `ON_THE_PLANE` of the plane) no wider than a cell cover less than
     `FILL_COVER` of, inside the region's extent (its occupied cells, closed, holes filled), and not next to
     a cell where something else lies within `SURFACE_BAND` of the plane (a picture hangs in the wall's
-    hole). Returns (corner, sparse [rows, cols] bool, [members] bool: the surface Gaussians in them)."""
+    hole). `means`: the model's centres [N,3], float64. Returns (corner, sparse [rows, cols] bool,
+    [members] bool: the surface Gaussians in them)."""
     from scipy import ndimage
 
     members = np.flatnonzero(labels == index)
-    means = params["means"].numpy().astype(np.float64)
     uv = chart.uv(means[members])
     corner = np.percentile(uv, 0.5, axis=0)
     cols, rows = ((np.percentile(uv, 99.5, axis=0) - corner) // side + 1).astype(int)
