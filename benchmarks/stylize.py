@@ -21,16 +21,16 @@ not key views (every 3rd):
 - colour: the style distance reduction of the colour-only figures (region colours to their style
   region's), and seconds.
 
-`--real RUN` (a run folder of a real clip, e.g. from benchmarks/real.py) restyles it from the living
-room's exemplar both ways: texture and shading figures on the run's own scene regions, its people
+`--real RUN [RUN ...]` (run folders of real clips, e.g. from benchmarks/real.py) restyles each from the
+living room's exemplar both ways: texture and shading figures on the run's own scene regions, its people
 left out by its masks (no truth there: indicative), and the warping error. `--strip PATH`: for the first
-pair and the real run, input | colour | materials at one held-out camera.
+pair and each real run, input | colour | materials at one held-out camera.
 
 `--seeds N` restyles each sample pair with the stylize stage's seeds 0..N-1 (labelling, texture synthesis,
 colour transport and the key-view fit all draw from it) and prints the headline figures' mean and
 standard deviation (`over_seeds`): one seed's figure moves by more than most changes of method do.
 
-Usage: python benchmarks/stylize.py [--json] [--runs out/bench_train] [--real RUN] [--strip docs/stylize_strip.jpg]
+Usage: python benchmarks/stylize.py [--json] [--runs out/bench_train] [--real RUN ...] [--strip docs/stylize_strip.jpg]
                                    [--styles own_exemplar,mondrian,...] [--fit-steps N] [--seeds N]
 """
 
@@ -226,7 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--runs", type=Path, default=Path("out/bench_train"))
-    parser.add_argument("--real", type=Path, default=None, help="a real clip's run folder, restyled too")
+    parser.add_argument("--real", type=Path, nargs="+", default=[], help="real clips' run folders, restyled too")
     parser.add_argument("--strip", type=Path, default=None, help="write an input | colour | materials strip here")
     parser.add_argument("--fit-steps", type=int, default=None,
                         help="steps of each fit to the key views (the stylize stage's option; default: each "
@@ -261,18 +261,18 @@ def main() -> None:
             strips.append(strip)
             if not args.json:
                 print(f"{name}/{style_name}: {json.dumps(figures)}", flush=True)
-    if args.real is not None:
+    real_strips = []
+    for real in args.real:
         exemplar = args.runs / "scenes" / "living_room" / "style"
         if not (exemplar / "labels.json").is_file():
             write_style_exemplar("living_room", exemplar)
-        figures, strip = evaluate_pair(args.real, None, exemplar / "style.png", exemplar / "labels.png",
-                                       args.fit_steps)
-        results[f"{args.real.name}/living_room_exemplar"] = figures
-        strips.append(strip)
+        figures, strip = evaluate_pair(real, None, exemplar / "style.png", exemplar / "labels.png", args.fit_steps)
+        results[f"{real.name}/living_room_exemplar"] = figures
+        real_strips.append(strip)
         if not args.json:
-            print(f"{args.real.name}/living_room_exemplar: {json.dumps(figures)}", flush=True)
-    if args.strip and strips:
-        picked = (strips[:1] if len(strips) > 1 else []) + strips[-1:] if args.real else strips[:2]
+            print(f"{real.name}/living_room_exemplar: {json.dumps(figures)}", flush=True)
+    if args.strip and (strips or real_strips):
+        picked = strips[:1] + real_strips if real_strips else strips[:2]
         rows = [np.concatenate(s, axis=1) for s in picked]
         width = rows[0].shape[1]  # a real clip's frames are larger than a sample scene's: one width for all
         rows = [cv2.resize(r, (width, round(r.shape[0] * width / r.shape[1])), interpolation=cv2.INTER_AREA)
