@@ -262,10 +262,10 @@ def main() -> None:
             if not args.json:
                 print(f"{name}/{style_name}: {json.dumps(figures)}", flush=True)
     real_strips = []
+    exemplar = args.runs / "scenes" / "living_room" / "style"
+    if args.real and not (exemplar / "labels.json").is_file():
+        write_style_exemplar("living_room", exemplar)
     for real in args.real:
-        exemplar = args.runs / "scenes" / "living_room" / "style"
-        if not (exemplar / "labels.json").is_file():
-            write_style_exemplar("living_room", exemplar)
         figures, strip = evaluate_pair(real, None, exemplar / "style.png", exemplar / "labels.png", args.fit_steps)
         results[f"{real.name}/living_room_exemplar"] = figures
         real_strips.append(strip)

@@ -696,6 +696,16 @@ def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: l
             warnings.simplefilter("ignore", RuntimeWarning)  # no surface point near: NaN, left out below
             return np.nanmedian(gathered.reshape(len(where), -1, 3), axis=1)
 
+    seen_colours = np.full((len(points), 3), np.nan)  # each Gaussian's seen colour, found once when first asked
+    asked = np.zeros(len(points), bool)
+
+    def seen_colour(members: np.ndarray) -> np.ndarray:
+        new = members[~asked[members]]
+        if len(new):
+            seen_colours[new] = median_colour(seen_tree, seen_lab, points[new], 8, 2 * threshold)
+            asked[new] = True
+        return seen_colours[members]
+
     walls = [i for i, name in enumerate(names) if name.startswith("wall_") and (seen_label == i).sum() >= 50]
     planes = {i: _oriented_plane(points[label == i], centres) for i in walls}
     across_walls: dict[int, tuple] = {}  # each wall's seen points on its plane (a tree) and their colours
@@ -716,7 +726,7 @@ def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: l
         if gaps[wall] > reach:
             continue
         normal, offset = planes[wall]
-        here = median_colour(seen_tree, seen_lab, points[members], 8, 2 * threshold)
+        here = seen_colour(members)
         across = points[members] - np.outer(points[members] @ normal + offset, normal)
         wall_there = median_colour(*across_wall(wall), across, 32, 10 * threshold)
         difference = np.linalg.norm(here - wall_there, axis=1)
@@ -742,7 +752,7 @@ def _seen_like_the_wall_to_walls(points: np.ndarray, label: np.ndarray, names: l
                 continue
             behind = _behind_along_the_ray(points[members], viewer, normal, offset)
             wall_there = median_colour(*across_wall(wall), behind, 32, 10 * threshold)
-            seen_here = median_colour(seen_tree, seen_lab, points[members], 8, 2 * threshold)
+            seen_here = seen_colour(members)
             with np.errstate(invalid="ignore"):
                 like = (near & (np.linalg.norm(seen_here - wall_there, axis=1) < WALL_COLOUR)
                         & (np.linalg.norm(own[members] - wall_there, axis=1) < WALL_COLOUR))
